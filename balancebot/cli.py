@@ -1,0 +1,132 @@
+"""The `balancebot` command. Imports stay inside commands, so `check` loads only what it uses."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import sys
+from typing import TYPE_CHECKING, NoReturn
+
+import click
+
+if TYPE_CHECKING:
+    from .config import Config
+
+EXIT_CONFIG_ERROR = 2
+
+config_option = click.option(
+    "-c",
+    "--config",
+    "config_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Path to the TOML configuration.",
+)
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if level.upper() != "DEBUG":  # per-request lines from the HTTP clients are noise
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+def _load(config_path: str) -> Config:
+    from .config import load_config
+    from .errors import ConfigError
+
+    try:
+        return load_config(config_path)
+    except ConfigError as exc:
+        _fail_config(exc)
+
+
+def _fail_config(exc: Exception) -> NoReturn:
+    click.echo(f"balancebot: {exc}", err=True)
+    sys.exit(EXIT_CONFIG_ERROR)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--log-level",
+    default="info",
+    type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+    show_default=True,
+)
+@click.version_option(package_name="balancebot")
+@click.pass_context
+def main(ctx: click.Context, log_level: str) -> None:
+    """Watch DeepSeek API balances and warn your team before they run out."""
+    ctx.obj = log_level
+
+
+@main.command()
+@config_option
+def validate(config_path: str) -> None:
+    """Check a configuration without touching the network."""
+    config = _load(config_path)
+    click.echo(
+        f"{config_path}: OK — {len(config.accounts)} account(s), {len(config.rules)} rule(s), "
+        f"notifiers: {', '.join(n.name for n in config.notifiers)}"
+    )
+
+
+@main.command()
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def check(log_level: str, config_path: str, as_json: bool) -> None:
+    """Check every account once; exit 0 OK, 1 warning, 2 critical, 3 unknown."""
+    _configure_logging("error" if log_level == "info" else log_level)
+    config = _load(config_path)
+    from . import oneshot
+
+    reports = asyncio.run(oneshot.check_all(config))
+    if as_json:
+        click.echo(json.dumps(oneshot.as_json(reports), indent=2))
+    else:
+        click.echo(oneshot.as_table(reports))
+    sys.exit(int(oneshot.overall(reports)))
+
+
+@main.command()
+@config_option
+@click.pass_obj
+def run(log_level: str, config_path: str) -> None:
+    """Run the daemon: scheduled checks, alerts and deliveries until SIGINT/SIGTERM."""
+    _configure_logging(log_level)
+    config = _load(config_path)
+    from .daemon import Daemon
+    from .errors import BalanceBotError
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        async with Daemon.open(config) as daemon:
+            await daemon.serve(stop)
+
+    try:
+        asyncio.run(serve())
+    except BalanceBotError as exc:
+        click.echo(f"balancebot: {exc}", err=True)
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--time-limit", default=60.0, show_default=True, help="Seconds before giving up.")
+@click.pass_obj
+def demo(log_level: str, time_limit: float) -> None:
+    """Watch a simulated account drain, alert, escalate and recover. No credentials needed."""
+    _configure_logging("warning" if log_level == "info" else log_level)
+    from .demo import run_demo
+
+    shown = asyncio.run(run_demo(time_limit))
+    sys.exit(0 if shown else 1)

@@ -1,0 +1,127 @@
+"""Delivery: due outbox rows go to their notifiers; a row is marked delivered only after
+the platform accepted it. Transient failures are retried with backoff (honouring the
+platform's retry-after); permanent ones are logged loudly and kept as `failed`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+
+from .clock import Clock
+from .errors import DeliveryError
+from .models import Notification
+from .notifiers import Notifier
+from .retry import Backoff
+from .store import Delivery, Store
+
+log = logging.getLogger(__name__)
+
+DELIVERY_BACKOFF = Backoff(initial=2.0, factor=2.0, cap=300.0, attempts=10)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        store: Store,
+        notifiers: Mapping[str, Notifier],
+        clock: Clock,
+        backoff: Backoff = DELIVERY_BACKOFF,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._store = store
+        self._notifiers = notifiers
+        self._clock = clock
+        self._backoff = backoff
+        self._rng = rng or random.Random()
+        self._wake = asyncio.Event()
+        self.listeners: list[Callable[[str, Notification], None]] = []
+        self.permanent_failures: dict[str, str] = {}
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Deliver until `stop` is set, sleeping until the next row is due or new ones arrive."""
+        while not stop.is_set():
+            self._wake.clear()
+            await self.deliver_due()
+            due = await self._store.next_delivery_due()
+            timeout = None if due is None else max(0.0, (due - self._clock.now()).total_seconds())
+            waits = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
+            try:
+                await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiter in waits:
+                    waiter.cancel()
+
+    async def deliver_due(self) -> int:
+        """Send every due row once; returns how many were delivered."""
+        due = await self._store.due_deliveries(self._clock.now())
+        by_notifier: dict[str, list[Delivery]] = {}
+        for delivery in due:
+            by_notifier.setdefault(delivery.notifier, []).append(delivery)
+        counts = await asyncio.gather(
+            *(self._deliver_in_order(name, rows) for name, rows in by_notifier.items())
+        )
+        return sum(counts)
+
+    async def _deliver_in_order(self, name: str, rows: list[Delivery]) -> int:
+        """One notifier's rows in order; a transient failure postpones the rest behind it."""
+        notifier = self._notifiers.get(name)
+        delivered = 0
+        for delivery in rows:
+            attempts = delivery.attempts + 1
+            if notifier is None:
+                await self._store.mark_failed(
+                    delivery.id, attempts, f"notifier {name!r} is no longer configured"
+                )
+                continue
+            started = time.perf_counter()
+            try:
+                await notifier.send(delivery.notification)
+            except DeliveryError as exc:
+                await self._failed(delivery, attempts, exc)
+                if not exc.permanent:
+                    break  # keep this notifier's messages in order
+                continue
+            await self._store.mark_delivered(delivery.id, self._clock.now())
+            delivered += 1
+            log.info(
+                "delivered %s to %s in %.0f ms",
+                delivery.notification.kind.value, name, (time.perf_counter() - started) * 1000,
+            )
+            for listener in self.listeners:
+                listener(name, delivery.notification)
+        return delivered
+
+    async def _failed(self, delivery: Delivery, attempts: int, exc: DeliveryError) -> None:
+        if exc.permanent or attempts >= self._backoff.attempts:
+            self.permanent_failures[delivery.notifier] = exc.message
+            log.error(
+                "delivery to %s failed permanently after %d attempt(s): %s",
+                delivery.notifier, attempts, exc.message,
+            )
+            await self._store.mark_failed(delivery.id, attempts, exc.message)
+            return
+        delay = self._backoff.delay(attempts - 1, self._rng)
+        if exc.retry_after is not None:
+            delay = exc.retry_after
+        log.warning(
+            "delivery to %s failed (attempt %d), retrying in %.1f s: %s",
+            delivery.notifier, attempts, delay, exc.message,
+        )
+        retry_at = self._clock.now() + timedelta(seconds=delay)
+        await self._store.mark_retry(delivery.id, attempts, retry_at, exc.message)
+
+
+async def close_all(notifiers: Mapping[str, Notifier]) -> None:
+    for name, notifier in notifiers.items():
+        try:
+            await notifier.close()
+        except Exception:  # one notifier's broken close must not keep the others open
+            log.exception("closing notifier %s failed", name)

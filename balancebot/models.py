@@ -1,0 +1,160 @@
+"""The plain data that flows between the parts: snapshot → finding → transition → notification."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+
+class Currency(enum.StrEnum):
+    CNY = "CNY"
+    USD = "USD"
+
+
+class Severity(enum.IntEnum):
+    """Ordered, so escalation is a comparison."""
+
+    INFO = 0
+    WARNING = 1
+    CRITICAL = 2
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+class FailureKind(enum.StrEnum):
+    AUTH = "auth"
+    RATE_LIMITED = "rate_limited"
+    UNAVAILABLE = "unavailable"
+    TIMEOUT = "timeout"
+    MALFORMED = "malformed"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class CurrencyBalance:
+    total: Decimal
+    granted: Decimal
+    topped_up: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceSnapshot:
+    account: str
+    provider: str
+    taken_at: datetime
+    is_available: bool
+    balances: Mapping[Currency, CurrencyBalance] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckFailure:
+    account: str
+    provider: str
+    taken_at: datetime
+    kind: FailureKind
+    message: str
+
+
+CheckResult = BalanceSnapshot | CheckFailure
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class AlertKey:
+    """One alert: account × rule × subject (a currency, or "" for account-wide rules)."""
+
+    account: str
+    rule: str
+    subject: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One rule's verdict for one key at one check.
+
+    `severity` is None when the condition does not hold. `sticky_severity` is the
+    severity with the rule's hysteresis margin applied: an alert firing at some
+    severity stays there until the value clears the margin.
+    """
+
+    key: AlertKey
+    severity: Severity | None
+    sticky_severity: Severity | None
+    description: str
+    observed: Decimal | None = None
+    limit: Decimal | None = None
+
+
+class TransitionKind(enum.StrEnum):
+    FIRING = "firing"
+    REPEAT = "repeat"
+    ESCALATED = "escalated"
+    RESOLVED = "resolved"
+
+
+class AlertStatus(enum.StrEnum):
+    INACTIVE = "inactive"
+    PENDING = "pending"
+    FIRING = "firing"
+
+
+@dataclass(frozen=True, slots=True)
+class AlertState:
+    key: AlertKey
+    status: AlertStatus = AlertStatus.INACTIVE
+    severity: Severity | None = None
+    pending_checks: int = 0
+    started_at: datetime | None = None
+    last_notified_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    kind: TransitionKind
+    key: AlertKey
+    severity: Severity
+    at: datetime
+    started_at: datetime
+    finding: Finding
+
+    @property
+    def duration(self) -> timedelta:
+        return self.at - self.started_at
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """What a notifier delivers: rendered once, identical on every platform."""
+
+    kind: TransitionKind
+    severity: Severity
+    account: str
+    rule: str
+    subject: str
+    headline: str
+    details: tuple[str, ...]
+    at: datetime
+    started_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Silence:
+    """A mute: matches an account, a rule, or both (None matches anything)."""
+
+    id: int
+    account: str | None
+    rule: str | None
+    until: datetime
+    created_by: str
+    created_at: datetime
+
+    def matches(self, key: AlertKey, now: datetime) -> bool:
+        return (
+            now < self.until
+            and self.account in (None, key.account)
+            and self.rule in (None, key.rule)
+        )

@@ -1,0 +1,23 @@
+"""The default notifier: human-readable text on standard output."""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from pydantic import BaseModel
+
+from ..models import Notification
+from ..render import console_text
+from . import Notifier
+
+
+class ConsoleNotifier(Notifier):
+    def __init__(self, name: str, options: BaseModel, stream: TextIO | None = None) -> None:
+        super().__init__(name, options)
+        self._stream = stream
+
+    async def send(self, notification: Notification) -> None:
+        stream = self._stream or sys.stdout
+        stream.write(console_text(notification) + "\n")
+        stream.flush()

@@ -1,0 +1,136 @@
+"""`balancebot check`: one look at every account, Nagios-style, with no store.
+
+Rules are applied to this single result without history or alert state, so `for` and
+repeat intervals do not apply; a failed check is UNKNOWN whatever rule would say.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+from .clock import Clock, SystemClock
+from .config import Config
+from .models import BalanceSnapshot, CheckResult, Severity
+from .providers import build_providers, fetch_result, http_client
+from .retry import Backoff
+from .rules import evaluate, money
+
+
+class Status(enum.IntEnum):
+    """Nagios plugin exit codes."""
+
+    OK = 0
+    WARNING = 1
+    CRITICAL = 2
+    UNKNOWN = 3
+
+    @property
+    def rank(self) -> int:
+        """Which status wins when accounts disagree: critical > warning > unknown > ok."""
+        return {Status.OK: 0, Status.UNKNOWN: 1, Status.WARNING: 2, Status.CRITICAL: 3}[self]
+
+
+@dataclass(frozen=True, slots=True)
+class AccountReport:
+    result: CheckResult
+    status: Status
+    problems: list[str] = field(default_factory=list)
+
+
+def judge(config: Config, result: CheckResult) -> AccountReport:
+    if not isinstance(result, BalanceSnapshot):
+        return AccountReport(result, Status.UNKNOWN, [f"{result.kind.value}: {result.message}"])
+    worst: Severity | None = None
+    problems = []
+    for rule in config.rules_for(result.account):
+        for finding in evaluate(rule, result, (result,)):
+            if finding.severity is None or finding.severity < Severity.WARNING:
+                continue
+            problems.append(f"{finding.severity.label}: {finding.description}")
+            worst = finding.severity if worst is None else max(worst, finding.severity)
+    status = {None: Status.OK, Severity.WARNING: Status.WARNING}.get(worst, Status.CRITICAL)
+    return AccountReport(result, status, problems)
+
+
+async def check_all(
+    config: Config, clock: Clock | None = None, backoff: Backoff = Backoff(attempts=2)
+) -> list[AccountReport]:
+    clock = clock or SystemClock()
+    rng = random.Random()
+    async with http_client(config) as http:
+        providers = build_providers(config, http, clock)
+        bound = asyncio.Semaphore(config.max_concurrent_checks)
+
+        async def one(name: str) -> AccountReport:
+            account = config.account(name)
+            async with bound:
+                result = await fetch_result(
+                    providers[account.provider], account, clock, backoff, rng
+                )
+            return judge(config, result)
+
+        return list(await asyncio.gather(*(one(a.name) for a in config.accounts)))
+
+
+def overall(reports: list[AccountReport]) -> Status:
+    return max((r.status for r in reports), key=lambda s: s.rank, default=Status.UNKNOWN)
+
+
+def as_json(reports: list[AccountReport]) -> dict[str, Any]:
+    status = overall(reports)
+    accounts = []
+    for report in reports:
+        result = report.result
+        entry: dict[str, Any] = {
+            "account": result.account,
+            "provider": result.provider,
+            "status": report.status.name.lower(),
+            "checked_at": result.taken_at.isoformat(),
+            "problems": report.problems,
+        }
+        if isinstance(result, BalanceSnapshot):
+            entry["is_available"] = result.is_available
+            entry["balances"] = {
+                currency.value: {
+                    "total": str(b.total),
+                    "granted": str(b.granted),
+                    "topped_up": str(b.topped_up),
+                }
+                for currency, b in result.balances.items()
+            }
+        else:
+            entry["error"] = {"kind": result.kind.value, "message": result.message}
+        accounts.append(entry)
+    return {"status": status.name.lower(), "exit_code": int(status), "accounts": accounts}
+
+
+def as_table(reports: list[AccountReport]) -> str:
+    header = ("ACCOUNT", "STATUS", "CURRENCY", "TOTAL", "GRANTED", "TOPPED-UP", "AVAILABLE")
+    rows: list[tuple[str, ...]] = []
+    notes: list[str] = []
+    for report in reports:
+        result = report.result
+        status = report.status.name
+        if isinstance(result, BalanceSnapshot) and result.balances:
+            for currency, b in result.balances.items():
+                rows.append(
+                    (result.account, status, currency.value, money(b.total), money(b.granted),
+                     money(b.topped_up), "yes" if result.is_available else "NO")
+                )
+        elif isinstance(result, BalanceSnapshot):
+            available = "yes" if result.is_available else "NO"
+            rows.append((result.account, status, "-", "-", "-", "-", available))
+        else:
+            rows.append((result.account, status, "-", "-", "-", "-", "?"))
+        notes += [f"{result.account}: {problem}" for problem in report.problems]
+    widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+             for row in (header, *rows)]
+    if notes:
+        lines += ["", *notes]
+    lines += ["", f"overall: {overall(reports).name}"]
+    return "\n".join(lines)

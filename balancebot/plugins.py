@@ -1,0 +1,76 @@
+"""Finding providers and notifiers through entry points.
+
+The built-in DeepSeek provider and console/Slack/Telegram notifiers are registered in
+pyproject.toml exactly as a third-party package would register its own, and are imported
+only when a configuration names them.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib.metadata import EntryPoint, entry_points
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from .config import format_location
+from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from .config import Config
+    from .notifiers import Notifier
+    from .providers import ProviderFactory
+
+PROVIDERS = "balancebot.providers"
+NOTIFIERS = "balancebot.notifiers"
+
+
+@cache
+def _registered(group: str) -> dict[str, EntryPoint]:
+    return {ep.name: ep for ep in entry_points(group=group)}
+
+
+def available(group: str) -> list[str]:
+    return sorted(_registered(group))
+
+
+def _load(group: str, name: str, where: str) -> Any:
+    entry = _registered(group).get(name)
+    if entry is None:
+        kind = group.rsplit(".", 1)[1][:-1]
+        raise ConfigError(
+            [f"{where}: unknown {kind} {name!r} (installed: {', '.join(available(group))})"]
+        )
+    return entry.load()
+
+
+def provider_class(name: str, where: str = "provider") -> ProviderFactory:
+    factory: ProviderFactory = _load(PROVIDERS, name, where)
+    return factory
+
+
+def notifier_class(name: str, where: str = "type") -> type[Notifier]:
+    cls: type[Notifier] = _load(NOTIFIERS, name, where)
+    return cls
+
+
+def check_plugins(config: Config) -> None:
+    """Every named plugin exists and every notifier's options fit its own model."""
+    problems: list[str] = []
+    for i, account in enumerate(config.accounts):
+        try:
+            provider_class(account.provider, f"accounts[{i}].provider")
+        except ConfigError as exc:
+            problems += exc.problems
+    for i, notifier in enumerate(config.notifiers):
+        try:
+            cls = notifier_class(notifier.type, f"notifiers[{i}].type")
+            cls.Options.model_validate(notifier.options)
+        except ConfigError as exc:
+            problems += exc.problems
+        except ValidationError as exc:
+            for error in exc.errors(include_url=False, include_input=False):
+                where = format_location(("notifiers", i, *error["loc"]))
+                problems.append(f"{where}: {error['msg'].removeprefix('Value error, ')}")
+    if problems:
+        raise ConfigError(problems)

@@ -1,0 +1,92 @@
+"""One rendering layer: a transition becomes a `Notification`, which every platform shows.
+
+The headline alone must tell a person on a phone lock screen what happened and how bad:
+`CRITICAL: prod DeepSeek balance 8.20 CNY < 10.00`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, tzinfo
+
+from .models import (
+    BalanceSnapshot,
+    CheckResult,
+    Notification,
+    Transition,
+    TransitionKind,
+)
+from .rules import money
+
+
+def headline_label(transition: Transition) -> str:
+    severity = transition.severity.name
+    return {
+        TransitionKind.FIRING: severity,
+        TransitionKind.REPEAT: f"{severity} (still)",
+        TransitionKind.ESCALATED: f"{severity} (escalated)",
+        TransitionKind.RESOLVED: "RESOLVED",
+    }[transition.kind]
+
+
+def notification_for(
+    transition: Transition, result: CheckResult, provider_title: str, zone: tzinfo
+) -> Notification:
+    finding = transition.finding
+    key = transition.key
+    details = list(balance_lines(result))
+    if finding.limit is not None and key.subject:
+        details.append(f"Threshold: {money(finding.limit)} {key.subject}")
+    details.append(f"Checked: {local_time(result.taken_at, zone)}")
+    if transition.kind is TransitionKind.RESOLVED:
+        details.append(f"Lasted: {human_duration(transition.duration)}")
+    elif transition.kind is not TransitionKind.FIRING:
+        details.append(f"Since: {local_time(transition.started_at, zone)}")
+    details.append(f"Rule: {key.rule}")
+    return Notification(
+        kind=transition.kind,
+        severity=transition.severity,
+        account=key.account,
+        rule=key.rule,
+        subject=key.subject,
+        headline=(
+            f"{headline_label(transition)}: {key.account} {provider_title} "
+            f"{finding.description}"
+        ),
+        details=tuple(details),
+        at=transition.at,
+        started_at=transition.started_at,
+    )
+
+
+def balance_lines(result: CheckResult) -> list[str]:
+    if not isinstance(result, BalanceSnapshot):
+        return [f"Check failed ({result.kind.value}): {result.message}"]
+    if not result.balances:
+        return ["No balances reported"]
+    return [
+        f"{currency}: {money(b.total)} (granted {money(b.granted)}, "
+        f"topped-up {money(b.topped_up)})"
+        for currency, b in result.balances.items()
+    ]
+
+
+def local_time(moment: datetime, zone: tzinfo) -> str:
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def human_duration(span: timedelta) -> str:
+    seconds = max(0, int(span.total_seconds()))
+    days, seconds = divmod(seconds, 86400)
+    hours, seconds = divmod(seconds, 3600)
+    minutes, seconds = divmod(seconds, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m {seconds:02d}s"
+    return f"{seconds}s"
+
+
+def console_text(notification: Notification) -> str:
+    return "\n".join([notification.headline, *(f"    {d}" for d in notification.details)])

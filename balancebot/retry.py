@@ -1,0 +1,52 @@
+"""Capped exponential backoff with jitter, shared by balance checks and deliveries."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from .clock import Clock
+from .errors import CheckError, RateLimited
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    initial: float = 1.0
+    factor: float = 2.0
+    cap: float = 30.0
+    attempts: int = 3
+
+    def delay(self, retry: int, rng: random.Random) -> float:
+        """Delay before retry number `retry` (0-based): half fixed, half random."""
+        ceiling = min(self.cap, self.initial * self.factor**retry)
+        return ceiling / 2 + rng.uniform(0, ceiling / 2)
+
+
+async def retry_transient(
+    attempt: Callable[[], Awaitable[T]],
+    backoff: Backoff,
+    clock: Clock,
+    rng: random.Random,
+) -> T:
+    """Run `attempt`, retrying transient `CheckError`s; permanent ones escape at once.
+
+    A `Retry-After` longer than the backoff cap is not slept inside a check: the error
+    escapes and the next scheduled check tries again.
+    """
+    for retry in range(backoff.attempts - 1):
+        try:
+            return await attempt()
+        except CheckError as exc:
+            if not exc.transient:
+                raise
+            delay = backoff.delay(retry, rng)
+            if isinstance(exc, RateLimited) and exc.retry_after is not None:
+                if exc.retry_after > backoff.cap:
+                    raise
+                delay = max(delay, exc.retry_after)
+            await clock.sleep(delay)
+    return await attempt()

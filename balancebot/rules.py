@@ -1,0 +1,131 @@
+"""Rules: pure functions from a check result (and the account's recent history) to findings.
+
+A rule that cannot judge (the check failed, a currency is missing) returns no finding for
+that key, so the alert state stays as it was: garbage never fires or resolves an alert.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+from .config import (
+    CheckFailedRuleConfig,
+    RuleConfig,
+    ThresholdLimits,
+    ThresholdRuleConfig,
+    UnavailableRuleConfig,
+)
+from .models import (
+    AlertKey,
+    BalanceSnapshot,
+    CheckFailure,
+    CheckResult,
+    FailureKind,
+    Finding,
+    Severity,
+)
+
+
+def evaluate(
+    rule: RuleConfig, result: CheckResult, recent: Sequence[CheckResult] = ()
+) -> list[Finding]:
+    """`recent` is the account's history, oldest first, ending with `result`."""
+    match rule:
+        case ThresholdRuleConfig():
+            return _threshold(rule, result)
+        case UnavailableRuleConfig():
+            return _unavailable(rule, result)
+        case CheckFailedRuleConfig():
+            return [_check_failed(rule, result, recent or (result,))]
+
+
+def history_needed(rules: Sequence[RuleConfig]) -> int:
+    """How many recent results the rules look at, so callers keep no more."""
+    return max(
+        (r.after_failures for r in rules if isinstance(r, CheckFailedRuleConfig)), default=1
+    )
+
+
+def money(amount: Decimal) -> str:
+    return f"{amount:.2f}"
+
+
+def _severity_below(value: Decimal, limits: ThresholdLimits, margin: Decimal) -> Severity | None:
+    if limits.critical_below is not None and value < limits.critical_below + margin:
+        return Severity.CRITICAL
+    if limits.warning_below is not None and value < limits.warning_below + margin:
+        return Severity.WARNING
+    return None
+
+
+def _threshold(rule: ThresholdRuleConfig, result: CheckResult) -> list[Finding]:
+    if not isinstance(result, BalanceSnapshot):
+        return []
+    findings = []
+    for currency, limits in rule.thresholds.items():
+        balance = result.balances.get(currency)
+        if balance is None:
+            continue
+        value = balance.total
+        severity = _severity_below(value, limits, Decimal(0))
+        if severity is Severity.CRITICAL or limits.warning_below is None:
+            limit = limits.critical_below
+        else:
+            limit = limits.warning_below
+        assert limit is not None  # ThresholdLimits requires at least one limit
+        relation = "<" if severity is not None else "≥"
+        findings.append(
+            Finding(
+                key=AlertKey(result.account, rule.name, currency.value),
+                severity=severity,
+                sticky_severity=_severity_below(value, limits, rule.hysteresis),
+                description=f"balance {money(value)} {currency} {relation} {money(limit)}",
+                observed=value,
+                limit=limit,
+            )
+        )
+    return findings
+
+
+def _unavailable(rule: UnavailableRuleConfig, result: CheckResult) -> list[Finding]:
+    if not isinstance(result, BalanceSnapshot):
+        return []
+    severity = None if result.is_available else Severity.CRITICAL
+    return [
+        Finding(
+            key=AlertKey(result.account, rule.name),
+            severity=severity,
+            sticky_severity=severity,
+            description="account cannot make API calls (is_available is false)"
+            if severity
+            else "account can make API calls again",
+        )
+    ]
+
+
+def _check_failed(
+    rule: CheckFailedRuleConfig, result: CheckResult, recent: Sequence[CheckResult]
+) -> Finding:
+    key = AlertKey(result.account, rule.name)
+    if not isinstance(result, CheckFailure):
+        return Finding(key, None, None, "balance checks succeed again")
+    failures = 0
+    for past in reversed(recent):
+        if not isinstance(past, CheckFailure):
+            break
+        failures += 1
+    severity: Severity | None = None
+    if result.kind is FailureKind.AUTH:
+        severity = Severity.CRITICAL
+    elif failures >= rule.after_failures:
+        severity = Severity.WARNING
+    return Finding(
+        key=key,
+        severity=severity,
+        # while checks keep failing, an open alert stays open at least as a warning
+        sticky_severity=severity or Severity.WARNING,
+        description=f"balance check failed {failures}× in a row: {result.message}",
+        observed=Decimal(failures),
+        limit=Decimal(rule.after_failures),
+    )

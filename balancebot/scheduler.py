@@ -1,0 +1,41 @@
+"""APScheduler in the daemon's event loop: one interval job per account."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from .config import AccountConfig, Config
+from .pipeline import CheckPipeline
+
+
+def default_jitter(account: AccountConfig) -> timedelta:
+    """Spread checks a little so many accounts don't hit the API in the same second."""
+    return account.jitter if account.jitter is not None else min(
+        account.check_interval / 10, timedelta(seconds=30)
+    )
+
+
+def build_scheduler(config: Config, pipeline: CheckPipeline) -> AsyncIOScheduler:
+    """Must be called, and started, inside the running loop (apscheduler #994)."""
+    scheduler = AsyncIOScheduler(timezone=UTC)
+    for account in config.accounts:
+        interval = account.check_interval.total_seconds()
+        scheduler.add_job(
+            pipeline.check,
+            IntervalTrigger(
+                seconds=interval,
+                jitter=default_jitter(account).total_seconds() or None,
+                timezone=UTC,
+            ),
+            args=[account.name],
+            id=f"check:{account.name}",
+            name=f"check {account.name}",
+            next_run_time=datetime.now(UTC),  # first check at start-up
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=max(1, int(interval)),
+        )
+    return scheduler

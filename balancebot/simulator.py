@@ -1,0 +1,185 @@
+"""A local DeepSeek balance API: real HTTP on loopback, the wire format of the real one.
+
+Used by `balancebot demo` and as the fake server of the tests. Balances can drain with
+each request and be topped up after a number of requests; scripted faults (error statuses,
+hangs, keep-alive blank lines, arbitrary bodies) are queued per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import deque
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from aiohttp import web
+
+CURRENCIES = ("CNY", "USD")
+
+
+def error_body(message: str, type_: str, code: str | None = None) -> dict[str, Any]:
+    """DeepSeek's OpenAI-style error envelope."""
+    return {"error": {"message": message, "type": type_, "param": None, "code": code}}
+
+
+STATUS_ERRORS: dict[int, tuple[str, str]] = {
+    400: ("Invalid request format", "invalid_request_error"),
+    401: ("Authentication Fails (invalid api key)", "authentication_error"),
+    402: ("Insufficient Balance", "invalid_request_error"),
+    422: ("Invalid Parameters", "invalid_request_error"),
+    429: ("Rate limit reached for requests", "rate_limit_error"),
+    500: ("Server error", "server_error"),
+    503: ("Server overloaded, please try again later", "server_error"),
+}
+
+
+@dataclass
+class Fault:
+    """What the next request gets instead of the account's balance."""
+
+    status: int = 200
+    body: bytes | None = None  # None: the documented error body for `status`
+    headers: dict[str, str] = field(default_factory=dict)
+    hang: bool = False  # never answer (until the client gives up)
+    keepalive_lines: int = 0  # blank lines sent before the real answer
+    line_interval: float = 0.0  # seconds between those blank lines
+
+
+@dataclass
+class SimulatedAccount:
+    granted: dict[str, Decimal]
+    topped_up: dict[str, Decimal]
+    drain_per_request: Decimal = Decimal(0)
+    top_up_after: int | None = None
+    top_up_amount: Decimal = Decimal(0)
+    requests: int = 0
+    available_override: bool | None = None
+
+    def total(self, currency: str) -> Decimal:
+        return self.granted[currency] + self.topped_up[currency]
+
+    def body(self) -> dict[str, Any]:
+        currencies = [c for c in CURRENCIES if c in self.granted]
+        available = (
+            self.available_override
+            if self.available_override is not None
+            else any(self.total(c) > 0 for c in currencies)
+        )
+        return {
+            "is_available": available,
+            "balance_infos": [
+                {
+                    "currency": c,
+                    "total_balance": f"{self.total(c):.2f}",
+                    "granted_balance": f"{self.granted[c]:.2f}",
+                    "topped_up_balance": f"{self.topped_up[c]:.2f}",
+                }
+                for c in currencies
+            ],
+        }
+
+    def after_request(self) -> None:
+        """Spend granted credit first, as DeepSeek does; top up on schedule."""
+        self.requests += 1
+        for currency in self.granted:
+            spend = min(self.drain_per_request, self.total(currency))
+            from_granted = min(spend, self.granted[currency])
+            self.granted[currency] -= from_granted
+            self.topped_up[currency] -= spend - from_granted
+        if self.top_up_after is not None and self.requests == self.top_up_after:
+            for currency in self.topped_up:
+                self.topped_up[currency] += self.top_up_amount
+
+
+class DeepSeekSimulator:
+    def __init__(self) -> None:
+        self.accounts: dict[str, SimulatedAccount] = {}
+        self.faults: deque[Fault] = deque()
+        self.requests: list[dict[str, str]] = []
+        self._runner: web.AppRunner | None = None
+        self._release = asyncio.Event()
+        self.base_url = ""
+
+    def add_account(
+        self,
+        api_key: str,
+        balances: dict[str, tuple[str, str]] | None = None,
+        **behaviour: Any,
+    ) -> SimulatedAccount:
+        """`balances` maps a currency to (granted, topped_up)."""
+        balances = {"CNY": ("10.00", "100.00")} if balances is None else balances
+        account = SimulatedAccount(
+            granted={c: Decimal(g) for c, (g, _) in balances.items()},
+            topped_up={c: Decimal(t) for c, (_, t) in balances.items()},
+            **behaviour,
+        )
+        self.accounts[api_key] = account
+        return account
+
+    def fail_next(self, *faults: Fault) -> None:
+        self.faults.extend(faults)
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        app = web.Application()
+        app.router.add_get("/user/balance", self._balance)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        bound_host, bound_port = self._runner.addresses[0][:2]
+        self.base_url = f"http://{bound_host}:{bound_port}"
+        return self.base_url
+
+    async def stop(self) -> None:
+        self._release.set()  # let hanging handlers finish
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def __aenter__(self) -> DeepSeekSimulator:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def _balance(self, request: web.Request) -> web.StreamResponse:
+        auth = request.headers.get("Authorization", "")
+        self.requests.append({"authorization": auth, "accept": request.headers.get("Accept", "")})
+        fault = self.faults.popleft() if self.faults else None
+        if fault is not None and fault.hang:
+            await self._release.wait()
+            return web.Response(status=503)
+        account = self.accounts.get(auth.removeprefix("Bearer ")) if auth.startswith(
+            "Bearer "
+        ) else None
+        if fault is not None:
+            status, body = fault.status, fault.body
+            if body is None:
+                body = self._error(status) if status >= 400 else self._account_body(account)
+            headers = fault.headers
+        elif account is None:
+            status, body, headers = 401, self._error(401), {}
+        else:
+            status, body, headers = 200, json.dumps(account.body()).encode(), {}
+            account.after_request()
+        response = web.StreamResponse(
+            status=status, headers={"Content-Type": "application/json", **headers}
+        )
+        await response.prepare(request)
+        for _ in range(fault.keepalive_lines if fault else 0):
+            await response.write(b"\n")
+            await asyncio.sleep(fault.line_interval if fault else 0)
+        await response.write(body)
+        await response.write_eof()
+        return response
+
+    @staticmethod
+    def _error(status: int) -> bytes:
+        message, type_ = STATUS_ERRORS.get(status, ("Unexpected error", "server_error"))
+        return json.dumps(error_body(message, type_)).encode()
+
+    def _account_body(self, account: SimulatedAccount | None) -> bytes:
+        return json.dumps(account.body() if account else {"is_available": True,
+                                                           "balance_infos": []}).encode()

@@ -1,0 +1,466 @@
+"""The state store: check history, alert states, the outbox and silences.
+
+SQLAlchemy Core over asyncio: a SQLite file by default, PostgreSQL by URL. Amounts are kept
+as decimal text (exact on every backend); times as naive UTC, handed back timezone-aware.
+A check's result, the alert states it changed and the outbox rows it produced are written
+in one transaction, so a crash can lose neither a notification nor the record of one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from .errors import StoreError
+from .models import (
+    AlertKey,
+    AlertState,
+    AlertStatus,
+    BalanceSnapshot,
+    CheckFailure,
+    CheckResult,
+    Currency,
+    CurrencyBalance,
+    FailureKind,
+    Notification,
+    Severity,
+    Silence,
+    TransitionKind,
+)
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    impl = sa.DateTime(timezone=False)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; use timezone-aware UTC")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+metadata = sa.MetaData()
+_id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # SQLite autoincrements INTEGER only
+
+snapshots = sa.Table(
+    "snapshots",
+    metadata,
+    sa.Column("id", _id, primary_key=True, autoincrement=True),
+    sa.Column("account", sa.String(64), nullable=False),
+    sa.Column("provider", sa.String(64), nullable=False),
+    sa.Column("taken_at", UTCDateTime(), nullable=False),
+    sa.Column("outcome", sa.String(16), nullable=False),  # "ok" or a FailureKind
+    sa.Column("is_available", sa.Boolean(), nullable=True),
+    sa.Column("message", sa.Text(), nullable=True),
+    sa.Index("ix_snapshots_account_taken_at", "account", "taken_at"),
+)
+
+snapshot_balances = sa.Table(
+    "snapshot_balances",
+    metadata,
+    sa.Column(
+        "snapshot_id",
+        _id,
+        sa.ForeignKey("snapshots.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("currency", sa.String(3), primary_key=True),
+    sa.Column("total", sa.String(40), nullable=False),
+    sa.Column("granted", sa.String(40), nullable=False),
+    sa.Column("topped_up", sa.String(40), nullable=False),
+)
+
+alert_states = sa.Table(
+    "alert_states",
+    metadata,
+    sa.Column("account", sa.String(64), primary_key=True),
+    sa.Column("rule", sa.String(64), primary_key=True),
+    sa.Column("subject", sa.String(16), primary_key=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("severity", sa.Integer(), nullable=True),
+    sa.Column("pending_checks", sa.Integer(), nullable=False),
+    sa.Column("started_at", UTCDateTime(), nullable=True),
+    sa.Column("last_notified_at", UTCDateTime(), nullable=True),
+)
+
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", _id, primary_key=True, autoincrement=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("notifier", sa.String(64), nullable=False),
+    sa.Column("account", sa.String(64), nullable=False),
+    sa.Column("rule", sa.String(64), nullable=False),
+    sa.Column("payload", sa.Text(), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer(), nullable=False, default=0),
+    sa.Column("next_attempt_at", UTCDateTime(), nullable=False),
+    sa.Column("delivered_at", UTCDateTime(), nullable=True),
+    sa.Column("last_error", sa.Text(), nullable=True),
+    sa.Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+)
+
+_earlier = outbox.alias("earlier")
+
+silences = sa.Table(
+    "silences",
+    metadata,
+    sa.Column("id", _id, primary_key=True, autoincrement=True),
+    sa.Column("account", sa.String(64), nullable=True),
+    sa.Column("rule", sa.String(64), nullable=True),
+    sa.Column("until", UTCDateTime(), nullable=False),
+    sa.Column("created_by", sa.String(128), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+
+class OutboxStatus:
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    MUTED = "muted"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    """A notification bound for one notifier, before it has an id."""
+
+    notifier: str
+    notification: Notification
+    muted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    id: int
+    notifier: str
+    notification: Notification
+    attempts: int
+
+
+def async_url(url: str) -> str:
+    """`sqlite:///x` and `postgresql://...` with the asyncio drivers filled in."""
+    parsed = make_url(url)
+    driver = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}.get(
+        parsed.drivername
+    )
+    return parsed.set(drivername=driver).render_as_string(False) if driver else url
+
+
+def notification_to_json(n: Notification) -> str:
+    data = asdict(n)
+    data.update(
+        kind=n.kind.value,
+        severity=n.severity.name,
+        details=list(n.details),
+        at=n.at.isoformat(),
+        started_at=n.started_at.isoformat(),
+    )
+    return json.dumps(data, ensure_ascii=False)
+
+
+def notification_from_json(text: str) -> Notification:
+    data = json.loads(text)
+    return Notification(
+        kind=TransitionKind(data["kind"]),
+        severity=Severity[data["severity"]],
+        account=data["account"],
+        rule=data["rule"],
+        subject=data["subject"],
+        headline=data["headline"],
+        details=tuple(data["details"]),
+        at=datetime.fromisoformat(data["at"]),
+        started_at=datetime.fromisoformat(data["started_at"]),
+    )
+
+
+class Store:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    @classmethod
+    async def open(cls, url: str) -> Store:
+        """Connect and create the tables on first use."""
+        parsed = make_url(async_url(url))
+        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(parsed)
+        if engine.dialect.name == "sqlite":
+            sa.event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        try:
+            async with engine.begin() as conn:
+                await conn.run_sync(metadata.create_all)
+        except (SQLAlchemyError, OSError) as exc:
+            await engine.dispose()
+            raise StoreError(f"cannot open the store at {parsed!r}: {exc}") from exc
+        return cls(engine)
+
+    async def close(self) -> None:
+        await self._engine.dispose()
+
+    async def ping(self) -> None:
+        async with self._engine.connect() as conn:
+            await conn.execute(sa.text("SELECT 1"))
+
+    # --- checks and alert states, written together -------------------------------------
+
+    async def save_check(
+        self,
+        result: CheckResult,
+        states: Iterable[AlertState] = (),
+        entries: Iterable[OutboxEntry] = (),
+        now: datetime | None = None,
+    ) -> None:
+        async with self._engine.begin() as conn:
+            await self._insert_result(conn, result)
+            for state in states:
+                await self._put_state(conn, state)
+            rows = [
+                {
+                    "created_at": now or result.taken_at,
+                    "notifier": e.notifier,
+                    "account": e.notification.account,
+                    "rule": e.notification.rule,
+                    "payload": notification_to_json(e.notification),
+                    "status": OutboxStatus.MUTED if e.muted else OutboxStatus.PENDING,
+                    "attempts": 0,
+                    "next_attempt_at": now or result.taken_at,
+                }
+                for e in entries
+            ]
+            if rows:
+                await conn.execute(outbox.insert(), rows)
+
+    async def _insert_result(self, conn: AsyncConnection, result: CheckResult) -> None:
+        ok = isinstance(result, BalanceSnapshot)
+        inserted = await conn.execute(
+            snapshots.insert().values(
+                account=result.account,
+                provider=result.provider,
+                taken_at=result.taken_at,
+                outcome="ok" if ok else result.kind.value,
+                is_available=result.is_available if ok else None,
+                message=None if ok else result.message,
+            )
+        )
+        if isinstance(result, BalanceSnapshot) and result.balances:
+            snapshot_id = inserted.inserted_primary_key[0]
+            await conn.execute(
+                snapshot_balances.insert(),
+                [
+                    {
+                        "snapshot_id": snapshot_id,
+                        "currency": currency.value,
+                        "total": str(b.total),
+                        "granted": str(b.granted),
+                        "topped_up": str(b.topped_up),
+                    }
+                    for currency, b in result.balances.items()
+                ],
+            )
+
+    async def _put_state(self, conn: AsyncConnection, state: AlertState) -> None:
+        key = state.key
+        await conn.execute(
+            alert_states.delete().where(
+                alert_states.c.account == key.account,
+                alert_states.c.rule == key.rule,
+                alert_states.c.subject == key.subject,
+            )
+        )
+        if state.status is AlertStatus.INACTIVE:
+            return  # inactive is the default: absence says it
+        await conn.execute(
+            alert_states.insert().values(
+                account=key.account,
+                rule=key.rule,
+                subject=key.subject,
+                status=state.status.value,
+                severity=None if state.severity is None else int(state.severity),
+                pending_checks=state.pending_checks,
+                started_at=state.started_at,
+                last_notified_at=state.last_notified_at,
+            )
+        )
+
+    async def recent_results(self, account: str, limit: int) -> list[CheckResult]:
+        """The account's last `limit` results, oldest first."""
+        async with self._engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(snapshots)
+                    .where(snapshots.c.account == account)
+                    .order_by(snapshots.c.taken_at.desc(), snapshots.c.id.desc())
+                    .limit(limit)
+                )
+            ).all()
+            balances = await self._balances_for(conn, [r.id for r in rows])
+        return [_result_from_row(r, balances.get(r.id, {})) for r in reversed(rows)]
+
+    async def history(
+        self, account: str, since: datetime
+    ) -> list[BalanceSnapshot]:
+        """Successful snapshots since `since`, oldest first."""
+        async with self._engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(snapshots)
+                    .where(
+                        snapshots.c.account == account,
+                        snapshots.c.taken_at >= since,
+                        snapshots.c.outcome == "ok",
+                    )
+                    .order_by(snapshots.c.taken_at, snapshots.c.id)
+                )
+            ).all()
+            balances = await self._balances_for(conn, [r.id for r in rows])
+        snapshots_ = [_result_from_row(r, balances.get(r.id, {})) for r in rows]
+        return [s for s in snapshots_ if isinstance(s, BalanceSnapshot)]
+
+    async def _balances_for(
+        self, conn: AsyncConnection, ids: Sequence[int]
+    ) -> dict[int, dict[Currency, CurrencyBalance]]:
+        found: dict[int, dict[Currency, CurrencyBalance]] = {}
+        for start in range(0, len(ids), 500):  # keep IN lists within every backend's limits
+            rows = await conn.execute(
+                sa.select(snapshot_balances).where(
+                    snapshot_balances.c.snapshot_id.in_(ids[start : start + 500])
+                )
+            )
+            for row in rows:
+                found.setdefault(row.snapshot_id, {})[Currency(row.currency)] = CurrencyBalance(
+                    Decimal(row.total), Decimal(row.granted), Decimal(row.topped_up)
+                )
+        return found
+
+    async def alert_states(self) -> dict[AlertKey, AlertState]:
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(sa.select(alert_states))).all()
+        states = {}
+        for row in rows:
+            key = AlertKey(row.account, row.rule, row.subject)
+            states[key] = AlertState(
+                key=key,
+                status=AlertStatus(row.status),
+                severity=None if row.severity is None else Severity(row.severity),
+                pending_checks=row.pending_checks,
+                started_at=row.started_at,
+                last_notified_at=row.last_notified_at,
+            )
+        return states
+
+    # --- the outbox ---------------------------------------------------------------------
+
+    async def due_deliveries(self, now: datetime, limit: int = 100) -> list[Delivery]:
+        """Due rows, oldest first, keeping each notifier's messages in order."""
+        async with self._engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(outbox)
+                    .where(
+                        outbox.c.status == OutboxStatus.PENDING,
+                        outbox.c.next_attempt_at <= now,
+                        ~sa.exists().where(  # an earlier row waiting on a retry holds the line
+                            _earlier.c.notifier == outbox.c.notifier,
+                            _earlier.c.status == OutboxStatus.PENDING,
+                            _earlier.c.id < outbox.c.id,
+                            _earlier.c.next_attempt_at > now,
+                        ),
+                    )
+                    .order_by(outbox.c.id)
+                    .limit(limit)
+                )
+            ).all()
+        return [
+            Delivery(r.id, r.notifier, notification_from_json(r.payload), r.attempts)
+            for r in rows
+        ]
+
+    async def next_delivery_due(self) -> datetime | None:
+        async with self._engine.connect() as conn:
+            due: datetime | None = await conn.scalar(
+                sa.select(sa.func.min(outbox.c.next_attempt_at)).where(
+                    outbox.c.status == OutboxStatus.PENDING
+                )
+            )
+        return due
+
+    async def mark_delivered(self, delivery_id: int, at: datetime) -> None:
+        await self._update_outbox(
+            delivery_id, status=OutboxStatus.DELIVERED, delivered_at=at, last_error=None
+        )
+
+    async def mark_retry(self, delivery_id: int, attempts: int, at: datetime, error: str) -> None:
+        await self._update_outbox(
+            delivery_id, attempts=attempts, next_attempt_at=at, last_error=error
+        )
+
+    async def mark_failed(self, delivery_id: int, attempts: int, error: str) -> None:
+        await self._update_outbox(
+            delivery_id, status=OutboxStatus.FAILED, attempts=attempts, last_error=error
+        )
+
+    async def _update_outbox(self, delivery_id: int, **values: Any) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(outbox.update().where(outbox.c.id == delivery_id).values(**values))
+
+    # --- silences -----------------------------------------------------------------------
+
+    async def add_silence(
+        self,
+        account: str | None,
+        rule: str | None,
+        until: datetime,
+        created_by: str,
+        now: datetime,
+    ) -> Silence:
+        async with self._engine.begin() as conn:
+            inserted = await conn.execute(
+                silences.insert().values(
+                    account=account, rule=rule, until=until, created_by=created_by, created_at=now
+                )
+            )
+        return Silence(inserted.inserted_primary_key[0], account, rule, until, created_by, now)
+
+    async def active_silences(self, now: datetime) -> list[Silence]:
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(
+                sa.select(silences).where(silences.c.until > now).order_by(silences.c.id)
+            )
+            return [
+                Silence(r.id, r.account, r.rule, r.until, r.created_by, r.created_at)
+                for r in rows
+            ]
+
+
+def _result_from_row(row: Any, balances: dict[Currency, CurrencyBalance]) -> CheckResult:
+    if row.outcome == "ok":
+        return BalanceSnapshot(
+            row.account, row.provider, row.taken_at, bool(row.is_available), balances
+        )
+    return CheckFailure(
+        row.account, row.provider, row.taken_at, FailureKind(row.outcome), row.message or ""
+    )
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
