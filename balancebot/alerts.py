@@ -43,9 +43,7 @@ def advance(
     if pending < policy.for_checks:
         return AlertState(state.key, AlertStatus.PENDING, severity, pending, started_at), None
     fired = AlertState(state.key, AlertStatus.FIRING, severity, pending, started_at, now)
-    return fired, Transition(
-        TransitionKind.FIRING, state.key, severity, now, started_at, finding
-    )
+    return fired, Transition(TransitionKind.FIRING, state.key, severity, now, started_at, finding)
 
 
 def _advance_firing(
@@ -63,9 +61,7 @@ def _advance_firing(
 
     level = _settled_severity(current, raw, finding.sticky_severity)
     if level is None:
-        resolved = Transition(
-            TransitionKind.RESOLVED, state.key, current, now, started_at, finding
-        )
+        resolved = Transition(TransitionKind.RESOLVED, state.key, current, now, started_at, finding)
         return AlertState(state.key), resolved if policy.send_resolved else None
 
     state = replace(state, severity=level)

@@ -49,9 +49,7 @@ def parse_duration(value: object) -> timedelta:
         text = value.strip().replace(" ", "")
         if not text or _DURATION_PART.sub("", text):
             raise ValueError(f"{value!r} is not a duration like 30s, 5m, 4h or 1h30m")
-        seconds = sum(
-            float(n) * _DURATION_UNITS[unit] for n, unit in _DURATION_PART.findall(text)
-        )
+        seconds = sum(float(n) * _DURATION_UNITS[unit] for n, unit in _DURATION_PART.findall(text))
     else:
         raise ValueError("expected a duration like 30s, 5m, 4h or a number of seconds")
     if seconds <= 0:
@@ -62,7 +60,7 @@ def parse_duration(value: object) -> timedelta:
 def parse_money(value: object) -> Decimal:
     """Amounts from TOML strings or numbers, exactly as written."""
     if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
-        raise ValueError("expected an amount like \"10.00\"")
+        raise ValueError('expected an amount like "10.00"')
     try:
         amount = Decimal(str(value))
     except InvalidOperation:
@@ -162,6 +160,13 @@ RuleConfig = Annotated[
 ]
 
 
+DEFAULT_RULES: tuple[RuleConfig, ...] = (
+    UnavailableRuleConfig(type="unavailable", name="unavailable"),
+    CheckFailedRuleConfig(type="check_failed", name="check-failed"),
+)
+"""Without a `[[rules]]` section: alert when the account is unusable or checks fail."""
+
+
 class NotifierConfig(BaseModel):
     """Name and type here; the plugin validates its own options (see `plugins`)."""
 
@@ -203,12 +208,7 @@ class Config(_Strict):
     max_concurrent_checks: int = Field(10, ge=1, le=1000)
     store: StoreConfig = StoreConfig()
     accounts: list[AccountConfig] = Field(min_length=1)
-    rules: list[RuleConfig] = Field(
-        default_factory=lambda: [
-            UnavailableRuleConfig(type="unavailable", name="unavailable"),
-            CheckFailedRuleConfig(type="check_failed", name="check-failed"),
-        ]
-    )
+    rules: list[RuleConfig] = Field(default_factory=lambda: list(DEFAULT_RULES))
     notifiers: list[NotifierConfig] = Field(
         default_factory=lambda: [NotifierConfig(name="console", type="console")]
     )
@@ -282,7 +282,10 @@ def format_location(loc: tuple[int | str, ...]) -> str:
 
 
 def _resolve_secrets(
-    node: Any, path: tuple[int | str, ...], base_dir: Path, env: Mapping[str, str],
+    node: Any,
+    path: tuple[int | str, ...],
+    base_dir: Path,
+    env: Mapping[str, str],
     problems: list[str],
 ) -> Any:
     """Expand `${VAR}` in strings and `<key>_file` into `<key>`, recording problems."""

@@ -68,7 +68,8 @@ class Daemon:
         scheduler.start()
         log.info(
             "balancebot running: %d account(s), notifiers: %s",
-            len(self.config.accounts), ", ".join(self.notifiers) or "none",
+            len(self.config.accounts),
+            ", ".join(self.notifiers) or "none",
         )
         try:
             await stop.wait()

@@ -93,7 +93,9 @@ class Dispatcher:
             delivered += 1
             log.info(
                 "delivered %s to %s in %.0f ms",
-                delivery.notification.kind.value, name, (time.perf_counter() - started) * 1000,
+                delivery.notification.kind.value,
+                name,
+                (time.perf_counter() - started) * 1000,
             )
             for listener in self.listeners:
                 listener(name, delivery.notification)
@@ -104,7 +106,9 @@ class Dispatcher:
             self.permanent_failures[delivery.notifier] = exc.message
             log.error(
                 "delivery to %s failed permanently after %d attempt(s): %s",
-                delivery.notifier, attempts, exc.message,
+                delivery.notifier,
+                attempts,
+                exc.message,
             )
             await self._store.mark_failed(delivery.id, attempts, exc.message)
             return
@@ -113,7 +117,10 @@ class Dispatcher:
             delay = exc.retry_after
         log.warning(
             "delivery to %s failed (attempt %d), retrying in %.1f s: %s",
-            delivery.notifier, attempts, delay, exc.message,
+            delivery.notifier,
+            attempts,
+            delay,
+            exc.message,
         )
         retry_at = self._clock.now() + timedelta(seconds=delay)
         await self._store.mark_retry(delivery.id, attempts, retry_at, exc.message)

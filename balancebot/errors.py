@@ -81,9 +81,7 @@ class RequestRejected(CheckError):
 class DeliveryError(BalanceBotError):
     """A notifier failed. Permanent errors (bad token, unknown chat) are not retried."""
 
-    def __init__(
-        self, message: str, *, permanent: bool, retry_after: float | None = None
-    ) -> None:
+    def __init__(self, message: str, *, permanent: bool, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.permanent = permanent

@@ -65,7 +65,7 @@ CheckResult = BalanceSnapshot | CheckFailure
 
 @dataclass(frozen=True, slots=True, order=True)
 class AlertKey:
-    """One alert: account × rule × subject (a currency, or "" for account-wide rules)."""
+    """One alert: account, rule and subject (a currency, or "" for account-wide rules)."""
 
     account: str
     rule: str

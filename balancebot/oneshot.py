@@ -57,9 +57,11 @@ def judge(config: Config, result: CheckResult) -> AccountReport:
 
 
 async def check_all(
-    config: Config, clock: Clock | None = None, backoff: Backoff = Backoff(attempts=2)
+    config: Config, clock: Clock | None = None, backoff: Backoff | None = None
 ) -> list[AccountReport]:
+    """One quick retry at most: a cron job should not hang on a flaky upstream."""
     clock = clock or SystemClock()
+    backoff = backoff or Backoff(attempts=2)
     rng = random.Random()
     async with http_client(config) as http:
         providers = build_providers(config, http, clock)
@@ -118,8 +120,15 @@ def as_table(reports: list[AccountReport]) -> str:
         if isinstance(result, BalanceSnapshot) and result.balances:
             for currency, b in result.balances.items():
                 rows.append(
-                    (result.account, status, currency.value, money(b.total), money(b.granted),
-                     money(b.topped_up), "yes" if result.is_available else "NO")
+                    (
+                        result.account,
+                        status,
+                        currency.value,
+                        money(b.total),
+                        money(b.granted),
+                        money(b.topped_up),
+                        "yes" if result.is_available else "NO",
+                    )
                 )
         elif isinstance(result, BalanceSnapshot):
             available = "yes" if result.is_available else "NO"
@@ -128,8 +137,10 @@ def as_table(reports: list[AccountReport]) -> str:
             rows.append((result.account, status, "-", "-", "-", "-", "?"))
         notes += [f"{result.account}: {problem}" for problem in report.problems]
     widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-             for row in (header, *rows)]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in (header, *rows)
+    ]
     if notes:
         lines += ["", *notes]
     lines += ["", f"overall: {overall(reports).name}"]

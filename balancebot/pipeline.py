@@ -38,7 +38,7 @@ class CheckPipeline:
         providers: Mapping[str, Provider],
         clock: Clock,
         on_outbox: Callable[[], None] = lambda: None,
-        backoff: Backoff = Backoff(),
+        backoff: Backoff | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self._config = config
@@ -46,7 +46,7 @@ class CheckPipeline:
         self._providers = providers
         self._clock = clock
         self._on_outbox = on_outbox
-        self._backoff = backoff
+        self._backoff = backoff or Backoff()
         self._rng = rng or random.Random()
         self._zone = zoneinfo.ZoneInfo(config.timezone)
         self._bound = asyncio.Semaphore(config.max_concurrent_checks)
@@ -96,7 +96,10 @@ class CheckPipeline:
         if isinstance(result, CheckFailure):
             log.warning(
                 "check %s failed (%s) in %.0f ms: %s",
-                account_name, result.kind.value, elapsed_ms, result.message,
+                account_name,
+                result.kind.value,
+                elapsed_ms,
+                result.message,
             )
         else:
             log.info("check %s ok in %.0f ms", account_name, elapsed_ms)

@@ -49,8 +49,7 @@ def notification_for(
         rule=key.rule,
         subject=key.subject,
         headline=(
-            f"{headline_label(transition)}: {key.account} {provider_title} "
-            f"{finding.description}"
+            f"{headline_label(transition)}: {key.account} {provider_title} {finding.description}"
         ),
         details=tuple(details),
         at=transition.at,
@@ -64,8 +63,7 @@ def balance_lines(result: CheckResult) -> list[str]:
     if not result.balances:
         return ["No balances reported"]
     return [
-        f"{currency}: {money(b.total)} (granted {money(b.granted)}, "
-        f"topped-up {money(b.topped_up)})"
+        f"{currency}: {money(b.total)} (granted {money(b.granted)}, topped-up {money(b.topped_up)})"
         for currency, b in result.balances.items()
     ]
 

@@ -42,9 +42,7 @@ def evaluate(
 
 def history_needed(rules: Sequence[RuleConfig]) -> int:
     """How many recent results the rules look at, so callers keep no more."""
-    return max(
-        (r.after_failures for r in rules if isinstance(r, CheckFailedRuleConfig)), default=1
-    )
+    return max((r.after_failures for r in rules if isinstance(r, CheckFailedRuleConfig)), default=1)
 
 
 def money(amount: Decimal) -> str:
@@ -125,7 +123,7 @@ def _check_failed(
         severity=severity,
         # while checks keep failing, an open alert stays open at least as a warning
         sticky_severity=severity or Severity.WARNING,
-        description=f"balance check failed {failures}× in a row: {result.message}",
+        description=f"balance check failed {failures} time(s) in a row: {result.message}",
         observed=Decimal(failures),
         limit=Decimal(rule.after_failures),
     )

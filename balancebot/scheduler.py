@@ -13,8 +13,10 @@ from .pipeline import CheckPipeline
 
 def default_jitter(account: AccountConfig) -> timedelta:
     """Spread checks a little so many accounts don't hit the API in the same second."""
-    return account.jitter if account.jitter is not None else min(
-        account.check_interval / 10, timedelta(seconds=30)
+    return (
+        account.jitter
+        if account.jitter is not None
+        else min(account.check_interval / 10, timedelta(seconds=30))
     )
 
 

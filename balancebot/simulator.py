@@ -151,9 +151,9 @@ class DeepSeekSimulator:
         if fault is not None and fault.hang:
             await self._release.wait()
             return web.Response(status=503)
-        account = self.accounts.get(auth.removeprefix("Bearer ")) if auth.startswith(
-            "Bearer "
-        ) else None
+        account = (
+            self.accounts.get(auth.removeprefix("Bearer ")) if auth.startswith("Bearer ") else None
+        )
         if fault is not None:
             status, body = fault.status, fault.body
             if body is None:
@@ -181,5 +181,6 @@ class DeepSeekSimulator:
         return json.dumps(error_body(message, type_)).encode()
 
     def _account_body(self, account: SimulatedAccount | None) -> bytes:
-        return json.dumps(account.body() if account else {"is_available": True,
-                                                           "balance_infos": []}).encode()
+        return json.dumps(
+            account.body() if account else {"is_available": True, "balance_infos": []}
+        ).encode()

@@ -247,19 +247,18 @@ class Store:
                 await conn.execute(outbox.insert(), rows)
 
     async def _insert_result(self, conn: AsyncConnection, result: CheckResult) -> None:
-        ok = isinstance(result, BalanceSnapshot)
-        inserted = await conn.execute(
-            snapshots.insert().values(
-                account=result.account,
-                provider=result.provider,
-                taken_at=result.taken_at,
-                outcome="ok" if ok else result.kind.value,
-                is_available=result.is_available if ok else None,
-                message=None if ok else result.message,
-            )
-        )
+        row: dict[str, Any] = {
+            "account": result.account,
+            "provider": result.provider,
+            "taken_at": result.taken_at,
+        }
+        if isinstance(result, CheckFailure):
+            row.update(outcome=result.kind.value, message=result.message)
+        else:
+            row.update(outcome="ok", is_available=result.is_available)
+        inserted = await conn.execute(snapshots.insert().values(**row))
         if isinstance(result, BalanceSnapshot) and result.balances:
-            snapshot_id = inserted.inserted_primary_key[0]
+            snapshot_id = _new_id(inserted)
             await conn.execute(
                 snapshot_balances.insert(),
                 [
@@ -312,9 +311,7 @@ class Store:
             balances = await self._balances_for(conn, [r.id for r in rows])
         return [_result_from_row(r, balances.get(r.id, {})) for r in reversed(rows)]
 
-    async def history(
-        self, account: str, since: datetime
-    ) -> list[BalanceSnapshot]:
+    async def history(self, account: str, since: datetime) -> list[BalanceSnapshot]:
         """Successful snapshots since `since`, oldest first."""
         async with self._engine.connect() as conn:
             rows = (
@@ -387,8 +384,7 @@ class Store:
                 )
             ).all()
         return [
-            Delivery(r.id, r.notifier, notification_from_json(r.payload), r.attempts)
-            for r in rows
+            Delivery(r.id, r.notifier, notification_from_json(r.payload), r.attempts) for r in rows
         ]
 
     async def next_delivery_due(self) -> datetime | None:
@@ -435,7 +431,7 @@ class Store:
                     account=account, rule=rule, until=until, created_by=created_by, created_at=now
                 )
             )
-        return Silence(inserted.inserted_primary_key[0], account, rule, until, created_by, now)
+        return Silence(_new_id(inserted), account, rule, until, created_by, now)
 
     async def active_silences(self, now: datetime) -> list[Silence]:
         async with self._engine.connect() as conn:
@@ -443,9 +439,14 @@ class Store:
                 sa.select(silences).where(silences.c.until > now).order_by(silences.c.id)
             )
             return [
-                Silence(r.id, r.account, r.rule, r.until, r.created_by, r.created_at)
-                for r in rows
+                Silence(r.id, r.account, r.rule, r.until, r.created_by, r.created_at) for r in rows
             ]
+
+
+def _new_id(inserted: sa.CursorResult[Any]) -> int:
+    key = inserted.inserted_primary_key
+    assert key is not None
+    return int(key[0])
 
 
 def _result_from_row(row: Any, balances: dict[Currency, CurrencyBalance]) -> CheckResult:

@@ -29,10 +29,10 @@ class Notifier(abc.ABC):
     def from_options(cls, name: str, options: dict[str, object]) -> Notifier:
         return cls(name, cls.Options.model_validate(options))
 
-    async def start(self) -> None:
+    async def start(self) -> None:  # noqa: B027 - optional hook, most notifiers need none
         """Open connections; called once inside the running event loop."""
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027 - optional hook, most notifiers need none
         """Release connections."""
 
     @abc.abstractmethod

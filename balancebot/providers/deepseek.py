@@ -46,9 +46,7 @@ class DeepSeekProvider:
             # httpx's read timeout is per chunk; keep-alive blank lines would reset it
             # forever, so the whole exchange gets one deadline.
             async with asyncio.timeout(budget):
-                status, headers, body = await self._get(
-                    f"{base_url}/user/balance", key, account
-                )
+                status, headers, body = await self._get(f"{base_url}/user/balance", key, account)
         except TimeoutError:
             raise Timeout(f"no complete answer within {budget:g}s") from None
         except httpx.TimeoutException:
@@ -133,9 +131,7 @@ def _retry_after(headers: httpx.Headers) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
-def parse_balance(
-    body: bytes, account: str, provider: str, taken_at: datetime
-) -> BalanceSnapshot:
+def parse_balance(body: bytes, account: str, provider: str, taken_at: datetime) -> BalanceSnapshot:
     """Strict: anything we cannot trust is `MalformedResponse`, never a zero balance."""
     try:
         data = json.loads(body)  # tolerates the keep-alive blank lines before the JSON
@@ -169,11 +165,10 @@ def _parse_info(info: Any, index: int) -> tuple[Currency, CurrencyBalance]:
     if not isinstance(info, dict):
         raise MalformedResponse(f"{where} is not an object")
     code = info.get("currency")
-    try:
-        currency = Currency(code)
-    except ValueError:
+    if not isinstance(code, str) or code not in Currency.__members__:
         shown = code[:10] if isinstance(code, str) else type(code).__name__
-        raise MalformedResponse(f"{where}: unknown currency {shown!r}") from None
+        raise MalformedResponse(f"{where}: unknown currency {shown!r}")
+    currency = Currency[code]
     amounts = [_parse_amount(info.get(name), f"{where}.{name}") for name in _AMOUNT_FIELDS]
     return currency, CurrencyBalance(*amounts)
 
