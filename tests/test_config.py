@@ -1,0 +1,191 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from balancebot.config import load_config, parse_config, parse_duration
+from balancebot.errors import ConfigError
+from balancebot.models import Currency, Severity
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def problems(raw: dict[str, object], tmp_path: Path, env: dict[str, str] | None = None) -> list[str]:
+    with pytest.raises(ConfigError) as raised:
+        parse_config(raw, tmp_path, env=env or {})
+    return raised.value.problems
+
+
+def account(**extra: object) -> dict[str, object]:
+    return {"name": "prod", "api_key": "k", **extra}
+
+
+def test_example_config_is_valid() -> None:
+    env = {"DEEPSEEK_API_KEY": "sk-1", "DEEPSEEK_API_KEY_STAGING": "sk-2"}
+    config = load_config(ROOT / "config.example.toml", env=env)
+    assert [a.name for a in config.accounts] == ["prod", "staging"]
+    assert config.accounts[0].api_key.get_secret_value() == "sk-1"
+
+
+def test_env_interpolation_and_defaults(tmp_path: Path) -> None:
+    config = parse_config(
+        {"accounts": [account(api_key="${KEY}", base_url="${URL:-https://api.deepseek.com}")]},
+        tmp_path,
+        env={"KEY": "sk-x"},
+    )
+    assert config.accounts[0].api_key.get_secret_value() == "sk-x"
+    assert config.accounts[0].base_url == "https://api.deepseek.com"
+
+
+def test_missing_env_var_names_the_key_path(tmp_path: Path) -> None:
+    raw = {"accounts": [account(), {"name": "b", "api_key": "${DEEPSEEK_KEY_2}"}]}
+    assert problems(raw, tmp_path) == [
+        "accounts[1].api_key: environment variable DEEPSEEK_KEY_2 is not set"
+    ]
+
+
+def test_secret_from_file(tmp_path: Path) -> None:
+    (tmp_path / "key.txt").write_text("sk-from-file\n")
+    config = parse_config(
+        {"accounts": [{"name": "a", "api_key_file": "key.txt"}]}, tmp_path, env={}
+    )
+    assert config.accounts[0].api_key.get_secret_value() == "sk-from-file"
+    assert "sk-from-file" not in repr(config)
+
+
+def test_secret_file_problems(tmp_path: Path) -> None:
+    raw = {
+        "accounts": [
+            {"name": "a", "api_key_file": "missing.txt"},
+            {"name": "b", "api_key": "x", "api_key_file": "k"},
+        ]
+    }
+    found = problems(raw, tmp_path)
+    assert found[0].startswith("accounts[0].api_key_file: cannot read ")
+    assert found[1] == "accounts[1].api_key_file: set at most one of api_key and api_key_file"
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    raw = {
+        "timezone": "Mars/Olympus",
+        "accounts": [account(check_interval="soon", colour="blue"), account()],
+        "rules": [
+            {"name": "low", "type": "threshold", "thresholds": {"CNY": {}}},
+            {"name": "x", "type": "sometimes"},
+        ],
+        "routes": [{"notifiers": ["pager"]}],
+    }
+    found = problems(raw, tmp_path)
+    assert "timezone: unknown time zone 'Mars/Olympus'" in found
+    assert any(p.startswith("accounts[0].check_interval: 'soon' is not a duration") for p in found)
+    assert "accounts[0].colour: Extra inputs are not permitted" in found
+    assert "rules[0].thresholds.CNY: set warning_below, critical_below or both" in found
+    assert any(p.startswith("rules[1]: Input tag 'sometimes'") for p in found)
+
+
+def test_cross_references_are_checked(tmp_path: Path) -> None:
+    raw = {
+        "accounts": [account(), account()],
+        "rules": [{"name": "u", "type": "unavailable", "accounts": ["nope"]}],
+        "routes": [{"notifiers": ["pager"], "rules": ["missing"]}],
+    }
+    assert problems(raw, tmp_path) == [
+        "accounts[1].name: duplicate name 'prod'",
+        "rules[0].accounts: no account named 'nope'",
+        "routes[0].notifiers: no notifier named 'pager'",
+        "routes[0].rules: no rule named 'missing'",
+    ]
+
+
+def test_plugins_are_checked(tmp_path: Path) -> None:
+    raw = {
+        "accounts": [account(provider="openai")],
+        "notifiers": [{"name": "n", "type": "pager"}, {"name": "c", "type": "console", "x": 1}],
+    }
+    found = problems(raw, tmp_path)
+    assert found[0].startswith("accounts[0].provider: unknown provider 'openai' (installed: ")
+    assert found[1].startswith("notifiers[0].type: unknown notifier 'pager'")
+    assert found[2] == "notifiers[1].x: Extra inputs are not permitted"
+
+
+def test_threshold_order_and_amounts(tmp_path: Path) -> None:
+    raw = {
+        "accounts": [account()],
+        "rules": [
+            {
+                "name": "low",
+                "type": "threshold",
+                "thresholds": {"USD": {"warning_below": "1", "critical_below": "2"}},
+            }
+        ],
+    }
+    assert problems(raw, tmp_path) == [
+        "rules[0].thresholds.USD: critical_below must not be above warning_below"
+    ]
+    raw["rules"][0]["thresholds"] = {"USD": {"warning_below": 7.1, "critical_below": "1.50"}}  # type: ignore[index]
+    rule = parse_config(raw, tmp_path, env={}).rules[0]
+    assert rule.thresholds[Currency.USD].warning_below == Decimal("7.1")  # type: ignore[union-attr]
+
+
+def test_defaults(tmp_path: Path) -> None:
+    config = parse_config({"accounts": [account()]}, tmp_path, env={})
+    assert [r.type for r in config.rules] == ["unavailable", "check_failed"]
+    assert [n.type for n in config.notifiers] == ["console"]
+    assert config.store.database_url == f"sqlite:///{tmp_path / 'balancebot.db'}"
+    assert config.accounts[0].check_interval == timedelta(minutes=5)
+
+
+def test_routes(tmp_path: Path) -> None:
+    config = parse_config(
+        {
+            "accounts": [account(), {"name": "dev", "api_key": "k"}],
+            "notifiers": [{"name": "a", "type": "console"}, {"name": "b", "type": "console"}],
+            "routes": [
+                {"notifiers": ["a"]},
+                {"notifiers": ["b"], "accounts": ["prod"], "min_severity": "critical"},
+            ],
+        },
+        tmp_path,
+        env={},
+    )
+    assert config.route("prod", "r", Severity.CRITICAL) == ["a", "b"]
+    assert config.route("prod", "r", Severity.WARNING) == ["a"]
+    assert config.route("dev", "r", Severity.CRITICAL) == ["a"]
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [(90, 90), ("90s", 90), ("5m", 300), ("1h30m", 5400), ("2d", 172800), ("250ms", 0.25)],
+)
+def test_durations(text: object, seconds: float) -> None:
+    assert parse_duration(text) == timedelta(seconds=seconds)
+
+
+@pytest.mark.parametrize("text", ["", "5 minutes", "-5s", "0", True, "1h-2m"])
+def test_bad_durations(text: object) -> None:
+    with pytest.raises(ValueError):
+        parse_duration(text)
+
+
+def test_validate_command_exit_codes(tmp_path: Path) -> None:
+    good = tmp_path / "good.toml"
+    good.write_text('[[accounts]]\nname = "a"\napi_key = "k"\n')
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[accounts]]\nname = "a"\napi_key = "${NOPE_NOT_SET}"\n')
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[[accounts]\n")
+    run = [sys.executable, "-m", "balancebot", "validate", "-c"]
+    ok = subprocess.run([*run, str(good)], capture_output=True, text=True, check=False)
+    assert ok.returncode == 0, ok.stderr
+    assert "OK" in ok.stdout
+    failed = subprocess.run([*run, str(bad)], capture_output=True, text=True, check=False)
+    assert failed.returncode == 2
+    assert "accounts[0].api_key: environment variable NOPE_NOT_SET is not set" in failed.stderr
+    unparsable = subprocess.run([*run, str(broken)], capture_output=True, text=True, check=False)
+    assert unparsable.returncode == 2
+    assert "not valid TOML" in unparsable.stderr
