@@ -28,11 +28,11 @@ def finding(severity: Severity | None, sticky: Severity | None = None) -> Findin
 
 
 def run(
-    steps: list[tuple[float, Finding]], policy: Policy = Policy()
+    steps: list[tuple[float, Finding]], policy: Policy | None = None
 ) -> tuple[AlertState, list[Transition]]:
     state, transitions = AlertState(KEY), []
     for minutes, f in steps:
-        state, transition = advance(state, f, T0 + timedelta(minutes=minutes), policy)
+        state, transition = advance(state, f, T0 + timedelta(minutes=minutes), policy or Policy())
         if transition:
             transitions.append(transition)
     return state, transitions
@@ -44,10 +44,21 @@ def kinds(transitions: list[Transition]) -> list[tuple[TransitionKind, Severity]
 
 def test_fires_once_then_repeats_after_the_interval() -> None:
     policy = Policy(repeat_interval=timedelta(hours=1))
-    state, transitions = run([(0, finding(W)), (30, finding(W)), (59, finding(W)), (60, finding(W)),
-                              (90, finding(W)), (120, finding(W))], policy)
+    state, transitions = run(
+        [
+            (0, finding(W)),
+            (30, finding(W)),
+            (59, finding(W)),
+            (60, finding(W)),
+            (90, finding(W)),
+            (120, finding(W)),
+        ],
+        policy,
+    )
     assert kinds(transitions) == [
-        (TransitionKind.FIRING, W), (TransitionKind.REPEAT, W), (TransitionKind.REPEAT, W),
+        (TransitionKind.FIRING, W),
+        (TransitionKind.REPEAT, W),
+        (TransitionKind.REPEAT, W),
     ]
     assert state.last_notified_at == T0 + timedelta(minutes=120)
     assert transitions[-1].started_at == T0
@@ -55,8 +66,10 @@ def test_fires_once_then_repeats_after_the_interval() -> None:
 
 def test_for_needs_consecutive_checks() -> None:
     policy = Policy(for_checks=3)
-    _, transitions = run([(0, finding(W)), (1, finding(W)), (2, finding(None)),
-                          (3, finding(W)), (4, finding(W))], policy)
+    _, transitions = run(
+        [(0, finding(W)), (1, finding(W)), (2, finding(None)), (3, finding(W)), (4, finding(W))],
+        policy,
+    )
     assert transitions == []
     state, transitions = run([(0, finding(W)), (1, finding(W)), (2, finding(C))], policy)
     assert kinds(transitions) == [(TransitionKind.FIRING, C)]
@@ -67,7 +80,9 @@ def test_for_needs_consecutive_checks() -> None:
 def test_escalates_at_once_and_resolves_with_duration() -> None:
     _, transitions = run([(0, finding(W)), (1, finding(C)), (2, finding(C)), (75, finding(None))])
     assert kinds(transitions) == [
-        (TransitionKind.FIRING, W), (TransitionKind.ESCALATED, C), (TransitionKind.RESOLVED, C),
+        (TransitionKind.FIRING, W),
+        (TransitionKind.ESCALATED, C),
+        (TransitionKind.RESOLVED, C),
     ]
     assert transitions[-1].duration == timedelta(minutes=75)
 
@@ -83,12 +98,19 @@ def test_hysteresis_holds_the_alert_until_the_margin_is_cleared() -> None:
 def test_severity_falls_quietly_and_escalates_again() -> None:
     policy = Policy(repeat_interval=timedelta(hours=1))
     state, transitions = run(
-        [(0, finding(C)), (1, finding(W, C)), (2, finding(W, W)), (3, finding(C)),
-         (70, finding(W))],
+        [
+            (0, finding(C)),
+            (1, finding(W, C)),
+            (2, finding(W, W)),
+            (3, finding(C)),
+            (70, finding(W)),
+        ],
         policy,
     )
     assert kinds(transitions) == [
-        (TransitionKind.FIRING, C), (TransitionKind.ESCALATED, C), (TransitionKind.REPEAT, W),
+        (TransitionKind.FIRING, C),
+        (TransitionKind.ESCALATED, C),
+        (TransitionKind.REPEAT, W),
     ]
     assert state.severity is W
 
@@ -158,7 +180,9 @@ def test_no_alert_is_sent_twice_without_a_resolve_or_a_repeat_interval(
 @given(steps=st.lists(findings(), max_size=40))
 def test_firing_and_resolved_alternate(steps: list[tuple[float, Finding]]) -> None:
     _, transitions = run(steps)
-    opens = [t.kind for t in transitions if t.kind in (TransitionKind.FIRING, TransitionKind.RESOLVED)]
+    opens = [
+        t.kind for t in transitions if t.kind in (TransitionKind.FIRING, TransitionKind.RESOLVED)
+    ]
     assert opens == [TransitionKind.FIRING, TransitionKind.RESOLVED] * (len(opens) // 2) + (
         [TransitionKind.FIRING] if len(opens) % 2 else []
     )

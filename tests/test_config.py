@@ -15,7 +15,9 @@ from balancebot.models import Currency, Severity
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def problems(raw: dict[str, object], tmp_path: Path, env: dict[str, str] | None = None) -> list[str]:
+def problems(
+    raw: dict[str, object], tmp_path: Path, env: dict[str, str] | None = None
+) -> list[str]:
     with pytest.raises(ConfigError) as raised:
         parse_config(raw, tmp_path, env=env or {})
     return raised.value.problems

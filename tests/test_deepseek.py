@@ -29,9 +29,7 @@ from .conftest import API_KEY
 
 
 @pytest.fixture
-def account_config(
-    simulator: DeepSeekSimulator, make_config: Callable[..., Config]
-) -> Config:
+def account_config(simulator: DeepSeekSimulator, make_config: Callable[..., Config]) -> Config:
     return make_config(
         accounts=[
             {"name": "prod", "api_key": API_KEY, "base_url": simulator.base_url, "timeout": "1s"}
@@ -110,47 +108,100 @@ FAILURES: list[tuple[str, Fault, type[CheckError], str]] = [
     ("503", Fault(status=503), UpstreamUnavailable, "overloaded"),
     ("402", Fault(status=402), RequestRejected, "Insufficient Balance"),
     ("422", Fault(status=422), RequestRejected, "HTTP 422"),
-    ("html error page", Fault(status=502, body=b"<html>Bad gateway</html>"),
-     UpstreamUnavailable, "HTTP 502"),
-    ("malformed json", Fault(body=b'{"is_available": true, "balance_'), MalformedResponse,
-     "not JSON"),
+    (
+        "html error page",
+        Fault(status=502, body=b"<html>Bad gateway</html>"),
+        UpstreamUnavailable,
+        "HTTP 502",
+    ),
+    (
+        "malformed json",
+        Fault(body=b'{"is_available": true, "balance_'),
+        MalformedResponse,
+        "not JSON",
+    ),
     ("html on 200", Fault(body=b"<html>hello</html>"), MalformedResponse, "not JSON"),
     ("not an object", Fault(body=body([1, 2])), MalformedResponse, "not a JSON object"),
-    ("missing is_available", Fault(body=body({"balance_infos": []})), MalformedResponse,
-     "is_available"),
-    ("string is_available", Fault(body=body({"is_available": "true", "balance_infos": []})),
-     MalformedResponse, "is_available"),
-    ("balance_infos not a list",
-     Fault(body=body({"is_available": True, "balance_infos": {"CNY": "1"}})),
-     MalformedResponse, "not a list"),
-    ("non-numeric amount",
-     Fault(body=body({"is_available": True,
-                      "balance_infos": [{**GOOD_INFO, "total_balance": "lots"}]})),
-     MalformedResponse, "not a number"),
-    ("float amount",
-     Fault(body=body({"is_available": True,
-                      "balance_infos": [{**GOOD_INFO, "total_balance": 1.0}]})),
-     MalformedResponse, "not a decimal string"),
-    ("NaN amount",
-     Fault(body=body({"is_available": True,
-                      "balance_infos": [{**GOOD_INFO, "granted_balance": "NaN"}]})),
-     MalformedResponse, "not a finite number"),
-    ("missing amount",
-     Fault(body=body({"is_available": True,
-                      "balance_infos": [{"currency": "CNY", "total_balance": "1"}]})),
-     MalformedResponse, "granted_balance"),
-    ("unknown currency",
-     Fault(body=body({"is_available": True,
-                      "balance_infos": [{**GOOD_INFO, "currency": "EUR"}]})),
-     MalformedResponse, "unknown currency 'EUR'"),
-    ("duplicate currency",
-     Fault(body=body({"is_available": True, "balance_infos": [GOOD_INFO, GOOD_INFO]})),
-     MalformedResponse, "listed twice"),
-    ("huge body", Fault(body=b" " * (MAX_BODY_BYTES + 10) + b"{}"), MalformedResponse,
-     "larger than"),
+    (
+        "missing is_available",
+        Fault(body=body({"balance_infos": []})),
+        MalformedResponse,
+        "is_available",
+    ),
+    (
+        "string is_available",
+        Fault(body=body({"is_available": "true", "balance_infos": []})),
+        MalformedResponse,
+        "is_available",
+    ),
+    (
+        "balance_infos not a list",
+        Fault(body=body({"is_available": True, "balance_infos": {"CNY": "1"}})),
+        MalformedResponse,
+        "not a list",
+    ),
+    (
+        "non-numeric amount",
+        Fault(
+            body=body(
+                {"is_available": True, "balance_infos": [{**GOOD_INFO, "total_balance": "lots"}]}
+            )
+        ),
+        MalformedResponse,
+        "not a number",
+    ),
+    (
+        "float amount",
+        Fault(
+            body=body(
+                {"is_available": True, "balance_infos": [{**GOOD_INFO, "total_balance": 1.0}]}
+            )
+        ),
+        MalformedResponse,
+        "not a decimal string",
+    ),
+    (
+        "NaN amount",
+        Fault(
+            body=body(
+                {"is_available": True, "balance_infos": [{**GOOD_INFO, "granted_balance": "NaN"}]}
+            )
+        ),
+        MalformedResponse,
+        "not a finite number",
+    ),
+    (
+        "missing amount",
+        Fault(
+            body=body(
+                {"is_available": True, "balance_infos": [{"currency": "CNY", "total_balance": "1"}]}
+            )
+        ),
+        MalformedResponse,
+        "granted_balance",
+    ),
+    (
+        "unknown currency",
+        Fault(
+            body=body({"is_available": True, "balance_infos": [{**GOOD_INFO, "currency": "EUR"}]})
+        ),
+        MalformedResponse,
+        "unknown currency 'EUR'",
+    ),
+    (
+        "duplicate currency",
+        Fault(body=body({"is_available": True, "balance_infos": [GOOD_INFO, GOOD_INFO]})),
+        MalformedResponse,
+        "listed twice",
+    ),
+    (
+        "huge body",
+        Fault(body=b" " * (MAX_BODY_BYTES + 10) + b"{}"),
+        MalformedResponse,
+        "larger than",
+    ),
     ("hang", Fault(hang=True), Timeout, "within 1s"),
-    ("drip past the deadline", Fault(keepalive_lines=30, line_interval=0.1), Timeout,
-     "within 1s"),
+    ("drip past the deadline", Fault(keepalive_lines=30, line_interval=0.1), Timeout, "within 1s"),
 ]
 
 
@@ -190,7 +241,7 @@ async def test_unknown_key_is_an_auth_error(
 
 async def test_connection_refused_is_unavailable(make_config: Callable[..., Config]) -> None:
     config = make_config()  # base_url port 9: nothing listens there
-    with pytest.raises(UpstreamUnavailable, match="cannot reach 127.0.0.1"):
+    with pytest.raises(UpstreamUnavailable, match=r"cannot reach 127\.0\.0\.1"):
         await fetch(config)
 
 

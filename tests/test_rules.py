@@ -49,7 +49,9 @@ def rule(tmp_path: Path, name: str) -> RuleConfig:
     return next(r for r in config(tmp_path).rules if r.name == name)
 
 
-def snapshot(cny: str | None = None, usd: str | None = None, available: bool = True) -> BalanceSnapshot:
+def snapshot(
+    cny: str | None = None, usd: str | None = None, available: bool = True
+) -> BalanceSnapshot:
     balances = {}
     for currency, total in ((Currency.CNY, cny), (Currency.USD, usd)):
         if total is not None:
@@ -79,14 +81,17 @@ def test_threshold_levels_and_hysteresis(
     [finding] = evaluate(rule(tmp_path, "low"), snapshot(cny=total))
     assert finding.key == AlertKey("prod", "low", "CNY")
     assert (finding.severity, finding.sticky_severity, finding.description) == (
-        severity, sticky, text,
+        severity,
+        sticky,
+        text,
     )
 
 
 def test_threshold_watches_every_currency_present(tmp_path: Path) -> None:
     findings = evaluate(rule(tmp_path, "low"), snapshot(cny="50", usd="0.5"))
     assert [(f.key.subject, f.severity) for f in findings] == [
-        ("CNY", None), ("USD", Severity.CRITICAL),
+        ("CNY", None),
+        ("USD", Severity.CRITICAL),
     ]
     assert evaluate(rule(tmp_path, "low"), snapshot(usd="5"))[0].key.subject == "USD"
 

@@ -1,0 +1,164 @@
+"""The real `balancebot` process: check's Nagios exit codes, run's clean shutdown, the demo."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+
+from balancebot.simulator import DeepSeekSimulator, Fault
+
+from .conftest import API_KEY
+
+CONFIG = """
+[store]
+path = "state.db"
+
+[[accounts]]
+name = "prod"
+api_key = "${{TEST_DEEPSEEK_KEY}}"
+base_url = "{base_url}"
+timeout = "2s"
+check_interval = "1h"
+
+[[rules]]
+name = "low"
+type = "threshold"
+thresholds = {{ CNY = {{ warning_below = "20", critical_below = "10" }} }}
+
+[[rules]]
+name = "down"
+type = "unavailable"
+"""
+
+
+async def balancebot(*args: str, cwd: Path) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "balancebot",
+        *args,
+        cwd=cwd,
+        env={**os.environ, "TEST_DEEPSEEK_KEY": API_KEY},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+@pytest.fixture
+def config_file(tmp_path: Path, simulator: DeepSeekSimulator) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(CONFIG.format(base_url=simulator.base_url))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("balances", "available", "fault", "code", "status"),
+    [
+        ({"CNY": ("10.00", "100.00")}, None, None, 0, "OK"),
+        ({"CNY": ("0.00", "15.00"), "USD": ("0", "1")}, None, None, 1, "WARNING"),
+        ({"CNY": ("0.00", "8.20")}, None, None, 2, "CRITICAL"),
+        ({"CNY": ("0.00", "50.00")}, False, None, 2, "CRITICAL"),
+        ({"CNY": ("0.00", "50.00")}, None, Fault(status=401), 3, "UNKNOWN"),
+        ({"CNY": ("0.00", "50.00")}, None, Fault(body=b"{not json"), 3, "UNKNOWN"),
+    ],
+    ids=["ok", "warning", "critical", "unavailable", "auth-failed", "malformed"],
+)
+async def test_check_exit_codes(
+    simulator: DeepSeekSimulator,
+    config_file: Path,
+    balances: dict[str, tuple[str, str]],
+    available: bool | None,
+    fault: Fault | None,
+    code: int,
+    status: str,
+) -> None:
+    simulator.add_account(API_KEY, balances, available_override=available)
+    if fault:
+        simulator.fail_next(fault, fault)
+    returncode, out, err = await balancebot("check", "-c", str(config_file), cwd=config_file.parent)
+    assert returncode == code, out + err
+    assert f"overall: {status}" in out
+    assert API_KEY not in out + err
+
+    if fault:
+        simulator.fail_next(fault, fault)
+    returncode, out, _ = await balancebot(
+        "check", "--json", "-c", str(config_file), cwd=config_file.parent
+    )
+    report = json.loads(out)
+    assert (returncode, report["exit_code"], report["status"]) == (code, code, status.lower())
+    assert report["accounts"][0]["account"] == "prod"
+
+
+async def test_check_table_shows_balances(simulator: DeepSeekSimulator, config_file: Path) -> None:
+    simulator.add_account(API_KEY, {"CNY": ("0.00", "15.00"), "USD": ("1.25", "0.00")})
+    _, out, _ = await balancebot("check", "-c", str(config_file), cwd=config_file.parent)
+    lines = out.splitlines()
+    assert lines[0].split() == [
+        "ACCOUNT",
+        "STATUS",
+        "CURRENCY",
+        "TOTAL",
+        "GRANTED",
+        "TOPPED-UP",
+        "AVAILABLE",
+    ]
+    assert lines[1].split() == ["prod", "WARNING", "CNY", "15.00", "0.00", "15.00", "yes"]
+    assert lines[2].split() == ["prod", "WARNING", "USD", "1.25", "1.25", "0.00", "yes"]
+    assert "prod: warning: balance 15.00 CNY < 20.00" in out
+
+
+async def test_check_with_bad_config_exits_2(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('[[accounts]]\nname = "a"\napi_key = "${UNSET_FOR_SURE}"\n')
+    returncode, _, err = await balancebot("check", "-c", str(path), cwd=tmp_path)
+    assert returncode == 2
+    assert "accounts[0].api_key: environment variable UNSET_FOR_SURE is not set" in err
+
+
+async def test_run_checks_alerts_and_stops_cleanly_on_sigterm(
+    simulator: DeepSeekSimulator, config_file: Path
+) -> None:
+    simulator.add_account(API_KEY, {"CNY": ("0.00", "8.20")})
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "balancebot",
+        "--log-level",
+        "debug",
+        "run",
+        "-c",
+        str(config_file),
+        cwd=config_file.parent,
+        env={**os.environ, "TEST_DEEPSEEK_KEY": API_KEY},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    headline = await asyncio.wait_for(process.stdout.readline(), timeout=30)
+    assert headline.decode().strip() == "CRITICAL: prod DeepSeek balance 8.20 CNY < 10.00"
+    process.send_signal(signal.SIGTERM)
+    out, err = await asyncio.wait_for(process.communicate(), timeout=30)
+    assert process.returncode == 0, err.decode()
+    assert "balancebot stopped" in err.decode()
+    assert API_KEY not in (out + err).decode()
+
+
+async def test_demo_shows_fire_escalate_resolve(tmp_path: Path) -> None:
+    returncode, out, err = await balancebot("demo", cwd=tmp_path)
+    assert returncode == 0, out + err
+    story = [line for line in out.splitlines() if line and not line.startswith(" ")]
+    firing = next(i for i, line in enumerate(story) if line.startswith("WARNING: demo"))
+    escalated = next(i for i, line in enumerate(story) if line.startswith("CRITICAL (escalated)"))
+    resolved = next(i for i, line in enumerate(story) if line.startswith("RESOLVED: demo"))
+    assert firing < escalated < resolved
+    assert "Demo finished" in out

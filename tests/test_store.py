@@ -1,0 +1,134 @@
+"""The store suite, run on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from balancebot.models import (
+    AlertKey,
+    AlertState,
+    AlertStatus,
+    BalanceSnapshot,
+    CheckFailure,
+    Currency,
+    CurrencyBalance,
+    FailureKind,
+    Notification,
+    Severity,
+    TransitionKind,
+)
+from balancebot.store import OutboxEntry, Store
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def snap(at: datetime, cny: str = "110.00", account: str = "prod") -> BalanceSnapshot:
+    return BalanceSnapshot(
+        account,
+        "deepseek",
+        at,
+        True,
+        {Currency.CNY: CurrencyBalance(Decimal(cny), Decimal("10.00"), Decimal(cny) - 10)},
+    )
+
+
+def note(headline: str, account: str = "prod") -> Notification:
+    return Notification(
+        TransitionKind.FIRING,
+        Severity.WARNING,
+        account,
+        "low",
+        "CNY",
+        headline,
+        ("CNY: 1.00", '<b>&"x"</b>'),
+        T0,
+        T0 - timedelta(minutes=5),
+    )
+
+
+async def test_history_round_trips_exactly(store: Store) -> None:
+    precise = BalanceSnapshot(
+        "prod",
+        "deepseek",
+        T0,
+        False,
+        {
+            Currency.CNY: CurrencyBalance(Decimal("0.0001"), Decimal("0"), Decimal("0.0001")),
+            Currency.USD: CurrencyBalance(
+                Decimal("123456789.99"), Decimal("1"), Decimal("123456788.99")
+            ),
+        },
+    )
+    failure = CheckFailure(
+        "prod", "deepseek", T0 + timedelta(minutes=1), FailureKind.TIMEOUT, "slow"
+    )
+    await store.save_check(precise)
+    await store.save_check(failure)
+    await store.save_check(snap(T0, account="other"))
+    assert await store.recent_results("prod", 5) == [precise, failure]
+    assert await store.recent_results("prod", 1) == [failure]
+    assert await store.history("prod", T0 - timedelta(days=1)) == [precise]
+    assert await store.history("prod", T0 + timedelta(seconds=1)) == []
+
+
+async def test_alert_states_round_trip_and_inactive_is_absent(store: Store) -> None:
+    key = AlertKey("prod", "low", "CNY")
+    firing = AlertState(key, AlertStatus.FIRING, Severity.CRITICAL, 2, T0, T0 + timedelta(hours=1))
+    await store.save_check(snap(T0), [firing])
+    assert await store.alert_states() == {key: firing}
+    await store.save_check(snap(T0 + timedelta(minutes=5)), [AlertState(key)])
+    assert await store.alert_states() == {}
+
+
+async def test_outbox_delivers_in_order_and_holds_the_line(store: Store) -> None:
+    await store.save_check(
+        snap(T0),
+        entries=[
+            OutboxEntry("tg", note("one")),
+            OutboxEntry("slack", note("one")),
+            OutboxEntry("tg", note("two")),
+            OutboxEntry("tg", note("muted"), muted=True),
+        ],
+        now=T0,
+    )
+    due = await store.due_deliveries(T0)
+    assert [(d.notifier, d.notification.headline) for d in due] == [
+        ("tg", "one"),
+        ("slack", "one"),
+        ("tg", "two"),
+    ]
+    assert due[0].notification == note("one")  # the payload survives JSON exactly
+    # a retry scheduled for "one" on tg holds back "two" on tg, but not slack
+    await store.mark_retry(due[0].id, 1, T0 + timedelta(seconds=30), "429")
+    assert [d.id for d in await store.due_deliveries(T0)] == [due[1].id]
+    assert await store.next_delivery_due() == T0
+    await store.mark_delivered(due[1].id, T0)
+    assert await store.next_delivery_due() == T0  # "two" is still pending
+    later = await store.due_deliveries(T0 + timedelta(seconds=30))
+    assert [d.id for d in later] == [due[0].id, due[2].id]
+    assert later[0].attempts == 1
+    await store.mark_delivered(due[0].id, T0)
+    await store.mark_failed(due[2].id, 1, "chat not found")
+    assert await store.due_deliveries(T0 + timedelta(days=1)) == []
+    assert await store.next_delivery_due() is None
+
+
+async def test_silences(store: Store) -> None:
+    until = T0 + timedelta(hours=2)
+    silence = await store.add_silence("prod", None, until, "telegram:42", T0)
+    assert await store.active_silences(T0) == [silence]
+    assert silence.matches(AlertKey("prod", "any"), T0)
+    assert not silence.matches(AlertKey("dev", "any"), T0)
+    assert await store.active_silences(until) == []
+
+
+async def test_reopening_keeps_everything(store_url: str) -> None:
+    first = await Store.open(store_url)
+    await first.save_check(snap(T0), entries=[OutboxEntry("tg", note("kept"))], now=T0)
+    await first.close()
+    second = await Store.open(store_url)
+    try:
+        assert [d.notification.headline for d in await second.due_deliveries(T0)] == ["kept"]
+    finally:
+        await second.close()
