@@ -179,6 +179,10 @@ class NotifierConfig(BaseModel):
     def options(self) -> dict[str, Any]:
         return dict(self.model_extra or {})
 
+    def __repr_args__(self) -> Any:
+        # options may hold tokens; the plugin's own model knows which, this one doesn't
+        return [("name", self.name), ("type", self.type)]
+
 
 class RouteConfig(_Strict):
     notifiers: list[str] = Field(min_length=1)

@@ -21,9 +21,10 @@ from .store import Store
 log = logging.getLogger(__name__)
 
 
-def build_notifiers(config: Config) -> dict[str, Notifier]:
+def build_notifiers(config: Config, clock: Clock) -> dict[str, Notifier]:
     return {
-        n.name: notifier_class(n.type).from_options(n.name, n.options) for n in config.notifiers
+        n.name: notifier_class(n.type).from_options(n.name, n.options, clock)
+        for n in config.notifiers
     }
 
 
@@ -46,13 +47,18 @@ class Daemon:
         clock = clock or SystemClock()
         store = await Store.open(config.store.database_url)
         http = http_client(config)
-        notifiers = dict(notifiers) if notifiers is not None else build_notifiers(config)
+        notifiers = dict(notifiers) if notifiers is not None else build_notifiers(config, clock)
         try:
             for notifier in notifiers.values():
                 await notifier.start()
             dispatcher = Dispatcher(store, notifiers, clock)
             pipeline = CheckPipeline(
-                config, store, build_providers(config, http, clock), clock, dispatcher.wake
+                config,
+                store,
+                build_providers(config, http, clock),
+                {name: notifier.targets() for name, notifier in notifiers.items()},
+                clock,
+                dispatcher.wake,
             )
             await pipeline.load()
             yield cls(config, store, pipeline, dispatcher, notifiers)

@@ -40,7 +40,8 @@ class Dispatcher:
         self._rng = rng or random.Random()
         self._wake = asyncio.Event()
         self.listeners: list[Callable[[str, Notification], None]] = []
-        self.permanent_failures: dict[str, str] = {}
+        self.problems: dict[str, str] = {}
+        """Targets whose last delivery failed permanently, with why (for status)."""
 
     def wake(self) -> None:
         self._wake.set()
@@ -62,51 +63,59 @@ class Dispatcher:
     async def deliver_due(self) -> int:
         """Send every due row once; returns how many were delivered."""
         due = await self._store.due_deliveries(self._clock.now())
-        by_notifier: dict[str, list[Delivery]] = {}
+        queues: dict[tuple[str, str], list[Delivery]] = {}
         for delivery in due:
-            by_notifier.setdefault(delivery.notifier, []).append(delivery)
-        counts = await asyncio.gather(
-            *(self._deliver_in_order(name, rows) for name, rows in by_notifier.items())
-        )
+            queues.setdefault((delivery.notifier, delivery.target), []).append(delivery)
+        counts = await asyncio.gather(*(self._deliver_in_order(rows) for rows in queues.values()))
         return sum(counts)
 
-    async def _deliver_in_order(self, name: str, rows: list[Delivery]) -> int:
-        """One notifier's rows in order; a transient failure postpones the rest behind it."""
-        notifier = self._notifiers.get(name)
+    async def _deliver_in_order(self, rows: list[Delivery]) -> int:
+        """One target's rows in order; a transient failure holds back the rest behind it."""
         delivered = 0
         for delivery in rows:
             attempts = delivery.attempts + 1
-            if notifier is None:
-                await self._store.mark_failed(
-                    delivery.id, attempts, f"notifier {name!r} is no longer configured"
-                )
-                continue
             started = time.perf_counter()
             try:
-                await notifier.send(delivery.notification)
+                await self._send(delivery)
             except DeliveryError as exc:
                 await self._failed(delivery, attempts, exc)
                 if not exc.permanent:
-                    break  # keep this notifier's messages in order
+                    break
                 continue
             await self._store.mark_delivered(delivery.id, self._clock.now())
+            self.problems.pop(_where(delivery), None)
             delivered += 1
             log.info(
                 "delivered %s to %s in %.0f ms",
                 delivery.notification.kind.value,
-                name,
+                _where(delivery),
                 (time.perf_counter() - started) * 1000,
             )
             for listener in self.listeners:
-                listener(name, delivery.notification)
+                listener(delivery.notifier, delivery.notification)
         return delivered
 
+    async def _send(self, delivery: Delivery) -> None:
+        notifier = self._notifiers.get(delivery.notifier)
+        if notifier is None:
+            raise DeliveryError(
+                f"notifier {delivery.notifier!r} is no longer configured", permanent=True
+            )
+        try:
+            await notifier.send(delivery.notification, delivery.target)
+        except DeliveryError:
+            raise
+        except Exception as exc:  # a notifier bug must not stop delivery to the others
+            log.exception("notifier %s raised unexpectedly", delivery.notifier)
+            raise DeliveryError(f"unexpected {type(exc).__name__}", permanent=False) from exc
+
     async def _failed(self, delivery: Delivery, attempts: int, exc: DeliveryError) -> None:
+        where = _where(delivery)
         if exc.permanent or attempts >= self._backoff.attempts:
-            self.permanent_failures[delivery.notifier] = exc.message
+            self.problems[where] = exc.message
             log.error(
                 "delivery to %s failed permanently after %d attempt(s): %s",
-                delivery.notifier,
+                where,
                 attempts,
                 exc.message,
             )
@@ -114,16 +123,20 @@ class Dispatcher:
             return
         delay = self._backoff.delay(attempts - 1, self._rng)
         if exc.retry_after is not None:
-            delay = exc.retry_after
+            delay = exc.retry_after  # the platform said exactly how long
         log.warning(
             "delivery to %s failed (attempt %d), retrying in %.1f s: %s",
-            delivery.notifier,
+            where,
             attempts,
             delay,
             exc.message,
         )
         retry_at = self._clock.now() + timedelta(seconds=delay)
         await self._store.mark_retry(delivery.id, attempts, retry_at, exc.message)
+
+
+def _where(delivery: Delivery) -> str:
+    return f"{delivery.notifier}:{delivery.target}" if delivery.target else delivery.notifier
 
 
 async def close_all(notifiers: Mapping[str, Notifier]) -> None:

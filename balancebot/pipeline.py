@@ -36,6 +36,7 @@ class CheckPipeline:
         config: Config,
         store: Store,
         providers: Mapping[str, Provider],
+        targets: Mapping[str, list[str]],
         clock: Clock,
         on_outbox: Callable[[], None] = lambda: None,
         backoff: Backoff | None = None,
@@ -44,6 +45,7 @@ class CheckPipeline:
         self._config = config
         self._store = store
         self._providers = providers
+        self._targets = targets
         self._clock = clock
         self._on_outbox = on_outbox
         self._backoff = backoff or Backoff()
@@ -133,7 +135,10 @@ class CheckPipeline:
                 for notifier in self._config.route(
                     transition.key.account, transition.key.rule, transition.severity
                 ):
-                    entries.append(OutboxEntry(notifier, notification, muted))
+                    entries += [
+                        OutboxEntry(notifier, target, notification, muted)
+                        for target in self._targets.get(notifier, [""])
+                    ]
 
         await self._store.save_check(result, changed, entries, now)
         # memory follows the store only once the transaction committed

@@ -6,12 +6,15 @@ The headline alone must tell a person on a phone lock screen what happened and h
 
 from __future__ import annotations
 
+import html
 from datetime import datetime, timedelta, tzinfo
+from typing import Any
 
 from .models import (
     BalanceSnapshot,
     CheckResult,
     Notification,
+    Severity,
     Transition,
     TransitionKind,
 )
@@ -88,3 +91,47 @@ def human_duration(span: timedelta) -> str:
 
 def console_text(notification: Notification) -> str:
     return "\n".join([notification.headline, *(f"    {d}" for d in notification.details)])
+
+
+TELEGRAM_MAX_CHARS = 4096
+SLACK_SECTION_MAX_CHARS = 3000
+
+
+def icon(notification: Notification) -> str:
+    if notification.kind is TransitionKind.RESOLVED:
+        return "✅"
+    return {Severity.CRITICAL: "🔴", Severity.WARNING: "🟠"}.get(notification.severity, "🔵")
+
+
+def _fit(lines: list[str], limit: int) -> str:
+    """Join lines, dropping trailing ones (and saying so) until the text fits."""
+    text = "\n".join(lines)
+    while len(text) > limit and len(lines) > 1:
+        lines = lines[:-1]
+        text = "\n".join([*lines, "…"])
+    return text[:limit]
+
+
+def telegram_html(notification: Notification) -> str:
+    """Telegram HTML parse mode: every user-controlled string escaped."""
+    head = f"{icon(notification)} <b>{html.escape(notification.headline)}</b>"
+    return _fit([head, *(html.escape(d) for d in notification.details)], TELEGRAM_MAX_CHARS)
+
+
+def slack_escape(text: str) -> str:
+    """Slack mrkdwn control characters; everything else is shown as written."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def slack_text(notification: Notification) -> str:
+    """The plain fallback Slack shows in notifications and on lock screens."""
+    return f"{icon(notification)} {slack_escape(notification.headline)}"
+
+
+def slack_blocks(notification: Notification) -> list[dict[str, Any]]:
+    details = _fit([slack_escape(d) for d in notification.details], SLACK_SECTION_MAX_CHARS)
+    head = f"{icon(notification)} *{slack_escape(notification.headline)}*"
+    return [
+        {"type": "section", "text": {"type": "mrkdwn", "text": head[:SLACK_SECTION_MAX_CHARS]}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": details or " "}},
+    ]

@@ -104,6 +104,7 @@ outbox = sa.Table(
     sa.Column("id", _id, primary_key=True, autoincrement=True),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("notifier", sa.String(64), nullable=False),
+    sa.Column("target", sa.String(128), nullable=False),
     sa.Column("account", sa.String(64), nullable=False),
     sa.Column("rule", sa.String(64), nullable=False),
     sa.Column("payload", sa.Text(), nullable=False),
@@ -138,9 +139,10 @@ class OutboxStatus:
 
 @dataclass(frozen=True, slots=True)
 class OutboxEntry:
-    """A notification bound for one notifier, before it has an id."""
+    """A notification bound for one notifier's target, before it has an id."""
 
     notifier: str
+    target: str
     notification: Notification
     muted: bool = False
 
@@ -149,6 +151,7 @@ class OutboxEntry:
 class Delivery:
     id: int
     notifier: str
+    target: str
     notification: Notification
     attempts: int
 
@@ -234,6 +237,7 @@ class Store:
                 {
                     "created_at": now or result.taken_at,
                     "notifier": e.notifier,
+                    "target": e.target,
                     "account": e.notification.account,
                     "rule": e.notification.rule,
                     "payload": notification_to_json(e.notification),
@@ -364,7 +368,7 @@ class Store:
     # --- the outbox ---------------------------------------------------------------------
 
     async def due_deliveries(self, now: datetime, limit: int = 100) -> list[Delivery]:
-        """Due rows, oldest first, keeping each notifier's messages in order."""
+        """Due rows, oldest first, keeping the messages to each target in order."""
         async with self._engine.connect() as conn:
             rows = (
                 await conn.execute(
@@ -374,6 +378,7 @@ class Store:
                         outbox.c.next_attempt_at <= now,
                         ~sa.exists().where(  # an earlier row waiting on a retry holds the line
                             _earlier.c.notifier == outbox.c.notifier,
+                            _earlier.c.target == outbox.c.target,
                             _earlier.c.status == OutboxStatus.PENDING,
                             _earlier.c.id < outbox.c.id,
                             _earlier.c.next_attempt_at > now,
@@ -384,7 +389,8 @@ class Store:
                 )
             ).all()
         return [
-            Delivery(r.id, r.notifier, notification_from_json(r.payload), r.attempts) for r in rows
+            Delivery(r.id, r.notifier, r.target, notification_from_json(r.payload), r.attempts)
+            for r in rows
         ]
 
     async def next_delivery_due(self) -> datetime | None:

@@ -30,7 +30,7 @@ class Recorder(Notifier):
         self.sent: list[Notification] = []
         self.failures: list[DeliveryError] = []
 
-    async def send(self, notification: Notification) -> None:
+    async def send(self, notification: Notification, target: str) -> None:
         if self.failures:
             raise self.failures.pop(0)
         self.sent.append(notification)
@@ -225,13 +225,13 @@ async def test_delivery_retries_transient_and_gives_up_on_permanent(
     await store.save_check(
         snap(clock.now()),
         entries=[
-            OutboxEntry(name, note(text)) for text in ("a", "b") for name in ("flaky", "broken")
+            OutboxEntry(name, "", note(text)) for text in ("a", "b") for name in ("flaky", "broken")
         ],
         now=clock.now(),
     )
     assert await dispatcher.deliver_due() == 1  # broken's "b" still goes through
     assert broken.headlines() == ["b"] and flaky.sent == []
-    assert dispatcher.permanent_failures == {"broken": "chat not found"}
+    assert dispatcher.problems == {"broken": "chat not found"}
     clock.advance(29)
     assert await dispatcher.deliver_due() == 0
     clock.advance(1)

@@ -85,23 +85,26 @@ async def test_outbox_delivers_in_order_and_holds_the_line(store: Store) -> None
     await store.save_check(
         snap(T0),
         entries=[
-            OutboxEntry("tg", note("one")),
-            OutboxEntry("slack", note("one")),
-            OutboxEntry("tg", note("two")),
-            OutboxEntry("tg", note("muted"), muted=True),
+            OutboxEntry("tg", "42", note("one")),
+            OutboxEntry("slack", "C1", note("one")),
+            OutboxEntry("tg", "42", note("two")),
+            OutboxEntry("tg", "7", note("other chat")),
+            OutboxEntry("tg", "42", note("muted"), muted=True),
         ],
         now=T0,
     )
     due = await store.due_deliveries(T0)
-    assert [(d.notifier, d.notification.headline) for d in due] == [
-        ("tg", "one"),
-        ("slack", "one"),
-        ("tg", "two"),
+    assert [(d.notifier, d.target, d.notification.headline) for d in due] == [
+        ("tg", "42", "one"),
+        ("slack", "C1", "one"),
+        ("tg", "42", "two"),
+        ("tg", "7", "other chat"),
     ]
     assert due[0].notification == note("one")  # the payload survives JSON exactly
-    # a retry scheduled for "one" on tg holds back "two" on tg, but not slack
+    # a retry scheduled for "one" to chat 42 holds back "two" there, but no other target
     await store.mark_retry(due[0].id, 1, T0 + timedelta(seconds=30), "429")
-    assert [d.id for d in await store.due_deliveries(T0)] == [due[1].id]
+    assert [d.id for d in await store.due_deliveries(T0)] == [due[1].id, due[3].id]
+    await store.mark_delivered(due[3].id, T0)
     assert await store.next_delivery_due() == T0
     await store.mark_delivered(due[1].id, T0)
     assert await store.next_delivery_due() == T0  # "two" is still pending
@@ -125,7 +128,7 @@ async def test_silences(store: Store) -> None:
 
 async def test_reopening_keeps_everything(store_url: str) -> None:
     first = await Store.open(store_url)
-    await first.save_check(snap(T0), entries=[OutboxEntry("tg", note("kept"))], now=T0)
+    await first.save_check(snap(T0), entries=[OutboxEntry("tg", "1", note("kept"))], now=T0)
     await first.close()
     second = await Store.open(store_url)
     try:

@@ -2,6 +2,8 @@
 
 A notifier declares its own options model (validated at config load, unknown keys are
 errors) and raises `DeliveryError(permanent=...)` so the dispatcher knows whether to retry.
+A notifier may reach several targets (Telegram chats, Slack channels); the outbox tracks
+each target separately, so a retry never repeats a message a target already has.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
+from ..clock import Clock, SystemClock
 from ..models import Notification
 
 
@@ -21,13 +24,16 @@ class NoOptions(BaseModel):
 class Notifier(abc.ABC):
     Options: ClassVar[type[BaseModel]] = NoOptions
 
-    def __init__(self, name: str, options: BaseModel) -> None:
+    def __init__(self, name: str, options: BaseModel, clock: Clock | None = None) -> None:
         self.name = name
         self.options = options
+        self.clock = clock or SystemClock()
 
     @classmethod
-    def from_options(cls, name: str, options: dict[str, object]) -> Notifier:
-        return cls(name, cls.Options.model_validate(options))
+    def from_options(
+        cls, name: str, options: dict[str, object], clock: Clock | None = None
+    ) -> Notifier:
+        return cls(name, cls.Options.model_validate(options), clock)
 
     async def start(self) -> None:  # noqa: B027 - optional hook, most notifiers need none
         """Open connections; called once inside the running event loop."""
@@ -35,6 +41,14 @@ class Notifier(abc.ABC):
     async def close(self) -> None:  # noqa: B027 - optional hook, most notifiers need none
         """Release connections."""
 
+    def targets(self) -> list[str]:
+        """Where each notification goes; one outbox row per target."""
+        return [""]
+
+    def describe(self) -> str:
+        """For logs and status: the notifier with its secrets masked."""
+        return f"{self.name} ({type(self).__name__})"
+
     @abc.abstractmethod
-    async def send(self, notification: Notification) -> None:
+    async def send(self, notification: Notification, target: str) -> None:
         """Deliver, or raise `DeliveryError`; return only once the platform accepted it."""

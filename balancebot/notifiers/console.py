@@ -7,17 +7,24 @@ from typing import TextIO
 
 from pydantic import BaseModel
 
+from ..clock import Clock
 from ..models import Notification
 from ..render import console_text
 from . import Notifier
 
 
 class ConsoleNotifier(Notifier):
-    def __init__(self, name: str, options: BaseModel, stream: TextIO | None = None) -> None:
-        super().__init__(name, options)
+    def __init__(
+        self,
+        name: str,
+        options: BaseModel,
+        clock: Clock | None = None,
+        stream: TextIO | None = None,
+    ) -> None:
+        super().__init__(name, options, clock)
         self._stream = stream
 
-    async def send(self, notification: Notification) -> None:
+    async def send(self, notification: Notification, target: str) -> None:
         stream = self._stream or sys.stdout
         stream.write(console_text(notification) + "\n")
         stream.flush()

@@ -1,0 +1,130 @@
+"""Slack notifier: `chat.postMessage` with a bot token, or an incoming webhook.
+
+Block Kit blocks with a plain `text` fallback. Rate limits (429) and server errors are
+retried by the dispatcher through the outbox, waiting exactly `Retry-After`; errors that
+retrying cannot fix (bad token, unknown or archived channel) are permanent.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, cast
+
+import aiohttp
+from pydantic import BaseModel, ConfigDict, SecretStr, model_validator
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from ..clock import Clock
+from ..config import Duration
+from ..errors import DeliveryError
+from ..models import Notification
+from ..render import slack_blocks, slack_text
+from . import Notifier
+from .pacing import Pacer
+
+CHANNEL_INTERVAL = 1.0  # chat.postMessage: about one message per second per channel
+OVERALL_PER_SECOND = 10.0
+
+TRANSIENT_ERRORS = frozenset(
+    {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+)
+
+
+class SlackOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    bot_token: SecretStr | None = None
+    channels: list[str] = []
+    webhook_url: SecretStr | None = None
+    base_url: str = "https://slack.com/api/"
+    timeout: Duration = timedelta(seconds=10)
+
+    @model_validator(mode="after")
+    def _one_mode(self) -> SlackOptions:
+        if (self.bot_token is None) == (self.webhook_url is None):
+            raise ValueError("set either bot_token (with channels) or webhook_url")
+        if self.bot_token is not None and not self.channels:
+            raise ValueError("channels: a bot token needs at least one channel id")
+        if self.webhook_url is not None and self.channels:
+            raise ValueError("channels: a webhook posts to its own channel; remove channels")
+        return self
+
+
+def delivery_error(where: str, status: int, error: str, headers: Any) -> DeliveryError:
+    """The one mapping of Slack answers (Web API and webhooks) to retry decisions."""
+    message = f"slack {where}: {error or f'HTTP {status}'}"
+    if status == 429 or error == "ratelimited":
+        retry_after = headers.get("Retry-After") or headers.get("retry-after")
+        seconds = float(retry_after) if retry_after and retry_after.isdigit() else None
+        return DeliveryError(message, permanent=False, retry_after=seconds)
+    if status >= 500 or error in TRANSIENT_ERRORS:
+        return DeliveryError(message, permanent=False)
+    return DeliveryError(message, permanent=True)
+
+
+class SlackNotifier(Notifier):
+    Options = SlackOptions
+
+    def __init__(self, name: str, options: BaseModel, clock: Clock | None = None) -> None:
+        super().__init__(name, options, clock)
+        self.settings = cast(SlackOptions, options)
+        self._pacer = Pacer(self.clock, lambda _: CHANNEL_INTERVAL, OVERALL_PER_SECOND)
+        self._session: aiohttp.ClientSession | None = None
+        self.web: AsyncWebClient | None = None
+        self._webhook: AsyncWebhookClient | None = None
+
+    def targets(self) -> list[str]:
+        return list(self.settings.channels) or [""]
+
+    def describe(self) -> str:
+        if self.settings.webhook_url is not None:
+            return f"{self.name} (slack webhook)"
+        return f"{self.name} (slack, channels {', '.join(self.settings.channels)})"
+
+    async def start(self) -> None:
+        timeout = int(self.settings.timeout.total_seconds())
+        self._session = aiohttp.ClientSession()
+        if self.settings.bot_token is not None:
+            self.web = AsyncWebClient(
+                token=self.settings.bot_token.get_secret_value(),
+                base_url=self.settings.base_url,
+                session=self._session,
+                timeout=timeout,
+                retry_handlers=[],  # retries go through the outbox, not a sleep in here
+            )
+        if self.settings.webhook_url is not None:
+            self._webhook = AsyncWebhookClient(
+                self.settings.webhook_url.get_secret_value(),
+                session=self._session,
+                timeout=timeout,
+                retry_handlers=[],
+            )
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    async def send(self, notification: Notification, target: str) -> None:
+        await self.post(slack_text(notification), slack_blocks(notification), target)
+
+    async def post(self, text: str, blocks: list[dict[str, Any]], target: str) -> None:
+        await self._pacer.wait(target)
+        where = f"channel {target}" if target else "webhook"
+        try:
+            if self._webhook is not None:
+                response = await self._webhook.send(text=text, blocks=blocks)
+                if response.status_code != 200:
+                    raise delivery_error(
+                        where, response.status_code, response.body.strip(), response.headers
+                    )
+                return
+            assert self.web is not None
+            await self.web.chat_postMessage(channel=target, text=text, blocks=blocks)
+        except SlackApiError as exc:
+            response = exc.response
+            error = response.get("error", "") if isinstance(response.data, dict) else ""
+            raise delivery_error(where, response.status_code, error, response.headers) from None
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise DeliveryError(f"slack {where}: {type(exc).__name__}", permanent=False) from None

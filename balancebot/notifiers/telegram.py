@@ -1,0 +1,125 @@
+"""Telegram notifier on python-telegram-bot's `Bot` (HTML messages, one row per chat)."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from datetime import timedelta
+from typing import cast
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from telegram import Bot, LinkPreviewOptions
+from telegram.constants import ParseMode
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Conflict,
+    Forbidden,
+    InvalidToken,
+    RetryAfter,
+    TelegramError,
+)
+from telegram.request import HTTPXRequest
+from telegram.warnings import PTBDeprecationWarning
+
+from ..clock import Clock
+from ..config import Duration
+from ..errors import DeliveryError
+from ..models import Notification
+from ..redact import redact
+from ..render import telegram_html
+from . import Notifier
+from .pacing import Pacer
+
+log = logging.getLogger(__name__)
+
+OVERALL_PER_SECOND = 25.0  # Telegram allows about 30; keep headroom for command replies
+PRIVATE_CHAT_INTERVAL = 1.0  # one message per second per chat
+GROUP_CHAT_INTERVAL = 3.0  # twenty per minute per group
+
+
+class TelegramOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    bot_token: SecretStr
+    chat_ids: list[int | str] = Field(min_length=1, description="ids, or @channelusername")
+    base_url: str = "https://api.telegram.org/bot"
+    base_file_url: str = "https://api.telegram.org/file/bot"
+    timeout: Duration = timedelta(seconds=10)
+
+
+def chat_interval(chat: str) -> float:
+    """Group and channel ids are negative (or @names); private chats are positive."""
+    return PRIVATE_CHAT_INTERVAL if chat.isdigit() else GROUP_CHAT_INTERVAL
+
+
+class TelegramNotifier(Notifier):
+    Options = TelegramOptions
+
+    def __init__(self, name: str, options: BaseModel, clock: Clock | None = None) -> None:
+        super().__init__(name, options, clock)
+        self.settings = cast(TelegramOptions, options)
+        self._token = self.settings.bot_token.get_secret_value()
+        self._migrated: dict[str, str] = {}
+        self._pacer = Pacer(self.clock, chat_interval, OVERALL_PER_SECOND)
+        timeout = self.settings.timeout.total_seconds()
+        self.bot = Bot(
+            self._token,
+            base_url=self.settings.base_url,
+            base_file_url=self.settings.base_file_url,
+            request=HTTPXRequest(
+                connection_pool_size=8,
+                read_timeout=timeout,
+                write_timeout=timeout,
+                connect_timeout=timeout,
+            ),
+        )
+
+    def targets(self) -> list[str]:
+        return [str(chat) for chat in self.settings.chat_ids]
+
+    def describe(self) -> str:
+        return f"{self.name} (telegram, chats {', '.join(self.targets())})"
+
+    async def close(self) -> None:
+        await self.bot.shutdown()
+
+    async def send(self, notification: Notification, target: str) -> None:
+        await self.send_html(telegram_html(notification), target)
+
+    async def send_html(self, text: str, target: str) -> None:
+        chat = self._migrated.get(target, target)
+        await self._pacer.wait(chat)
+        try:
+            await self.bot.send_message(
+                chat_id=chat,
+                text=text,
+                parse_mode=ParseMode.HTML,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+        except ChatMigrated as exc:
+            new_chat = str(exc.new_chat_id)
+            log.warning(
+                "telegram %s: chat %s became supergroup %s; sending there from now on "
+                "(update chat_ids in the config)",
+                self.name,
+                chat,
+                new_chat,
+            )
+            self._migrated[target] = new_chat
+            await self.send_html(text, target)
+        except TelegramError as exc:
+            raise self._classify(exc, chat) from None
+
+    def _classify(self, exc: TelegramError, chat: str) -> DeliveryError:
+        """PTB already mapped HTTP statuses to exceptions; say which ones retrying fixes."""
+        message = f"telegram chat {chat}: {redact(exc.message, [self._token])}"
+        if isinstance(exc, RetryAfter):
+            with warnings.catch_warnings():  # int vs timedelta: both handled below
+                warnings.simplefilter("ignore", PTBDeprecationWarning)
+                wait = exc.retry_after
+            seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+            return DeliveryError(message, permanent=False, retry_after=seconds)
+        if isinstance(exc, InvalidToken | Forbidden | BadRequest | Conflict):
+            return DeliveryError(message, permanent=True)
+        return DeliveryError(message, permanent=False)  # NetworkError, TimedOut
