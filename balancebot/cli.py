@@ -37,14 +37,19 @@ def _configure_logging(level: str) -> None:
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
-def _load(config_path: str) -> Config:
+def _load(config_path: str, with_notifiers: bool = True) -> Config:
+    """Load or exit 2; secrets are masked in every log line from here on."""
     from .config import load_config
     from .errors import ConfigError
+    from .plugins import config_secrets
+    from .redact import install
 
     try:
-        return load_config(config_path)
+        config = load_config(config_path)
     except ConfigError as exc:
         _fail_config(exc)
+    install(config_secrets(config, with_notifiers))
+    return config
 
 
 def _fail_config(exc: Exception) -> NoReturn:
@@ -84,7 +89,7 @@ def validate(config_path: str) -> None:
 def check(log_level: str, config_path: str, as_json: bool) -> None:
     """Check every account once; exit 0 OK, 1 warning, 2 critical, 3 unknown."""
     _configure_logging("error" if log_level == "info" else log_level)
-    config = _load(config_path)
+    config = _load(config_path, with_notifiers=False)  # keeps Slack/Telegram unimported
     from . import oneshot
 
     reports = asyncio.run(oneshot.check_all(config))
@@ -118,6 +123,27 @@ def run(log_level: str, config_path: str) -> None:
     except BalanceBotError as exc:
         click.echo(f"balancebot: {exc}", err=True)
         sys.exit(1)
+
+
+@main.command("notify-test")
+@config_option
+@click.option(
+    "--notifier", "only", multiple=True, help="Only this notifier (repeatable). Default: all."
+)
+@click.pass_obj
+def notify_test(log_level: str, config_path: str, only: tuple[str, ...]) -> None:
+    """Send a test message through each notifier, to check tokens and channel ids."""
+    _configure_logging("warning" if log_level == "info" else log_level)
+    config = _load(config_path)
+    unknown = sorted(set(only) - {n.name for n in config.notifiers})
+    if unknown:
+        _fail_config(Exception(f"no notifier named {', '.join(map(repr, unknown))}"))
+    from .notifytest import send_test_messages
+
+    outcomes = asyncio.run(send_test_messages(config, only))
+    for outcome in outcomes:
+        click.echo(outcome.line())
+    sys.exit(0 if all(o.error is None for o in outcomes) else 1)
 
 
 @main.command()

@@ -74,3 +74,14 @@ def check_plugins(config: Config) -> None:
                 problems.append(f"{where}: {error['msg'].removeprefix('Value error, ')}")
     if problems:
         raise ConfigError(problems)
+
+
+def config_secrets(config: Config, with_notifiers: bool = True) -> set[str]:
+    """Every secret a configuration holds, notifier options included, for log redaction."""
+    from .redact import secrets_in
+
+    found = secrets_in(config)
+    for notifier in config.notifiers if with_notifiers else ():
+        options = notifier_class(notifier.type).Options.model_validate(notifier.options)
+        found |= secrets_in(options)
+    return found

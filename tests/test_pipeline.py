@@ -214,7 +214,7 @@ async def test_delivery_retries_transient_and_gives_up_on_permanent(
 ) -> None:
     flaky, broken = Recorder("flaky"), Recorder("broken")
     flaky.failures = [DeliveryError("429", permanent=False, retry_after=30)]
-    broken.failures = [DeliveryError("chat not found", permanent=True)]
+    broken.failures = [DeliveryError("chat not found", permanent=True)] * 2
     dispatcher = Dispatcher(
         store, {"flaky": flaky, "broken": broken}, clock, Backoff(initial=1, cap=60, attempts=5)
     )
@@ -229,11 +229,12 @@ async def test_delivery_retries_transient_and_gives_up_on_permanent(
         ],
         now=clock.now(),
     )
-    assert await dispatcher.deliver_due() == 1  # broken's "b" still goes through
-    assert broken.headlines() == ["b"] and flaky.sent == []
+    assert await dispatcher.deliver_due() == 0
+    assert broken.failures == [] and flaky.sent == []  # a permanent error holds nothing back
     assert dispatcher.problems == {"broken": "chat not found"}
     clock.advance(29)
     assert await dispatcher.deliver_due() == 0
     clock.advance(1)
     assert await dispatcher.deliver_due() == 2
     assert flaky.headlines() == ["a", "b"]  # in order, each once
+    assert broken.sent == []  # failed rows are not retried

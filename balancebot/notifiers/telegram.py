@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import logging
-import warnings
+import os
 from datetime import timedelta
 from typing import cast
+
+# PTB 22 reports durations as timedelta once this is set, instead of warning on every
+# RetryAfter that ints are deprecated; the code below accepts both.
+os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from telegram import Bot, LinkPreviewOptions
@@ -20,7 +24,6 @@ from telegram.error import (
     TelegramError,
 )
 from telegram.request import HTTPXRequest
-from telegram.warnings import PTBDeprecationWarning
 
 from ..clock import Clock
 from ..config import Duration
@@ -115,9 +118,7 @@ class TelegramNotifier(Notifier):
         """PTB already mapped HTTP statuses to exceptions; say which ones retrying fixes."""
         message = f"telegram chat {chat}: {redact(exc.message, [self._token])}"
         if isinstance(exc, RetryAfter):
-            with warnings.catch_warnings():  # int vs timedelta: both handled below
-                warnings.simplefilter("ignore", PTBDeprecationWarning)
-                wait = exc.retry_after
+            wait = exc.retry_after
             seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
             return DeliveryError(message, permanent=False, retry_after=seconds)
         if isinstance(exc, InvalidToken | Forbidden | BadRequest | Conflict):

@@ -1,0 +1,58 @@
+"""`balancebot notify-test`: send one test message through each notifier and target."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .clock import SystemClock
+from .config import Config
+from .daemon import build_notifiers
+from .errors import DeliveryError
+from .models import Notification, Severity, TransitionKind
+
+
+@dataclass(frozen=True, slots=True)
+class TestOutcome:
+    notifier: str
+    target: str
+    error: DeliveryError | None
+
+    def line(self) -> str:
+        where = f"{self.notifier} → {self.target}" if self.target else self.notifier
+        if self.error is None:
+            return f"ok      {where}: delivered"
+        kind = "permanent" if self.error.permanent else "transient"
+        return f"FAILED  {where}: {self.error.message} ({kind})"
+
+
+async def send_test_messages(config: Config, only: tuple[str, ...] = ()) -> list[TestOutcome]:
+    clock = SystemClock()
+    now = clock.now()
+    message = Notification(
+        kind=TransitionKind.FIRING,
+        severity=Severity.INFO,
+        account="-",
+        rule="notify-test",
+        subject="",
+        headline="TEST: balancebot can deliver here",
+        details=(f"Sent by `balancebot notify-test` at {now:%Y-%m-%d %H:%M:%S} UTC",),
+        at=now,
+        started_at=now,
+    )
+    notifiers = build_notifiers(config, clock)
+    outcomes = []
+    for name, notifier in notifiers.items():
+        if only and name not in only:
+            continue
+        await notifier.start()
+        try:
+            for target in notifier.targets():
+                try:
+                    await notifier.send(message, target)
+                except DeliveryError as exc:
+                    outcomes.append(TestOutcome(name, target, exc))
+                else:
+                    outcomes.append(TestOutcome(name, target, None))
+        finally:
+            await notifier.close()
+    return outcomes
