@@ -28,10 +28,17 @@ def account(**extra: object) -> dict[str, object]:
 
 
 def test_example_config_is_valid() -> None:
-    env = {"DEEPSEEK_API_KEY": "sk-1", "DEEPSEEK_API_KEY_STAGING": "sk-2"}
+    env = {
+        "DEEPSEEK_API_KEY": "sk-1",
+        "DEEPSEEK_API_KEY_STAGING": "sk-2",
+        "TELEGRAM_BOT_TOKEN": "1:abc",
+        "SLACK_BOT_TOKEN": "xoxb-1",
+    }
     config = load_config(ROOT / "config.example.toml", env=env)
     assert [a.name for a in config.accounts] == ["prod", "staging"]
     assert config.accounts[0].api_key.get_secret_value() == "sk-1"
+    assert config.route("prod", "low-balance", Severity.CRITICAL) == ["console", "team", "oncall"]
+    assert config.route("staging", "low-balance", Severity.CRITICAL) == ["console", "team"]
 
 
 def test_env_interpolation_and_defaults(tmp_path: Path) -> None:

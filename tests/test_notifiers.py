@@ -443,3 +443,56 @@ base_url = "{slack.api_url}"
     ]
     assert telegram.sent[0]["text"].startswith("🔵 <b>TEST: balancebot can deliver here</b>")
     assert TG_TOKEN not in (out + err).decode()
+
+
+async def test_daemon_debug_logs_never_show_the_bot_token(
+    tmp_path: Path, simulator: DeepSeekSimulator, telegram: FakeTelegram
+) -> None:
+    """httpx logs Telegram request URLs at DEBUG, and the token is part of the path."""
+    simulator.add_account(API_KEY, {"CNY": ("0.00", "5.00")})
+    path = tmp_path / "config.toml"
+    path.write_text(f"""
+[[accounts]]
+name = "prod"
+api_key = "${{KEY}}"
+base_url = "{simulator.base_url}"
+check_interval = "1h"
+
+[[rules]]
+name = "low"
+type = "threshold"
+thresholds = {{ CNY = {{ critical_below = "10" }} }}
+
+[[notifiers]]
+name = "oncall"
+type = "telegram"
+bot_token = "${{TG_TOKEN}}"
+chat_ids = [42]
+base_url = "{telegram.base_url}"
+""")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "balancebot",
+        "--log-level",
+        "debug",
+        "run",
+        "-c",
+        str(path),
+        env={**os.environ, "TG_TOKEN": TG_TOKEN, "KEY": API_KEY},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert process.stderr is not None
+    log = b""
+    while b"delivered firing to oncall:42" not in log:
+        line = await asyncio.wait_for(process.stderr.readline(), timeout=30)
+        assert line, log.decode()
+        log += line
+    process.terminate()
+    out, err = await asyncio.wait_for(process.communicate(), timeout=30)
+    everything = (log + out + err).decode()
+    assert process.returncode == 0, everything
+    assert "/bot***/sendMessage" in everything  # the URL was logged, masked
+    assert TG_TOKEN not in everything and API_KEY not in everything
+    assert len(telegram.sent) == 1
