@@ -16,6 +16,8 @@ from typing import Any
 
 from aiohttp import web
 
+from .loopback import LoopbackServer
+
 CURRENCIES = ("CNY", "USD")
 
 
@@ -93,14 +95,14 @@ class SimulatedAccount:
                 self.topped_up[currency] += self.top_up_amount
 
 
-class DeepSeekSimulator:
+class DeepSeekSimulator(LoopbackServer):
     def __init__(self) -> None:
+        super().__init__()
+        self.app.router.add_get("/user/balance", self._balance)
         self.accounts: dict[str, SimulatedAccount] = {}
         self.faults: deque[Fault] = deque()
         self.requests: list[dict[str, str]] = []
-        self._runner: web.AppRunner | None = None
         self._release = asyncio.Event()
-        self.base_url = ""
 
     def add_account(
         self,
@@ -121,28 +123,13 @@ class DeepSeekSimulator:
     def fail_next(self, *faults: Fault) -> None:
         self.faults.extend(faults)
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        app = web.Application()
-        app.router.add_get("/user/balance", self._balance)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
-        bound_host, bound_port = self._runner.addresses[0][:2]
-        self.base_url = f"http://{bound_host}:{bound_port}"
-        return self.base_url
+    @property
+    def base_url(self) -> str:
+        return self.url
 
     async def stop(self) -> None:
         self._release.set()  # let hanging handlers finish
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    async def __aenter__(self) -> DeepSeekSimulator:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
+        await super().stop()
 
     async def _balance(self, request: web.Request) -> web.StreamResponse:
         auth = request.headers.get("Authorization", "")

@@ -16,8 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from balancebot.clock import Clock, SystemClock
-
-from .base import LoopbackServer
+from balancebot.loopback import LoopbackServer
 
 
 @dataclass
