@@ -198,6 +198,51 @@ class RouteConfig(_Strict):
         )
 
 
+ChatId = Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, int) else v)]
+
+
+class AllowRule(_Strict):
+    """Who may ask about which accounts: a chat/channel id or a user id matches."""
+
+    platform: Literal["telegram", "slack"]
+    chats: list[ChatId] = []
+    users: list[ChatId] = []
+    accounts: list[str] | None = Field(None, description="None: every account")
+
+    @model_validator(mode="after")
+    def _someone(self) -> AllowRule:
+        if not self.chats and not self.users:
+            raise ValueError("list chats, users or both")
+        return self
+
+
+class TelegramChatConfig(_Strict):
+    notifier: str = Field(description="the telegram notifier whose bot answers")
+
+
+class SlackChatConfig(_Strict):
+    notifier: str = Field(description="the slack notifier (bot token) that answers")
+    mode: Literal["socket", "http"] = "socket"
+    app_token: SecretStr | None = Field(None, description="xapp-..., for socket mode")
+    signing_secret: SecretStr | None = Field(None, description="for http mode")
+    listen: str = Field("127.0.0.1:3000", pattern=r"^[^:\s]+:\d+$")
+
+    @model_validator(mode="after")
+    def _mode_needs(self) -> SlackChatConfig:
+        if self.mode == "socket" and self.app_token is None:
+            raise ValueError("socket mode needs app_token (an xapp- app-level token)")
+        if self.mode == "http" and self.signing_secret is None:
+            raise ValueError("http mode needs signing_secret")
+        return self
+
+
+class ChatConfig(_Strict):
+    balance_max_age: Duration = timedelta(minutes=5)
+    telegram: TelegramChatConfig | None = None
+    slack: SlackChatConfig | None = None
+    allow: list[AllowRule] = []
+
+
 class StoreConfig(_Strict):
     url: str | None = Field(None, description="sqlite:///path or postgresql://...")
     path: Path = Path("balancebot.db")
@@ -217,6 +262,7 @@ class Config(_Strict):
         default_factory=lambda: [NotifierConfig(name="console", type="console")]
     )
     routes: list[RouteConfig] = Field(default_factory=list)
+    chat: ChatConfig = ChatConfig()
 
     @field_validator("timezone")
     @classmethod
@@ -254,6 +300,20 @@ class Config(_Strict):
             ):
                 for name in sorted(set(names) - known):
                     problems.append(f"routes[{i}].{field}: no {field[:-1]} named {name!r}")
+        for i, allow in enumerate(self.chat.allow):
+            for name in sorted(set(allow.accounts or ()) - accounts):
+                problems.append(f"chat.allow[{i}].accounts: no account named {name!r}")
+        by_name = {n.name: n for n in self.notifiers}
+        for platform, front_end in (("telegram", self.chat.telegram), ("slack", self.chat.slack)):
+            if front_end is None:
+                continue
+            notifier = by_name.get(front_end.notifier)
+            if notifier is None or notifier.type != platform:
+                problems.append(
+                    f"chat.{platform}.notifier: no {platform} notifier named {front_end.notifier!r}"
+                )
+            elif platform == "slack" and "bot_token" not in notifier.options:
+                problems.append("chat.slack.notifier: answering commands needs a bot_token")
         if problems:
             raise ValueError("\n".join(problems))
         return self

@@ -7,7 +7,10 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
+from .chat.access import Access
+from .chat.commands import Commands
 from .clock import Clock, SystemClock
 from .config import Config
 from .dispatcher import Dispatcher, close_all
@@ -28,6 +31,57 @@ def build_notifiers(config: Config, clock: Clock) -> dict[str, Notifier]:
     }
 
 
+class FrontEnd(Protocol):
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+def build_front_ends(
+    config: Config, commands: Commands, notifiers: Mapping[str, Notifier], clock: Clock
+) -> list[FrontEnd]:
+    """The chat front-ends the config enables; each imported only when used."""
+    front_ends: list[FrontEnd] = []
+    if config.chat.telegram is not None:
+        from .chat.telegram import TelegramFrontEnd
+        from .notifiers.telegram import TelegramNotifier
+
+        bot = notifiers[config.chat.telegram.notifier]
+        assert isinstance(bot, TelegramNotifier)
+        front_ends.append(TelegramFrontEnd(commands, bot))
+    slack = config.chat.slack
+    if slack is not None:
+        from .chat.slack import SlackHttpFrontEnd, SlackSocketFrontEnd
+        from .notifiers.slack import SlackNotifier
+
+        app = notifiers[slack.notifier]
+        assert isinstance(app, SlackNotifier)
+        if slack.mode == "socket":
+            assert slack.app_token is not None
+            front_ends.append(
+                SlackSocketFrontEnd(
+                    commands, slack.app_token.get_secret_value(), app.settings.base_url
+                )
+            )
+        else:
+            assert slack.signing_secret is not None
+            front_ends.append(
+                SlackHttpFrontEnd(
+                    commands, slack.signing_secret.get_secret_value(), slack.listen, clock
+                )
+            )
+    return front_ends
+
+
+def notified_chats(config: Config, notifiers: Mapping[str, Notifier]) -> dict[str, list[str]]:
+    """The chats each front-end's bot notifies: allowed to ask when no rule says otherwise."""
+    chats: dict[str, list[str]] = {}
+    for platform, front_end in (("telegram", config.chat.telegram), ("slack", config.chat.slack)):
+        if front_end is not None and front_end.notifier in notifiers:
+            chats[platform] = notifiers[front_end.notifier].targets()
+    return chats
+
+
 @dataclass
 class Daemon:
     config: Config
@@ -35,6 +89,8 @@ class Daemon:
     pipeline: CheckPipeline
     dispatcher: Dispatcher
     notifiers: Mapping[str, Notifier]
+    commands: Commands
+    front_ends: list[FrontEnd]
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -61,7 +117,10 @@ class Daemon:
                 dispatcher.wake,
             )
             await pipeline.load()
-            yield cls(config, store, pipeline, dispatcher, notifiers)
+            access = Access(config, notified_chats(config, notifiers))
+            commands = Commands(config, pipeline, store, dispatcher, access, clock)
+            front_ends = build_front_ends(config, commands, notifiers, clock)
+            yield cls(config, store, pipeline, dispatcher, notifiers, commands, front_ends)
         finally:
             await close_all(notifiers)
             await http.aclose()
@@ -69,6 +128,17 @@ class Daemon:
 
     async def serve(self, stop: asyncio.Event) -> None:
         """Check on schedule and deliver until `stop` is set; undelivered rows stay queued."""
+        started: list[FrontEnd] = []
+        try:
+            for front_end in self.front_ends:
+                await front_end.start()
+                started.append(front_end)
+            await self._serve(stop)
+        finally:
+            for front_end in reversed(started):
+                await front_end.stop()
+
+    async def _serve(self, stop: asyncio.Event) -> None:
         scheduler = build_scheduler(self.config, self.pipeline)
         delivery = asyncio.create_task(self.dispatcher.run(stop), name="dispatcher")
         scheduler.start()

@@ -140,6 +140,13 @@ class Notification:
     at: datetime
     started_at: datetime
 
+    @property
+    def icon(self) -> str:
+        """Read before the words on a lock screen: red, orange, green."""
+        if self.kind is TransitionKind.RESOLVED:
+            return "✅"
+        return {Severity.CRITICAL: "🔴", Severity.WARNING: "🟠"}.get(self.severity, "🔵")
+
 
 @dataclass(frozen=True, slots=True)
 class Silence:

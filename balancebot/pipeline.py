@@ -68,6 +68,10 @@ class CheckPipeline:
     def states(self) -> Mapping[AlertKey, AlertState]:
         return self._states
 
+    def latest(self, account: str) -> CheckResult | None:
+        recent = self._recent.get(account)
+        return recent[-1] if recent else None
+
     async def abandon_in_flight(self) -> None:
         """Cancel running checks at shutdown; an unfinished check's transaction rolls back."""
         tasks = list(self._in_flight)

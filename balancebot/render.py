@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import html
 from datetime import datetime, timedelta, tzinfo
-from typing import Any
+from typing import Any, Protocol
 
 from .models import (
     BalanceSnapshot,
     CheckResult,
     Notification,
-    Severity,
     Transition,
     TransitionKind,
 )
@@ -89,18 +88,29 @@ def human_duration(span: timedelta) -> str:
     return f"{seconds}s"
 
 
-def console_text(notification: Notification) -> str:
-    return "\n".join([notification.headline, *(f"    {d}" for d in notification.details)])
+def console_text(card: Card) -> str:
+    return "\n".join([card.headline, *(f"    {d}" for d in card.details)])
 
 
 TELEGRAM_MAX_CHARS = 4096
 SLACK_SECTION_MAX_CHARS = 3000
 
 
-def icon(notification: Notification) -> str:
-    if notification.kind is TransitionKind.RESOLVED:
-        return "✅"
-    return {Severity.CRITICAL: "🔴", Severity.WARNING: "🟠"}.get(notification.severity, "🔵")
+class Card(Protocol):
+    """Anything shown as a message: an alert `Notification` or a command reply."""
+
+    @property
+    def icon(self) -> str: ...
+
+    @property
+    def headline(self) -> str: ...
+
+    @property
+    def details(self) -> tuple[str, ...]: ...
+
+
+def _with_icon(card: Card, text: str) -> str:
+    return f"{card.icon} {text}" if card.icon else text
 
 
 def _fit(lines: list[str], limit: int) -> str:
@@ -112,10 +122,10 @@ def _fit(lines: list[str], limit: int) -> str:
     return text[:limit]
 
 
-def telegram_html(notification: Notification) -> str:
+def telegram_html(card: Card) -> str:
     """Telegram HTML parse mode: every user-controlled string escaped."""
-    head = f"{icon(notification)} <b>{html.escape(notification.headline)}</b>"
-    return _fit([head, *(html.escape(d) for d in notification.details)], TELEGRAM_MAX_CHARS)
+    head = _with_icon(card, f"<b>{html.escape(card.headline)}</b>")
+    return _fit([head, *(html.escape(d) for d in card.details)], TELEGRAM_MAX_CHARS)
 
 
 def slack_escape(text: str) -> str:
@@ -123,14 +133,14 @@ def slack_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def slack_text(notification: Notification) -> str:
+def slack_text(card: Card) -> str:
     """The plain fallback Slack shows in notifications and on lock screens."""
-    return f"{icon(notification)} {slack_escape(notification.headline)}"
+    return _with_icon(card, slack_escape(card.headline))
 
 
-def slack_blocks(notification: Notification) -> list[dict[str, Any]]:
-    details = _fit([slack_escape(d) for d in notification.details], SLACK_SECTION_MAX_CHARS)
-    head = f"{icon(notification)} *{slack_escape(notification.headline)}*"
+def slack_blocks(card: Card) -> list[dict[str, Any]]:
+    details = _fit([slack_escape(d) for d in card.details], SLACK_SECTION_MAX_CHARS)
+    head = _with_icon(card, f"*{slack_escape(card.headline)}*")
     return [
         {"type": "section", "text": {"type": "mrkdwn", "text": head[:SLACK_SECTION_MAX_CHARS]}},
         {"type": "section", "text": {"type": "mrkdwn", "text": details or " "}},

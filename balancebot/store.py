@@ -439,6 +439,20 @@ class Store:
             )
         return Silence(_new_id(inserted), account, rule, until, created_by, now)
 
+    async def end_silences(self, account: str | None, rule: str | None, now: datetime) -> int:
+        """End the active silences for exactly this account/rule pair; how many ended."""
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                silences.update()
+                .where(
+                    silences.c.until > now,
+                    _matches_null(silences.c.account, account),
+                    _matches_null(silences.c.rule, rule),
+                )
+                .values(until=now)
+            )
+        return result.rowcount
+
     async def active_silences(self, now: datetime) -> list[Silence]:
         async with self._engine.connect() as conn:
             rows = await conn.execute(
@@ -447,6 +461,10 @@ class Store:
             return [
                 Silence(r.id, r.account, r.rule, r.until, r.created_by, r.created_at) for r in rows
             ]
+
+
+def _matches_null(column: sa.Column[Any], value: str | None) -> sa.ColumnElement[bool]:
+    return column.is_(None) if value is None else column == value
 
 
 def _new_id(inserted: sa.CursorResult[Any]) -> int:

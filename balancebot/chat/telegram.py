@@ -1,0 +1,110 @@
+"""Telegram front-end: PTB's `Application` with long polling, inside the daemon's loop.
+
+Started like `run_polling` does it, without blocking: initialize (getMe) → start_polling
+(deleteWebhook, getUpdates) → start; stopped in reverse. Commands arrive as `/balance`
+or `/balance@BotName`; replies go back to the same chat as HTML.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from telegram import BotCommand, LinkPreviewOptions, Update
+from telegram.constants import ParseMode
+from telegram.error import Conflict, TelegramError
+from telegram.ext import Application, ApplicationBuilder, CommandHandler, ContextTypes, filters
+from telegram.ext import MessageHandler as PTBMessageHandler
+from telegram.request import HTTPXRequest
+
+from ..errors import BalanceBotError
+from ..notifiers.telegram import TelegramNotifier
+from ..redact import redact
+from ..render import telegram_html
+from .access import Caller
+from .commands import Commands
+
+log = logging.getLogger(__name__)
+
+POLL_TIMEOUT = timedelta(seconds=30)
+
+
+class TelegramFrontEnd:
+    def __init__(self, commands: Commands, notifier: TelegramNotifier) -> None:
+        self._commands = commands
+        self._token = notifier.settings.bot_token.get_secret_value()
+        timeout = notifier.settings.timeout.total_seconds()
+        self.app: Application = (  # type: ignore[type-arg]
+            ApplicationBuilder()
+            .token(self._token)
+            .base_url(notifier.settings.base_url)
+            .base_file_url(notifier.settings.base_file_url)
+            .request(HTTPXRequest(connect_timeout=timeout, read_timeout=timeout))
+            .get_updates_request(
+                HTTPXRequest(
+                    connect_timeout=timeout,
+                    read_timeout=POLL_TIMEOUT.total_seconds() + timeout,
+                )
+            )
+            .job_queue(None)  # one scheduler in the process: ours
+            .build()
+        )
+        for name in commands.registry:
+            self.app.add_handler(CommandHandler(name, self._on_command))
+        self.app.add_handler(PTBMessageHandler(filters.COMMAND, self._on_command))
+
+    async def start(self) -> None:
+        try:
+            await self.app.initialize()
+        except TelegramError as exc:  # PTB's message quotes the token
+            raise BalanceBotError(
+                f"telegram commands: cannot start the bot: {redact(exc.message, [self._token])}"
+            ) from None
+        assert self.app.updater is not None
+        await self.app.updater.start_polling(
+            timeout=POLL_TIMEOUT,
+            allowed_updates=[Update.MESSAGE],
+            error_callback=self._polling_error,
+        )
+        await self.app.start()
+        await self.app.bot.set_my_commands(
+            [BotCommand(c.name, c.summary[:256]) for c in self._commands.registry.values()]
+        )
+        log.info("telegram commands: polling as @%s", self.app.bot.username)
+
+    async def stop(self) -> None:
+        if self.app.updater is not None and self.app.updater.running:
+            await self.app.updater.stop()
+        if self.app.running:
+            await self.app.stop()
+        await self.app.shutdown()
+
+    def _polling_error(self, exc: TelegramError) -> None:
+        message = redact(exc.message, [self._token])
+        if isinstance(exc, Conflict):
+            log.error("telegram commands: another process polls this bot token: %s", message)
+        else:
+            log.warning("telegram commands: polling failed, retrying: %s", message)
+
+    async def _on_command(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
+        message, user, chat = update.effective_message, update.effective_user, update.effective_chat
+        if message is None or user is None or chat is None or not message.text:
+            return
+        addressed = message.text.split()[0].partition("@")[2]
+        if addressed and addressed.lower() != (self.app.bot.username or "").lower():
+            return  # /balance@SomeOtherBot in a group
+        caller = Caller("telegram", str(user.id), str(chat.id), user.username or user.first_name)
+        reply = await self._commands.handle(caller, message.text)
+        try:
+            await self.app.bot.send_message(
+                chat_id=chat.id,
+                text=telegram_html(reply),
+                parse_mode=ParseMode.HTML,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+        except TelegramError as exc:
+            log.warning(
+                "telegram commands: reply to chat %s failed: %s",
+                chat.id,
+                redact(exc.message, [self._token]),
+            )
