@@ -3,21 +3,26 @@
 The simulated balance drains with every check and is topped up after a while, so within
 about 20 seconds the console shows a warning firing, a repeat, escalation to critical and,
 after the top-up, the resolved notice. Nothing leaves the machine; no credentials needed.
+Lines typed (or piped) on standard input go through the same command layer as Telegram
+and Slack: `/balance`, `/status`, `/mute 1m demo`, `/help`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
+import sys
 import tempfile
 from decimal import Decimal
 from pathlib import Path
 
 import click
 
+from .chat.access import Caller
+from .chat.commands import Commands
 from .config import load_config
 from .daemon import Daemon
 from .models import Notification, TransitionKind
+from .render import console_text
 from .simulator import DeepSeekSimulator
 
 DEMO_KEY = "sk-demo-not-a-real-key"
@@ -54,7 +59,7 @@ name = "console"
 type = "console"
 """
 
-log = logging.getLogger(__name__)
+CONSOLE = Caller("console", "local", "console", "you")
 
 
 async def run_demo(time_limit: float = 60.0) -> bool:
@@ -77,6 +82,7 @@ async def run_demo(time_limit: float = 60.0) -> bool:
                 "26.00 CNY and spends 1.50 per check (checked every second).\n"
                 "Thresholds: warning below 20.00, critical below 10.00. "
                 "A top-up of 100.00 CNY arrives after 14 checks.\n"
+                "Type /balance, /status, /mute 1m demo, /unmute demo or /help meanwhile.\n"
             )
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
@@ -89,10 +95,12 @@ async def run_demo(time_limit: float = 60.0) -> bool:
             async with Daemon.open(config) as daemon:
                 daemon.dispatcher.listeners.append(watch)
                 timer = loop.call_later(time_limit, stop.set)
+                console = asyncio.create_task(answer_console(daemon.commands, stop))
                 try:
                     await daemon.serve(stop)
                 finally:
                     timer.cancel()
+                    console.cancel()
     story = {TransitionKind.FIRING, TransitionKind.ESCALATED, TransitionKind.RESOLVED}
     shown = story <= seen
     click.echo(
@@ -101,3 +109,19 @@ async def run_demo(time_limit: float = 60.0) -> bool:
         else "\nDemo stopped before the whole story was shown."
     )
     return shown
+
+
+async def answer_console(commands: Commands, stop: asyncio.Event) -> None:
+    """Answer commands read from standard input, as the chat front-ends do."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    try:
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    except (ValueError, OSError):  # stdin is a regular file or closed: nothing to read
+        return
+    while line := await reader.readline():
+        text = line.decode(errors="replace").strip()
+        if text:
+            click.echo(console_text(await commands.handle(CONSOLE, text)))
+    if sys.stdin.isatty():  # Ctrl-D
+        stop.set()

@@ -37,7 +37,7 @@ type = "unavailable"
 """
 
 
-async def balancebot(*args: str, cwd: Path) -> tuple[int, str, str]:
+async def balancebot(*args: str, cwd: Path, stdin: bytes = b"") -> tuple[int, str, str]:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -45,10 +45,11 @@ async def balancebot(*args: str, cwd: Path) -> tuple[int, str, str]:
         *args,
         cwd=cwd,
         env={**os.environ, "TEST_DEEPSEEK_KEY": API_KEY},
+        stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    out, err = await asyncio.wait_for(process.communicate(stdin), timeout=60)
     assert process.returncode is not None
     return process.returncode, out.decode(), err.decode()
 
@@ -153,8 +154,10 @@ async def test_run_checks_alerts_and_stops_cleanly_on_sigterm(
     assert API_KEY not in (out + err).decode()
 
 
-async def test_demo_shows_fire_escalate_resolve(tmp_path: Path) -> None:
-    returncode, out, err = await balancebot("demo", cwd=tmp_path)
+async def test_demo_shows_fire_escalate_resolve_and_answers_commands(tmp_path: Path) -> None:
+    returncode, out, err = await balancebot(
+        "demo", cwd=tmp_path, stdin=b"/balance\n/mute 1m nosuch\n/help\n"
+    )
     assert returncode == 0, out + err
     story = [line for line in out.splitlines() if line and not line.startswith(" ")]
     firing = next(i for i, line in enumerate(story) if line.startswith("WARNING: demo"))
@@ -162,3 +165,7 @@ async def test_demo_shows_fire_escalate_resolve(tmp_path: Path) -> None:
     resolved = next(i for i, line in enumerate(story) if line.startswith("RESOLVED: demo"))
     assert firing < escalated < resolved
     assert "Demo finished" in out
+    assert "Balance of demo" in story
+    assert "Usage: /mute <duration> [account|rule]" in story
+    assert "    no account or rule 'nosuch' that you may mute" in out
+    assert "Commands" in story

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from telegram import BotCommand, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
-from telegram.error import Conflict, TelegramError
+from telegram.error import Conflict, RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationBuilder, CommandHandler, ContextTypes, filters
 from telegram.ext import MessageHandler as PTBMessageHandler
 from telegram.request import HTTPXRequest
@@ -27,11 +27,14 @@ from .commands import Commands
 log = logging.getLogger(__name__)
 
 POLL_TIMEOUT = timedelta(seconds=30)
+REPLY_ATTEMPTS = 3
+MAX_REPLY_WAIT = 10.0  # seconds; a person waiting for an answer won't wait much longer
 
 
 class TelegramFrontEnd:
     def __init__(self, commands: Commands, notifier: TelegramNotifier) -> None:
         self._commands = commands
+        self._notifier = notifier
         self._token = notifier.settings.bot_token.get_secret_value()
         timeout = notifier.settings.timeout.total_seconds()
         self.app: Application = (  # type: ignore[type-arg]
@@ -95,16 +98,29 @@ class TelegramFrontEnd:
             return  # /balance@SomeOtherBot in a group
         caller = Caller("telegram", str(user.id), str(chat.id), user.username or user.first_name)
         reply = await self._commands.handle(caller, message.text)
-        try:
-            await self.app.bot.send_message(
-                chat_id=chat.id,
-                text=telegram_html(reply),
-                parse_mode=ParseMode.HTML,
-                link_preview_options=LinkPreviewOptions(is_disabled=True),
-            )
-        except TelegramError as exc:
+        error: TelegramError
+        for attempt in range(REPLY_ATTEMPTS):
+            await self._notifier.pace(str(chat.id))  # alerts and replies share the chat's limit
+            try:
+                await self.app.bot.send_message(
+                    chat_id=chat.id,
+                    text=telegram_html(reply),
+                    parse_mode=ParseMode.HTML,
+                    link_preview_options=LinkPreviewOptions(is_disabled=True),
+                )
+                return
+            except RetryAfter as exc:  # several replies to one chat in a second
+                wait = exc.retry_after
+                seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+                if attempt < REPLY_ATTEMPTS - 1 and seconds <= MAX_REPLY_WAIT:
+                    await self._notifier.clock.sleep(seconds)
+                    continue
+                error = exc
+            except TelegramError as exc:
+                error = exc
             log.warning(
                 "telegram commands: reply to chat %s failed: %s",
                 chat.id,
-                redact(exc.message, [self._token]),
+                redact(error.message, [self._token]),
             )
+            return

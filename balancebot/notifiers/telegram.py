@@ -87,12 +87,16 @@ class TelegramNotifier(Notifier):
     async def close(self) -> None:
         await self.bot.shutdown()
 
+    async def pace(self, chat: str) -> None:
+        """Wait for this chat's next free slot under Telegram's per-chat limits."""
+        await self._pacer.wait(chat)
+
     async def send(self, notification: Notification, target: str) -> None:
         await self.send_html(telegram_html(notification), target)
 
     async def send_html(self, text: str, target: str) -> None:
         chat = self._migrated.get(target, target)
-        await self._pacer.wait(chat)
+        await self.pace(chat)
         try:
             await self.bot.send_message(
                 chat_id=chat,

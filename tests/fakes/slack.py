@@ -1,4 +1,6 @@
-"""A fake Slack: Web API methods under `/api/`, incoming webhooks under `/hooks/`.
+"""A fake Slack: Web API methods under `/api/`, incoming webhooks under `/hooks/`,
+Socket Mode (`apps.connections.open` and a WebSocket speaking the envelope protocol) and
+`response_url`s under `/commands/`.
 
 Web API answers are HTTP 200 with `{"ok": false, "error": ...}` on failure, except rate
 limits: HTTP 429 with `Retry-After` and `{"ok": false, "error": "ratelimited"}`. Webhooks
@@ -7,7 +9,9 @@ answer with plain-text bodies (`ok`, `invalid_payload`, `channel_not_found`, ...
 
 from __future__ import annotations
 
+import asyncio
 import json
+import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,9 +31,18 @@ class SlackFault:
 
 
 class FakeSlack(LoopbackServer):
-    def __init__(self, bot_token: str, clock: Clock | None = None) -> None:
+    def __init__(
+        self, bot_token: str, clock: Clock | None = None, app_token: str = "xapp-1-test"
+    ) -> None:
         super().__init__()
         self.bot_token = bot_token
+        self.app_token = app_token
+        self.connections_opened = 0
+        self.acks: dict[str, dict[str, Any] | None] = {}
+        self.responses: list[dict[str, Any]] = []
+        self._socket: web.WebSocketResponse | None = None
+        self._connected = asyncio.Condition()
+        self._acked = asyncio.Condition()
         self.clock = clock or SystemClock()
         self.channels: set[str] = set()
         self.not_in_channel: set[str] = set()
@@ -43,6 +56,8 @@ class FakeSlack(LoopbackServer):
         self._ts = 0
         self.app.router.add_post("/api/{method}", self._api)
         self.app.router.add_post("/hooks/{hook}", self._hook)
+        self.app.router.add_get("/socket", self._websocket)
+        self.app.router.add_post("/commands/{id}", self._response_url)
 
     @property
     def api_url(self) -> str:
@@ -67,6 +82,11 @@ class FakeSlack(LoopbackServer):
         auth = request.headers.get("Authorization", "")
         if not auth:
             return self.fail("not_authed")
+        if method == "apps.connections.open":
+            if auth != f"Bearer {self.app_token}":
+                return self.fail("invalid_auth")
+            ws_url = self.url.replace("http://", "ws://") + f"/socket?ticket={uuid.uuid4()}"
+            return web.json_response({"ok": True, "url": ws_url})
         if auth != f"Bearer {self.bot_token}":
             return self.fail("invalid_auth")
         body = await self._body(request)
@@ -135,3 +155,88 @@ class FakeSlack(LoopbackServer):
             return web.Response(status=400, text="invalid_payload")
         self.hook_posts.append({"hook": hook, **body})
         return web.Response(status=200, text="ok")
+
+    # --- Socket Mode ---------------------------------------------------------------------
+
+    async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        await ws.send_json(
+            {
+                "type": "hello",
+                "num_connections": 1,
+                "debug_info": {"host": "fake"},
+                "connection_info": {"app_id": "A1"},
+            }
+        )
+        async with self._connected:
+            self._socket = ws
+            self.connections_opened += 1
+            self._connected.notify_all()
+        async for message in ws:
+            if message.type != 1:  # aiohttp.WSMsgType.TEXT
+                continue
+            data = json.loads(message.data)
+            if "envelope_id" in data:
+                async with self._acked:
+                    self.acks[data["envelope_id"]] = data.get("payload")
+                    self._acked.notify_all()
+        return ws
+
+    async def wait_connections(self, count: int) -> None:
+        async with self._connected:
+            await asyncio.wait_for(
+                self._connected.wait_for(lambda: self.connections_opened >= count), 30
+            )
+
+    async def slash_command(
+        self, command: str, text: str = "", user_id: str = "U1", channel_id: str = "C1"
+    ) -> str:
+        """Send a slash command envelope; returns its envelope id."""
+        assert self._socket is not None, "no Socket Mode client connected"
+        envelope_id = str(uuid.uuid4())
+        await self._socket.send_json(
+            {
+                "envelope_id": envelope_id,
+                "type": "slash_commands",
+                "accepts_response_payload": True,
+                "payload": {
+                    "token": "deprecated",
+                    "team_id": "T1",
+                    "team_domain": "example",
+                    "channel_id": channel_id,
+                    "channel_name": "ops",
+                    "user_id": user_id,
+                    "user_name": "someone",
+                    "command": command,
+                    "text": text,
+                    "api_app_id": "A1",
+                    "is_enterprise_install": "false",
+                    "response_url": f"{self.url}/commands/{envelope_id}",
+                    "trigger_id": "t1",
+                },
+            }
+        )
+        return envelope_id
+
+    async def ack_for(self, envelope_id: str) -> dict[str, Any] | None:
+        async with self._acked:
+            await asyncio.wait_for(self._acked.wait_for(lambda: envelope_id in self.acks), 30)
+        return self.acks[envelope_id]
+
+    async def send_disconnect(self, reason: str = "refresh_requested") -> None:
+        assert self._socket is not None
+        await self._socket.send_json(
+            {"type": "disconnect", "reason": reason, "debug_info": {"host": "fake"}}
+        )
+
+    async def _response_url(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        async with self._acked:
+            self.responses.append({"id": request.match_info["id"], **body})
+            self._acked.notify_all()
+        return web.Response(text="ok")
+
+    async def wait_responses(self, count: int) -> None:
+        async with self._acked:
+            await asyncio.wait_for(self._acked.wait_for(lambda: len(self.responses) >= count), 30)

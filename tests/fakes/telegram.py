@@ -226,8 +226,43 @@ class FakeTelegram(LoopbackServer):
             return self.error(400, "Bad Request: message is too long")
         if params.get("parse_mode") == "HTML" and (problem := html_problem(text)):
             return self.error(400, f"Bad Request: {problem}")
-        self.sent.append({"chat_id": chat, "text": text, "parse_mode": params.get("parse_mode")})
+        async with self._update_arrived:
+            self.sent.append(
+                {"chat_id": chat, "text": text, "parse_mode": params.get("parse_mode")}
+            )
+            self._update_arrived.notify_all()
         return self.ok(self._message(chat, text=text))
+
+    async def wait_sent(self, count: int) -> list[dict[str, Any]]:
+        async with self._update_arrived:
+            await asyncio.wait_for(
+                self._update_arrived.wait_for(lambda: len(self.sent) >= count), 30
+            )
+        return self.sent
+
+    async def command(self, text: str, user_id: int = 42, chat_id: int = 42) -> None:
+        """Queue a command message for getUpdates, as Telegram delivers one."""
+        self._update_id = getattr(self, "_update_id", 0) + 1
+        command_length = len(text.split()[0])
+        chat_type = "private" if chat_id > 0 else "group"
+        await self.push_update(
+            {
+                "update_id": self._update_id,
+                "message": {
+                    "message_id": 500 + self._update_id,
+                    "date": int(self.clock.now().timestamp()),
+                    "from": {
+                        "id": user_id,
+                        "is_bot": False,
+                        "first_name": "Ann",
+                        "username": "ann",
+                    },
+                    "chat": {"id": chat_id, "type": chat_type},
+                    "text": text,
+                    "entities": [{"type": "bot_command", "offset": 0, "length": command_length}],
+                },
+            }
+        )
 
     async def _m_sendPhoto(self, params: dict[str, Any]) -> web.Response:
         chat = str(params["chat_id"])

@@ -1,0 +1,469 @@
+"""Chat commands: the command layer, then each platform end to end against local fakes."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+import pytest
+
+from balancebot.chat import slack as slack_front
+from balancebot.chat.access import Caller
+from balancebot.chat.commands import REFUSAL, REGISTRY
+from balancebot.clock import FakeClock
+from balancebot.config import Config
+from balancebot.daemon import Daemon
+from balancebot.simulator import DeepSeekSimulator, Fault
+
+from .conftest import API_KEY
+from .fakes.slack import FakeSlack
+from .fakes.telegram import FakeTelegram, TelegramFault
+
+TG_TOKEN = "777:chat-test-token-xyz"
+SLACK_TOKEN = "xoxb-chat-test"
+APP_TOKEN = "xapp-1-chat-test"
+SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+
+OWNER = Caller("telegram", "42", "42", "owner")
+DEV_ONLY = Caller("telegram", "51", "51", "dev person")
+STRANGER = Caller("telegram", "666", "666", "stranger")
+
+
+@pytest.fixture
+async def telegram(clock: FakeClock) -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram(TG_TOKEN, clock) as fake:
+        fake.add_chat(42)
+        fake.add_chat(51)
+        fake.add_chat(666)
+        yield fake
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[FakeSlack]:
+    async with FakeSlack(SLACK_TOKEN, app_token=APP_TOKEN) as fake:
+        fake.channels.add("C1")
+        yield fake
+
+
+def chat_config(
+    make_config: Callable[..., Config],
+    simulator: DeepSeekSimulator,
+    telegram: FakeTelegram,
+    slack: FakeSlack,
+    slack_chat: dict[str, Any],
+) -> Config:
+    return make_config(
+        accounts=[
+            {"name": name, "api_key": f"{API_KEY}-{name}", "base_url": simulator.base_url}
+            for name in ("prod", "dev")
+        ],
+        rules=[
+            {
+                "name": "low",
+                "type": "threshold",
+                "repeat_interval": "1h",
+                "thresholds": {"CNY": {"warning_below": "20", "critical_below": "10"}},
+            },
+        ],
+        notifiers=[
+            {
+                "name": "oncall",
+                "type": "telegram",
+                "bot_token": TG_TOKEN,
+                "chat_ids": [42],
+                "base_url": telegram.base_url,
+            },
+            {
+                "name": "team",
+                "type": "slack",
+                "bot_token": SLACK_TOKEN,
+                "channels": ["C1"],
+                "base_url": slack.api_url,
+            },
+        ],
+        chat={
+            "balance_max_age": "5m",
+            "telegram": {"notifier": "oncall"},
+            "slack": {"notifier": "team", **slack_chat},
+            "allow": [
+                {"platform": "telegram", "users": [42]},
+                {"platform": "telegram", "chats": [51], "accounts": ["dev"]},
+                {"platform": "slack", "chats": ["C1"]},
+            ],
+        },
+    )
+
+
+@pytest.fixture
+def socket_config(
+    make_config: Callable[..., Config],
+    simulator: DeepSeekSimulator,
+    telegram: FakeTelegram,
+    slack: FakeSlack,
+) -> Config:
+    return chat_config(
+        make_config, simulator, telegram, slack, {"mode": "socket", "app_token": APP_TOKEN}
+    )
+
+
+@pytest.fixture
+async def daemon(
+    socket_config: Config, clock: FakeClock, simulator: DeepSeekSimulator
+) -> AsyncIterator[Daemon]:
+    simulator.add_account(f"{API_KEY}-prod", {"CNY": ("0.00", "110.00")})
+    simulator.add_account(f"{API_KEY}-dev", {"USD": ("2.00", "3.00")})
+    async with Daemon.open(socket_config, clock) as opened:
+        yield opened
+
+
+# --- the command layer ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+async def test_every_command_refuses_strangers(daemon: Daemon, name: str) -> None:
+    for text in (f"/{name}", f"/{name} prod", f"/{name} 2h prod"):
+        reply = await daemon.commands.handle(STRANGER, text)
+        assert reply.headline == REFUSAL and reply.details == ()
+
+
+async def test_unknown_and_bad_input_get_usage_not_tracebacks(daemon: Daemon) -> None:
+    handle = daemon.commands.handle
+    assert (await handle(OWNER, "/frobnicate")).headline.startswith("Unknown command. Try: /")
+    assert (await handle(OWNER, "/mute")).headline == "Usage: /mute <duration> [account|rule]"
+    bad = await handle(OWNER, "/mute forever prod")
+    assert bad.details == ("'forever' is not a duration like 30s, 5m, 4h or 1h30m",)
+    assert (await handle(OWNER, "/mute 90d")).details == ("at most 30d",)
+    assert (await handle(OWNER, "/balance a b")).headline == "Usage: /balance [account]"
+    assert (await handle(OWNER, "/status now")).headline == "Usage: /status"
+    assert "too long" in (await handle(OWNER, "/balance " + "x" * 300)).headline
+
+
+async def test_balance_is_fetched_when_stale_and_reused_when_fresh(
+    daemon: Daemon, simulator: DeepSeekSimulator, clock: FakeClock
+) -> None:
+    first = await daemon.commands.handle(OWNER, "/balance")
+    assert first.headline == "Balances"
+    assert first.details == (
+        "prod (checked now):",
+        "  CNY: 110.00 (granted 0.00, topped-up 110.00)",
+        "dev (checked now):",
+        "  USD: 5.00 (granted 2.00, topped-up 3.00)",
+    )
+    requests = len(simulator.requests)
+    clock.advance(120)
+    again = await daemon.commands.handle(OWNER, "/balance prod")
+    assert again.details[0] == "prod (checked 2m 00s ago):"
+    assert len(simulator.requests) == requests  # served from the fresh snapshot
+    clock.advance(300)
+    await daemon.commands.handle(OWNER, "/balance prod")
+    assert len(simulator.requests) == requests + 1
+
+
+async def test_access_rules_limit_accounts_and_reveal_nothing(daemon: Daemon) -> None:
+    mine = await daemon.commands.handle(DEV_ONLY, "/balance")
+    assert mine.headline == "Balance of dev"
+    hidden = await daemon.commands.handle(DEV_ONLY, "/balance prod")
+    missing = await daemon.commands.handle(DEV_ONLY, "/balance nosuch")
+    assert hidden.details == ("no account 'prod' that you may see",)
+    assert missing.details == ("no account 'nosuch' that you may see",)
+    assert (await daemon.commands.handle(DEV_ONLY, "/mute 1h")).details == (
+        "name one of your accounts",
+    )
+    status = await daemon.commands.handle(DEV_ONLY, "/status")
+    assert not any("prod" in line for line in status.details)
+    assert not any(line.startswith("Notifiers") for line in status.details)
+
+
+async def test_refusals_are_logged_with_the_user_id(
+    daemon: Daemon, caplog: pytest.LogCaptureFixture
+) -> None:
+    await daemon.commands.handle(STRANGER, "/balance")
+    assert "refused telegram user 666 (stranger) in chat 666" in caplog.text
+
+
+async def test_mute_suppresses_the_next_alert_and_unmute_restores_it(
+    daemon: Daemon, simulator: DeepSeekSimulator, clock: FakeClock
+) -> None:
+    reply = await daemon.commands.handle(OWNER, "/mute 2h prod")
+    assert reply.headline == "Muted prod for 2h 00m"
+    simulator.add_account(f"{API_KEY}-prod", {"CNY": ("0.00", "15.00")})
+    clock.advance(60)
+    await daemon.pipeline.check("prod")
+    assert await daemon.dispatcher.deliver_due() == 0
+    status = await daemon.commands.handle(OWNER, "/status")
+    assert any(line.startswith("  prod until") for line in status.details)
+    assert (await daemon.commands.handle(OWNER, "/unmute prod")).headline == "Unmuted prod"
+    assert (await daemon.commands.handle(OWNER, "/unmute prod")).headline == (
+        "Nothing was muted for prod"
+    )
+    simulator.add_account(f"{API_KEY}-prod", {"CNY": ("0.00", "5.00")})  # escalates
+    clock.advance(60)
+    await daemon.pipeline.check("prod")
+    assert await daemon.dispatcher.deliver_due() == 2  # telegram chat + slack channel
+
+
+async def test_mute_by_rule_and_everything_needs_full_access(daemon: Daemon) -> None:
+    assert (await daemon.commands.handle(OWNER, "/mute 1h low")).headline == (
+        "Muted rule low for 1h 00m"
+    )
+    assert (await daemon.commands.handle(OWNER, "/mute 30m")).headline == (
+        "Muted all alerts for 30m 00s"
+    )
+    assert (await daemon.commands.handle(DEV_ONLY, "/mute 1h low")).details == (
+        "no account or rule 'low' that you may mute",
+    )
+
+
+async def test_status_reports_checks_alerts_and_notifier_health(
+    daemon: Daemon, simulator: DeepSeekSimulator, clock: FakeClock
+) -> None:
+    simulator.add_account(f"{API_KEY}-prod", {"CNY": ("0.00", "5.00")})
+    await daemon.pipeline.check("prod")
+    simulator.fail_next(*[Fault(status=500)] * 3)
+    await daemon.pipeline.check("dev")
+    daemon.dispatcher.problems["oncall:42"] = "Forbidden: bot was blocked by the user"
+    clock.advance(90)
+    status = await daemon.commands.handle(OWNER, "/status")
+    assert status.headline == "Status: 1 alert(s) firing"
+    assert status.details[1].startswith("  prod: ok, 1m 3")  # plus dev's retry backoff
+    assert status.details[:5:2] == (
+        "Accounts:",
+        "  dev: FAILED (unavailable), 1m 30s ago",
+        "  prod low CNY: critical, since 2026-01-01 00:00:00 UTC",
+    )
+    assert status.details[3] == "Alerts firing: 1"
+    assert "  oncall: oncall:42: Forbidden: bot was blocked by the user" in status.details
+    assert "  team: ok" in status.details
+
+
+async def test_help_lists_every_command(daemon: Daemon) -> None:
+    reply = await daemon.commands.handle(OWNER, "/help@BalanceBot")
+    assert [line.split()[0] for line in reply.details] == [f"/{n}" for n in REGISTRY]
+
+
+# --- Telegram: the real PTB Application against the fake Bot API ---------------------------
+
+
+@pytest.fixture
+async def telegram_front(daemon: Daemon) -> AsyncIterator[Any]:
+    from balancebot.chat.telegram import TelegramFrontEnd
+
+    front = next(f for f in daemon.front_ends if isinstance(f, TelegramFrontEnd))
+    await front.start()
+    try:
+        yield front
+    finally:
+        await front.stop()
+
+
+async def test_telegram_commands_round_trip(telegram_front: Any, telegram: FakeTelegram) -> None:
+    assert [c["command"] for c in telegram.commands] == list(REGISTRY)
+    await telegram.command("/balance")
+    await telegram.command("/balance@BalanceBot dev", user_id=51, chat_id=51)
+    await telegram.command("/balance@SomeOtherBot")
+    await telegram.command("/balance", user_id=666, chat_id=666)
+    await telegram.command("/status", user_id=666, chat_id=666)
+    sent = await telegram.wait_sent(4)
+    by_chat = {m["chat_id"]: [] for m in sent}
+    for m in sent:
+        by_chat[m["chat_id"]].append(m["text"])
+    assert "CNY: 110.00" in by_chat["42"][0] and len(by_chat["42"]) == 1
+    assert "USD: 5.00" in by_chat["51"][0]
+    assert by_chat["666"] == [f"⛔ <b>{REFUSAL}</b>"] * 2
+    assert all(m["parse_mode"] == "HTML" for m in sent)
+
+
+async def test_telegram_polling_survives_network_errors(
+    telegram_front: Any, telegram: FakeTelegram
+) -> None:
+    telegram.poll_failures.extend([TelegramFault(502, "Bad Gateway")] * 2)
+    await telegram.command("/help")
+    sent = await telegram.wait_sent(1)
+    assert sent[0]["text"].startswith("📖 <b>Commands</b>")
+    assert telegram.calls.count("getUpdates") >= 3
+
+
+async def test_telegram_mute_through_chat(
+    telegram_front: Any,
+    telegram: FakeTelegram,
+    daemon: Daemon,
+    simulator: DeepSeekSimulator,
+    clock: FakeClock,
+) -> None:
+    await telegram.command("/mute 2h prod")
+    sent = await telegram.wait_sent(1)
+    assert "Muted prod for 2h 00m" in sent[0]["text"]
+    simulator.add_account(f"{API_KEY}-prod", {"CNY": ("0.00", "5.00")})
+    await daemon.pipeline.check("prod")
+    assert await daemon.dispatcher.deliver_due() == 0
+    await telegram.command("/unmute prod")
+    await telegram.wait_sent(2)
+    clock.advance(3600)
+    await daemon.pipeline.check("prod")  # the repeat is no longer muted
+    assert await daemon.dispatcher.deliver_due() == 2
+    assert "CRITICAL (still): prod" in (await telegram.wait_sent(3))[2]["text"]
+
+
+# --- Slack over Socket Mode: the real SocketModeClient against the fake ------------------
+
+
+@pytest.fixture
+async def socket_front(daemon: Daemon, slack: FakeSlack) -> AsyncIterator[Any]:
+    front = next(f for f in daemon.front_ends if isinstance(f, slack_front.SlackSocketFrontEnd))
+    await front.start()
+    await slack.wait_connections(1)
+    try:
+        yield front
+    finally:
+        await front.stop()
+
+
+async def test_slack_socket_mode_commands(socket_front: Any, slack: FakeSlack) -> None:
+    allowed = await slack.ack_for(await slack.slash_command("/balance", "prod"))
+    assert allowed is not None and allowed["response_type"] == "ephemeral"
+    assert "CNY: 110.00" in allowed["blocks"][1]["text"]["text"]
+    refused = await slack.ack_for(await slack.slash_command("/balance", channel_id="C9"))
+    assert refused is not None and refused["text"] == f"⛔ {REFUSAL}"
+    assert "110" not in str(refused)
+
+
+async def test_slack_socket_mode_survives_disconnect(socket_front: Any, slack: FakeSlack) -> None:
+    await slack.send_disconnect()
+    await slack.wait_connections(2)
+    reply = await slack.ack_for(await slack.slash_command("/help"))
+    assert reply is not None and reply["text"].startswith("📖 Commands")
+
+
+async def test_slow_answers_go_to_response_url(
+    socket_front: Any,
+    slack: FakeSlack,
+    simulator: DeepSeekSimulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(slack_front, "ACK_BUDGET", 0.05)
+    simulator.fail_next(Fault(keepalive_lines=3, line_interval=0.2))  # a slow upstream
+    envelope = await slack.slash_command("/balance", "prod")
+    assert await slack.ack_for(envelope) is None  # acknowledged empty, in time
+    await slack.wait_responses(1)
+    assert slack.responses[0]["id"] == envelope
+    assert "CNY: 110.00" in slack.responses[0]["text"] + str(slack.responses[0]["blocks"])
+
+
+# --- Slack over HTTP: signature checks -----------------------------------------------------
+
+
+def signed(body: bytes, timestamp: int, secret: str = SIGNING_SECRET) -> dict[str, str]:
+    base = f"v0:{timestamp}:".encode() + body
+    digest = hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    return {
+        "X-Slack-Request-Timestamp": str(timestamp),
+        "X-Slack-Signature": f"v0={digest}",
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+
+
+@pytest.fixture
+async def http_front(
+    make_config: Callable[..., Config],
+    simulator: DeepSeekSimulator,
+    telegram: FakeTelegram,
+    slack: FakeSlack,
+    clock: FakeClock,
+) -> AsyncIterator[str]:
+    config = chat_config(
+        make_config,
+        simulator,
+        telegram,
+        slack,
+        {"mode": "http", "signing_secret": SIGNING_SECRET, "listen": "127.0.0.1:0"},
+    )
+    simulator.add_account(f"{API_KEY}-prod", {"CNY": ("0.00", "110.00")})
+    async with Daemon.open(config, clock) as d:
+        front = next(f for f in d.front_ends if isinstance(f, slack_front.SlackHttpFrontEnd))
+        await front.start()
+        try:
+            yield f"{front.server.url}{front.PATH}"
+        finally:
+            await front.stop()
+
+
+BODY = urlencode(
+    {
+        "command": "/balance",
+        "text": "prod",
+        "user_id": "U1",
+        "channel_id": "C1",
+        "user_name": "a",
+        "team_id": "T1",
+        "response_url": "http://127.0.0.1:9/never",
+    }
+).encode()
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ("valid", 200),
+        ("wrong-signature", 401),
+        ("wrong-secret", 401),
+        ("missing", 401),
+        ("six-minutes-old", 401),
+    ],
+)
+async def test_slack_http_signatures(
+    http_front: str, clock: FakeClock, headers: str, status: int
+) -> None:
+    now = int(clock.now().timestamp())
+    chosen = {
+        "valid": signed(BODY, now),
+        "wrong-signature": {**signed(BODY, now), "X-Slack-Signature": "v0=" + "0" * 64},
+        "wrong-secret": signed(BODY, now, "not-the-secret"),
+        "missing": {"Content-Type": "application/x-www-form-urlencoded"},
+        "six-minutes-old": signed(BODY, now - 360),
+    }[headers]
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(http_front, data=BODY, headers=chosen) as response,
+    ):
+        assert response.status == status
+        if status == 200:
+            payload = await response.json()
+            assert "CNY: 110.00" in payload["blocks"][1]["text"]["text"]
+        else:
+            assert "110" not in await response.text()
+
+
+@pytest.mark.parametrize(
+    ("chat", "problem"),
+    [
+        (
+            {"slack": {"notifier": "console"}},
+            "chat.slack: socket mode needs app_token (an xapp- app-level token)",
+        ),
+        (
+            {"slack": {"notifier": "console", "mode": "http"}},
+            "chat.slack: http mode needs signing_secret",
+        ),
+        (
+            {"telegram": {"notifier": "console"}},
+            "chat.telegram.notifier: no telegram notifier named 'console'",
+        ),
+        (
+            {"allow": [{"platform": "telegram", "chats": [1], "accounts": ["nope"]}]},
+            "chat.allow[0].accounts: no account named 'nope'",
+        ),
+        ({"allow": [{"platform": "slack"}]}, "chat.allow[0]: list chats, users or both"),
+    ],
+)
+def test_chat_config_is_checked(
+    make_config: Callable[..., Config], chat: dict[str, Any], problem: str
+) -> None:
+    from balancebot.errors import ConfigError
+
+    with pytest.raises(ConfigError) as raised:
+        make_config(chat=chat)
+    assert raised.value.problems == [problem]
