@@ -33,6 +33,7 @@ def test_example_config_is_valid() -> None:
         "DEEPSEEK_API_KEY_STAGING": "sk-2",
         "TELEGRAM_BOT_TOKEN": "1:abc",
         "SLACK_BOT_TOKEN": "xoxb-1",
+        "SLACK_APP_TOKEN": "xapp-1",
     }
     config = load_config(ROOT / "config.example.toml", env=env)
     assert [a.name for a in config.accounts] == ["prod", "staging"]
