@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import signal
 import sys
 from typing import TYPE_CHECKING, NoReturn
@@ -27,14 +26,9 @@ config_option = click.option(
 
 
 def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    if level.upper() != "DEBUG":  # per-request lines from the HTTP clients are noise
-        logging.getLogger("httpx").setLevel(logging.WARNING)
-        logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    from .logs import configure
+
+    configure(level, click.get_current_context().find_root().params.get("log_format", "text"))
 
 
 def _load(config_path: str, with_notifiers: bool = True) -> Config:
@@ -64,9 +58,16 @@ def _fail_config(exc: Exception) -> NoReturn:
     type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
     show_default=True,
 )
+@click.option(
+    "--log-format",
+    default="text",
+    type=click.Choice(["text", "json"]),
+    show_default=True,
+    help="json: one object per line, for log shippers.",
+)
 @click.version_option(package_name="balancebot")
 @click.pass_context
-def main(ctx: click.Context, log_level: str) -> None:
+def main(ctx: click.Context, log_level: str, log_format: str) -> None:
     """Watch DeepSeek API balances and warn your team before they run out."""
     ctx.obj = log_level
 

@@ -225,7 +225,6 @@ class SlackChatConfig(_Strict):
     mode: Literal["socket", "http"] = "socket"
     app_token: SecretStr | None = Field(None, description="xapp-..., for socket mode")
     signing_secret: SecretStr | None = Field(None, description="for http mode")
-    listen: str = Field("127.0.0.1:3000", pattern=r"^[^:\s]+:\d+$")
 
     @model_validator(mode="after")
     def _mode_needs(self) -> SlackChatConfig:
@@ -241,6 +240,11 @@ class ChatConfig(_Strict):
     telegram: TelegramChatConfig | None = None
     slack: SlackChatConfig | None = None
     allow: list[AllowRule] = []
+
+
+class HttpConfig(_Strict):
+    enabled: bool = False
+    listen: str = Field("127.0.0.1:9464", pattern=r"^[^:\s]+:\d+$")
 
 
 class StoreConfig(_Strict):
@@ -263,6 +267,7 @@ class Config(_Strict):
     )
     routes: list[RouteConfig] = Field(default_factory=list)
     chat: ChatConfig = ChatConfig()
+    http: HttpConfig = HttpConfig()
 
     @field_validator("timezone")
     @classmethod
@@ -314,6 +319,8 @@ class Config(_Strict):
                 )
             elif platform == "slack" and "bot_token" not in notifier.options:
                 problems.append("chat.slack.notifier: answering commands needs a bot_token")
+        if self.chat.slack and self.chat.slack.mode == "http" and not self.http.enabled:
+            problems.append("chat.slack.mode: http mode is served by [http]; set enabled = true")
         if problems:
             raise ValueError("\n".join(problems))
         return self

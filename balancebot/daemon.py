@@ -14,12 +14,14 @@ from .chat.commands import Commands
 from .clock import Clock, SystemClock
 from .config import Config
 from .dispatcher import Dispatcher, close_all
+from .metrics import Metrics
 from .notifiers import Notifier
 from .pipeline import CheckPipeline
 from .plugins import notifier_class
 from .providers import build_providers, http_client
 from .scheduler import build_scheduler
 from .store import Store
+from .web import OpsServer
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +40,11 @@ class FrontEnd(Protocol):
 
 
 def build_front_ends(
-    config: Config, commands: Commands, notifiers: Mapping[str, Notifier], clock: Clock
+    config: Config,
+    commands: Commands,
+    notifiers: Mapping[str, Notifier],
+    clock: Clock,
+    server: OpsServer | None,
 ) -> list[FrontEnd]:
     """The chat front-ends the config enables; each imported only when used."""
     front_ends: list[FrontEnd] = []
@@ -64,11 +70,9 @@ def build_front_ends(
                 )
             )
         else:
-            assert slack.signing_secret is not None
+            assert slack.signing_secret is not None and server is not None  # config checks it
             front_ends.append(
-                SlackHttpFrontEnd(
-                    commands, slack.signing_secret.get_secret_value(), slack.listen, clock
-                )
+                SlackHttpFrontEnd(commands, slack.signing_secret.get_secret_value(), clock, server)
             )
     return front_ends
 
@@ -91,6 +95,8 @@ class Daemon:
     notifiers: Mapping[str, Notifier]
     commands: Commands
     front_ends: list[FrontEnd]
+    metrics: Metrics
+    server: OpsServer | None
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -107,7 +113,8 @@ class Daemon:
         try:
             for notifier in notifiers.values():
                 await notifier.start()
-            dispatcher = Dispatcher(store, notifiers, clock)
+            metrics = Metrics()
+            dispatcher = Dispatcher(store, notifiers, clock, metrics=metrics)
             pipeline = CheckPipeline(
                 config,
                 store,
@@ -115,12 +122,27 @@ class Daemon:
                 {name: notifier.targets() for name, notifier in notifiers.items()},
                 clock,
                 dispatcher.wake,
+                metrics=metrics,
             )
             await pipeline.load()
+            metrics.watch_alerts(pipeline.states)
+            server = (
+                OpsServer(config, metrics, store, pipeline, clock) if config.http.enabled else None
+            )
             access = Access(config, notified_chats(config, notifiers))
             commands = Commands(config, pipeline, store, dispatcher, access, clock)
-            front_ends = build_front_ends(config, commands, notifiers, clock)
-            yield cls(config, store, pipeline, dispatcher, notifiers, commands, front_ends)
+            front_ends = build_front_ends(config, commands, notifiers, clock, server)
+            yield cls(
+                config,
+                store,
+                pipeline,
+                dispatcher,
+                notifiers,
+                commands,
+                front_ends,
+                metrics,
+                server,
+            )
         finally:
             await close_all(notifiers)
             await http.aclose()
@@ -133,8 +155,12 @@ class Daemon:
             for front_end in self.front_ends:
                 await front_end.start()
                 started.append(front_end)
+            if self.server is not None:
+                await self.server.serve()
             await self._serve(stop)
         finally:
+            if self.server is not None:
+                await self.server.stop()
             for front_end in reversed(started):
                 await front_end.stop()
 

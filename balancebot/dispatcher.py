@@ -11,6 +11,7 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from .clock import Clock
 from .errors import DeliveryError
@@ -18,6 +19,9 @@ from .models import Notification
 from .notifiers import Notifier
 from .retry import Backoff
 from .store import Delivery, Store
+
+if TYPE_CHECKING:
+    from .metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -32,12 +36,14 @@ class Dispatcher:
         clock: Clock,
         backoff: Backoff = DELIVERY_BACKOFF,
         rng: random.Random | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._store = store
         self._notifiers = notifiers
         self._clock = clock
         self._backoff = backoff
         self._rng = rng or random.Random()
+        self._metrics = metrics
         self._wake = asyncio.Event()
         self.listeners: list[Callable[[str, Notification], None]] = []
         self.problems: dict[str, str] = {}
@@ -85,11 +91,19 @@ class Dispatcher:
             await self._store.mark_delivered(delivery.id, self._clock.now())
             self.problems.pop(_where(delivery), None)
             delivered += 1
+            self._count(delivery, "sent")
+            elapsed_ms = (time.perf_counter() - started) * 1000
             log.info(
                 "delivered %s to %s in %.0f ms",
                 delivery.notification.kind.value,
                 _where(delivery),
-                (time.perf_counter() - started) * 1000,
+                elapsed_ms,
+                extra={
+                    "account": delivery.notification.account,
+                    "notifier": _where(delivery),
+                    "outcome": "sent",
+                    "duration_ms": round(elapsed_ms),
+                },
             )
             for listener in self.listeners:
                 listener(delivery.notifier, delivery.notification)
@@ -111,7 +125,9 @@ class Dispatcher:
 
     async def _failed(self, delivery: Delivery, attempts: int, exc: DeliveryError) -> None:
         where = _where(delivery)
-        if exc.permanent or attempts >= self._backoff.attempts:
+        permanent = exc.permanent or attempts >= self._backoff.attempts
+        self._count(delivery, "failed" if permanent else "retried")
+        if permanent:
             self.problems[where] = exc.message
             log.error(
                 "delivery to %s failed permanently after %d attempt(s): %s",
@@ -133,6 +149,10 @@ class Dispatcher:
         )
         retry_at = self._clock.now() + timedelta(seconds=delay)
         await self._store.mark_retry(delivery.id, attempts, retry_at, exc.message)
+
+    def _count(self, delivery: Delivery, outcome: str) -> None:
+        if self._metrics is not None:
+            self._metrics.observe_delivery(delivery.notifier, outcome)
 
 
 def _where(delivery: Delivery) -> str:

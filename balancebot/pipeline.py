@@ -10,6 +10,8 @@ import zoneinfo
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 from .alerts import Policy, advance
 from .clock import Clock
@@ -20,6 +22,9 @@ from .render import notification_for
 from .retry import Backoff
 from .rules import evaluate, history_needed
 from .store import OutboxEntry, Store
+
+if TYPE_CHECKING:
+    from .metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +46,7 @@ class CheckPipeline:
         on_outbox: Callable[[], None] = lambda: None,
         backoff: Backoff | None = None,
         rng: random.Random | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._config = config
         self._store = store
@@ -56,6 +62,8 @@ class CheckPipeline:
         self._recent: dict[str, deque[CheckResult]] = {}
         self._locks = {a.name: asyncio.Lock() for a in config.accounts}
         self._in_flight: set[asyncio.Task[object]] = set()
+        self._metrics = metrics
+        self._last_success: dict[str, datetime] = {}
 
     async def load(self) -> None:
         """Pick up where the last run stopped: alert states and recent history."""
@@ -64,9 +72,13 @@ class CheckPipeline:
             depth = history_needed(self._config.rules_for(account.name))
             recent = await self._store.recent_results(account.name, depth)
             self._recent[account.name] = deque(recent, maxlen=depth)
+        self._last_success = await self._store.last_successes()
 
     def states(self) -> Mapping[AlertKey, AlertState]:
         return self._states
+
+    def last_success(self, account: str) -> datetime | None:
+        return self._last_success.get(account)
 
     def latest(self, account: str) -> CheckResult | None:
         recent = self._recent.get(account)
@@ -98,17 +110,27 @@ class CheckPipeline:
                     provider, account, self._clock, self._backoff, self._rng
                 )
             outcome = await self._record(account, provider, result)
-        elapsed_ms = (time.perf_counter() - started) * 1000
+        elapsed = time.perf_counter() - started
+        if self._metrics is not None:
+            self._metrics.observe_check(result, elapsed)
+        fields = {"account": account_name, "duration_ms": round(elapsed * 1000)}
         if isinstance(result, CheckFailure):
             log.warning(
                 "check %s failed (%s) in %.0f ms: %s",
                 account_name,
                 result.kind.value,
-                elapsed_ms,
+                elapsed * 1000,
                 result.message,
+                extra={**fields, "outcome": result.kind.value},
             )
         else:
-            log.info("check %s ok in %.0f ms", account_name, elapsed_ms)
+            self._last_success[account_name] = result.taken_at
+            log.info(
+                "check %s ok in %.0f ms",
+                account_name,
+                elapsed * 1000,
+                extra={**fields, "outcome": "ok"},
+            )
         return outcome
 
     async def _record(

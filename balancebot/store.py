@@ -349,6 +349,16 @@ class Store:
                 )
         return found
 
+    async def last_successes(self) -> dict[str, datetime]:
+        """Per account, when it was last checked successfully."""
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(
+                sa.select(snapshots.c.account, sa.func.max(snapshots.c.taken_at))
+                .where(snapshots.c.outcome == "ok")
+                .group_by(snapshots.c.account)
+            )
+            return {account: _as_utc(at) for account, at in rows}
+
     async def alert_states(self) -> dict[AlertKey, AlertState]:
         async with self._engine.connect() as conn:
             rows = (await conn.execute(sa.select(alert_states))).all()
@@ -465,6 +475,12 @@ class Store:
 
 def _matches_null(column: sa.Column[Any], value: str | None) -> sa.ColumnElement[bool]:
     return column.is_(None) if value is None else column == value
+
+
+def _as_utc(value: datetime | str) -> datetime:
+    """Aggregates bypass the column type: SQLite hands back text, PostgreSQL naive times."""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.replace(tzinfo=UTC)
 
 
 def _new_id(inserted: sa.CursorResult[Any]) -> int:

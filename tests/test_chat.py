@@ -55,8 +55,10 @@ def chat_config(
     telegram: FakeTelegram,
     slack: FakeSlack,
     slack_chat: dict[str, Any],
+    **top: Any,
 ) -> Config:
     return make_config(
+        **top,
         accounts=[
             {"name": name, "api_key": f"{API_KEY}-{name}", "base_url": simulator.base_url}
             for name in ("prod", "dev")
@@ -379,15 +381,19 @@ async def http_front(
         simulator,
         telegram,
         slack,
-        {"mode": "http", "signing_secret": SIGNING_SECRET, "listen": "127.0.0.1:0"},
+        {"mode": "http", "signing_secret": SIGNING_SECRET},
+        http={"enabled": True, "listen": "127.0.0.1:0"},
     )
     simulator.add_account(f"{API_KEY}-prod", {"CNY": ("0.00", "110.00")})
     async with Daemon.open(config, clock) as d:
         front = next(f for f in d.front_ends if isinstance(f, slack_front.SlackHttpFrontEnd))
+        assert d.server is not None
         await front.start()
+        url = await d.server.serve()
         try:
-            yield f"{front.server.url}{front.PATH}"
+            yield f"{url}{front.PATH}"
         finally:
+            await d.server.stop()
             await front.stop()
 
 
@@ -466,4 +472,4 @@ def test_chat_config_is_checked(
 
     with pytest.raises(ConfigError) as raised:
         make_config(chat=chat)
-    assert raised.value.problems == [problem]
+    assert problem in raised.value.problems

@@ -176,28 +176,20 @@ def slash_command_route(
 
 
 class SlackHttpFrontEnd:
-    """Slash commands POSTed to `http://<listen>/slack/commands`."""
+    """Slash commands POSTed to `/slack/commands` on the daemon's HTTP server."""
 
     PATH = "/slack/commands"
 
-    def __init__(self, commands: Commands, signing_secret: str, listen: str, clock: Clock) -> None:
-        self._commands = commands
-        self._secret = signing_secret
-        self._clock = clock
-        host, _, port = listen.rpartition(":")
-        self._host, self._port = host, int(port)
-        self.server = LoopbackServer()
-        self._session: aiohttp.ClientSession | None = None
+    def __init__(
+        self, commands: Commands, signing_secret: str, clock: Clock, server: LoopbackServer
+    ) -> None:
+        self._session = aiohttp.ClientSession()
+        server.app.router.add_post(
+            self.PATH, slash_command_route(commands, signing_secret, clock, self._session)
+        )
 
     async def start(self) -> None:
-        self._session = aiohttp.ClientSession()
-        self.server.app.router.add_post(
-            self.PATH, slash_command_route(self._commands, self._secret, self._clock, self._session)
-        )
-        url = await self.server.start(self._host, self._port)
-        log.info("slack commands: listening on %s%s", url, self.PATH)
+        log.info("slack commands: answering on %s", self.PATH)
 
     async def stop(self) -> None:
-        await self.server.stop()
-        if self._session is not None:
-            await self._session.close()
+        await self._session.close()

@@ -1,0 +1,95 @@
+"""Prometheus metrics: what the daemon has seen, in prometheus-client's registry."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from .models import AlertKey, AlertState, AlertStatus, BalanceSnapshot, CheckResult, Severity
+
+
+class _FiringAlerts(Collector):
+    """Read at scrape time from the pipeline's alert states, so it is never stale."""
+
+    def __init__(self, states: Callable[[], Mapping[AlertKey, AlertState]]) -> None:
+        self._states = states
+
+    def collect(self) -> Iterable[Metric]:
+        family = GaugeMetricFamily(
+            "balancebot_alerts_firing", "Alerts currently firing.", labels=["severity"]
+        )
+        counts = dict.fromkeys((s.label for s in Severity), 0)
+        for state in self._states().values():
+            if state.status is AlertStatus.FIRING and state.severity is not None:
+                counts[state.severity.label] += 1
+        for severity, count in counts.items():
+            family.add_metric([severity], count)
+        yield family
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.balance = Gauge(
+            "balancebot_balance",
+            "Balance from the last successful check.",
+            ["account", "currency", "kind"],
+            registry=r,
+        )
+        self.available = Gauge(
+            "balancebot_account_available",
+            "1 if the account can make API calls (is_available).",
+            ["account"],
+            registry=r,
+        )
+        self.last_success = Gauge(
+            "balancebot_last_success_timestamp_seconds",
+            "When the account was last checked successfully.",
+            ["account"],
+            registry=r,
+        )
+        self.check_duration = Histogram(
+            "balancebot_check_duration_seconds",
+            "How long a balance check took, retries included.",
+            ["account"],
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+            registry=r,
+        )
+        self.check_failures = Counter(
+            "balancebot_check_failures",
+            "Failed balance checks by error class.",
+            ["account", "error"],
+            registry=r,
+        )
+        self.notifications = Counter(
+            "balancebot_notifications",
+            "Notification deliveries by notifier and outcome (sent, failed, retried).",
+            ["notifier", "outcome"],
+            registry=r,
+        )
+
+    def watch_alerts(self, states: Callable[[], Mapping[AlertKey, AlertState]]) -> None:
+        self.registry.register(_FiringAlerts(states))
+
+    def observe_check(self, result: CheckResult, seconds: float) -> None:
+        self.check_duration.labels(result.account).observe(seconds)
+        if not isinstance(result, BalanceSnapshot):
+            self.check_failures.labels(result.account, result.kind.value).inc()
+            return
+        self.available.labels(result.account).set(1 if result.is_available else 0)
+        self.last_success.labels(result.account).set(result.taken_at.timestamp())
+        for currency, b in result.balances.items():
+            for kind, amount in (
+                ("total", b.total),
+                ("granted", b.granted),
+                ("topped_up", b.topped_up),
+            ):
+                # a gauge is a float; the exact Decimal stays in the store
+                self.balance.labels(result.account, currency.value, kind).set(float(amount))
+
+    def observe_delivery(self, notifier: str, outcome: str) -> None:
+        self.notifications.labels(notifier, outcome).inc()

@@ -1,0 +1,67 @@
+"""The daemon's one small HTTP server: /metrics, /healthz, /readyz (and, when enabled,
+Slack's slash-command route). Off by default; bound to 127.0.0.1 unless configured."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from .clock import Clock
+from .config import Config
+from .loopback import LoopbackServer
+from .metrics import Metrics
+from .pipeline import CheckPipeline
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+READY_AFTER_INTERVALS = 3
+
+
+class OpsServer(LoopbackServer):
+    def __init__(
+        self, config: Config, metrics: Metrics, store: Store, pipeline: CheckPipeline, clock: Clock
+    ) -> None:
+        super().__init__()
+        self._config = config
+        self._metrics = metrics
+        self._store = store
+        self._pipeline = pipeline
+        self._clock = clock
+        self.app.router.add_get("/metrics", self._scrape)
+        self.app.router.add_get("/healthz", self._healthz)
+        self.app.router.add_get("/readyz", self._readyz)
+
+    async def serve(self) -> str:
+        host, _, port = self._config.http.listen.rpartition(":")
+        url = await self.start(host, int(port))
+        log.info("http: serving /metrics, /healthz and /readyz on %s", url)
+        return url
+
+    async def _scrape(self, _: web.Request) -> web.Response:
+        body = generate_latest(self._metrics.registry)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def _healthz(self, _: web.Request) -> web.Response:
+        return web.Response(text="ok\n")  # answering at all means the loop turns
+
+    async def _readyz(self, _: web.Request) -> web.Response:
+        problems = []
+        try:
+            await asyncio.wait_for(self._store.ping(), timeout=2)
+        except Exception as exc:  # any failure to reach the store means not ready
+            problems.append(f"store unreachable: {type(exc).__name__}")
+        now = self._clock.now()
+        for account in self._config.accounts:
+            last = self._pipeline.last_success(account.name)
+            window = account.check_interval * READY_AFTER_INTERVALS
+            if last is None:
+                problems.append(f"{account.name}: no successful check yet")
+            elif now - last > window:
+                problems.append(f"{account.name}: no successful check for {now - last}")
+        if problems:
+            return web.Response(status=503, text="not ready\n" + "\n".join(problems) + "\n")
+        return web.Response(text="ready\n")
