@@ -250,6 +250,8 @@ class HttpConfig(_Strict):
 class StoreConfig(_Strict):
     url: str | None = Field(None, description="sqlite:///path or postgresql://...")
     path: Path = Path("balancebot.db")
+    keep_full_resolution: Duration = timedelta(days=30)
+    downsample_to: Duration = timedelta(hours=1)
 
     @property
     def database_url(self) -> str:

@@ -97,6 +97,7 @@ class Daemon:
     front_ends: list[FrontEnd]
     metrics: Metrics
     server: OpsServer | None
+    clock: Clock
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -142,6 +143,7 @@ class Daemon:
                 front_ends,
                 metrics,
                 server,
+                clock,
             )
         finally:
             await close_all(notifiers)
@@ -164,8 +166,17 @@ class Daemon:
             for front_end in reversed(started):
                 await front_end.stop()
 
+    async def housekeeping(self) -> None:
+        """Downsample old history so a year of checks stays small and charts stay fast."""
+        store = self.config.store
+        removed = await self.store.downsample(
+            self.clock.now() - store.keep_full_resolution, store.downsample_to
+        )
+        if removed:
+            log.info("housekeeping: downsampled %d old snapshots", removed)
+
     async def _serve(self, stop: asyncio.Event) -> None:
-        scheduler = build_scheduler(self.config, self.pipeline)
+        scheduler = build_scheduler(self.config, self.pipeline, self.housekeeping)
         delivery = asyncio.create_task(self.dispatcher.run(stop), name="dispatcher")
         scheduler.start()
         log.info(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -20,9 +21,24 @@ def default_jitter(account: AccountConfig) -> timedelta:
     )
 
 
-def build_scheduler(config: Config, pipeline: CheckPipeline) -> AsyncIOScheduler:
+HOUSEKEEPING_INTERVAL = timedelta(hours=6)
+
+
+def build_scheduler(
+    config: Config,
+    pipeline: CheckPipeline,
+    housekeeping: Callable[[], Awaitable[object]],
+) -> AsyncIOScheduler:
     """Must be called, and started, inside the running loop (apscheduler #994)."""
     scheduler = AsyncIOScheduler(timezone=UTC)
+    scheduler.add_job(
+        housekeeping,
+        IntervalTrigger(seconds=HOUSEKEEPING_INTERVAL.total_seconds(), timezone=UTC),
+        id="housekeeping",
+        next_run_time=datetime.now(UTC) + timedelta(minutes=1),
+        max_instances=1,
+        coalesce=True,
+    )
     for account in config.accounts:
         interval = account.check_interval.total_seconds()
         scheduler.add_job(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -316,22 +316,72 @@ class Store:
         return [_result_from_row(r, balances.get(r.id, {})) for r in reversed(rows)]
 
     async def history(self, account: str, since: datetime) -> list[BalanceSnapshot]:
-        """Successful snapshots since `since`, oldest first."""
+        """Successful snapshots since `since`, oldest first: one joined query."""
+        query = (
+            sa.select(
+                snapshots.c.id,
+                snapshots.c.provider,
+                snapshots.c.taken_at,
+                snapshots.c.is_available,
+                snapshot_balances.c.currency,
+                snapshot_balances.c.total,
+                snapshot_balances.c.granted,
+                snapshot_balances.c.topped_up,
+            )
+            .select_from(snapshots.outerjoin(snapshot_balances))
+            .where(
+                snapshots.c.account == account,
+                snapshots.c.taken_at >= since,
+                snapshots.c.outcome == "ok",
+            )
+            .order_by(snapshots.c.taken_at, snapshots.c.id)
+        )
+        heads: dict[int, Any] = {}
+        balances: dict[int, dict[Currency, CurrencyBalance]] = {}
         async with self._engine.connect() as conn:
-            rows = (
-                await conn.execute(
-                    sa.select(snapshots)
-                    .where(
-                        snapshots.c.account == account,
-                        snapshots.c.taken_at >= since,
-                        snapshots.c.outcome == "ok",
+            for row in await conn.execute(query):
+                heads.setdefault(row.id, row)
+                found = balances.setdefault(row.id, {})
+                if row.currency is not None:
+                    found[Currency(row.currency)] = CurrencyBalance(
+                        Decimal(row.total), Decimal(row.granted), Decimal(row.topped_up)
                     )
-                    .order_by(snapshots.c.taken_at, snapshots.c.id)
+        return [
+            BalanceSnapshot(account, r.provider, r.taken_at, bool(r.is_available), balances[i])
+            for i, r in heads.items()
+        ]
+
+    async def downsample(self, before: datetime, bucket: timedelta) -> int:
+        """Keep one snapshot per account, outcome and `bucket` older than `before`.
+
+        A year of one-minute checks becomes a month of them plus one per hour.
+        Returns how many snapshots were deleted (with their balances).
+        """
+        step = bucket.total_seconds()
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(
+                sa.select(
+                    snapshots.c.id, snapshots.c.account, snapshots.c.outcome, snapshots.c.taken_at
                 )
-            ).all()
-            balances = await self._balances_for(conn, [r.id for r in rows])
-        snapshots_ = [_result_from_row(r, balances.get(r.id, {})) for r in rows]
-        return [s for s in snapshots_ if isinstance(s, BalanceSnapshot)]
+                .where(snapshots.c.taken_at < before)
+                .order_by(snapshots.c.taken_at, snapshots.c.id)
+            )
+            kept: set[tuple[str, bool, int]] = set()
+            doomed = []
+            for row in rows:
+                slot = (row.account, row.outcome == "ok", int(row.taken_at.timestamp() // step))
+                if slot in kept:
+                    doomed.append(row.id)
+                else:
+                    kept.add(slot)
+        for start in range(0, len(doomed), 500):
+            async with self._engine.begin() as conn:
+                chunk = doomed[start : start + 500]
+                await conn.execute(
+                    snapshot_balances.delete().where(snapshot_balances.c.snapshot_id.in_(chunk))
+                )
+                await conn.execute(snapshots.delete().where(snapshots.c.id.in_(chunk)))
+        return len(doomed)
 
     async def _balances_for(
         self, conn: AsyncConnection, ids: Sequence[int]

@@ -135,3 +135,21 @@ async def test_reopening_keeps_everything(store_url: str) -> None:
         assert [d.notification.headline for d in await second.due_deliveries(T0)] == ["kept"]
     finally:
         await second.close()
+
+
+async def test_downsampling_keeps_one_snapshot_per_hour(store: Store) -> None:
+    for minute in range(180):  # three hours of one-minute checks, one failure among them
+        at = T0 + timedelta(minutes=minute)
+        if minute == 61:
+            await store.save_check(CheckFailure("prod", "deepseek", at, FailureKind.TIMEOUT, "x"))
+        else:
+            await store.save_check(snap(at, cny=str(200 - minute)))
+    await store.save_check(snap(T0, account="dev"))
+    removed = await store.downsample(T0 + timedelta(hours=2), timedelta(hours=1))
+    assert removed == 120 - 3  # kept: prod 12:00, 13:00 and the 13:01 failure
+    history = await store.history("prod", T0)
+    assert [s.taken_at for s in history[:2]] == [T0, T0 + timedelta(hours=1)]
+    assert len(history) == 2 + 60
+    assert history[0].balances[Currency.CNY].total == Decimal("200")
+    assert await store.history("dev", T0) == [snap(T0, account="dev")]
+    assert await store.downsample(T0 + timedelta(hours=2), timedelta(hours=1)) == 0
