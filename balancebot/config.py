@@ -242,6 +242,22 @@ class ChatConfig(_Strict):
     allow: list[AllowRule] = []
 
 
+class DigestConfig(_Strict):
+    schedule: str | None = Field(None, description='cron, in `timezone`: "0 9 * * *"')
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, schedule: str | None) -> str | None:
+        if schedule is not None:
+            from apscheduler.triggers.cron import CronTrigger  # only when one is configured
+
+            try:
+                CronTrigger.from_crontab(schedule)
+            except ValueError as exc:
+                raise ValueError(f"{schedule!r} is not a cron expression: {exc}") from None
+        return schedule
+
+
 class HttpConfig(_Strict):
     enabled: bool = False
     listen: str = Field("127.0.0.1:9464", pattern=r"^[^:\s]+:\d+$")
@@ -270,6 +286,8 @@ class Config(_Strict):
     routes: list[RouteConfig] = Field(default_factory=list)
     chat: ChatConfig = ChatConfig()
     http: HttpConfig = HttpConfig()
+    digest: DigestConfig = DigestConfig()
+    language: Literal["en", "zh"] = "en"
 
     @field_validator("timezone")
     @classmethod

@@ -13,6 +13,7 @@ from .chat.access import Access
 from .chat.commands import Commands
 from .clock import Clock, SystemClock
 from .config import Config
+from .digest import build_digest
 from .dispatcher import Dispatcher, close_all
 from .metrics import Metrics
 from .notifiers import Notifier
@@ -166,6 +167,14 @@ class Daemon:
             for front_end in reversed(started):
                 await front_end.stop()
 
+    async def send_digest(self) -> None:
+        now = self.clock.now()
+        targets = {name: notifier.targets() for name, notifier in self.notifiers.items()}
+        entries = await build_digest(self.config, self.store, targets, now)
+        await self.store.enqueue(entries, now)
+        self.dispatcher.wake()
+        log.info("digest queued for %d target(s)", len(entries))
+
     async def housekeeping(self) -> None:
         """Downsample old history so a year of checks stays small and charts stay fast."""
         store = self.config.store
@@ -176,7 +185,7 @@ class Daemon:
             log.info("housekeeping: downsampled %d old snapshots", removed)
 
     async def _serve(self, stop: asyncio.Event) -> None:
-        scheduler = build_scheduler(self.config, self.pipeline, self.housekeeping)
+        scheduler = build_scheduler(self.config, self.pipeline, self.housekeeping, self.send_digest)
         delivery = asyncio.create_task(self.dispatcher.run(stop), name="dispatcher")
         scheduler.start()
         log.info(

@@ -94,6 +94,7 @@ class TransitionKind(enum.StrEnum):
     REPEAT = "repeat"
     ESCALATED = "escalated"
     RESOLVED = "resolved"
+    DIGEST = "digest"  # not an alert transition: the scheduled summary travels the same way
 
 
 class AlertStatus(enum.StrEnum):
@@ -145,6 +146,8 @@ class Notification:
         """Read before the words on a lock screen: red, orange, green."""
         if self.kind is TransitionKind.RESOLVED:
             return "✅"
+        if self.kind is TransitionKind.DIGEST:
+            return "📊"
         return {Severity.CRITICAL: "🔴", Severity.WARNING: "🟠"}.get(self.severity, "🔵")
 
 

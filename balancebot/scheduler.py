@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from .config import AccountConfig, Config
@@ -28,9 +30,19 @@ def build_scheduler(
     config: Config,
     pipeline: CheckPipeline,
     housekeeping: Callable[[], Awaitable[object]],
+    digest: Callable[[], Awaitable[object]],
 ) -> AsyncIOScheduler:
     """Must be called, and started, inside the running loop (apscheduler #994)."""
     scheduler = AsyncIOScheduler(timezone=UTC)
+    if config.digest.schedule is not None:
+        scheduler.add_job(
+            digest,
+            CronTrigger.from_crontab(config.digest.schedule, timezone=ZoneInfo(config.timezone)),
+            id="digest",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=3600,  # a digest an hour late still helps
+        )
     scheduler.add_job(
         housekeeping,
         IntervalTrigger(seconds=HOUSEKEEPING_INTERVAL.total_seconds(), timezone=UTC),

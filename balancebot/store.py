@@ -107,6 +107,7 @@ outbox = sa.Table(
     sa.Column("target", sa.String(128), nullable=False),
     sa.Column("account", sa.String(64), nullable=False),
     sa.Column("rule", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
     sa.Column("payload", sa.Text(), nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("attempts", sa.Integer(), nullable=False, default=0),
@@ -233,22 +234,33 @@ class Store:
             await self._insert_result(conn, result)
             for state in states:
                 await self._put_state(conn, state)
-            rows = [
-                {
-                    "created_at": now or result.taken_at,
-                    "notifier": e.notifier,
-                    "target": e.target,
-                    "account": e.notification.account,
-                    "rule": e.notification.rule,
-                    "payload": notification_to_json(e.notification),
-                    "status": OutboxStatus.MUTED if e.muted else OutboxStatus.PENDING,
-                    "attempts": 0,
-                    "next_attempt_at": now or result.taken_at,
-                }
-                for e in entries
-            ]
-            if rows:
-                await conn.execute(outbox.insert(), rows)
+            await self._insert_outbox(conn, entries, now or result.taken_at)
+
+    async def enqueue(self, entries: Iterable[OutboxEntry], now: datetime) -> None:
+        """Outbox rows that no check produced (the digest)."""
+        async with self._engine.begin() as conn:
+            await self._insert_outbox(conn, entries, now)
+
+    async def _insert_outbox(
+        self, conn: AsyncConnection, entries: Iterable[OutboxEntry], now: datetime
+    ) -> None:
+        rows = [
+            {
+                "created_at": now,
+                "notifier": e.notifier,
+                "target": e.target,
+                "account": e.notification.account,
+                "rule": e.notification.rule,
+                "kind": e.notification.kind.value,
+                "payload": notification_to_json(e.notification),
+                "status": OutboxStatus.MUTED if e.muted else OutboxStatus.PENDING,
+                "attempts": 0,
+                "next_attempt_at": now,
+            }
+            for e in entries
+        ]
+        if rows:
+            await conn.execute(outbox.insert(), rows)
 
     async def _insert_result(self, conn: AsyncConnection, result: CheckResult) -> None:
         row: dict[str, Any] = {
@@ -452,6 +464,21 @@ class Store:
             Delivery(r.id, r.notifier, r.target, notification_from_json(r.payload), r.attempts)
             for r in rows
         ]
+
+    async def alerts_fired(self, account: str, since: datetime) -> int:
+        """Alerts that fired for `account` since then (each once, however many targets)."""
+        fired = (
+            sa.select(outbox.c.rule, outbox.c.created_at)
+            .where(
+                outbox.c.account == account,
+                outbox.c.kind == TransitionKind.FIRING.value,
+                outbox.c.created_at >= since,
+            )
+            .distinct()
+            .subquery()
+        )
+        async with self._engine.connect() as conn:
+            return int(await conn.scalar(sa.select(sa.func.count()).select_from(fired)) or 0)
 
     async def next_delivery_due(self) -> datetime | None:
         async with self._engine.connect() as conn:

@@ -1,0 +1,29 @@
+"""Languages for user-facing messages: gettext catalogs in `balancebot/locale`.
+
+English is the source language. The process has one language, chosen by `language` in
+the config and activated once at start-up; `_()` marks and translates a message.
+Numbers are formatted by the caller, so amounts keep their currency and two decimals.
+"""
+
+from __future__ import annotations
+
+import gettext
+from importlib import resources
+
+LANGUAGES = ("en", "zh")
+DOMAIN = "balancebot"
+
+_active: gettext.NullTranslations = gettext.NullTranslations()
+
+
+def activate(language: str) -> None:
+    global _active
+    if language == "en":
+        _active = gettext.NullTranslations()
+        return
+    with resources.as_file(resources.files(__package__) / "locale") as directory:
+        _active = gettext.translation(DOMAIN, localedir=directory, languages=[language])
+
+
+def _(message: str) -> str:
+    return _active.gettext(message)
