@@ -148,6 +148,42 @@ def notify_test(log_level: str, config_path: str, only: tuple[str, ...]) -> None
 
 
 @main.command()
+@config_option
+@click.option("--account", help="Default: the first account in the config.")
+@click.option("--days", default=30, show_default=True, type=click.IntRange(1, 3650))
+@click.option(
+    "--plot",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write a PNG chart here (needs the charts extra) instead of printing a table.",
+)
+@click.pass_obj
+def history(
+    log_level: str, config_path: str, account: str | None, days: int, plot: str | None
+) -> None:
+    """Balance history from the store: a table (one row per hour), or a chart."""
+    _configure_logging("warning" if log_level == "info" else log_level)
+    config = _load(config_path)
+    name = account or config.accounts[0].name
+    if name not in {a.name for a in config.accounts}:
+        _fail_config(Exception(f"no account named {name!r}"))
+    from .history import history_png, history_table
+
+    if plot is None:
+        click.echo(asyncio.run(history_table(config, name, days)))
+        return
+    from .charts import ChartsUnavailable
+
+    try:
+        image = asyncio.run(history_png(config, name, days))
+    except ChartsUnavailable as exc:
+        click.echo(f"balancebot: {exc}", err=True)
+        sys.exit(1)
+    with open(plot, "wb") as out:
+        out.write(image)
+    click.echo(f"wrote {plot} ({len(image) // 1024} KiB)")
+
+
+@main.command()
 @click.option("--time-limit", default=60.0, show_default=True, help="Seconds before giving up.")
 @click.pass_obj
 def demo(log_level: str, time_limit: float) -> None:

@@ -351,6 +351,14 @@ class Config(_Strict):
     def rules_for(self, account: str) -> list[RuleConfig]:
         return [r for r in self.rules if r.applies_to(account)]
 
+    def thresholds_for(self, account: str) -> dict[Currency, ThresholdLimits]:
+        """The threshold limits that apply to an account (for charts)."""
+        limits: dict[Currency, ThresholdLimits] = {}
+        for rule in self.rules_for(account):
+            if isinstance(rule, ThresholdRuleConfig):
+                limits.update(rule.thresholds)
+        return limits
+
     def route(self, account: str, rule: str, severity: Severity) -> list[str]:
         """Notifier names an alert goes to; with no routes, to every notifier."""
         if not self.routes:

@@ -66,14 +66,14 @@ def build_front_ends(
         if slack.mode == "socket":
             assert slack.app_token is not None
             front_ends.append(
-                SlackSocketFrontEnd(
-                    commands, slack.app_token.get_secret_value(), app.settings.base_url
-                )
+                SlackSocketFrontEnd(commands, slack.app_token.get_secret_value(), app)
             )
         else:
             assert slack.signing_secret is not None and server is not None  # config checks it
             front_ends.append(
-                SlackHttpFrontEnd(commands, slack.signing_secret.get_secret_value(), clock, server)
+                SlackHttpFrontEnd(
+                    commands, slack.signing_secret.get_secret_value(), clock, server, app
+                )
             )
     return front_ends
 

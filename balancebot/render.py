@@ -93,6 +93,7 @@ def console_text(card: Card) -> str:
 
 
 TELEGRAM_MAX_CHARS = 4096
+TELEGRAM_CAPTION_MAX_CHARS = 1024
 SLACK_SECTION_MAX_CHARS = 3000
 
 
@@ -122,10 +123,10 @@ def _fit(lines: list[str], limit: int) -> str:
     return text[:limit]
 
 
-def telegram_html(card: Card) -> str:
+def telegram_html(card: Card, limit: int = TELEGRAM_MAX_CHARS) -> str:
     """Telegram HTML parse mode: every user-controlled string escaped."""
     head = _with_icon(card, f"<b>{html.escape(card.headline)}</b>")
-    return _fit([head, *(html.escape(d) for d in card.details)], TELEGRAM_MAX_CHARS)
+    return _fit([head, *(html.escape(d) for d in card.details)], limit)
 
 
 def slack_escape(text: str) -> str:

@@ -7,6 +7,7 @@ help text. Bad input gets a usage reply, never a traceback.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import zoneinfo
 from collections.abc import Awaitable, Callable
@@ -37,6 +38,7 @@ class Reply:
     headline: str
     details: tuple[str, ...] = ()
     icon: str = ""
+    image: bytes | None = None  # a PNG chart; the text is its caption
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,6 +281,36 @@ async def unmute(self: Commands, request: Request) -> Reply:
         return Reply(f"Nothing was muted for {what}", icon="🔔")
     log.info("%s unmuted %s", request.caller.label, what)
     return Reply(f"Unmuted {what}", icon="🔔")
+
+
+@command("/history [account] [days]")
+async def history(self: Commands, request: Request) -> Reply:
+    """A chart of the balance over the last days (default 30)."""
+    from ..charts import ChartsUnavailable, plot_history  # matplotlib only when asked
+
+    names, days = [], 30
+    for arg in request.args:
+        if arg.isdigit():
+            days = int(arg)
+        else:
+            names.append(self.pick_account(request, arg))
+    if len(names) > 1 or not 1 <= days <= 365:
+        raise UsageError("one account, and 1 to 365 days")
+    account = names[0] if names else self.visible_accounts(request)[0]
+    snapshots = await self.store.history(account, self.clock.now() - timedelta(days=days))
+    thresholds = self.config.thresholds_for(account)
+    try:
+        image = await asyncio.to_thread(
+            plot_history, snapshots, account, days, self.zone, thresholds
+        )
+    except ChartsUnavailable as exc:
+        return Reply(str(exc), icon="📉")
+    return Reply(
+        f"{account}: balance over {days} days",
+        (f"{len(snapshots)} snapshots",),
+        icon="📈",
+        image=image,
+    )
 
 
 @command("/help")

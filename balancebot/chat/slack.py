@@ -16,6 +16,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import Clock as SignatureClock
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
@@ -26,6 +27,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from ..clock import Clock
 from ..loopback import LoopbackServer
+from ..notifiers.slack import SlackNotifier
 from ..render import slack_blocks, slack_text
 from .access import Caller
 from .commands import Commands, Reply
@@ -54,8 +56,10 @@ async def answer(
     fields: dict[str, Any],
     ack: Callable[[dict[str, Any] | None], Awaitable[None]],
     session: aiohttp.ClientSession,
+    web: AsyncWebClient | None,
 ) -> None:
-    """Run a slash command; reply in the ack if quick enough, else via `response_url`."""
+    """Run a slash command; reply in the ack if quick enough, else via `response_url`.
+    A chart is uploaded to the channel with the bot token (the external-upload flow)."""
     text = f"{fields.get('command', '')} {fields.get('text', '')}"
     work = asyncio.ensure_future(commands.handle(caller_of(fields), text))
     try:
@@ -66,21 +70,37 @@ async def answer(
         response_url = str(fields.get("response_url", ""))
         if not response_url:
             log.warning("slack commands: a slow reply had no response_url to go to")
-            return
-        response = await AsyncWebhookClient(response_url, session=session).send_dict(
-            reply_payload(reply)
+        else:
+            response = await AsyncWebhookClient(response_url, session=session).send_dict(
+                reply_payload(reply)
+            )
+            if response.status_code != 200:
+                log.warning("slack commands: response_url answered HTTP %d", response.status_code)
+    else:
+        await ack(reply_payload(reply))
+    if reply.image is not None and web is not None:
+        await upload_chart(web, reply, str(fields.get("channel_id", "")))
+
+
+async def upload_chart(web: AsyncWebClient, reply: Reply, channel: str) -> None:
+    try:
+        await web.files_upload_v2(
+            channel=channel,
+            file=reply.image,
+            filename="balance.png",
+            title=reply.headline,
+            initial_comment=slack_text(reply),
         )
-        if response.status_code != 200:
-            log.warning("slack commands: response_url answered HTTP %d", response.status_code)
-        return
-    await ack(reply_payload(reply))
+    except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
+        log.warning("slack commands: chart upload to %s failed: %s", channel, exc)
 
 
 class SlackSocketFrontEnd:
-    def __init__(self, commands: Commands, app_token: str, api_base_url: str) -> None:
+    def __init__(self, commands: Commands, app_token: str, notifier: SlackNotifier) -> None:
         self._commands = commands
         self._app_token = app_token
-        self._api_base_url = api_base_url
+        self._notifier = notifier
+        self._api_base_url = notifier.settings.base_url
         self.client: SocketModeClient | None = None
         self._session: aiohttp.ClientSession | None = None
         self._watchdog: asyncio.Task[None] | None = None
@@ -129,7 +149,7 @@ class SlackSocketFrontEnd:
             await ack(None)
             return
         assert self._session is not None
-        await answer(self._commands, request.payload, ack, self._session)
+        await answer(self._commands, request.payload, ack, self._session, self._notifier.web)
 
 
 class WallClockSeconds(SignatureClock):
@@ -143,7 +163,11 @@ class WallClockSeconds(SignatureClock):
 
 
 def slash_command_route(
-    commands: Commands, signing_secret: str, clock: Clock, session: aiohttp.ClientSession
+    commands: Commands,
+    signing_secret: str,
+    clock: Clock,
+    session: aiohttp.ClientSession,
+    notifier: SlackNotifier,
 ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     """The aiohttp handler for slash commands over HTTP: verify, then answer."""
     verifier = SignatureVerifier(signing_secret, clock=WallClockSeconds(clock))
@@ -166,7 +190,7 @@ def slash_command_route(
                 await response.write_eof()
 
         started = time.perf_counter()
-        await answer(commands, fields, ack, session)
+        await answer(commands, fields, ack, session, notifier.web)
         if response.prepared:
             return response
         log.debug("slack commands: answered in %.0f ms", (time.perf_counter() - started) * 1000)
@@ -181,11 +205,17 @@ class SlackHttpFrontEnd:
     PATH = "/slack/commands"
 
     def __init__(
-        self, commands: Commands, signing_secret: str, clock: Clock, server: LoopbackServer
+        self,
+        commands: Commands,
+        signing_secret: str,
+        clock: Clock,
+        server: LoopbackServer,
+        notifier: SlackNotifier,
     ) -> None:
         self._session = aiohttp.ClientSession()
         server.app.router.add_post(
-            self.PATH, slash_command_route(commands, signing_secret, clock, self._session)
+            self.PATH,
+            slash_command_route(commands, signing_secret, clock, self._session, notifier),
         )
 
     async def start(self) -> None:

@@ -20,7 +20,7 @@ from telegram.request import HTTPXRequest
 from ..errors import BalanceBotError
 from ..notifiers.telegram import TelegramNotifier
 from ..redact import redact
-from ..render import telegram_html
+from ..render import TELEGRAM_CAPTION_MAX_CHARS, telegram_html
 from .access import Caller
 from .commands import Commands
 
@@ -102,12 +102,20 @@ class TelegramFrontEnd:
         for attempt in range(REPLY_ATTEMPTS):
             await self._notifier.pace(str(chat.id))  # alerts and replies share the chat's limit
             try:
-                await self.app.bot.send_message(
-                    chat_id=chat.id,
-                    text=telegram_html(reply),
-                    parse_mode=ParseMode.HTML,
-                    link_preview_options=LinkPreviewOptions(is_disabled=True),
-                )
+                if reply.image is not None:
+                    await self.app.bot.send_photo(
+                        chat_id=chat.id,
+                        photo=reply.image,
+                        caption=telegram_html(reply, TELEGRAM_CAPTION_MAX_CHARS),
+                        parse_mode=ParseMode.HTML,
+                    )
+                else:
+                    await self.app.bot.send_message(
+                        chat_id=chat.id,
+                        text=telegram_html(reply),
+                        parse_mode=ParseMode.HTML,
+                        link_preview_options=LinkPreviewOptions(is_disabled=True),
+                    )
                 return
             except RetryAfter as exc:  # several replies to one chat in a second
                 wait = exc.retry_after

@@ -58,6 +58,9 @@ class FakeSlack(LoopbackServer):
         self.app.router.add_post("/hooks/{hook}", self._hook)
         self.app.router.add_get("/socket", self._websocket)
         self.app.router.add_post("/commands/{id}", self._response_url)
+        self.app.router.add_post("/upload/{file_id}", self._upload)
+        self.uploads: dict[str, bytes] = {}
+        self.files: list[dict[str, Any]] = []
 
     @property
     def api_url(self) -> str:
@@ -89,7 +92,34 @@ class FakeSlack(LoopbackServer):
             return web.json_response({"ok": True, "url": ws_url})
         if auth != f"Bearer {self.bot_token}":
             return self.fail("invalid_auth")
-        body = await self._body(request)
+        body = {**request.query, **await self._body(request)}
+        if method == "files.getUploadURLExternal":
+            file_id = f"F{len(self.uploads) + 1}"
+            self.uploads[file_id] = b""
+            return web.json_response(
+                {"ok": True, "file_id": file_id, "upload_url": f"{self.url}/upload/{file_id}"}
+            )
+        if method == "files.completeUploadExternal":
+            files = json.loads(body["files"])
+            channel = body.get("channel_id", "")
+            if channel not in self.channels:
+                return self.fail("channel_not_found")
+            for f in files:
+                if not self.uploads.get(f["id"]):
+                    return self.fail("file_upload_incomplete")
+            async with self._acked:
+                self.files += [
+                    {
+                        "id": f["id"],
+                        "title": f.get("title"),
+                        "channel": channel,
+                        "comment": body.get("initial_comment"),
+                        "data": self.uploads[f["id"]],
+                    }
+                    for f in files
+                ]
+                self._acked.notify_all()
+            return web.json_response({"ok": True, "files": [{"id": f["id"]} for f in files]})
         if method == "auth.test":
             return web.json_response(
                 {
@@ -155,6 +185,13 @@ class FakeSlack(LoopbackServer):
             return web.Response(status=400, text="invalid_payload")
         self.hook_posts.append({"hook": hook, **body})
         return web.Response(status=200, text="ok")
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        file_id = request.match_info["file_id"]
+        if file_id not in self.uploads:
+            return web.Response(status=404, text="not found")
+        self.uploads[file_id] = await request.read()
+        return web.Response(text=f"OK - {len(self.uploads[file_id])}")
 
     # --- Socket Mode ---------------------------------------------------------------------
 
@@ -236,6 +273,10 @@ class FakeSlack(LoopbackServer):
             self.responses.append({"id": request.match_info["id"], **body})
             self._acked.notify_all()
         return web.Response(text="ok")
+
+    async def wait_files(self, count: int) -> None:
+        async with self._acked:
+            await asyncio.wait_for(self._acked.wait_for(lambda: len(self.files) >= count), 30)
 
     async def wait_responses(self, count: int) -> None:
         async with self._acked:

@@ -240,6 +240,13 @@ class FakeTelegram(LoopbackServer):
             )
         return self.sent
 
+    async def wait_photos(self, count: int) -> list[dict[str, Any]]:
+        async with self._update_arrived:
+            await asyncio.wait_for(
+                self._update_arrived.wait_for(lambda: len(self.photos) >= count), 30
+            )
+        return self.photos
+
     async def command(self, text: str, user_id: int = 42, chat_id: int = 42) -> None:
         """Queue a command message for getUpdates, as Telegram delivers one."""
         self._update_id = getattr(self, "_update_id", 0) + 1
@@ -274,7 +281,9 @@ class FakeTelegram(LoopbackServer):
         caption = str(params.get("caption", ""))
         if len(caption) > 1024:
             return self.error(400, "Bad Request: message caption is too long")
-        self.photos.append({"chat_id": chat, "caption": caption, "data": data})
+        async with self._update_arrived:
+            self.photos.append({"chat_id": chat, "caption": caption, "data": data})
+            self._update_arrived.notify_all()
         return self.ok(
             self._message(
                 chat, photo=[{"file_id": "p1", "file_unique_id": "u1", "width": 1, "height": 1}]

@@ -1,0 +1,62 @@
+"""`balancebot history`: what the store remembers, as a table or a chart."""
+
+from __future__ import annotations
+
+import asyncio
+import zoneinfo
+from datetime import UTC, datetime, timedelta
+
+from .charts import plot_history
+from .config import Config
+from .models import BalanceSnapshot
+from .rules import money
+from .store import Store
+
+
+async def load_history(config: Config, account: str, days: int) -> list[BalanceSnapshot]:
+    store = await Store.open(config.store.database_url)
+    try:
+        return await store.history(account, datetime.now(UTC) - timedelta(days=days))
+    finally:
+        await store.close()
+
+
+def hourly(history: list[BalanceSnapshot]) -> list[BalanceSnapshot]:
+    """The last snapshot of each hour: a readable table from minute-by-minute history."""
+    by_hour: dict[datetime, BalanceSnapshot] = {}
+    for snapshot in history:
+        by_hour[snapshot.taken_at.replace(minute=0, second=0, microsecond=0)] = snapshot
+    return list(by_hour.values())
+
+
+async def history_table(config: Config, account: str, days: int) -> str:
+    zone = zoneinfo.ZoneInfo(config.timezone)
+    rows = [("TIME", "CURRENCY", "TOTAL", "GRANTED", "TOPPED-UP", "AVAILABLE")]
+    for snapshot in hourly(await load_history(config, account, days)):
+        when = snapshot.taken_at.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+        for currency, b in snapshot.balances.items():
+            rows.append(
+                (
+                    when,
+                    currency.value,
+                    money(b.total),
+                    money(b.granted),
+                    money(b.topped_up),
+                    "yes" if snapshot.is_available else "NO",
+                )
+            )
+    if len(rows) == 1:
+        return f"no balance history for {account} in the last {days} days"
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    )
+
+
+async def history_png(config: Config, account: str, days: int) -> bytes:
+    history = await load_history(config, account, days)
+    zone = zoneinfo.ZoneInfo(config.timezone)
+    return await asyncio.to_thread(
+        plot_history, history, account, days, zone, config.thresholds_for(account)
+    )

@@ -1,0 +1,165 @@
+"""Balance charts: the PNG itself, /history on Telegram and Slack, and the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import struct
+import sys
+import zoneinfo
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from balancebot.charts import ChartsUnavailable, plot_history
+from balancebot.config import Config, load_config
+from balancebot.daemon import Daemon
+from balancebot.simulator import DeepSeekSimulator
+from balancebot.store import Store
+
+from .conftest import API_KEY
+from .fakes.slack import FakeSlack
+from .fakes.telegram import FakeTelegram
+from .test_chat import daemon as chat_daemon  # noqa: F401 - fixture
+from .test_chat import (  # noqa: F401 - fixtures
+    slack,
+    socket_config,
+    telegram,
+)
+from .test_digest import NOW, week_of_history
+
+SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
+ARTIFACTS = Path(os.environ.get("BALANCEBOT_TEST_ARTIFACTS", "/tmp/balancebot-test-artifacts"))
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    assert data[12:16] == b"IHDR"
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
+def test_chart_is_a_sane_png_with_thresholds(make_config: Any) -> None:
+    config: Config = make_config(
+        rules=[
+            {
+                "name": "low",
+                "type": "threshold",
+                "thresholds": {"CNY": {"warning_below": "150", "critical_below": "80"}},
+            }
+        ]
+    )
+    data = plot_history(week_of_history(), "prod", 7, SHANGHAI, config.thresholds_for("prod"))
+    width, height = png_size(data)
+    assert (width, height) == (900, 400)
+    assert 10_000 < len(data) < 500_000
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "history-7d.png").write_bytes(data)  # to look at
+
+
+def test_chart_of_nothing_still_renders() -> None:
+    width, _ = png_size(plot_history([], "prod", 30, SHANGHAI, {}))
+    assert width == 900
+
+
+def test_without_matplotlib_the_command_explains(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    with pytest.raises(ChartsUnavailable, match=r"pip install 'balancebot\[charts\]'"):
+        plot_history([], "prod", 30, SHANGHAI, {})
+
+
+async def seed(daemon: Daemon) -> None:
+    for snapshot in week_of_history():
+        await daemon.store.save_check(snapshot)
+
+
+async def test_history_on_telegram_sends_a_photo(
+    chat_daemon: Daemon,
+    telegram: FakeTelegram,  # noqa: F811
+) -> None:
+    from balancebot.chat.telegram import TelegramFrontEnd
+
+    await seed(chat_daemon)
+    chat_daemon.clock.advance((NOW - chat_daemon.clock.now()).total_seconds())  # type: ignore[attr-defined]
+    front = next(f for f in chat_daemon.front_ends if isinstance(f, TelegramFrontEnd))
+    await front.start()
+    try:
+        await telegram.command("/history prod 7")
+        await telegram.command("/history", user_id=666, chat_id=666)
+        await telegram.wait_sent(1)
+        await telegram.wait_photos(1)
+    finally:
+        await front.stop()
+    [photo] = telegram.photos
+    assert photo["chat_id"] == "42" and photo["caption"].startswith("📈 <b>prod: balance over 7")
+    assert png_size(photo["data"])[0] == 900
+    assert "not allowed" in telegram.sent[0]["text"]
+
+
+async def test_history_on_slack_uploads_the_chart(
+    chat_daemon: Daemon,
+    slack: FakeSlack,  # noqa: F811
+) -> None:
+    from balancebot.chat.slack import SlackSocketFrontEnd
+
+    await seed(chat_daemon)
+    front = next(f for f in chat_daemon.front_ends if isinstance(f, SlackSocketFrontEnd))
+    await front.start()
+    await slack.wait_connections(1)
+    try:
+        ack = await slack.ack_for(await slack.slash_command("/history", "prod 30"))
+        assert ack is not None and "prod: balance over 30 days" in ack["text"]
+        await slack.wait_files(1)
+    finally:
+        await front.stop()
+    [upload] = slack.files
+    assert upload["channel"] == "C1" and upload["title"] == "prod: balance over 30 days"
+    assert png_size(upload["data"])[0] == 900
+
+
+async def test_history_command_line(tmp_path: Path, simulator: DeepSeekSimulator) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(f"""
+timezone = "Asia/Shanghai"
+[store]
+path = "state.db"
+[[accounts]]
+name = "prod"
+api_key = "{API_KEY}"
+base_url = "{simulator.base_url}"
+""")
+    config = load_config(path)
+    store = await Store.open(config.store.database_url)
+    shift = datetime.now(UTC) - NOW
+    for snapshot in week_of_history():
+        await store.save_check(replace(snapshot, taken_at=snapshot.taken_at + shift))
+    await store.close()
+
+    async def run(*args: str) -> tuple[int, str]:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "balancebot",
+            "history",
+            "-c",
+            str(path),
+            *args,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(process.communicate(), 60)
+        assert process.returncode == 0, err.decode()
+        return process.returncode, out.decode()
+
+    _, table = await run("--days", "2")
+    lines = table.splitlines()
+    assert lines[0].split() == ["TIME", "CURRENCY", "TOTAL", "GRANTED", "TOPPED-UP", "AVAILABLE"]
+    assert 48 <= len(lines) - 1 <= 50  # one row per hour
+    assert lines[-1].split()[2:] == ["CST", "CNY", "216.00", "0.00", "216.00", "yes"]
+    out_png = tmp_path / "chart.png"
+    _, said = await run("--plot", str(out_png))
+    assert said.startswith(f"wrote {out_png}")
+    assert png_size(out_png.read_bytes())[0] == 900
