@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import tzinfo
 
 from .config import ThresholdLimits
 from .errors import BalanceBotError
-from .i18n import _
+from .i18n import N_, _, language
 from .models import BalanceSnapshot, Currency
 
 INSTALL_HINT = "pip install 'balancebot[charts]'"
+CJK_FONTS = ["Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Zen Hei", "SimHei"]
 
 
 class ChartsUnavailable(BalanceBotError):
@@ -27,6 +28,7 @@ def plot_history(
 ) -> bytes:
     """One panel per currency: total and granted balance over time, threshold lines."""
     try:
+        from matplotlib import font_manager, rcParams
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
         from matplotlib.figure import Figure
@@ -34,6 +36,16 @@ def plot_history(
         raise ChartsUnavailable(
             _("Charts need the optional extra: {hint}").format(hint=INSTALL_HINT)
         ) from None
+
+    text: Callable[[str], str] = _
+    if language() == "zh":
+        try:
+            font_manager.findfont(
+                font_manager.FontProperties(family=CJK_FONTS), fallback_to_default=False
+            )
+            rcParams["font.sans-serif"] = [*CJK_FONTS, *rcParams["font.sans-serif"]]
+        except ValueError:  # no Chinese font installed: English beats empty boxes
+            text = N_  # returns the English message as it is
 
     currencies = [c for c in Currency if any(c in s.balances for s in history)]
     figure = Figure(figsize=(9, 1.2 + 2.8 * max(1, len(currencies))), dpi=100)
@@ -47,7 +59,7 @@ def plot_history(
             [float(s.balances[currency].total) for s in points],
             color="tab:blue",
             linewidth=1.8,
-            label=_("total"),
+            label=text(N_("total")),
         )
         ax.plot(
             times,
@@ -55,12 +67,12 @@ def plot_history(
             color="tab:green",
             linewidth=1,
             linestyle="--",
-            label=_("granted"),
+            label=text(N_("granted")),
         )
         limits = thresholds.get(currency)
         for value, colour, name in (
-            (limits.warning_below if limits else None, "tab:orange", _("warning below")),
-            (limits.critical_below if limits else None, "tab:red", _("critical below")),
+            (limits.warning_below if limits else None, "tab:orange", text(N_("warning below"))),
+            (limits.critical_below if limits else None, "tab:red", text(N_("critical below"))),
         ):
             if value is not None:
                 ax.axhline(
@@ -70,7 +82,7 @@ def plot_history(
                     linewidth=1.2,
                     label=f"{name} {value:.2f}",
                 )
-        ax.set_ylabel(f"{_('balance')} ({currency})")
+        ax.set_ylabel(f"{text(N_('balance'))} ({currency})")
         ax.set_ylim(bottom=min(0.0, ax.get_ylim()[0]))
         ax.grid(True, alpha=0.3)
         ax.legend(loc="best", fontsize="small")
@@ -78,7 +90,7 @@ def plot_history(
         axes[0].text(
             0.5,
             0.5,
-            _("No balance history in this period"),
+            text(N_("No balance history in this period")),
             ha="center",
             va="center",
             transform=axes[0].transAxes,
@@ -90,7 +102,7 @@ def plot_history(
     )
     axes[-1].set_xlabel(str(zone))
     figure.suptitle(
-        _("{account}: DeepSeek balance, last {days} days").format(account=account, days=days)
+        text(N_("{account}: DeepSeek balance, last {days} days")).format(account=account, days=days)
     )
     figure.tight_layout()
     buffer = io.BytesIO()

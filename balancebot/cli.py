@@ -43,6 +43,9 @@ def _load(config_path: str, with_notifiers: bool = True) -> Config:
     except ConfigError as exc:
         _fail_config(exc)
     install(config_secrets(config, with_notifiers))
+    from .i18n import activate
+
+    activate(config.language)
     return config
 
 

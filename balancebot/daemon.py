@@ -15,6 +15,7 @@ from .clock import Clock, SystemClock
 from .config import Config
 from .digest import build_digest
 from .dispatcher import Dispatcher, close_all
+from .i18n import activate
 from .metrics import Metrics
 from .notifiers import Notifier
 from .pipeline import CheckPipeline
@@ -109,6 +110,7 @@ class Daemon:
         notifiers: Mapping[str, Notifier] | None = None,
     ) -> AsyncIterator[Daemon]:
         clock = clock or SystemClock()
+        activate(config.language)
         store = await Store.open(config.store.database_url)
         http = http_client(config)
         notifiers = dict(notifiers) if notifiers is not None else build_notifiers(config, clock)

@@ -14,10 +14,16 @@ LANGUAGES = ("en", "zh")
 DOMAIN = "balancebot"
 
 _active: gettext.NullTranslations = gettext.NullTranslations()
+_language = "en"
+
+
+def language() -> str:
+    return _language
 
 
 def activate(language: str) -> None:
-    global _active
+    global _active, _language
+    _language = language
     if language == "en":
         _active = gettext.NullTranslations()
         return
@@ -27,3 +33,8 @@ def activate(language: str) -> None:
 
 def _(message: str) -> str:
     return _active.gettext(message)
+
+
+def N_(message: str) -> str:
+    """Mark a message for translation where it is defined; `_()` translates it where shown."""
+    return message

@@ -8,6 +8,7 @@ from .clock import SystemClock
 from .config import Config
 from .daemon import build_notifiers
 from .errors import DeliveryError
+from .i18n import _
 from .models import Notification, Severity, TransitionKind
 
 
@@ -34,8 +35,12 @@ async def send_test_messages(config: Config, only: tuple[str, ...] = ()) -> list
         account="-",
         rule="notify-test",
         subject="",
-        headline="TEST: balancebot can deliver here",
-        details=(f"Sent by `balancebot notify-test` at {now:%Y-%m-%d %H:%M:%S} UTC",),
+        headline=_("TEST: balancebot can deliver here"),
+        details=(
+            _("Sent by `balancebot notify-test` at {time}").format(
+                time=f"{now:%Y-%m-%d %H:%M:%S} UTC"
+            ),
+        ),
         at=now,
         started_at=now,
     )

@@ -10,24 +10,35 @@ import html
 from datetime import datetime, timedelta, tzinfo
 from typing import Any, Protocol
 
+from .i18n import _
 from .models import (
     BalanceSnapshot,
     CheckResult,
     Notification,
+    Severity,
     Transition,
     TransitionKind,
 )
 from .rules import money
 
 
-def headline_label(transition: Transition) -> str:
-    severity = transition.severity.name
+def severity_name(severity: Severity) -> str:
     return {
-        TransitionKind.FIRING: severity,
-        TransitionKind.REPEAT: f"{severity} (still)",
-        TransitionKind.ESCALATED: f"{severity} (escalated)",
-        TransitionKind.RESOLVED: "RESOLVED",
-    }[transition.kind]
+        Severity.INFO: _("INFO"),
+        Severity.WARNING: _("WARNING"),
+        Severity.CRITICAL: _("CRITICAL"),
+    }[severity]
+
+
+def headline_label(transition: Transition) -> str:
+    severity = severity_name(transition.severity)
+    if transition.kind is TransitionKind.REPEAT:
+        return _("{severity} (still)").format(severity=severity)
+    if transition.kind is TransitionKind.ESCALATED:
+        return _("{severity} (escalated)").format(severity=severity)
+    if transition.kind is TransitionKind.RESOLVED:
+        return _("RESOLVED")
+    return severity
 
 
 def notification_for(
@@ -37,13 +48,17 @@ def notification_for(
     key = transition.key
     details = list(balance_lines(result))
     if finding.limit is not None and key.subject:
-        details.append(f"Threshold: {money(finding.limit)} {key.subject}")
-    details.append(f"Checked: {local_time(result.taken_at, zone)}")
+        details.append(
+            _("Threshold: {limit} {currency}").format(
+                limit=money(finding.limit), currency=key.subject
+            )
+        )
+    details.append(_("Checked: {time}").format(time=local_time(result.taken_at, zone)))
     if transition.kind is TransitionKind.RESOLVED:
-        details.append(f"Lasted: {human_duration(transition.duration)}")
+        details.append(_("Lasted: {duration}").format(duration=human_duration(transition.duration)))
     elif transition.kind is not TransitionKind.FIRING:
-        details.append(f"Since: {local_time(transition.started_at, zone)}")
-    details.append(f"Rule: {key.rule}")
+        details.append(_("Since: {time}").format(time=local_time(transition.started_at, zone)))
+    details.append(_("Rule: {rule}").format(rule=key.rule))
     return Notification(
         kind=transition.kind,
         severity=transition.severity,
@@ -61,11 +76,20 @@ def notification_for(
 
 def balance_lines(result: CheckResult) -> list[str]:
     if not isinstance(result, BalanceSnapshot):
-        return [f"Check failed ({result.kind.value}): {result.message}"]
+        return [
+            _("Check failed ({kind}): {message}").format(
+                kind=result.kind.value, message=result.message
+            )
+        ]
     if not result.balances:
-        return ["No balances reported"]
+        return [_("No balances reported")]
     return [
-        f"{currency}: {money(b.total)} (granted {money(b.granted)}, topped-up {money(b.topped_up)})"
+        _("{currency}: {total} (granted {granted}, topped-up {topped_up})").format(
+            currency=currency,
+            total=money(b.total),
+            granted=money(b.granted),
+            topped_up=money(b.topped_up),
+        )
         for currency, b in result.balances.items()
     ]
 

@@ -16,6 +16,7 @@ from .config import (
     ThresholdRuleConfig,
     UnavailableRuleConfig,
 )
+from .i18n import _
 from .models import (
     AlertKey,
     BalanceSnapshot,
@@ -72,13 +73,19 @@ def _threshold(rule: ThresholdRuleConfig, result: CheckResult) -> list[Finding]:
         else:
             limit = limits.warning_below
         assert limit is not None  # ThresholdLimits requires at least one limit
-        relation = "<" if severity is not None else "≥"
+        template = (
+            _("balance {value} {currency} < {limit}")
+            if severity is not None
+            else _("balance {value} {currency} ≥ {limit}")
+        )
         findings.append(
             Finding(
                 key=AlertKey(result.account, rule.name, currency.value),
                 severity=severity,
                 sticky_severity=_severity_below(value, limits, rule.hysteresis),
-                description=f"balance {money(value)} {currency} {relation} {money(limit)}",
+                description=template.format(
+                    value=money(value), currency=currency, limit=money(limit)
+                ),
                 observed=value,
                 limit=limit,
             )
@@ -95,9 +102,9 @@ def _unavailable(rule: UnavailableRuleConfig, result: CheckResult) -> list[Findi
             key=AlertKey(result.account, rule.name),
             severity=severity,
             sticky_severity=severity,
-            description="account cannot make API calls (is_available is false)"
+            description=_("account cannot make API calls (is_available is false)")
             if severity
-            else "account can make API calls again",
+            else _("account can make API calls again"),
         )
     ]
 
@@ -107,7 +114,7 @@ def _check_failed(
 ) -> Finding:
     key = AlertKey(result.account, rule.name)
     if not isinstance(result, CheckFailure):
-        return Finding(key, None, None, "balance checks succeed again")
+        return Finding(key, None, None, _("balance checks succeed again"))
     failures = 0
     for past in reversed(recent):
         if not isinstance(past, CheckFailure):
@@ -123,7 +130,9 @@ def _check_failed(
         severity=severity,
         # while checks keep failing, an open alert stays open at least as a warning
         sticky_severity=severity or Severity.WARNING,
-        description=f"balance check failed {failures} time(s) in a row: {result.message}",
+        description=_("balance check failed {count} time(s) in a row: {message}").format(
+            count=failures, message=result.message
+        ),
         observed=Decimal(failures),
         limit=Decimal(rule.after_failures),
     )

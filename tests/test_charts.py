@@ -77,7 +77,7 @@ async def seed(daemon: Daemon) -> None:
 
 
 async def test_history_on_telegram_sends_a_photo(
-    chat_daemon: Daemon,
+    chat_daemon: Daemon,  # noqa: F811 - the fixture imported above
     telegram: FakeTelegram,  # noqa: F811
 ) -> None:
     from balancebot.chat.telegram import TelegramFrontEnd
@@ -100,7 +100,7 @@ async def test_history_on_telegram_sends_a_photo(
 
 
 async def test_history_on_slack_uploads_the_chart(
-    chat_daemon: Daemon,
+    chat_daemon: Daemon,  # noqa: F811 - the fixture imported above
     slack: FakeSlack,  # noqa: F811
 ) -> None:
     from balancebot.chat.slack import SlackSocketFrontEnd

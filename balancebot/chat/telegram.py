@@ -18,6 +18,7 @@ from telegram.ext import MessageHandler as PTBMessageHandler
 from telegram.request import HTTPXRequest
 
 from ..errors import BalanceBotError
+from ..i18n import _
 from ..notifiers.telegram import TelegramNotifier
 from ..redact import redact
 from ..render import TELEGRAM_CAPTION_MAX_CHARS, telegram_html
@@ -71,7 +72,7 @@ class TelegramFrontEnd:
         )
         await self.app.start()
         await self.app.bot.set_my_commands(
-            [BotCommand(c.name, c.summary[:256]) for c in self._commands.registry.values()]
+            [BotCommand(c.name, _(c.summary)[:256]) for c in self._commands.registry.values()]
         )
         log.info("telegram commands: polling as @%s", self.app.bot.username)
 
@@ -89,7 +90,7 @@ class TelegramFrontEnd:
         else:
             log.warning("telegram commands: polling failed, retrying: %s", message)
 
-    async def _on_command(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
+    async def _on_command(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         message, user, chat = update.effective_message, update.effective_user, update.effective_chat
         if message is None or user is None or chat is None or not message.text:
             return
