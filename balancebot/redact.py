@@ -1,14 +1,16 @@
 """Keeping secrets out of logs: every configured secret is masked in every log record.
 
 Libraries log what they do (httpx and python-telegram-bot log request URLs, and the
-Telegram bot token is part of the URL path), so masking happens on the root handlers,
-after formatting, whatever logger produced the line.
+Telegram bot token is part of the URL path). So masking happens twice, whatever logger
+produced the line: when a record is created (its message is rendered and scrubbed, so no
+handler or test capture ever holds the secret), and again after formatting, for
+tracebacks, which are only rendered then.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from pydantic import BaseModel, SecretStr
@@ -42,23 +44,46 @@ def secrets_in(value: Any) -> set[str]:
     return found
 
 
+_masked: set[str] = set()
+
+
+def _ordered() -> list[str]:
+    return sorted(_masked, key=len, reverse=True)  # a longer secret may contain a shorter one
+
+
+def _scrubbing(factory: Callable[..., logging.LogRecord]) -> Callable[..., logging.LogRecord]:
+    def create(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = factory(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string is logging's to report, not ours
+            return record
+        clean = redact(message, _ordered())
+        if clean != message:
+            record.msg, record.args = clean, None
+        return record
+
+    create.scrubs_secrets = True  # type: ignore[attr-defined]
+    return create
+
+
 class RedactingFormatter(logging.Formatter):
     """Wraps a formatter; masks secrets in the finished line, tracebacks included."""
 
-    def __init__(self, inner: logging.Formatter, secrets: set[str]) -> None:
+    def __init__(self, inner: logging.Formatter) -> None:
         super().__init__()
         self._inner = inner
-        self.secrets = secrets
 
     def format(self, record: logging.LogRecord) -> str:
-        return redact(self._inner.format(record), sorted(self.secrets, key=len, reverse=True))
+        return redact(self._inner.format(record), _ordered())
 
 
 def install(secrets: Iterable[str]) -> None:
-    """Mask `secrets` on every handler of the root logger."""
+    """Mask `secrets` in every log record from now on, and on the root logger's handlers."""
+    _masked.update(secrets)
+    factory = logging.getLogRecordFactory()
+    if not getattr(factory, "scrubs_secrets", False):
+        logging.setLogRecordFactory(_scrubbing(factory))
     for handler in logging.getLogger().handlers:
-        formatter = handler.formatter
-        if isinstance(formatter, RedactingFormatter):
-            formatter.secrets |= set(secrets)
-        else:
-            handler.setFormatter(RedactingFormatter(formatter or logging.Formatter(), set(secrets)))
+        if not isinstance(handler.formatter, RedactingFormatter):
+            handler.setFormatter(RedactingFormatter(handler.formatter or logging.Formatter()))
