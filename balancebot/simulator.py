@@ -47,6 +47,7 @@ class Fault:
     hang: bool = False  # never answer (until the client gives up)
     keepalive_lines: int = 0  # blank lines sent before the real answer
     line_interval: float = 0.0  # seconds between those blank lines
+    reset_after: int | None = None  # drop the connection after this many body bytes
 
 
 @dataclass
@@ -151,13 +152,22 @@ class DeepSeekSimulator(LoopbackServer):
         else:
             status, body, headers = 200, json.dumps(account.body()).encode(), {}
             account.after_request()
+        if fault is not None and fault.reset_after == 0 and request.transport is not None:
+            request.transport.abort()  # reset before any response
+            return web.Response(status=500)
         response = web.StreamResponse(
             status=status, headers={"Content-Type": "application/json", **headers}
         )
+        if fault is not None and fault.reset_after is not None:
+            response.content_length = len(body)  # promise the whole body, send part of it
         await response.prepare(request)
         for _ in range(fault.keepalive_lines if fault else 0):
             await response.write(b"\n")
             await asyncio.sleep(fault.line_interval if fault else 0)
+        if fault is not None and fault.reset_after is not None and request.transport is not None:
+            await response.write(body[: fault.reset_after])
+            request.transport.abort()
+            return response
         await response.write(body)
         await response.write_eof()
         return response

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -88,3 +89,27 @@ async def store(store_url: str) -> AsyncIterator[Store]:
         yield opened
     finally:
         await opened.close()
+
+
+# --- the reliability and security summary the suite prints (quoted in the README) ---------
+
+SUMMARY: Counter[str] = Counter()
+SUMMARY_LINES = (
+    "fault cases tried",
+    "crashes survived",
+    "notifications expected",
+    "notifications received",
+    "notifications duplicated",
+    "malformed inputs tried",
+    "secrets leaked",
+    "unauthorized requests tried",
+    "unauthorized requests answered with data",
+)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not SUMMARY:
+        return
+    terminalreporter.section("reliability and security summary")
+    for line in SUMMARY_LINES:
+        terminalreporter.write_line(f"{line}: {SUMMARY[line]}")

@@ -19,7 +19,7 @@ from balancebot.config import Config
 from balancebot.daemon import Daemon
 from balancebot.simulator import DeepSeekSimulator, Fault
 
-from .conftest import API_KEY
+from .conftest import API_KEY, SUMMARY
 from .fakes.slack import FakeSlack
 from .fakes.telegram import FakeTelegram, TelegramFault
 
@@ -129,7 +129,10 @@ async def daemon(
 async def test_every_command_refuses_strangers(daemon: Daemon, name: str) -> None:
     for text in (f"/{name}", f"/{name} prod", f"/{name} 2h prod"):
         reply = await daemon.commands.handle(STRANGER, text)
-        assert reply.headline == REFUSAL and reply.details == ()
+        SUMMARY["unauthorized requests tried"] += 1
+        if reply.headline != REFUSAL or reply.details or reply.image:
+            SUMMARY["unauthorized requests answered with data"] += 1
+        assert reply.headline == REFUSAL and reply.details == () and reply.image is None
 
 
 async def test_unknown_and_bad_input_get_usage_not_tracebacks(daemon: Daemon) -> None:
