@@ -8,6 +8,7 @@ string, or `<key>_file = "path"` for any key, reads them from the environment or
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import tomllib
@@ -31,6 +32,8 @@ from pydantic import (
 
 from .errors import ConfigError
 from .models import Currency, Severity
+
+log = logging.getLogger(__name__)
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -400,8 +403,17 @@ def _resolve_secrets(
                 file = base_dir / _expand(value, where, env, problems)
                 try:
                     resolved[target] = file.read_text(encoding="utf-8").strip()
+                    mode = file.stat().st_mode
                 except OSError as exc:
                     problems.append(f"{where}: cannot read {file}: {exc.strerror}")
+                    continue
+                if mode & 0o077:
+                    log.warning(
+                        "%s: %s can be read by other users (mode %s); chmod 600 it",
+                        where,
+                        file,
+                        oct(mode & 0o777),
+                    )
                 continue
             resolved[key] = _resolve_secrets(value, (*path, key), base_dir, env, problems)
         return resolved

@@ -446,6 +446,18 @@ async def test_slack_http_signatures(
             assert "110" not in await response.text()
 
 
+async def test_slack_http_rejects_replays(http_front: str, clock: FakeClock) -> None:
+    headers = signed(BODY, int(clock.now().timestamp()))
+    async with aiohttp.ClientSession() as session:
+        for expected in (200, 401, 401):
+            async with session.post(http_front, data=BODY, headers=headers) as response:
+                assert response.status == expected
+        clock.advance(1)
+        fresh = signed(BODY, int(clock.now().timestamp()))
+        async with session.post(http_front, data=BODY, headers=fresh) as response:
+            assert response.status == 200
+
+
 @pytest.mark.parametrize(
     ("chat", "problem"),
     [

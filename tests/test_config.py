@@ -68,6 +68,20 @@ def test_secret_from_file(tmp_path: Path) -> None:
     assert "sk-from-file" not in repr(config)
 
 
+def test_loose_secret_files_get_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    key = tmp_path / "key.txt"
+    key.write_text("sk-from-file\n")
+    key.chmod(0o644)
+    parse_config({"accounts": [{"name": "a", "api_key_file": "key.txt"}]}, tmp_path, env={})
+    assert f"accounts[0].api_key_file: {key} can be read by other users (mode 0o644)" in (
+        caplog.text
+    )
+    caplog.clear()
+    key.chmod(0o600)
+    parse_config({"accounts": [{"name": "a", "api_key_file": "key.txt"}]}, tmp_path, env={})
+    assert caplog.text == ""
+
+
 def test_secret_file_problems(tmp_path: Path) -> None:
     raw = {
         "accounts": [

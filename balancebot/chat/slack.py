@@ -35,6 +35,7 @@ from .commands import Commands, Reply
 log = logging.getLogger(__name__)
 
 ACK_BUDGET = 2.0  # seconds to answer in the ack; Slack gives up at 3
+REPLAY_WINDOW = 300  # seconds; Slack's signature verifier rejects older timestamps
 WATCHDOG_INTERVAL = 10.0
 
 
@@ -171,6 +172,7 @@ def slash_command_route(
 ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     """The aiohttp handler for slash commands over HTTP: verify, then answer."""
     verifier = SignatureVerifier(signing_secret, clock=WallClockSeconds(clock))
+    seen: dict[str, float] = {}  # signature → when it expires from the replay window
 
     async def handle(request: web.Request) -> web.StreamResponse:
         body = await request.read()
@@ -179,6 +181,13 @@ def slash_command_route(
         if not timestamp or not signature or not verifier.is_valid(body, timestamp, signature):
             log.warning("slack commands: rejected a request with a bad or stale signature")
             return web.Response(status=401, text="invalid signature")
+        now = clock.now().timestamp()
+        for old in [s for s, expires in seen.items() if expires < now]:
+            del seen[old]
+        if signature in seen:  # a valid request sent again within its 5 minutes
+            log.warning("slack commands: rejected a replayed request")
+            return web.Response(status=401, text="replayed request")
+        seen[signature] = float(timestamp) + REPLAY_WINDOW
         fields = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
         response = web.StreamResponse(status=200)
         answered: dict[str, Any] = {}
