@@ -59,6 +59,7 @@ class SimulatedAccount:
     top_up_amount: Decimal = Decimal(0)
     requests: int = 0
     available_override: bool | None = None
+    script: list[Decimal] | None = None  # CNY topped-up balance for request n (then the last)
 
     def total(self, currency: str) -> Decimal:
         return self.granted[currency] + self.topped_up[currency]
@@ -86,6 +87,10 @@ class SimulatedAccount:
     def after_request(self) -> None:
         """Spend granted credit first, as DeepSeek does; top up on schedule."""
         self.requests += 1
+        if self.script:
+            self.granted["CNY"] = Decimal(0)
+            self.topped_up["CNY"] = self.script[min(self.requests, len(self.script) - 1)]
+            return
         for currency in self.granted:
             spend = min(self.drain_per_request, self.total(currency))
             from_granted = min(spend, self.granted[currency])

@@ -9,6 +9,7 @@ import json
 import math
 import re
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from html.parser import HTMLParser
@@ -239,6 +240,18 @@ class FakeTelegram(LoopbackServer):
                 self._update_arrived.wait_for(lambda: len(self.sent) >= count), 30
             )
         return self.sent
+
+    async def wait_sent_unique(
+        self, count: int, key: Callable[[str], str], within: float = 30
+    ) -> None:
+        """Until `count` distinct messages (by `key` of their text) have arrived."""
+        async with self._update_arrived:
+            await asyncio.wait_for(
+                self._update_arrived.wait_for(
+                    lambda: len({key(m["text"]) for m in self.sent}) >= count
+                ),
+                within,
+            )
 
     async def wait_photos(self, count: int) -> list[dict[str, Any]]:
         async with self._update_arrived:
