@@ -165,16 +165,19 @@ class DeepSeekSimulator(LoopbackServer):
         )
         if fault is not None and fault.reset_after is not None:
             response.content_length = len(body)  # promise the whole body, send part of it
-        await response.prepare(request)
-        for _ in range(fault.keepalive_lines if fault else 0):
-            await response.write(b"\n")
-            await asyncio.sleep(fault.line_interval if fault else 0)
-        if fault is not None and fault.reset_after is not None and request.transport is not None:
-            await response.write(body[: fault.reset_after])
-            request.transport.abort()
-            return response
-        await response.write(body)
-        await response.write_eof()
+        try:
+            await response.prepare(request)
+            for _ in range(fault.keepalive_lines if fault else 0):
+                await response.write(b"\n")
+                await asyncio.sleep(fault.line_interval if fault else 0)
+            if fault is not None and fault.reset_after is not None and request.transport:
+                await response.write(body[: fault.reset_after])
+                request.transport.abort()
+                return response
+            await response.write(body)
+            await response.write_eof()
+        except ConnectionError:  # the client gave up (its deadline passed): nothing to tell
+            pass
         return response
 
     @staticmethod

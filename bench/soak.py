@@ -86,7 +86,7 @@ async def soak(checks: int, accounts: int, seed: int, fault_rate: float) -> dict
                 env={},
             )
             async with Daemon.open(config, clock, {"count": counting}) as daemon:
-                warm_rss = 0.0
+                warm_rss = middle_rss = 0.0
                 started = time.perf_counter()
                 for n in range(checks):
                     name = rng.choice(names)
@@ -98,10 +98,15 @@ async def soak(checks: int, accounts: int, seed: int, fault_rate: float) -> dict
                     clock.advance(rng.uniform(1, 120))
                     await daemon.pipeline.check(name)
                     simulator.faults.clear()
+                    simulator.requests.clear()  # the fake's own log, not the daemon's memory
+                    clock.slept.clear()
                     await daemon.dispatcher.deliver_due()
                     if n == checks // 5:
                         gc.collect()
                         warm_rss = rss_mib()
+                    if n == checks * 3 // 5:
+                        gc.collect()
+                        middle_rss = rss_mib()
                 elapsed = time.perf_counter() - started
                 await daemon.housekeeping()
             gc.collect()
@@ -117,6 +122,7 @@ async def soak(checks: int, accounts: int, seed: int, fault_rate: float) -> dict
         "rss_after_warmup_mib": warm_rss,
         "rss_at_end_mib": end_rss,
         "rss_growth_mib": end_rss - warm_rss,
+        "rss_growth_second_half_mib": end_rss - middle_rss,
         "tasks_leaked": tasks_after - tasks_before,
         "fds_leaked": fds_after[0] - fds_before[0],
         "sockets_leaked": fds_after[1] - fds_before[1],
