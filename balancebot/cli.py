@@ -39,7 +39,7 @@ def _load(config_path: str, with_notifiers: bool = True) -> Config:
     from .redact import install
 
     try:
-        config = load_config(config_path)
+        config = load_config(config_path, with_notifiers=with_notifiers)
     except ConfigError as exc:
         _fail_config(exc)
     install(config_secrets(config, with_notifiers))

@@ -443,8 +443,12 @@ def _expand(text: str, where: str, env: Mapping[str, str], problems: list[str]) 
 
 
 def parse_config(
-    raw: Mapping[str, Any], base_dir: Path, env: Mapping[str, str] | None = None
+    raw: Mapping[str, Any],
+    base_dir: Path,
+    env: Mapping[str, str] | None = None,
+    with_notifiers: bool = True,
 ) -> Config:
+    """`with_notifiers=False` skips loading notifier plugins (`check` sends nothing)."""
     problems: list[str] = []
     data = _resolve_secrets(dict(raw), (), base_dir, os.environ if env is None else env, problems)
     if problems:
@@ -460,7 +464,7 @@ def parse_config(
         )
     from .plugins import check_plugins  # plugins import config's models
 
-    check_plugins(config)
+    check_plugins(config, with_notifiers)
     return config
 
 
@@ -478,7 +482,9 @@ def _is_union_tag(part: int | str) -> bool:
     return part in ("threshold", "unavailable", "check_failed")
 
 
-def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Config:
+def load_config(
+    path: str | Path, env: Mapping[str, str] | None = None, with_notifiers: bool = True
+) -> Config:
     path = Path(path)
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -486,4 +492,4 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Confi
         raise ConfigError([f"{path}: cannot read: {exc.strerror}"]) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{path}: not valid TOML: {exc}"]) from None
-    return parse_config(raw, path.parent.resolve(), env)
+    return parse_config(raw, path.parent.resolve(), env, with_notifiers)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import logging
 import os
 import random
 import sys
@@ -28,9 +29,15 @@ from balancebot.notifiers import NoOptions, Notifier
 from balancebot.simulator import DeepSeekSimulator, Fault
 
 FAULTS = [
-    Fault(status=500), Fault(status=503), Fault(status=429, headers={"Retry-After": "1"}),
-    Fault(status=401), Fault(body=b"<html>oops</html>"), Fault(body=b'{"is_available": tr'),
-    Fault(reset_after=0), Fault(reset_after=10), Fault(hang=True),
+    Fault(status=500),
+    Fault(status=503),
+    Fault(status=429, headers={"Retry-After": "1"}),
+    Fault(status=401),
+    Fault(body=b"<html>oops</html>"),
+    Fault(body=b'{"is_available": tr'),
+    Fault(reset_after=0),
+    Fault(reset_after=10),
+    Fault(hang=True),
 ]
 
 
@@ -73,11 +80,22 @@ async def soak(checks: int, accounts: int, seed: int, fault_rate: float) -> dict
             config = parse_config(
                 {
                     "store": {"path": str(Path(tmp) / "soak.db")},
-                    "accounts": [{"name": n, "api_key": f"sk-{n}", "base_url": simulator.base_url,
-                                  "timeout": "50ms"} for n in names],
+                    "accounts": [
+                        {
+                            "name": n,
+                            "api_key": f"sk-{n}",
+                            "base_url": simulator.base_url,
+                            "timeout": "50ms",
+                        }
+                        for n in names
+                    ],
                     "rules": [
-                        {"name": "low", "type": "threshold", "repeat_interval": "10m",
-                         "thresholds": {"CNY": {"warning_below": "20", "critical_below": "10"}}},
+                        {
+                            "name": "low",
+                            "type": "threshold",
+                            "repeat_interval": "10m",
+                            "thresholds": {"CNY": {"warning_below": "20", "critical_below": "10"}},
+                        },
                         {"name": "failing", "type": "check_failed", "after_failures": 2},
                     ],
                     "notifiers": [{"name": "count", "type": "console"}],
@@ -137,6 +155,7 @@ def main() -> int:
     parser.add_argument("--fault-rate", type=float, default=0.2)
     parser.add_argument("--max-growth-mib", type=float, default=8.0)
     args = parser.parse_args()
+    logging.basicConfig(level=logging.ERROR)  # the random faults log a warning each
     result = asyncio.run(soak(args.checks, args.accounts, args.seed, args.fault_rate))
     for key, value in result.items():
         print(f"{key:>24}: {value:.2f}" if isinstance(value, float) else f"{key:>24}: {value}")

@@ -169,3 +169,46 @@ async def test_demo_shows_fire_escalate_resolve_and_answers_commands(tmp_path: P
     assert "Usage: /mute <duration> [account|rule]" in story
     assert "    no account or rule 'nosuch' that you may mute" in out
     assert "Commands" in story
+
+
+async def test_check_imports_only_what_it_needs(
+    simulator: DeepSeekSimulator, tmp_path: Path
+) -> None:
+    """No Telegram, Slack, SQLAlchemy, APScheduler, Prometheus or matplotlib on this path."""
+    simulator.add_account(API_KEY)
+    path = tmp_path / "c.toml"
+    path.write_text(f"""
+[[accounts]]
+name = "prod"
+api_key = "{API_KEY}"
+base_url = "{simulator.base_url}"
+
+[[notifiers]]
+name = "tg"
+type = "telegram"
+bot_token = "1:abc"
+chat_ids = [1]
+""")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-X",
+        "importtime",
+        "-m",
+        "balancebot",
+        "check",
+        "-c",
+        str(path),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0
+    imported = {
+        line.split("|")[-1].strip().split(".")[0]
+        for line in err.decode().splitlines()
+        if line.startswith("import time:")
+    }
+    assert "httpx" in imported
+    assert imported.isdisjoint(
+        {"telegram", "slack_sdk", "sqlalchemy", "apscheduler", "prometheus_client", "matplotlib"}
+    )
