@@ -189,3 +189,23 @@ class DeepSeekSimulator(LoopbackServer):
         return json.dumps(
             account.body() if account else {"is_available": True, "balance_infos": []}
         ).encode()
+
+
+async def serve(accounts: int, port: int) -> None:
+    """Run the simulator alone (benchmarks put it in a process of its own)."""
+    simulator = DeepSeekSimulator()
+    for i in range(accounts):
+        simulator.add_account(f"sk-sim-{i}", {"CNY": ("10.00", "100.00")})
+    await simulator.start(port=port)
+    print(f"READY {simulator.base_url}", flush=True)
+    await asyncio.Event().wait()  # until the process is stopped
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="a local DeepSeek balance API")
+    parser.add_argument("--accounts", type=int, default=1, help="keys sk-sim-0 ... sk-sim-N-1")
+    parser.add_argument("--port", type=int, default=0)
+    options = parser.parse_args()
+    asyncio.run(serve(options.accounts, options.port))

@@ -1,0 +1,216 @@
+"""Benchmarks: each measured against a baseline in the same run, on the same machine.
+
+    python bench/run.py [--quick]
+
+Prints one table; the README quotes the latest. Not a test: nothing here is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Row:
+    name: str
+    measured: str
+    baseline: str
+    ratio: float | None
+    target: str
+
+    def cells(self) -> list[str]:
+        ratio = "" if self.ratio is None else f"{self.ratio:.2f}"
+        return [self.name, self.measured, self.baseline, ratio, self.target]
+
+
+class SimulatorProcess:
+    """The fake DeepSeek server in a process of its own, so it does not share our loop."""
+
+    def __init__(self, accounts: int) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "balancebot.simulator", "--accounts", str(accounts)],
+            stdout=subprocess.PIPE, text=True,
+        )
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        assert line.startswith("READY "), line
+        self.url = line.split()[1]
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait()
+
+
+def config_for(url: str, accounts: int, tmp: str, concurrency: int) -> object:
+    from balancebot.config import parse_config
+
+    return parse_config(
+        {
+            "max_concurrent_checks": concurrency,
+            "store": {"path": f"{tmp}/bench.db"},
+            "accounts": [{"name": f"a{i}", "api_key": f"sk-sim-{i}", "base_url": url}
+                         for i in range(accounts)],
+            "rules": [{"name": "low", "type": "threshold",
+                       "thresholds": {"CNY": {"warning_below": "50", "critical_below": "10"}}}],
+            "notifiers": [{"name": "quiet", "type": "console"}],
+        },
+        Path(tmp),
+        env={},
+    )
+
+
+async def timed(work: Callable[[], Awaitable[object]], repeats: int) -> float:
+    """The best of `repeats` runs, in seconds."""
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        await work()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+async def sweep(accounts: int, concurrency: int, repeats: int) -> Row:
+    from balancebot.daemon import Daemon
+    from balancebot.models import Notification
+    from balancebot.notifiers import NoOptions, Notifier
+
+    class Quiet(Notifier):
+        async def send(self, notification: Notification, target: str) -> None:
+            return None
+
+    server = SimulatorProcess(accounts)
+    try:
+        async def bare() -> None:
+            bound = asyncio.Semaphore(concurrency)
+            async with httpx.AsyncClient(limits=httpx.Limits(max_connections=concurrency)) as http:
+                async def one(i: int) -> None:
+                    async with bound:
+                        response = await http.get(
+                            f"{server.url}/user/balance",
+                            headers={"Authorization": f"Bearer sk-sim-{i}"},
+                        )
+                        response.json()
+                await asyncio.gather(*(one(i) for i in range(accounts)))
+
+        with tempfile.TemporaryDirectory() as tmp:
+            config = config_for(server.url, accounts, tmp, concurrency)
+            async with Daemon.open(config, notifiers={"quiet": Quiet("quiet", NoOptions())}) as d:  # type: ignore[arg-type]
+                names = [f"a{i}" for i in range(accounts)]
+
+                async def full() -> None:
+                    await asyncio.gather(*(d.pipeline.check(n) for n in names))
+                    await d.dispatcher.deliver_due()
+
+                baseline = await timed(bare, repeats)
+                measured = await timed(full, repeats)
+    finally:
+        server.stop()
+    return Row(
+        f"sweep: {accounts} accounts, full pipeline vs bare httpx+gather",
+        f"{measured * 1000:.0f} ms", f"{baseline * 1000:.0f} ms", measured / baseline, "<= 1.25",
+    )
+
+
+def startup(repeats: int) -> Row:
+    server = SimulatorProcess(1)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            config = Path(tmp) / "c.toml"
+            config.write_text(
+                f'[[accounts]]\nname = "a"\napi_key = "sk-sim-0"\nbase_url = "{server.url}"\n'
+            )
+            check = [sys.executable, "-m", "balancebot", "check", "-c", str(config)]
+            bare = [sys.executable, "-c",
+                    f"import httpx; httpx.get('{server.url}/user/balance', "
+                    "headers={'Authorization': 'Bearer sk-sim-0'}).json()"]
+
+            def median_of(command: list[str]) -> float:
+                times = []
+                for _ in range(repeats):
+                    started = time.perf_counter()
+                    subprocess.run(command, capture_output=True, check=False)
+                    times.append(time.perf_counter() - started)
+                return statistics.median(times)
+
+            baseline, measured = median_of(bare), median_of(check)
+    finally:
+        server.stop()
+    return Row("one-shot: balancebot check vs python -c httpx.get (median wall time)",
+               f"{measured * 1000:.0f} ms", f"{baseline * 1000:.0f} ms", measured / baseline,
+               "<= 1.5")
+
+
+async def history_at_scale(minutes: int) -> Row:
+    from balancebot.store import Store, snapshot_balances, snapshots
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "year.db"
+        store = await Store.open(f"sqlite:///{path}")
+        now = datetime.now(UTC)
+        engine = store._engine  # bulk-loading a year is a benchmark's job, not the store's
+        batch = 20_000
+        for start in range(0, minutes, batch):
+            rows = range(start, min(start + batch, minutes))
+            async with engine.begin() as conn:
+                await conn.execute(snapshots.insert(), [
+                    {"id": i + 1, "account": "prod", "provider": "deepseek",
+                     "taken_at": now - timedelta(minutes=minutes - i), "outcome": "ok",
+                     "is_available": True} for i in rows])
+                await conn.execute(snapshot_balances.insert(), [
+                    {"snapshot_id": i + 1, "currency": "CNY", "total": f"{1000 - i / 1000:.2f}",
+                     "granted": "0.00", "topped_up": f"{1000 - i / 1000:.2f}"} for i in rows])
+        full_size = path.stat().st_size
+        since = datetime.now(UTC) - timedelta(days=30)
+        query = await timed(lambda: store.history("prod", since), 3)
+        removed = await store.downsample(since, timedelta(hours=1))
+        async with engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.exec_driver_sql("VACUUM")
+        await store.close()
+        small_size = path.stat().st_size
+    return Row(
+        f"history: {minutes} one-minute snapshots, 30-day query",
+        f"{query * 1000:.0f} ms",
+        f"db {full_size / 2**20:.0f} MiB, {small_size / 2**20:.0f} MiB after downsampling "
+        f"({removed} rows)",
+        None,
+        "< 100 ms",
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, fewer repeats")
+    args = parser.parse_args()
+    accounts, repeats, minutes = (200, 2, 60 * 24 * 30) if args.quick else (1000, 3, 525_600)
+    rows = [
+        asyncio.run(sweep(accounts, 50, repeats)),
+        startup(5 if args.quick else 15),
+        asyncio.run(history_at_scale(minutes)),
+    ]
+    header = ["benchmark", "measured", "baseline", "ratio", "target"]
+    table = [header, *(row.cells() for row in rows)]
+    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+    for row in table:
+        print(" | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
+    print(f"\n{os.cpu_count()} cores, Python {sys.version.split()[0]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
