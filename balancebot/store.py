@@ -8,8 +8,10 @@ in one transaction, so a crash can lose neither a notification nor the record of
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -38,20 +40,34 @@ from .models import (
     TransitionKind,
 )
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+
+
+def to_micros(moment: datetime) -> int:
+    return (moment - EPOCH) // MICROSECOND
+
+
+def from_micros(micros: int) -> datetime:
+    return EPOCH + timedelta(microseconds=micros)
+
 
 class UTCDateTime(sa.TypeDecorator[datetime]):
-    impl = sa.DateTime(timezone=False)
+    """Microseconds since the epoch, UTC: exact, sortable, the same on every backend, and
+    an order of magnitude cheaper to read back than SQLite's text timestamps."""
+
+    impl = sa.BigInteger()
     cache_ok = True
 
-    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> int | None:
         if value is None:
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetimes are not stored; use timezone-aware UTC")
-        return value.astimezone(UTC).replace(tzinfo=None)
+        return to_micros(value)
 
-    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
-        return None if value is None else value.replace(tzinfo=UTC)
+    def process_result_value(self, value: int | None, dialect: sa.Dialect) -> datetime | None:
+        return None if value is None else from_micros(value)
 
 
 metadata = sa.MetaData()
@@ -196,6 +212,20 @@ def notification_from_json(text: str) -> Notification:
 class Store:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        # SQLite has one writer at a time and its busy handler starves under many
+        # concurrent writers ("database is locked"); queue them here instead.
+        # PostgreSQL handles concurrent writers itself.
+        self._write_lock = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+
+    @contextlib.asynccontextmanager
+    async def _writing(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction."""
+        if self._write_lock is None:
+            async with self._engine.begin() as conn:
+                yield conn
+            return
+        async with self._write_lock, self._engine.begin() as conn:
+            yield conn
 
     @classmethod
     async def open(cls, url: str) -> Store:
@@ -230,7 +260,7 @@ class Store:
         entries: Iterable[OutboxEntry] = (),
         now: datetime | None = None,
     ) -> None:
-        async with self._engine.begin() as conn:
+        async with self._writing() as conn:
             await self._insert_result(conn, result)
             for state in states:
                 await self._put_state(conn, state)
@@ -238,7 +268,7 @@ class Store:
 
     async def enqueue(self, entries: Iterable[OutboxEntry], now: datetime) -> None:
         """Outbox rows that no check produced (the digest)."""
-        async with self._engine.begin() as conn:
+        async with self._writing() as conn:
             await self._insert_outbox(conn, entries, now)
 
     async def _insert_outbox(
@@ -387,7 +417,7 @@ class Store:
                 else:
                     kept.add(slot)
         for start in range(0, len(doomed), 500):
-            async with self._engine.begin() as conn:
+            async with self._writing() as conn:
                 chunk = doomed[start : start + 500]
                 await conn.execute(
                     snapshot_balances.delete().where(snapshot_balances.c.snapshot_id.in_(chunk))
@@ -505,7 +535,7 @@ class Store:
         )
 
     async def _update_outbox(self, delivery_id: int, **values: Any) -> None:
-        async with self._engine.begin() as conn:
+        async with self._writing() as conn:
             await conn.execute(outbox.update().where(outbox.c.id == delivery_id).values(**values))
 
     # --- silences -----------------------------------------------------------------------
@@ -518,7 +548,7 @@ class Store:
         created_by: str,
         now: datetime,
     ) -> Silence:
-        async with self._engine.begin() as conn:
+        async with self._writing() as conn:
             inserted = await conn.execute(
                 silences.insert().values(
                     account=account, rule=rule, until=until, created_by=created_by, created_at=now
@@ -528,7 +558,7 @@ class Store:
 
     async def end_silences(self, account: str | None, rule: str | None, now: datetime) -> int:
         """End the active silences for exactly this account/rule pair; how many ended."""
-        async with self._engine.begin() as conn:
+        async with self._writing() as conn:
             result = await conn.execute(
                 silences.update()
                 .where(
@@ -554,10 +584,9 @@ def _matches_null(column: sa.Column[Any], value: str | None) -> sa.ColumnElement
     return column.is_(None) if value is None else column == value
 
 
-def _as_utc(value: datetime | str) -> datetime:
-    """Aggregates bypass the column type: SQLite hands back text, PostgreSQL naive times."""
-    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return moment.replace(tzinfo=UTC)
+def _as_utc(value: int | datetime) -> datetime:
+    """max() keeps the column type on some backends and returns the raw integer on others."""
+    return value if isinstance(value, datetime) else from_micros(int(value))
 
 
 def _new_id(inserted: sa.CursorResult[Any]) -> int:

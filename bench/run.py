@@ -44,7 +44,8 @@ class SimulatorProcess:
     def __init__(self, accounts: int) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "balancebot.simulator", "--accounts", str(accounts)],
-            stdout=subprocess.PIPE, text=True,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         assert self.process.stdout is not None
         line = self.process.stdout.readline()
@@ -63,10 +64,17 @@ def config_for(url: str, accounts: int, tmp: str, concurrency: int) -> object:
         {
             "max_concurrent_checks": concurrency,
             "store": {"path": f"{tmp}/bench.db"},
-            "accounts": [{"name": f"a{i}", "api_key": f"sk-sim-{i}", "base_url": url}
-                         for i in range(accounts)],
-            "rules": [{"name": "low", "type": "threshold",
-                       "thresholds": {"CNY": {"warning_below": "50", "critical_below": "10"}}}],
+            "accounts": [
+                {"name": f"a{i}", "api_key": f"sk-sim-{i}", "base_url": url}
+                for i in range(accounts)
+            ],
+            "rules": [
+                {
+                    "name": "low",
+                    "type": "threshold",
+                    "thresholds": {"CNY": {"warning_below": "50", "critical_below": "10"}},
+                }
+            ],
             "notifiers": [{"name": "quiet", "type": "console"}],
         },
         Path(tmp),
@@ -95,9 +103,11 @@ async def sweep(accounts: int, concurrency: int, repeats: int) -> Row:
 
     server = SimulatorProcess(accounts)
     try:
+
         async def bare() -> None:
             bound = asyncio.Semaphore(concurrency)
             async with httpx.AsyncClient(limits=httpx.Limits(max_connections=concurrency)) as http:
+
                 async def one(i: int) -> None:
                     async with bound:
                         response = await http.get(
@@ -105,6 +115,7 @@ async def sweep(accounts: int, concurrency: int, repeats: int) -> Row:
                             headers={"Authorization": f"Bearer sk-sim-{i}"},
                         )
                         response.json()
+
                 await asyncio.gather(*(one(i) for i in range(accounts)))
 
         with tempfile.TemporaryDirectory() as tmp:
@@ -122,7 +133,10 @@ async def sweep(accounts: int, concurrency: int, repeats: int) -> Row:
         server.stop()
     return Row(
         f"sweep: {accounts} accounts, full pipeline vs bare httpx+gather",
-        f"{measured * 1000:.0f} ms", f"{baseline * 1000:.0f} ms", measured / baseline, "<= 1.25",
+        f"{measured * 1000:.0f} ms",
+        f"{baseline * 1000:.0f} ms",
+        measured / baseline,
+        "<= 1.25",
     )
 
 
@@ -135,9 +149,12 @@ def startup(repeats: int) -> Row:
                 f'[[accounts]]\nname = "a"\napi_key = "sk-sim-0"\nbase_url = "{server.url}"\n'
             )
             check = [sys.executable, "-m", "balancebot", "check", "-c", str(config)]
-            bare = [sys.executable, "-c",
-                    f"import httpx; httpx.get('{server.url}/user/balance', "
-                    "headers={'Authorization': 'Bearer sk-sim-0'}).json()"]
+            bare = [
+                sys.executable,
+                "-c",
+                f"import httpx; httpx.get('{server.url}/user/balance', "
+                "headers={'Authorization': 'Bearer sk-sim-0'}).json()",
+            ]
 
             def median_of(command: list[str]) -> float:
                 times = []
@@ -150,9 +167,13 @@ def startup(repeats: int) -> Row:
             baseline, measured = median_of(bare), median_of(check)
     finally:
         server.stop()
-    return Row("one-shot: balancebot check vs python -c httpx.get (median wall time)",
-               f"{measured * 1000:.0f} ms", f"{baseline * 1000:.0f} ms", measured / baseline,
-               "<= 1.5")
+    return Row(
+        "one-shot: balancebot check vs python -c httpx.get (median wall time)",
+        f"{measured * 1000:.0f} ms",
+        f"{baseline * 1000:.0f} ms",
+        measured / baseline,
+        "<= 1.5",
+    )
 
 
 async def history_at_scale(minutes: int) -> Row:
@@ -167,13 +188,33 @@ async def history_at_scale(minutes: int) -> Row:
         for start in range(0, minutes, batch):
             rows = range(start, min(start + batch, minutes))
             async with engine.begin() as conn:
-                await conn.execute(snapshots.insert(), [
-                    {"id": i + 1, "account": "prod", "provider": "deepseek",
-                     "taken_at": now - timedelta(minutes=minutes - i), "outcome": "ok",
-                     "is_available": True} for i in rows])
-                await conn.execute(snapshot_balances.insert(), [
-                    {"snapshot_id": i + 1, "currency": "CNY", "total": f"{1000 - i / 1000:.2f}",
-                     "granted": "0.00", "topped_up": f"{1000 - i / 1000:.2f}"} for i in rows])
+                await conn.execute(
+                    snapshots.insert(),
+                    [
+                        {
+                            "id": i + 1,
+                            "account": "prod",
+                            "provider": "deepseek",
+                            "taken_at": now - timedelta(minutes=minutes - i),
+                            "outcome": "ok",
+                            "is_available": True,
+                        }
+                        for i in rows
+                    ],
+                )
+                await conn.execute(
+                    snapshot_balances.insert(),
+                    [
+                        {
+                            "snapshot_id": i + 1,
+                            "currency": "CNY",
+                            "total": f"{1000 - i / 1000:.2f}",
+                            "granted": "0.00",
+                            "topped_up": f"{1000 - i / 1000:.2f}",
+                        }
+                        for i in rows
+                    ],
+                )
         full_size = path.stat().st_size
         since = datetime.now(UTC) - timedelta(days=30)
         query = await timed(lambda: store.history("prod", since), 3)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 from typing import Any
@@ -238,3 +239,27 @@ async def test_delivery_retries_transient_and_gives_up_on_permanent(
     assert await dispatcher.deliver_due() == 2
     assert flaky.headlines() == ["a", "b"]  # in order, each once
     assert broken.sent == []  # failed rows are not retried
+
+
+async def test_many_concurrent_checks_share_one_sqlite_file(
+    simulator: DeepSeekSimulator, make_config: Callable[..., Config], clock: FakeClock
+) -> None:
+    """SQLite allows one writer; concurrent checks must queue, not fail with 'locked'."""
+    names = [f"a{i}" for i in range(150)]
+    for name in names:
+        simulator.add_account(f"{API_KEY}-{name}", {"CNY": ("0.00", "5.00")})
+    config = make_config(
+        max_concurrent_checks=50,
+        accounts=[
+            {"name": n, "api_key": f"{API_KEY}-{n}", "base_url": simulator.base_url} for n in names
+        ],
+        rules=RULES,
+        notifiers=[{"name": "rec", "type": "console"}],
+    )
+    recorder = Recorder()
+    async with Daemon.open(config, clock, {"rec": recorder}) as d:
+        outcomes = await asyncio.gather(*(d.pipeline.check(n) for n in names))
+        assert await d.dispatcher.deliver_due() == 100  # one batch
+        assert await d.dispatcher.deliver_due() == 50
+    assert all(o.transitions for o in outcomes)
+    assert len(recorder.sent) == len(names)
