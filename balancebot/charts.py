@@ -12,6 +12,7 @@ from .i18n import N_, _, language
 from .models import BalanceSnapshot, Currency
 
 INSTALL_HINT = "pip install 'balancebot[charts]'"
+CHART_POINTS = 1500  # more than a chart's width in pixels needs; the store thins to this
 CJK_FONTS = ["Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Zen Hei", "SimHei"]
 
 

@@ -6,17 +6,20 @@ import asyncio
 import zoneinfo
 from datetime import UTC, datetime, timedelta
 
-from .charts import plot_history
+from .charts import CHART_POINTS, plot_history
 from .config import Config
 from .models import BalanceSnapshot
 from .rules import money
 from .store import Store
 
 
-async def load_history(config: Config, account: str, days: int) -> list[BalanceSnapshot]:
+async def load_history(
+    config: Config, account: str, days: int, max_points: int | None = None
+) -> list[BalanceSnapshot]:
     store = await Store.open(config.store.database_url)
     try:
-        return await store.history(account, datetime.now(UTC) - timedelta(days=days))
+        since = datetime.now(UTC) - timedelta(days=days)
+        return await store.history(account, since, max_points=max_points)
     finally:
         await store.close()
 
@@ -55,7 +58,7 @@ async def history_table(config: Config, account: str, days: int) -> str:
 
 
 async def history_png(config: Config, account: str, days: int) -> bytes:
-    history = await load_history(config, account, days)
+    history = await load_history(config, account, days, max_points=CHART_POINTS)
     zone = zoneinfo.ZoneInfo(config.timezone)
     return await asyncio.to_thread(
         plot_history, history, account, days, zone, config.thresholds_for(account)

@@ -153,3 +153,13 @@ async def test_downsampling_keeps_one_snapshot_per_hour(store: Store) -> None:
     assert history[0].balances[Currency.CNY].total == Decimal("200")
     assert await store.history("dev", T0) == [snap(T0, account="dev")]
     assert await store.downsample(T0 + timedelta(hours=2), timedelta(hours=1)) == 0
+
+
+async def test_history_can_be_thinned_by_the_database(store: Store) -> None:
+    for minute in range(180):
+        await store.save_check(snap(T0 + timedelta(minutes=minute), cny=str(300 - minute)))
+    until = T0 + timedelta(minutes=180)
+    thin = await store.history("prod", T0, max_points=12, until=until)
+    assert [s.taken_at for s in thin] == [T0 + timedelta(minutes=15 * i) for i in range(12)]
+    assert thin[1].balances[Currency.CNY].total == Decimal("285")
+    assert len(await store.history("prod", T0)) == 180

@@ -318,7 +318,7 @@ async def unmute(self: Commands, request: Request) -> Reply:
 
 @command("/history [account] [days]", N_("A chart of the balance over the last days (default 30)."))
 async def history(self: Commands, request: Request) -> Reply:
-    from ..charts import ChartsUnavailable, plot_history  # matplotlib only when asked
+    from ..charts import CHART_POINTS, ChartsUnavailable, plot_history
 
     names, days = [], 30
     for arg in request.args:
@@ -329,7 +329,10 @@ async def history(self: Commands, request: Request) -> Reply:
     if len(names) > 1 or not 1 <= days <= 365:
         raise UsageError(_("one account, and 1 to 365 days"))
     account = names[0] if names else self.visible_accounts(request)[0]
-    snapshots = await self.store.history(account, self.clock.now() - timedelta(days=days))
+    now = self.clock.now()
+    snapshots = await self.store.history(
+        account, now - timedelta(days=days), max_points=CHART_POINTS, until=now
+    )
     thresholds = self.config.thresholds_for(account)
     try:
         image = await asyncio.to_thread(
