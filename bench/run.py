@@ -18,7 +18,9 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -237,12 +239,121 @@ async def history_at_scale(minutes: int) -> Row:
     )
 
 
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def alert_latency(alerts: int) -> list[Row]:
+    """From the end of the fetch that crosses a threshold to the fakes holding the message."""
+    sys.path.insert(0, str(ROOT))
+    from balancebot.config import parse_config
+    from balancebot.daemon import Daemon
+    from balancebot.providers.deepseek import DeepSeekProvider
+    from balancebot.simulator import DeepSeekSimulator
+    from tests.fakes.slack import FakeSlack
+    from tests.fakes.telegram import FakeTelegram
+
+    fetched: dict[str, float] = {}
+    fetch = DeepSeekProvider.fetch
+
+    async def timed_fetch(self: DeepSeekProvider, account: Any) -> Any:
+        result = await fetch(self, account)
+        fetched[account.name] = time.perf_counter()
+        return result
+
+    DeepSeekProvider.fetch = timed_fetch  # type: ignore[method-assign]
+    lanes = 10  # alerts rotate over ten chats, so per-chat pacing never holds one back
+    token, slack_token = "1:bench", "xoxb-bench"
+    async with DeepSeekSimulator() as sim, FakeTelegram(token) as tg, FakeSlack(slack_token) as sl:
+        tg.enforce_limits = False
+        for i in range(lanes):
+            sim.add_account(f"sk-{i}", {"CNY": ("0", "100")})
+            tg.add_chat(100 + i)
+            sl.channels.add(f"C{i}")
+        with tempfile.TemporaryDirectory() as tmp:
+            config = parse_config(
+                {
+                    "store": {"path": f"{tmp}/lat.db"},
+                    "accounts": [
+                        {"name": f"a{i}", "api_key": f"sk-{i}", "base_url": sim.base_url}
+                        for i in range(lanes)
+                    ],
+                    "rules": [
+                        {
+                            "name": "low",
+                            "type": "threshold",
+                            "thresholds": {"CNY": {"critical_below": "10"}},
+                        }
+                    ],
+                    "notifiers": [
+                        *(
+                            {
+                                "name": f"tg{i}",
+                                "type": "telegram",
+                                "bot_token": token,
+                                "chat_ids": [100 + i],
+                                "base_url": tg.base_url,
+                            }
+                            for i in range(lanes)
+                        ),
+                        *(
+                            {
+                                "name": f"sl{i}",
+                                "type": "slack",
+                                "bot_token": slack_token,
+                                "channels": [f"C{i}"],
+                                "base_url": sl.api_url,
+                            }
+                            for i in range(lanes)
+                        ),
+                    ],
+                    "routes": [
+                        {"notifiers": [f"tg{i}", f"sl{i}"], "accounts": [f"a{i}"]}
+                        for i in range(lanes)
+                    ],
+                },
+                Path(tmp),
+                env={},
+            )
+            telegram_ms, slack_ms = [], []
+            stop = asyncio.Event()
+            async with Daemon.open(config) as daemon:
+                delivery = asyncio.create_task(daemon.dispatcher.run(stop))
+                for n in range(alerts):
+                    lane = n % lanes
+                    low = sim.accounts[f"sk-{lane}"].topped_up["CNY"] > 10
+                    sim.accounts[f"sk-{lane}"].topped_up["CNY"] = Decimal("5" if low else "100")
+                    started = time.perf_counter()
+                    await daemon.pipeline.check(f"a{lane}")
+                    await tg.wait_sent(n + 1)
+                    await sl.wait_posted(n + 1)
+                    done = fetched[f"a{lane}"]
+                    telegram_ms.append((tg.sent[-1]["at"] - done) * 1000)
+                    slack_ms.append((sl.posted[-1]["at"] - done) * 1000)
+                    await asyncio.sleep(max(0.0, 0.11 - (time.perf_counter() - started)))
+                stop.set()
+                await delivery
+    DeepSeekProvider.fetch = fetch  # type: ignore[method-assign]
+    return [
+        Row(
+            f"alert latency to {name} after the fetch, {alerts} alerts: p50 / p99",
+            f"{percentile(values, 0.5):.1f} / {percentile(values, 0.99):.1f} ms",
+            "",
+            None,
+            "p99 < 50 ms",
+        )
+        for name, values in (("Telegram", telegram_ms), ("Slack", slack_ms))
+    ]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes, fewer repeats")
     args = parser.parse_args()
     accounts, repeats, minutes = (200, 2, 60 * 24 * 30) if args.quick else (1000, 3, 525_600)
     rows = [
+        *asyncio.run(alert_latency(200)),
         asyncio.run(sweep(accounts, 50, repeats)),
         startup(5 if args.quick else 15),
         asyncio.run(history_at_scale(minutes)),

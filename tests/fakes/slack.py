@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
@@ -133,10 +134,10 @@ class FakeSlack(LoopbackServer):
                 }
             )
         if method == "chat.postMessage":
-            return self._post_message(body)
+            return await self._post_message(body)
         return self.fail("unknown_method", status=404)
 
-    def _post_message(self, body: dict[str, Any]) -> web.Response:
+    async def _post_message(self, body: dict[str, Any]) -> web.Response:
         if self.faults:
             fault = self.faults.popleft()
             return self.fail(fault.error, fault.status, fault.headers)
@@ -158,7 +159,16 @@ class FakeSlack(LoopbackServer):
         blocks = body.get("blocks")
         if isinstance(blocks, str):
             blocks = json.loads(blocks)
-        self.posted.append({"channel": channel, "text": body.get("text"), "blocks": blocks})
+        async with self._acked:
+            self.posted.append(
+                {
+                    "channel": channel,
+                    "text": body.get("text"),
+                    "blocks": blocks,
+                    "at": time.perf_counter(),
+                }
+            )
+            self._acked.notify_all()
         self._ts += 1
         ts = f"1700000000.{self._ts:06d}"
         return web.json_response(
@@ -273,6 +283,10 @@ class FakeSlack(LoopbackServer):
             self.responses.append({"id": request.match_info["id"], **body})
             self._acked.notify_all()
         return web.Response(text="ok")
+
+    async def wait_posted(self, count: int) -> None:
+        async with self._acked:
+            await asyncio.wait_for(self._acked.wait_for(lambda: len(self.posted) >= count), 30)
 
     async def wait_files(self, count: int) -> None:
         async with self._acked:
