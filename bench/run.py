@@ -347,12 +347,101 @@ async def alert_latency(alerts: int) -> list[Row]:
     ]
 
 
+def proc_stats(pid: int) -> tuple[float, float]:
+    """(RSS in MiB, CPU seconds used so far) of a process."""
+    with open(f"/proc/{pid}/status") as status:
+        rss_kib = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])  # utime + stime
+    return rss_kib / 1024, ticks / os.sysconf("SC_CLK_TCK")
+
+
+async def idle_cost(idle_seconds: float) -> list[Row]:
+    """The daemon with 10 accounts and both chat front-ends connected, doing nothing."""
+    sys.path.insert(0, str(ROOT))
+    from balancebot.simulator import DeepSeekSimulator
+    from tests.fakes.slack import FakeSlack
+    from tests.fakes.telegram import FakeTelegram
+
+    token, slack_token, app_token = "1:idle", "xoxb-idle", "xapp-1-idle"
+    async with (
+        DeepSeekSimulator() as sim,
+        FakeTelegram(token) as tg,
+        FakeSlack(slack_token, app_token=app_token) as sl,
+    ):
+        tg.add_chat(42)
+        sl.channels.add("C1")
+        with tempfile.TemporaryDirectory() as tmp:
+            lines = ['[store]\npath = "idle.db"\n']
+            for i in range(10):
+                sim.add_account(f"sk-{i}")
+                lines.append(
+                    f'[[accounts]]\nname = "a{i}"\napi_key = "sk-{i}"\n'
+                    f'base_url = "{sim.base_url}"\ncheck_interval = "5m"\n'
+                )
+            lines.append(
+                f'[[notifiers]]\nname = "tg"\ntype = "telegram"\nbot_token = "{token}"\n'
+                f'chat_ids = [42]\nbase_url = "{tg.base_url}"\n'
+            )
+            lines.append(
+                f'[[notifiers]]\nname = "sl"\ntype = "slack"\n'
+                f'bot_token = "{slack_token}"\nchannels = ["C1"]\n'
+                f'base_url = "{sl.api_url}"\n'
+            )
+            lines.append(
+                f'[chat.telegram]\nnotifier = "tg"\n[chat.slack]\nnotifier = "sl"\n'
+                f'app_token = "{app_token}"\n'
+            )
+            config = Path(tmp) / "idle.toml"
+            config.write_text("\n".join(lines))
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "balancebot",
+                "run",
+                "-c",
+                str(config),
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.PIPE,
+            )
+            assert process.stderr is not None
+            while b"balancebot running" not in await process.stderr.readline():
+                pass
+            drain = asyncio.create_task(process.stderr.read())
+            await sl.wait_connections(1)
+            await asyncio.sleep(5)  # the first checks (all at start-up) are done
+            rss, cpu_before = proc_stats(process.pid)
+            await asyncio.sleep(idle_seconds)
+            _, cpu_after = proc_stats(process.pid)
+            process.terminate()
+            await process.wait()
+            drain.cancel()
+    return [
+        Row(
+            "idle: RSS after start-up, 10 accounts, Telegram polling + Slack Socket Mode",
+            f"{rss:.0f} MiB",
+            "",
+            None,
+            "< 120 MB",
+        ),
+        Row(
+            f"idle: CPU used over {idle_seconds:.0f} idle seconds",
+            f"{cpu_after - cpu_before:.2f} s",
+            "",
+            None,
+            "< 0.5 s",
+        ),
+    ]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes, fewer repeats")
     args = parser.parse_args()
     accounts, repeats, minutes = (200, 2, 60 * 24 * 30) if args.quick else (1000, 3, 525_600)
     rows = [
+        *asyncio.run(idle_cost(15 if args.quick else 60)),
         *asyncio.run(alert_latency(200)),
         asyncio.run(sweep(accounts, 50, repeats)),
         startup(5 if args.quick else 15),
