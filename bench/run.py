@@ -435,6 +435,93 @@ async def idle_cost(idle_seconds: float) -> list[Row]:
     ]
 
 
+async def command_latency(commands: int) -> Row:
+    """/balance through the real PTB Application vs a bare CommandHandler, same fake."""
+    sys.path.insert(0, str(ROOT))
+    from telegram import Update
+    from telegram.ext import ApplicationBuilder, CommandHandler, ContextTypes
+
+    from balancebot.chat.telegram import TelegramFrontEnd
+    from balancebot.config import parse_config
+    from balancebot.daemon import Daemon
+    from balancebot.simulator import DeepSeekSimulator
+    from tests.fakes.telegram import FakeTelegram
+
+    token = "1:latency"
+
+    async def round_trips(fake: FakeTelegram, text: str) -> list[float]:
+        """Commands 50 ms apart: under Telegram's ~30 messages/s a bot must keep to (the
+        daemon paces replies to 25/s, so a faster stream would measure the pacing)."""
+        times = []
+        for n in range(commands):
+            chat = 10_000 + n  # a chat each: Telegram's per-chat pacing is not measured here
+            fake.add_chat(chat)
+            started = time.perf_counter()
+            await fake.command(text, user_id=42, chat_id=chat)
+            sent = await fake.wait_sent(len(fake.sent) + 1)
+            times.append((sent[-1]["at"] - started) * 1000)
+            await asyncio.sleep(max(0.0, 0.05 - (time.perf_counter() - started)))
+        return times
+
+    async with DeepSeekSimulator() as sim, FakeTelegram(token) as tg:
+        tg.enforce_limits = False
+        tg.add_chat(42)
+        sim.add_account("sk-0")
+
+        async def constant(update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
+            assert update.effective_message is not None
+            await update.effective_message.reply_text("ok")
+
+        bare = ApplicationBuilder().token(token).base_url(tg.base_url).job_queue(None).build()
+        bare.add_handler(CommandHandler("balance", constant))
+        await bare.initialize()
+        assert bare.updater is not None
+        await bare.updater.start_polling(timeout=30)
+        await bare.start()
+        baseline = await round_trips(tg, "/balance")
+        await bare.updater.stop()
+        await bare.stop()
+        await bare.shutdown()
+
+        with tempfile.TemporaryDirectory() as tmp:
+            config = parse_config(
+                {
+                    "store": {"path": f"{tmp}/cmd.db"},
+                    "accounts": [{"name": "prod", "api_key": "sk-0", "base_url": sim.base_url}],
+                    "notifiers": [
+                        {
+                            "name": "tg",
+                            "type": "telegram",
+                            "bot_token": token,
+                            "chat_ids": [42],
+                            "base_url": tg.base_url,
+                        }
+                    ],
+                    "chat": {
+                        "telegram": {"notifier": "tg"},
+                        "allow": [{"platform": "telegram", "users": [42]}],
+                    },
+                },
+                Path(tmp),
+                env={},
+            )
+            async with Daemon.open(config) as daemon:
+                await daemon.pipeline.check("prod")  # a fresh snapshot to answer from
+                front = next(f for f in daemon.front_ends if isinstance(f, TelegramFrontEnd))
+                await front.start()
+                measured = await round_trips(tg, "/balance")
+                await front.stop()
+    p50, p99 = percentile(measured, 0.5), percentile(measured, 0.99)
+    b50, b99 = percentile(baseline, 0.5), percentile(baseline, 0.99)
+    return Row(
+        f"command latency: /balance through PTB vs a bare CommandHandler, {commands} commands",
+        f"p50 {p50:.1f} / p99 {p99:.1f} ms",
+        f"p50 {b50:.1f} / p99 {b99:.1f} ms",
+        p50 / b50,
+        "<= 1.3",
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes, fewer repeats")
@@ -443,6 +530,7 @@ def main() -> int:
     rows = [
         *asyncio.run(idle_cost(15 if args.quick else 60)),
         *asyncio.run(alert_latency(200)),
+        asyncio.run(command_latency(500)),
         asyncio.run(sweep(accounts, 50, repeats)),
         startup(5 if args.quick else 15),
         asyncio.run(history_at_scale(minutes)),
