@@ -14,7 +14,10 @@ class LoopbackServer:
         self.url = ""
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        self._runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=0.1)
+        # handler_cancellation: a handler whose client went away stops, as on real servers
+        self._runner = web.AppRunner(
+            self.app, access_log=None, shutdown_timeout=0.1, handler_cancellation=True
+        )
         await self._runner.setup()
         await web.TCPSite(self._runner, host, port).start()
         bound_host, bound_port = self._runner.addresses[0][:2]

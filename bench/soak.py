@@ -153,7 +153,7 @@ def main() -> int:
     parser.add_argument("--accounts", type=int, default=20)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--fault-rate", type=float, default=0.2)
-    parser.add_argument("--max-growth-mib", type=float, default=8.0)
+    parser.add_argument("--max-growth-mib", type=float, default=4.0)
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)  # the random faults log a warning each
     result = asyncio.run(soak(args.checks, args.accounts, args.seed, args.fault_rate))
