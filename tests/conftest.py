@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import asyncio
 import os
+import sys
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -19,6 +21,23 @@ POSTGRES_URL = os.environ.get(
     "BALANCEBOT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
 )
 API_KEY = "sk-test-0123456789abcdef"
+
+
+async def spawn(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, stdin: bool = False
+) -> asyncio.subprocess.Process:
+    """`python -m balancebot ARGS` as a real process, output piped (stdin too if asked)."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "balancebot",
+        *args,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        stdin=asyncio.subprocess.PIPE if stdin else None,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
 
 
 @pytest.fixture

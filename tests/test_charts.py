@@ -20,7 +20,7 @@ from balancebot.daemon import Daemon
 from balancebot.simulator import DeepSeekSimulator
 from balancebot.store import Store
 
-from .conftest import API_KEY
+from .conftest import API_KEY, spawn
 from .fakes.slack import FakeSlack
 from .fakes.telegram import FakeTelegram
 from .test_chat import daemon as chat_daemon  # noqa: F401 - fixture
@@ -139,16 +139,11 @@ base_url = "{simulator.base_url}"
     await store.close()
 
     async def run(*args: str) -> tuple[int, str]:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "balancebot",
+        process = await spawn(
             "history",
             "-c",
             str(path),
             *args,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
         )
         out, err = await asyncio.wait_for(process.communicate(), 60)
         assert process.returncode == 0, err.decode()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import sys
 from pathlib import Path
@@ -13,7 +12,7 @@ import pytest
 
 from balancebot.simulator import DeepSeekSimulator, Fault
 
-from .conftest import API_KEY
+from .conftest import API_KEY, spawn
 
 CONFIG = """
 [store]
@@ -38,16 +37,11 @@ type = "unavailable"
 
 
 async def balancebot(*args: str, cwd: Path, stdin: bytes = b"") -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "balancebot",
+    process = await spawn(
         *args,
         cwd=cwd,
-        env={**os.environ, "TEST_DEEPSEEK_KEY": API_KEY},
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+        env={"TEST_DEEPSEEK_KEY": API_KEY},
+        stdin=True,
     )
     out, err = await asyncio.wait_for(process.communicate(stdin), timeout=60)
     assert process.returncode is not None
@@ -130,19 +124,14 @@ async def test_run_checks_alerts_and_stops_cleanly_on_sigterm(
     simulator: DeepSeekSimulator, config_file: Path
 ) -> None:
     simulator.add_account(API_KEY, {"CNY": ("0.00", "8.20")})
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "balancebot",
+    process = await spawn(
         "--log-level",
         "debug",
         "run",
         "-c",
         str(config_file),
         cwd=config_file.parent,
-        env={**os.environ, "TEST_DEEPSEEK_KEY": API_KEY},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+        env={"TEST_DEEPSEEK_KEY": API_KEY},
     )
     assert process.stdout is not None
     headline = await asyncio.wait_for(process.stdout.readline(), timeout=30)

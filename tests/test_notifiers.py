@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import html
-import os
-import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -24,7 +22,7 @@ from balancebot.notifiers.telegram import TelegramNotifier, TelegramOptions
 from balancebot.render import slack_blocks, slack_text, telegram_html
 from balancebot.simulator import DeepSeekSimulator
 
-from .conftest import API_KEY
+from .conftest import API_KEY, spawn
 from .fakes.slack import FakeSlack, SlackFault
 from .fakes.telegram import FakeTelegram, TelegramFault
 
@@ -422,16 +420,11 @@ bot_token = "{SLACK_TOKEN}"
 channels = ["C1"]
 base_url = "{slack.api_url}"
 """)
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "balancebot",
+    process = await spawn(
         "notify-test",
         "-c",
         str(path),
-        env={**os.environ, "TG_TOKEN": TG_TOKEN},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+        env={"TG_TOKEN": TG_TOKEN},
     )
     out, err = await asyncio.wait_for(process.communicate(), timeout=60)
     lines = out.decode().splitlines()
@@ -470,18 +463,13 @@ bot_token = "${{TG_TOKEN}}"
 chat_ids = [42]
 base_url = "{telegram.base_url}"
 """)
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "balancebot",
+    process = await spawn(
         "--log-level",
         "debug",
         "run",
         "-c",
         str(path),
-        env={**os.environ, "TG_TOKEN": TG_TOKEN, "KEY": API_KEY},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+        env={"TG_TOKEN": TG_TOKEN, "KEY": API_KEY},
     )
     assert process.stderr is not None
     log = b""

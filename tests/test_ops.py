@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,7 +16,7 @@ from balancebot.daemon import Daemon
 from balancebot.models import Notification
 from balancebot.simulator import DeepSeekSimulator, Fault
 
-from .conftest import API_KEY
+from .conftest import API_KEY, spawn
 from .test_pipeline import Recorder
 
 
@@ -149,10 +147,7 @@ name = "low"
 type = "threshold"
 thresholds = {{ CNY = {{ critical_below = "10" }} }}
 """)
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "balancebot",
+    process = await spawn(
         "--log-format",
         "json",
         "--log-level",
@@ -160,9 +155,7 @@ thresholds = {{ CNY = {{ critical_below = "10" }} }}
         "run",
         "-c",
         str(path),
-        env={**os.environ, "KEY": API_KEY},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+        env={"KEY": API_KEY},
     )
     assert process.stderr is not None
     records = []
