@@ -361,6 +361,7 @@ async def idle_cost(idle_seconds: float) -> list[Row]:
     """The daemon with 10 accounts and both chat front-ends connected, doing nothing."""
     sys.path.insert(0, str(ROOT))
     from balancebot.simulator import DeepSeekSimulator
+    from tests.conftest import start_daemon
     from tests.fakes.slack import FakeSlack
     from tests.fakes.telegram import FakeTelegram
 
@@ -395,20 +396,7 @@ async def idle_cost(idle_seconds: float) -> list[Row]:
             )
             config = Path(tmp) / "idle.toml"
             config.write_text("\n".join(lines))
-            process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "balancebot",
-                "run",
-                "-c",
-                str(config),
-                stdout=asyncio.subprocess.DEVNULL,
-                stderr=asyncio.subprocess.PIPE,
-            )
-            assert process.stderr is not None
-            while b"balancebot running" not in await process.stderr.readline():
-                pass
-            drain = asyncio.create_task(process.stderr.read())
+            process = await start_daemon(config)
             await sl.wait_connections(1)
             await asyncio.sleep(5)  # the first checks (all at start-up) are done
             rss, cpu_before = proc_stats(process.pid)
@@ -416,7 +404,6 @@ async def idle_cost(idle_seconds: float) -> list[Row]:
             _, cpu_after = proc_stats(process.pid)
             process.terminate()
             await process.wait()
-            drain.cancel()
     return [
         Row(
             "idle: RSS after start-up, 10 accounts, Telegram polling + Slack Socket Mode",

@@ -40,6 +40,31 @@ async def spawn(
     )
 
 
+async def start_daemon(
+    config: Path, env: dict[str, str] | None = None
+) -> asyncio.subprocess.Process:
+    """`balancebot run` as a process, returned once it says it is running; its stderr is
+    drained in the background from then on so the pipe never fills. Stdout is discarded."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "balancebot",
+        "run",
+        "-c",
+        str(config),
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert process.stderr is not None
+    while b"balancebot running" not in (
+        line := await asyncio.wait_for(process.stderr.readline(), 30)
+    ):
+        assert line, "the daemon exited before it was running"
+    asyncio.get_running_loop().create_task(process.stderr.read())
+    return process
+
+
 @pytest.fixture
 async def simulator() -> AsyncIterator[DeepSeekSimulator]:
     async with DeepSeekSimulator() as sim:

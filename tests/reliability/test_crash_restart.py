@@ -8,11 +8,9 @@ from __future__ import annotations
 import asyncio
 import html
 import json
-import os
 import random
 import signal
 import sqlite3
-import sys
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -23,7 +21,7 @@ from balancebot.models import AlertKey, AlertState, BalanceSnapshot, Currency, C
 from balancebot.rules import evaluate
 from balancebot.simulator import DeepSeekSimulator
 
-from ..conftest import SUMMARY
+from ..conftest import SUMMARY, start_daemon
 from ..fakes.telegram import FakeTelegram
 
 TOKEN = "4242:crash-restart-token"
@@ -109,27 +107,6 @@ def write_config(path: Path, simulator: DeepSeekSimulator, telegram: FakeTelegra
     path.write_text("\n".join(lines))
 
 
-async def start(config: Path) -> asyncio.subprocess.Process:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "balancebot",
-        "run",
-        "-c",
-        str(config),
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    assert process.stderr is not None
-    while b"balancebot running" not in (
-        line := await asyncio.wait_for(process.stderr.readline(), 30)
-    ):
-        assert line, "the daemon exited before it was running"
-    asyncio.get_running_loop().create_task(process.stderr.read())  # keep the pipe drained
-    return process
-
-
 def acknowledged(store: Path) -> set[str]:
     """Texts of the rows the outbox had marked delivered: the platform had accepted them."""
     with sqlite3.connect(store) as db:
@@ -164,14 +141,14 @@ async def test_sigkill_and_restart_lose_nothing_and_repeat_nothing(tmp_path: Pat
         write_config(config, simulator, telegram)
         acked_before_kill: set[str] = set()
         for _ in range(KILLS):
-            process = await start(config)
+            process = await start_daemon(config)
             await asyncio.sleep(rng.uniform(0.3, 1.5))  # a random moment to crash at
             process.send_signal(signal.SIGKILL)
             await process.wait()
             SUMMARY["crashes survived"] += 1
             acked_before_kill |= acknowledged(tmp_path / "state.db")
         total_expected = sum(len(v) for v in expected.values())
-        process = await start(config)
+        process = await start_daemon(config)
         try:
             await telegram.wait_sent_unique(total_expected, key=received_key, within=120)
         finally:
