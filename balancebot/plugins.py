@@ -11,9 +11,7 @@ from functools import cache
 from importlib.metadata import EntryPoint, entry_points
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
-
-from .config import format_location
+from .config import convert
 from .errors import ConfigError
 
 if TYPE_CHECKING:
@@ -65,13 +63,9 @@ def check_plugins(config: Config, with_notifiers: bool = True) -> None:
     for i, notifier in enumerate(config.notifiers if with_notifiers else ()):
         try:
             cls = notifier_class(notifier.type, f"notifiers[{i}].type")
-            cls.Options.model_validate(notifier.options)
+            convert(notifier.options, cls.Options, ("notifiers", i))
         except ConfigError as exc:
             problems += exc.problems
-        except ValidationError as exc:
-            for error in exc.errors(include_url=False, include_input=False):
-                where = format_location(("notifiers", i, *error["loc"]))
-                problems.append(f"{where}: {error['msg'].removeprefix('Value error, ')}")
     if problems:
         raise ConfigError(problems)
 
@@ -82,6 +76,6 @@ def config_secrets(config: Config, with_notifiers: bool = True) -> set[str]:
 
     found = secrets_in(config)
     for notifier in config.notifiers if with_notifiers else ():
-        options = notifier_class(notifier.type).Options.model_validate(notifier.options)
+        options = convert(notifier.options, notifier_class(notifier.type).Options)
         found |= secrets_in(options)
     return found

@@ -13,7 +13,9 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from pydantic import BaseModel, SecretStr
+from msgspec import Struct
+
+from .config import Secret
 
 MASK = "***"
 
@@ -26,14 +28,14 @@ def redact(text: str, secrets: Iterable[str]) -> str:
 
 
 def secrets_in(value: Any) -> set[str]:
-    """Every `SecretStr` inside a (nested) pydantic model, list or dict."""
+    """Every `Secret` inside a (nested) config struct, list or dict."""
     found: set[str] = set()
-    if isinstance(value, SecretStr):
+    if isinstance(value, Secret):
         secret = value.get_secret_value()
         if len(secret) >= 4:  # masking "" or "a" would shred every line
             found.add(secret)
-    elif isinstance(value, BaseModel):
-        for name in type(value).model_fields:
+    elif isinstance(value, Struct):
+        for name in value.__struct_fields__:
             found |= secrets_in(getattr(value, name))
     elif isinstance(value, list | tuple):
         for item in value:

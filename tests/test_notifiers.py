@@ -17,8 +17,8 @@ from balancebot.config import Config
 from balancebot.daemon import Daemon
 from balancebot.errors import DeliveryError
 from balancebot.models import Notification, Severity, TransitionKind
-from balancebot.notifiers.slack import SlackNotifier, SlackOptions
-from balancebot.notifiers.telegram import TelegramNotifier, TelegramOptions
+from balancebot.notifiers.slack import SlackNotifier
+from balancebot.notifiers.telegram import TelegramNotifier
 from balancebot.render import slack_blocks, slack_text, telegram_html
 from balancebot.simulator import DeepSeekSimulator
 
@@ -299,14 +299,12 @@ async def test_bad_tokens_are_permanent_and_never_shown(
     telegram: FakeTelegram, slack: FakeSlack, clock: FakeClock
 ) -> None:
     wrong_tg = "999:WRONG-token-never-shown"
-    tg = TelegramNotifier(
-        "tg",
-        TelegramOptions(bot_token=wrong_tg, chat_ids=[42], base_url=telegram.base_url),
-        clock,
+    tg = TelegramNotifier.from_options(
+        "tg", {"bot_token": wrong_tg, "chat_ids": [42], "base_url": telegram.base_url}, clock
     )
     wrong_slack = "xoxb-wrong-never-shown"
-    sl = SlackNotifier(
-        "sl", SlackOptions(bot_token=wrong_slack, channels=["C1"], base_url=slack.api_url), clock
+    sl = SlackNotifier.from_options(
+        "sl", {"bot_token": wrong_slack, "channels": ["C1"], "base_url": slack.api_url}, clock
     )
     for notifier, secret in ((tg, wrong_tg), (sl, wrong_slack)):
         await notifier.start()
@@ -320,14 +318,17 @@ async def test_bad_tokens_are_permanent_and_never_shown(
 
 
 async def test_unreachable_platforms_are_transient(clock: FakeClock) -> None:
-    tg = TelegramNotifier(
+    tg = TelegramNotifier.from_options(
         "tg",
-        TelegramOptions(
-            bot_token=TG_TOKEN, chat_ids=[42], base_url="http://127.0.0.1:9/bot", timeout=2
-        ),
+        {
+            "bot_token": TG_TOKEN,
+            "chat_ids": [42],
+            "base_url": "http://127.0.0.1:9/bot",
+            "timeout": 2,
+        },
         clock,
     )
-    hook = SlackNotifier("h", SlackOptions(webhook_url="http://127.0.0.1:9/hooks/x"), clock)
+    hook = SlackNotifier.from_options("h", {"webhook_url": "http://127.0.0.1:9/hooks/x"}, clock)
     for notifier in (tg, hook):
         await notifier.start()
         try:
@@ -357,7 +358,7 @@ async def test_webhook_answers_are_classified(
     permanent: bool,
     retry_after: float | None,
 ) -> None:
-    hook = SlackNotifier("h", SlackOptions(webhook_url=slack.hook_url("H1")), clock)
+    hook = SlackNotifier.from_options("h", {"webhook_url": slack.hook_url("H1")}, clock)
     await hook.start()
     slack.faults.append(fault)
     try:
@@ -383,8 +384,8 @@ async def test_webhook_answers_are_classified(
 async def test_web_api_errors_are_classified(
     slack: FakeSlack, clock: FakeClock, error: str, permanent: bool
 ) -> None:
-    notifier = SlackNotifier(
-        "s", SlackOptions(bot_token=SLACK_TOKEN, channels=["C1"], base_url=slack.api_url), clock
+    notifier = SlackNotifier.from_options(
+        "s", {"bot_token": SLACK_TOKEN, "channels": ["C1"], "base_url": slack.api_url}, clock
     )
     await notifier.start()
     slack.faults.append(SlackFault(error))

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import httpx
+import msgspec
 import pytest
 
 from balancebot import redact
@@ -78,7 +79,7 @@ async def test_no_secret_in_any_log_line(
     slack: FakeSlack,  # noqa: F811
 ) -> None:
     keep, out = captured
-    account = socket_config.accounts[0].model_copy(update={"timeout": timedelta(seconds=1)})
+    account = msgspec.structs.replace(socket_config.accounts[0], timeout=timedelta(seconds=1))
     async with httpx.AsyncClient() as http:
         provider = DeepSeekProvider(http, FakeClock())
         for _name, fault, _error, _says in FAILURES:

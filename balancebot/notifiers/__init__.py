@@ -11,20 +11,21 @@ from __future__ import annotations
 import abc
 from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from msgspec import Struct
 
 from ..clock import Clock, SystemClock
+from ..config import convert
 from ..models import Notification
 
 
-class NoOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class NoOptions(Struct, frozen=True, forbid_unknown_fields=True):
+    pass
 
 
 class Notifier(abc.ABC):
-    Options: ClassVar[type[BaseModel]] = NoOptions
+    Options: ClassVar[type[Struct]] = NoOptions
 
-    def __init__(self, name: str, options: BaseModel, clock: Clock | None = None) -> None:
+    def __init__(self, name: str, options: Struct, clock: Clock | None = None) -> None:
         self.name = name
         self.options = options
         self.clock = clock or SystemClock()
@@ -33,7 +34,7 @@ class Notifier(abc.ABC):
     def from_options(
         cls, name: str, options: dict[str, object], clock: Clock | None = None
     ) -> Notifier:
-        return cls(name, cls.Options.model_validate(options), clock)
+        return cls(name, convert(options, cls.Options), clock)
 
     async def start(self) -> None:  # noqa: B027 - optional hook, most notifiers need none
         """Open connections; called once inside the running event loop."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from pydantic import BaseModel
+from msgspec import Struct
 
 from ..clock import Clock
 from ..models import Notification
@@ -17,7 +17,7 @@ class ConsoleNotifier(Notifier):
     def __init__(
         self,
         name: str,
-        options: BaseModel,
+        options: Struct,
         clock: Clock | None = None,
         stream: TextIO | None = None,
     ) -> None:

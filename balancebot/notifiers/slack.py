@@ -7,17 +7,16 @@ retrying cannot fix (bad token, unknown or archived channel) are permanent.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any, cast
 
 import aiohttp
-from pydantic import BaseModel, ConfigDict, SecretStr, model_validator
+from msgspec import Struct
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from ..clock import Clock
-from ..config import Duration
+from ..config import Duration, Secret
 from ..errors import DeliveryError
 from ..models import Notification
 from ..render import slack_blocks, slack_text
@@ -32,24 +31,20 @@ TRANSIENT_ERRORS = frozenset(
 )
 
 
-class SlackOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    bot_token: SecretStr | None = None
+class SlackOptions(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    bot_token: Secret | None = None
     channels: list[str] = []
-    webhook_url: SecretStr | None = None
+    webhook_url: Secret | None = None
     base_url: str = "https://slack.com/api/"
-    timeout: Duration = timedelta(seconds=10)
+    timeout: Duration = Duration(seconds=10)
 
-    @model_validator(mode="after")
-    def _one_mode(self) -> SlackOptions:
+    def __post_init__(self) -> None:
         if (self.bot_token is None) == (self.webhook_url is None):
             raise ValueError("set either bot_token (with channels) or webhook_url")
         if self.bot_token is not None and not self.channels:
             raise ValueError("channels: a bot token needs at least one channel id")
         if self.webhook_url is not None and self.channels:
             raise ValueError("channels: a webhook posts to its own channel; remove channels")
-        return self
 
 
 def delivery_error(where: str, status: int, error: str, headers: Any) -> DeliveryError:
@@ -67,7 +62,7 @@ def delivery_error(where: str, status: int, error: str, headers: Any) -> Deliver
 class SlackNotifier(Notifier):
     Options = SlackOptions
 
-    def __init__(self, name: str, options: BaseModel, clock: Clock | None = None) -> None:
+    def __init__(self, name: str, options: Struct, clock: Clock | None = None) -> None:
         super().__init__(name, options, clock)
         self.settings = cast(SlackOptions, options)
         self._pacer = Pacer(self.clock, lambda _: CHANNEL_INTERVAL, OVERALL_PER_SECOND)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 import os
 from datetime import timedelta
-from typing import cast
+from typing import Annotated, cast
 
 # PTB 22 reports durations as timedelta once this is set, instead of warning on every
 # RetryAfter that ints are deprecated; the code below accepts both.
 os.environ.setdefault("PTB_TIMEDELTA", "1")
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from msgspec import Meta, Struct
 from telegram import Bot, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import (
@@ -26,7 +26,7 @@ from telegram.error import (
 from telegram.request import HTTPXRequest
 
 from ..clock import Clock
-from ..config import Duration
+from ..config import Duration, Secret
 from ..errors import DeliveryError
 from ..models import Notification
 from ..redact import redact
@@ -41,14 +41,12 @@ PRIVATE_CHAT_INTERVAL = 1.0  # one message per second per chat
 GROUP_CHAT_INTERVAL = 3.0  # twenty per minute per group
 
 
-class TelegramOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    bot_token: SecretStr
-    chat_ids: list[int | str] = Field(min_length=1, description="ids, or @channelusername")
+class TelegramOptions(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    bot_token: Secret
+    chat_ids: Annotated[list[int | str], Meta(min_length=1)]  # ids, or @channelusername
     base_url: str = "https://api.telegram.org/bot"
     base_file_url: str = "https://api.telegram.org/file/bot"
-    timeout: Duration = timedelta(seconds=10)
+    timeout: Duration = Duration(seconds=10)
 
 
 def chat_interval(chat: str) -> float:
@@ -59,7 +57,7 @@ def chat_interval(chat: str) -> float:
 class TelegramNotifier(Notifier):
     Options = TelegramOptions
 
-    def __init__(self, name: str, options: BaseModel, clock: Clock | None = None) -> None:
+    def __init__(self, name: str, options: Struct, clock: Clock | None = None) -> None:
         super().__init__(name, options, clock)
         self.settings = cast(TelegramOptions, options)
         self._token = self.settings.bot_token.get_secret_value()
