@@ -1,34 +1,30 @@
-"""The `balancebot` command. Imports stay inside commands, so `check` loads only what it uses."""
+"""The `balancebot` command. Imports stay inside commands, so `check` loads only what it uses.
+
+argparse rather than a CLI library: `check` is a process that cron or a monitoring system
+starts every minute, and importing click was a tenth of its whole run.
+"""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
-import json
-import signal
 import sys
-from typing import TYPE_CHECKING, NoReturn
-
-import click
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
     from .config import Config
 
 EXIT_CONFIG_ERROR = 2
-
-config_option = click.option(
-    "-c",
-    "--config",
-    "config_path",
-    required=True,
-    type=click.Path(dir_okay=False),
-    help="Path to the TOML configuration.",
-)
+LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
-def _configure_logging(level: str) -> None:
+def _configure_logging(args: argparse.Namespace, quiet_default: str | None = None) -> None:
+    """`quiet_default`: the level a command uses when the user left `--log-level` at info."""
     from .logs import configure
 
-    configure(level, click.get_current_context().find_root().params.get("log_format", "text"))
+    level = quiet_default if quiet_default and args.log_level == "info" else args.log_level
+    configure(level, args.log_format)
 
 
 def _load(config_path: str, with_notifiers: bool = True) -> Config:
@@ -50,67 +46,49 @@ def _load(config_path: str, with_notifiers: bool = True) -> Config:
 
 
 def _fail_config(exc: Exception) -> NoReturn:
-    click.echo(f"balancebot: {exc}", err=True)
+    print(f"balancebot: {exc}", file=sys.stderr)
     sys.exit(EXIT_CONFIG_ERROR)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--log-level",
-    default="info",
-    type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
-    show_default=True,
-)
-@click.option(
-    "--log-format",
-    default="text",
-    type=click.Choice(["text", "json"]),
-    show_default=True,
-    help="json: one object per line, for log shippers.",
-)
-@click.version_option(package_name="balancebot")
-@click.pass_context
-def main(ctx: click.Context, log_level: str, log_format: str) -> None:
-    """Watch DeepSeek API balances and warn your team before they run out."""
-    ctx.obj = log_level
-
-
-@main.command()
-@config_option
-def validate(config_path: str) -> None:
+def validate(args: argparse.Namespace) -> None:
     """Check a configuration without touching the network."""
-    config = _load(config_path)
-    click.echo(
-        f"{config_path}: OK — {len(config.accounts)} account(s), {len(config.rules)} rule(s), "
-        f"notifiers: {', '.join(n.name for n in config.notifiers)}"
+    config = _load(args.config_path)
+    print(
+        f"{args.config_path}: OK — {len(config.accounts)} account(s), {len(config.rules)} "
+        f"rule(s), notifiers: {', '.join(n.name for n in config.notifiers)}"
     )
 
 
-@main.command()
-@config_option
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@click.pass_obj
-def check(log_level: str, config_path: str, as_json: bool) -> None:
+def check(args: argparse.Namespace) -> None:
     """Check every account once; exit 0 OK, 1 warning, 2 critical, 3 unknown."""
-    _configure_logging("error" if log_level == "info" else log_level)
-    config = _load(config_path, with_notifiers=False)  # keeps Slack/Telegram unimported
+    _configure_logging(args, quiet_default="error")
+    from .tls import load_in_background
+
+    trust_store = load_in_background()  # on a thread, while the config is read
+    config = _load(args.config_path, with_notifiers=False)  # keeps Slack/Telegram unimported
     from . import oneshot
 
-    reports = asyncio.run(oneshot.check_all(config))
-    if as_json:
-        click.echo(json.dumps(oneshot.as_json(reports), indent=2))
+    try:
+        tls = trust_store.result()
+    except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+        print(f"balancebot: cannot load CA certificates: {exc}", file=sys.stderr)
+        sys.exit(oneshot.Status.UNKNOWN)
+    reports = asyncio.run(oneshot.check_all(config, tls=tls))
+    if args.as_json:
+        import json
+
+        print(json.dumps(oneshot.as_json(reports), indent=2))
     else:
-        click.echo(oneshot.as_table(reports))
+        print(oneshot.as_table(reports))
     sys.exit(int(oneshot.overall(reports)))
 
 
-@main.command()
-@config_option
-@click.pass_obj
-def run(log_level: str, config_path: str) -> None:
+def run(args: argparse.Namespace) -> None:
     """Run the daemon: scheduled checks, alerts and deliveries until SIGINT/SIGTERM."""
-    _configure_logging(log_level)
-    config = _load(config_path)
+    import signal
+
+    _configure_logging(args)
+    config = _load(args.config_path)
     from .daemon import Daemon
     from .errors import BalanceBotError
 
@@ -125,20 +103,15 @@ def run(log_level: str, config_path: str) -> None:
     try:
         asyncio.run(serve())
     except BalanceBotError as exc:
-        click.echo(f"balancebot: {exc}", err=True)
+        print(f"balancebot: {exc}", file=sys.stderr)
         sys.exit(1)
 
 
-@main.command("notify-test")
-@config_option
-@click.option(
-    "--notifier", "only", multiple=True, help="Only this notifier (repeatable). Default: all."
-)
-@click.pass_obj
-def notify_test(log_level: str, config_path: str, only: tuple[str, ...]) -> None:
+def notify_test(args: argparse.Namespace) -> None:
     """Send a test message through each notifier, to check tokens and channel ids."""
-    _configure_logging("warning" if log_level == "info" else log_level)
-    config = _load(config_path)
+    _configure_logging(args, quiet_default="warning")
+    config = _load(args.config_path)
+    only = tuple(args.only)
     unknown = sorted(set(only) - {n.name for n in config.notifiers})
     if unknown:
         _fail_config(Exception(f"no notifier named {', '.join(map(repr, unknown))}"))
@@ -146,53 +119,116 @@ def notify_test(log_level: str, config_path: str, only: tuple[str, ...]) -> None
 
     outcomes = asyncio.run(send_test_messages(config, only))
     for outcome in outcomes:
-        click.echo(outcome.line())
+        print(outcome.line())
     sys.exit(0 if all(o.error is None for o in outcomes) else 1)
 
 
-@main.command()
-@config_option
-@click.option("--account", help="Default: the first account in the config.")
-@click.option("--days", default=30, show_default=True, type=click.IntRange(1, 3650))
-@click.option(
-    "--plot",
-    type=click.Path(dir_okay=False, writable=True),
-    help="Write a PNG chart here (needs the charts extra) instead of printing a table.",
-)
-@click.pass_obj
-def history(
-    log_level: str, config_path: str, account: str | None, days: int, plot: str | None
-) -> None:
+def history(args: argparse.Namespace) -> None:
     """Balance history from the store: a table (one row per hour), or a chart."""
-    _configure_logging("warning" if log_level == "info" else log_level)
-    config = _load(config_path)
-    name = account or config.accounts[0].name
+    _configure_logging(args, quiet_default="warning")
+    config = _load(args.config_path)
+    name = args.account or config.accounts[0].name
     if name not in {a.name for a in config.accounts}:
         _fail_config(Exception(f"no account named {name!r}"))
     from .history import history_png, history_table
 
-    if plot is None:
-        click.echo(asyncio.run(history_table(config, name, days)))
+    if args.plot is None:
+        print(asyncio.run(history_table(config, name, args.days)))
         return
     from .charts import ChartsUnavailable
 
     try:
-        image = asyncio.run(history_png(config, name, days))
+        image = asyncio.run(history_png(config, name, args.days))
     except ChartsUnavailable as exc:
-        click.echo(f"balancebot: {exc}", err=True)
+        print(f"balancebot: {exc}", file=sys.stderr)
         sys.exit(1)
-    with open(plot, "wb") as out:
+    with open(args.plot, "wb") as out:
         out.write(image)
-    click.echo(f"wrote {plot} ({len(image) // 1024} KiB)")
+    print(f"wrote {args.plot} ({len(image) // 1024} KiB)")
 
 
-@main.command()
-@click.option("--time-limit", default=60.0, show_default=True, help="Seconds before giving up.")
-@click.pass_obj
-def demo(log_level: str, time_limit: float) -> None:
+def demo(args: argparse.Namespace) -> None:
     """Watch a simulated account drain, alert, escalate and recover. No credentials needed."""
-    _configure_logging("warning" if log_level == "info" else log_level)
+    _configure_logging(args, quiet_default="warning")
     from .demo import run_demo
 
-    shown = asyncio.run(run_demo(time_limit))
+    shown = asyncio.run(run_demo(args.time_limit))
     sys.exit(0 if shown else 1)
+
+
+class _Version(argparse.Action):
+    """Reads the installed version only when asked (package metadata is slow to import)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        from importlib.metadata import version
+
+        print(f"balancebot, version {version('balancebot')}")
+        parser.exit()
+
+
+def _days(text: str) -> int:
+    days = int(text)
+    if not 1 <= days <= 3650:
+        raise argparse.ArgumentTypeError(f"{days} is not in the range 1 to 3650")
+    return days
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="balancebot",
+        description="Watch DeepSeek API balances and warn your team before they run out.",
+    )
+    parser.add_argument("--log-level", default="info", type=str.lower, choices=LOG_LEVELS)
+    parser.add_argument(
+        "--log-format",
+        default="text",
+        choices=("text", "json"),
+        help="json: one object per line, for log shippers (default: text)",
+    )
+    parser.add_argument("--version", nargs=0, action=_Version, help="show the version and exit")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+
+    def command(handler: Callable[[argparse.Namespace], None], name: str = "") -> Any:
+        doc = (handler.__doc__ or "").strip()
+        sub = commands.add_parser(name or handler.__name__, help=doc, description=doc)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    def with_config(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        sub.add_argument(
+            "-c",
+            "--config",
+            dest="config_path",
+            metavar="FILE",
+            required=True,
+            help="the TOML configuration",
+        )
+        return sub
+
+    with_config(command(validate))
+    with_config(command(check)).add_argument(
+        "--json", dest="as_json", action="store_true", help="machine-readable output"
+    )
+    with_config(command(run))
+    with_config(command(notify_test, "notify-test")).add_argument(
+        "--notifier",
+        dest="only",
+        action="append",
+        default=[],
+        help="only this notifier (repeatable; default: all)",
+    )
+    past = with_config(command(history))
+    past.add_argument("--account", help="default: the first account in the config")
+    past.add_argument("--days", default=30, type=_days, help="1 to 3650 (default: 30)")
+    past.add_argument(
+        "--plot", help="write a PNG chart here (needs the charts extra) instead of a table"
+    )
+    command(demo).add_argument(
+        "--time-limit", default=60.0, type=float, help="seconds before giving up (default: 60)"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    args.handler(args)

@@ -15,8 +15,6 @@ import tempfile
 from decimal import Decimal
 from pathlib import Path
 
-import click
-
 from .chat.access import Caller
 from .chat.commands import Commands
 from .config import load_config
@@ -77,12 +75,13 @@ async def run_demo(time_limit: float = 60.0) -> bool:
             path = Path(tmp) / "config.toml"
             path.write_text(DEMO_CONFIG.format(base_url=simulator.base_url), encoding="utf-8")
             config = load_config(path, env={"BALANCEBOT_DEMO_KEY": DEMO_KEY})
-            click.echo(
+            print(
                 f"Simulated DeepSeek API at {simulator.base_url}; account 'demo' starts at "
                 "26.00 CNY and spends 1.50 per check (checked every second).\n"
                 "Thresholds: warning below 20.00, critical below 10.00. "
                 "A top-up of 100.00 CNY arrives after 14 checks.\n"
-                "Type /balance, /status, /mute 1m demo, /unmute demo or /help meanwhile.\n"
+                "Type /balance, /status, /mute 1m demo, /unmute demo or /help meanwhile.\n",
+                flush=True,
             )
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
@@ -103,10 +102,11 @@ async def run_demo(time_limit: float = 60.0) -> bool:
                     console.cancel()
     story = {TransitionKind.FIRING, TransitionKind.ESCALATED, TransitionKind.RESOLVED}
     shown = story <= seen
-    click.echo(
+    print(
         "\nDemo finished: the alert fired, escalated and resolved."
         if shown
-        else "\nDemo stopped before the whole story was shown."
+        else "\nDemo stopped before the whole story was shown.",
+        flush=True,
     )
     return shown
 
@@ -122,6 +122,6 @@ async def answer_console(commands: Commands, stop: asyncio.Event) -> None:
     while line := await reader.readline():
         text = line.decode(errors="replace").strip()
         if text:
-            click.echo(console_text(await commands.handle(CONSOLE, text)))
+            print(console_text(await commands.handle(CONSOLE, text)), flush=True)
     if sys.stdin.isatty():  # Ctrl-D
         stop.set()

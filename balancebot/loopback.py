@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from typing import Self
 
 from aiohttp import web
@@ -13,15 +14,18 @@ class LoopbackServer:
         self._runner: web.AppRunner | None = None
         self.url = ""
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+    async def start(
+        self, host: str = "127.0.0.1", port: int = 0, tls: ssl.SSLContext | None = None
+    ) -> str:
+        """Serve on a free port (HTTPS with `tls`, a server-side context); returns the URL."""
         # handler_cancellation: a handler whose client went away stops, as on real servers
         self._runner = web.AppRunner(
             self.app, access_log=None, shutdown_timeout=0.1, handler_cancellation=True
         )
         await self._runner.setup()
-        await web.TCPSite(self._runner, host, port).start()
+        await web.TCPSite(self._runner, host, port, ssl_context=tls).start()
         bound_host, bound_port = self._runner.addresses[0][:2]
-        self.url = f"http://{bound_host}:{bound_port}"
+        self.url = f"{'https' if tls else 'http'}://{bound_host}:{bound_port}"
         return self.url
 
     async def stop(self) -> None:

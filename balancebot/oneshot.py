@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import random
+import ssl
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,13 +58,16 @@ def judge(config: Config, result: CheckResult) -> AccountReport:
 
 
 async def check_all(
-    config: Config, clock: Clock | None = None, backoff: Backoff | None = None
+    config: Config,
+    clock: Clock | None = None,
+    backoff: Backoff | None = None,
+    tls: ssl.SSLContext | None = None,
 ) -> list[AccountReport]:
     """One quick retry at most: a cron job should not hang on a flaky upstream."""
     clock = clock or SystemClock()
     backoff = backoff or Backoff(attempts=2)
     rng = random.Random()
-    async with http_client(config) as http:
+    async with http_client(config, tls) as http:
         providers = build_providers(config, http, clock)
         bound = asyncio.Semaphore(config.max_concurrent_checks)
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import ssl
 import sys
 from pathlib import Path
 
 import pytest
+import trustme
 
 from balancebot.simulator import DeepSeekSimulator, Fault
 
@@ -36,11 +38,13 @@ type = "unavailable"
 """
 
 
-async def balancebot(*args: str, cwd: Path, stdin: bytes = b"") -> tuple[int, str, str]:
+async def balancebot(
+    *args: str, cwd: Path, stdin: bytes = b"", env: dict[str, str] | None = None
+) -> tuple[int, str, str]:
     process = await spawn(
         *args,
         cwd=cwd,
-        env={"TEST_DEEPSEEK_KEY": API_KEY},
+        env={"TEST_DEEPSEEK_KEY": API_KEY, **(env or {})},
         stdin=True,
     )
     out, err = await asyncio.wait_for(process.communicate(stdin), timeout=60)
@@ -110,6 +114,40 @@ async def test_check_table_shows_balances(simulator: DeepSeekSimulator, config_f
     assert lines[1].split() == ["prod", "WARNING", "CNY", "15.00", "0.00", "15.00", "yes"]
     assert lines[2].split() == ["prod", "WARNING", "USD", "1.25", "1.25", "0.00", "yes"]
     assert "prod: warning: balance 15.00 CNY < 20.00" in out
+
+
+async def test_check_verifies_https_with_the_trust_store_it_loads(tmp_path: Path) -> None:
+    """`check` loads the CA bundle on a thread (tls.py); the result must really be used."""
+    ca = trustme.CA()
+    server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert("127.0.0.1").configure_cert(server_tls)
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    simulator = DeepSeekSimulator()
+    await simulator.start(tls=server_tls)
+    try:
+        simulator.add_account(API_KEY, {"CNY": ("10.00", "100.00")})
+        path = tmp_path / "config.toml"
+        path.write_text(CONFIG.format(base_url=simulator.base_url))
+        assert simulator.base_url.startswith("https://")
+
+        trusted = await balancebot(
+            "check", "-c", str(path), cwd=tmp_path, env={"SSL_CERT_FILE": str(ca_file)}
+        )
+        assert trusted[0] == 0, trusted
+        assert "overall: OK" in trusted[1]
+
+        untrusted = await balancebot("check", "-c", str(path), cwd=tmp_path)  # certifi's CAs
+        assert untrusted[0] == 3, untrusted
+        assert "CERTIFICATE_VERIFY_FAILED" in untrusted[1]
+
+        unreadable = await balancebot(
+            "check", "-c", str(path), cwd=tmp_path, env={"SSL_CERT_FILE": str(tmp_path / "no")}
+        )
+        assert unreadable[0] == 3, unreadable
+        assert "balancebot: cannot load CA certificates: " in unreadable[2]
+    finally:
+        await simulator.stop()
 
 
 async def test_check_with_bad_config_exits_2(tmp_path: Path) -> None:

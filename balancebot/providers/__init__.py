@@ -8,6 +8,7 @@ one HTTP pool, the provider instances a config needs, and a fetch that turns eve
 from __future__ import annotations
 
 import random
+import ssl
 from typing import Protocol
 
 import httpx
@@ -34,10 +35,13 @@ class ProviderFactory(Protocol):
     def __call__(self, http: httpx.AsyncClient, clock: Clock) -> Provider: ...
 
 
-def http_client(config: Config) -> httpx.AsyncClient:
-    """One pool for every account; timeouts are set per request from each account."""
+def http_client(config: Config, tls: ssl.SSLContext | None = None) -> httpx.AsyncClient:
+    """One pool for every account; timeouts are set per request from each account.
+
+    `tls`: a context already loaded (see `tls.py`); httpx's default when None."""
     size = config.max_concurrent_checks
     return httpx.AsyncClient(
+        verify=True if tls is None else tls,
         limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
         headers={"User-Agent": "balancebot"},
         follow_redirects=False,

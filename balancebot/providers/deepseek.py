@@ -52,8 +52,10 @@ class DeepSeekProvider:
         except httpx.TimeoutException:
             raise Timeout(f"connecting took longer than {budget:g}s") from None
         except httpx.TransportError as exc:
+            # httpx's text says why (refused, DNS, an untrusted TLS certificate), never the key
+            reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             raise UpstreamUnavailable(
-                f"cannot reach {httpx.URL(base_url).host}: {type(exc).__name__}"
+                f"cannot reach {httpx.URL(base_url).host}: {reason}"
             ) from None
         error = error_for_status(status, headers, body, secret=key)
         if error is not None:
