@@ -4,6 +4,7 @@ SQLAlchemy Core over asyncio: a SQLite file by default, PostgreSQL by URL. Amoun
 as decimal text (exact on every backend); times as naive UTC, handed back timezone-aware.
 A check's result, the alert states it changed and the outbox rows it produced are written
 in one transaction, so a crash can lose neither a notification nor the record of one.
+Checks that finish together share that transaction (group commit, see `save_check`).
 """
 
 from __future__ import annotations
@@ -209,6 +210,27 @@ def notification_from_json(text: str) -> Notification:
     )
 
 
+GROUP_COMMIT_MAX = 500
+"""Checks written in one transaction at most; more wait for the next."""
+
+
+@dataclass(frozen=True, slots=True)
+class _CheckWrite:
+    result: CheckResult
+    states: tuple[AlertState, ...]
+    entries: tuple[OutboxEntry, ...]
+    now: datetime
+
+
+def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
+    if future.done():  # its caller was cancelled meanwhile
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)
+
+
 class Store:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -216,6 +238,8 @@ class Store:
         # concurrent writers ("database is locked"); queue them here instead.
         # PostgreSQL handles concurrent writers itself.
         self._write_lock = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+        self._queued: list[tuple[_CheckWrite, asyncio.Future[None]]] = []
+        self._committer: asyncio.Task[None] | None = None
 
     @contextlib.asynccontextmanager
     async def _writing(self) -> AsyncIterator[AsyncConnection]:
@@ -245,6 +269,8 @@ class Store:
         return cls(engine)
 
     async def close(self) -> None:
+        if self._committer is not None:
+            await asyncio.gather(self._committer, return_exceptions=True)
         await self._engine.dispose()
 
     async def ping(self) -> None:
@@ -260,19 +286,101 @@ class Store:
         entries: Iterable[OutboxEntry] = (),
         now: datetime | None = None,
     ) -> None:
+        """Returns once the check's rows are committed (or raises why they were not).
+
+        Checks that arrive while a transaction is being written are queued and written
+        together in the next one: beginning and committing cost more than the rows, and a
+        sweep of a thousand accounts otherwise spent most of its time on them. A caller
+        cancelled before its rows went out leaves nothing behind, as a rollback would."""
+        write = _CheckWrite(result, tuple(states), tuple(entries), now or result.taken_at)
+        committed = asyncio.get_running_loop().create_future()
+        self._queued.append((write, committed))
+        if self._committer is None or self._committer.done():
+            self._committer = asyncio.create_task(self._commit_queued())
+        await committed
+
+    async def _commit_queued(self) -> None:
+        batch: list[tuple[_CheckWrite, asyncio.Future[None]]] = []
+        try:
+            while batch := self._next_batch():
+                try:
+                    await self._write_checks([write for write, _ in batch])
+                except Exception as exc:
+                    if len(batch) == 1:
+                        _settle(batch[0][1], exc)
+                        continue
+                    # one bad check must not sink the others: write each on its own
+                    for write, committed in batch:
+                        try:
+                            await self._write_checks([write])
+                        except Exception as alone:
+                            _settle(committed, alone)
+                        else:
+                            _settle(committed, None)
+                else:
+                    for _, committed in batch:
+                        _settle(committed, None)
+                batch = []
+        except BaseException:  # cancelled with the loop: nobody may wait forever
+            for _, committed in [*batch, *self._queued]:
+                committed.cancel()
+            self._queued.clear()
+            raise
+
+    def _next_batch(self) -> list[tuple[_CheckWrite, asyncio.Future[None]]]:
+        """Queued writes whose callers still wait, each result's (account, taken_at) once."""
+        batch: list[tuple[_CheckWrite, asyncio.Future[None]]] = []
+        keys: set[tuple[str, datetime]] = set()
+        while self._queued and len(batch) < GROUP_COMMIT_MAX:
+            write, committed = self._queued[0]
+            key = (write.result.account, write.result.taken_at)
+            if key in keys:
+                break
+            del self._queued[0]
+            if not committed.done():
+                batch.append((write, committed))
+                keys.add(key)
+        return batch
+
+    async def _write_checks(self, writes: Sequence[_CheckWrite]) -> None:
         async with self._writing() as conn:
-            await self._insert_result(conn, result)
-            for state in states:
-                await self._put_state(conn, state)
-            await self._insert_outbox(conn, entries, now or result.taken_at)
+            # One INSERT for all. SQLite cannot tie RETURNING rows to the parameter sets
+            # (SQLAlchemy would fall back to a statement per row), so rows are matched back
+            # by (account, taken_at), which `_next_batch` keeps unique.
+            inserted = await conn.execute(
+                snapshots.insert().returning(
+                    snapshots.c.id, snapshots.c.account, snapshots.c.taken_at
+                ),
+                [_snapshot_row(write.result) for write in writes],
+            )
+            ids = {(row.account, row.taken_at): row.id for row in inserted}
+            balances = [
+                {
+                    "snapshot_id": snapshot_id,
+                    "currency": currency.value,
+                    "total": str(b.total),
+                    "granted": str(b.granted),
+                    "topped_up": str(b.topped_up),
+                }
+                for write in writes
+                if isinstance(write.result, BalanceSnapshot)
+                for snapshot_id in [ids[(write.result.account, write.result.taken_at)]]
+                for currency, b in write.result.balances.items()
+            ]
+            if balances:
+                await conn.execute(snapshot_balances.insert(), balances)
+            for write in writes:
+                for state in write.states:
+                    await self._put_state(conn, state)
+            await self._insert_outbox(conn, [(e, w.now) for w in writes for e in w.entries])
 
     async def enqueue(self, entries: Iterable[OutboxEntry], now: datetime) -> None:
         """Outbox rows that no check produced (the digest)."""
         async with self._writing() as conn:
-            await self._insert_outbox(conn, entries, now)
+            await self._insert_outbox(conn, [(entry, now) for entry in entries])
 
     async def _insert_outbox(
-        self, conn: AsyncConnection, entries: Iterable[OutboxEntry], now: datetime
+        self, conn: AsyncConnection, entries: Iterable[tuple[OutboxEntry, datetime]]
     ) -> None:
         rows = [
             {
@@ -287,37 +395,10 @@ class Store:
                 "attempts": 0,
                 "next_attempt_at": now,
             }
-            for e in entries
+            for e, now in entries
         ]
         if rows:
             await conn.execute(outbox.insert(), rows)
-
-    async def _insert_result(self, conn: AsyncConnection, result: CheckResult) -> None:
-        row: dict[str, Any] = {
-            "account": result.account,
-            "provider": result.provider,
-            "taken_at": result.taken_at,
-        }
-        if isinstance(result, CheckFailure):
-            row.update(outcome=result.kind.value, message=result.message)
-        else:
-            row.update(outcome="ok", is_available=result.is_available)
-        inserted = await conn.execute(snapshots.insert().values(**row))
-        if isinstance(result, BalanceSnapshot) and result.balances:
-            snapshot_id = _new_id(inserted)
-            await conn.execute(
-                snapshot_balances.insert(),
-                [
-                    {
-                        "snapshot_id": snapshot_id,
-                        "currency": currency.value,
-                        "total": str(b.total),
-                        "granted": str(b.granted),
-                        "topped_up": str(b.topped_up),
-                    }
-                    for currency, b in result.balances.items()
-                ],
-            )
 
     async def _put_state(self, conn: AsyncConnection, state: AlertState) -> None:
         key = state.key
@@ -608,6 +689,20 @@ def _matches_null(column: sa.Column[Any], value: str | None) -> sa.ColumnElement
 def _as_utc(value: int | datetime) -> datetime:
     """max() keeps the column type on some backends and returns the raw integer on others."""
     return value if isinstance(value, datetime) else from_micros(int(value))
+
+
+def _snapshot_row(result: CheckResult) -> dict[str, Any]:
+    """Every key in every row: rows inserted together must have the same columns."""
+    row: dict[str, Any] = {
+        "account": result.account,
+        "provider": result.provider,
+        "taken_at": result.taken_at,
+    }
+    if isinstance(result, CheckFailure):
+        row.update(outcome=result.kind.value, is_available=None, message=result.message)
+    else:
+        row.update(outcome="ok", is_available=result.is_available, message=None)
+    return row
 
 
 def _new_id(inserted: sa.CursorResult[Any]) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -163,3 +165,42 @@ async def test_history_can_be_thinned_by_the_database(store: Store) -> None:
     assert [s.taken_at for s in thin] == [T0 + timedelta(minutes=15 * i) for i in range(12)]
     assert thin[1].balances[Currency.CNY].total == Decimal("285")
     assert len(await store.history("prod", T0)) == 180
+
+
+async def test_concurrent_checks_share_a_transaction_and_keep_their_own_rows(
+    store: Store,
+) -> None:
+    """Group commit: each snapshot gets its own balances back, duplicates of one
+    (account, time) included, and one bad check fails alone."""
+    accounts = [f"acct-{i}" for i in range(60)]
+    good = [snap(T0, f"{100 + i}.00", account=name) for i, name in enumerate(accounts)]
+    twin = snap(T0, "7.00", account="acct-0")  # same account and time as good[0]
+    broken_key = AlertKey(None, "low", "CNY")  # type: ignore[arg-type]
+    outcomes = await asyncio.gather(
+        *(store.save_check(s) for s in good),
+        store.save_check(twin),
+        store.save_check(snap(T0, account="bad"), [AlertState(broken_key, AlertStatus.FIRING)]),
+        return_exceptions=True,
+    )
+    assert outcomes[:-1] == [None] * (len(good) + 1)
+    assert isinstance(outcomes[-1], Exception)  # NOT NULL account: this one alone rolls back
+    for i, name in enumerate(accounts[1:], start=1):
+        (latest,) = await store.recent_results(name, 5)
+        assert latest == good[i]
+    first = await store.recent_results("acct-0", 5)
+    assert sorted(r.balances[Currency.CNY].total for r in first) == [  # type: ignore[union-attr]
+        Decimal("7.00"),
+        Decimal("100.00"),
+    ]
+    assert await store.recent_results("bad", 5) == []
+
+
+async def test_a_check_cancelled_before_its_commit_leaves_nothing(store: Store) -> None:
+    saving = asyncio.create_task(store.save_check(snap(T0, account="gone")))
+    await asyncio.sleep(0)  # it queues its rows; the commit runs on the next turn
+    saving.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await saving
+    await store.save_check(snap(T0, account="kept"))  # the queue has been worked through
+    assert await store.recent_results("gone", 5) == []
+    assert len(await store.recent_results("kept", 5)) == 1
