@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .clock import Clock, SystemClock
-from .config import Config
+from .config import AccountConfig, Config
 from .models import BalanceSnapshot, CheckResult, Severity
 from .providers import build_providers, fetch_result, http_client
 from .retry import Backoff
@@ -71,15 +71,14 @@ async def check_all(
         providers = build_providers(config, http, clock)
         bound = asyncio.Semaphore(config.max_concurrent_checks)
 
-        async def one(name: str) -> AccountReport:
-            account = config.account(name)
+        async def one(account: AccountConfig) -> AccountReport:
             async with bound:
                 result = await fetch_result(
                     providers[account.provider], account, clock, backoff, rng
                 )
             return judge(config, result)
 
-        return list(await asyncio.gather(*(one(a.name) for a in config.accounts)))
+        return list(await asyncio.gather(*(one(a) for a in config.accounts)))
 
 
 def overall(reports: list[AccountReport]) -> Status:

@@ -60,6 +60,7 @@ class CheckPipeline:
         self._bound = asyncio.Semaphore(config.max_concurrent_checks)
         self._states: dict[AlertKey, AlertState] = {}
         self._recent: dict[str, deque[CheckResult]] = {}
+        self._accounts = {a.name: a for a in config.accounts}  # a sweep looks up every one
         self._locks = {a.name: asyncio.Lock() for a in config.accounts}
         self._in_flight: set[asyncio.Task[object]] = set()
         self._metrics = metrics
@@ -101,7 +102,7 @@ class CheckPipeline:
             self._in_flight.discard(task)
 
     async def _check(self, account_name: str) -> CheckOutcome:
-        account = self._config.account(account_name)
+        account = self._accounts[account_name]
         provider = self._providers[account.provider]
         async with self._locks[account_name]:  # one check per account at a time, in order
             started = time.perf_counter()
