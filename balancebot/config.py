@@ -17,7 +17,7 @@ import os
 import re
 import tomllib
 import zoneinfo
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -540,7 +540,7 @@ def _explain_tagged(
         return []
     tag_field = str(next(iter(tagged.values())).__struct_config__.tag_field)
     tag = value.get(tag_field)
-    if tag in tagged:
+    if isinstance(tag, Hashable) and tag in tagged:
         return _explain(value, tagged[tag], path)
     choices = ", ".join(map(repr, tagged))
     return [f"{format_location((*path, tag_field))}: expected one of {choices}, not {tag!r}"]

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from balancebot.chat.access import Caller
@@ -131,6 +131,7 @@ config_trees = st.recursive(
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.dictionaries(config_keys, config_trees, max_size=6))
+@example({"rules": [{"type": []}]})  # an unhashable rule type once escaped as a TypeError
 def test_config_parser_raises_only_config_errors(raw: dict[str, Any]) -> None:
     SUMMARY["malformed inputs tried"] += 1
     try:
