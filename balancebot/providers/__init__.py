@@ -19,6 +19,7 @@ from ..errors import CheckError
 from ..models import BalanceSnapshot, CheckFailure, CheckResult
 from ..plugins import provider_class
 from ..retry import Backoff, retry_transient
+from .lanes import LaneTransport
 
 
 class Provider(Protocol):
@@ -36,13 +37,13 @@ class ProviderFactory(Protocol):
 
 
 def http_client(config: Config, tls: ssl.SSLContext | None = None) -> httpx.AsyncClient:
-    """One pool for every account; timeouts are set per request from each account.
+    """One client for every account, with a connection per concurrent check (see
+    `lanes.py`); timeouts are set per request from each account.
 
     `tls`: a context already loaded (see `tls.py`); httpx's default when None."""
-    size = config.max_concurrent_checks
+    lanes = min(config.max_concurrent_checks, len(config.accounts))
     return httpx.AsyncClient(
-        verify=True if tls is None else tls,
-        limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
+        transport=LaneTransport(lanes, tls or httpx.create_ssl_context()),
         headers={"User-Agent": "balancebot"},
         follow_redirects=False,
     )
