@@ -159,12 +159,19 @@ async def test_downsampling_keeps_one_snapshot_per_hour(store: Store) -> None:
 
 async def test_history_can_be_thinned_by_the_database(store: Store) -> None:
     for minute in range(180):
-        await store.save_check(snap(T0 + timedelta(minutes=minute), cny=str(300 - minute)))
+        at = T0 + timedelta(minutes=minute)
+        if minute == 30:  # a failed check opens the third slice: its first success stands
+            await store.save_check(CheckFailure("prod", "deepseek", at, FailureKind.TIMEOUT, "x"))
+        else:
+            await store.save_check(snap(at, cny=str(300 - minute)))
+    await store.save_check(snap(T0 + timedelta(minutes=5), account="dev"))
     until = T0 + timedelta(minutes=180)
     thin = await store.history("prod", T0, max_points=12, until=until)
-    assert [s.taken_at for s in thin] == [T0 + timedelta(minutes=15 * i) for i in range(12)]
+    expected = [T0 + timedelta(minutes=15 * i) for i in range(12)]
+    expected[2] += timedelta(minutes=1)
+    assert [s.taken_at for s in thin] == expected
     assert thin[1].balances[Currency.CNY].total == Decimal("285")
-    assert len(await store.history("prod", T0)) == 180
+    assert len(await store.history("prod", T0)) == 179
 
 
 async def test_concurrent_checks_share_a_transaction_and_keep_their_own_rows(
