@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import random
 import ssl
-from typing import Protocol
+import urllib.request
+from typing import Any, Protocol
 
 import httpx
 
@@ -40,13 +41,17 @@ def http_client(config: Config, tls: ssl.SSLContext | None = None) -> httpx.Asyn
     """One client for every account, with a connection per concurrent check (see
     `lanes.py`); timeouts are set per request from each account.
 
-    `tls`: a context already loaded (see `tls.py`); httpx's default when None."""
+    `tls`: a context already loaded (see `tls.py`); httpx's default when None. With a
+    proxy in the environment (HTTPS_PROXY and friends), httpx's own pool is used as it
+    comes, since only it applies those variables and NO_PROXY."""
+    ssl_context = tls or httpx.create_ssl_context()
+    common: dict[str, Any] = {"headers": {"User-Agent": "balancebot"}, "follow_redirects": False}
+    if urllib.request.getproxies():
+        size = config.max_concurrent_checks
+        limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
+        return httpx.AsyncClient(verify=ssl_context, limits=limits, **common)
     lanes = min(config.max_concurrent_checks, len(config.accounts))
-    return httpx.AsyncClient(
-        transport=LaneTransport(lanes, tls or httpx.create_ssl_context()),
-        headers={"User-Agent": "balancebot"},
-        follow_redirects=False,
-    )
+    return httpx.AsyncClient(transport=LaneTransport(lanes, ssl_context), **common)
 
 
 def build_providers(config: Config, http: httpx.AsyncClient, clock: Clock) -> dict[str, Provider]:

@@ -1,16 +1,26 @@
-"""The lane transport against real loopback servers: how many connections, and which."""
+"""The HTTP client against real loopback servers: how many connections the lanes open and
+to which host, and proxies from the environment."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from decimal import Decimal
 
 import httpx
 import pytest
 from aiohttp import web
 
+from balancebot.clock import FakeClock
+from balancebot.config import Config
 from balancebot.loopback import LoopbackServer
+from balancebot.models import Currency
+from balancebot.providers import http_client
+from balancebot.providers.deepseek import DeepSeekProvider
 from balancebot.providers.lanes import LaneTransport
+from balancebot.simulator import DeepSeekSimulator
+
+from .conftest import API_KEY
 
 
 class CountingServer(LoopbackServer):
@@ -98,3 +108,20 @@ async def test_a_lane_keeps_to_the_host_its_connection_goes_to() -> None:
             await http.get(f"{b.url}/")
     # without the preference both would take the first idle lane and reconnect every time
     assert (len(a.connections), len(b.connections)) == (1, 1)
+
+
+async def test_a_proxy_in_the_environment_carries_the_requests(
+    monkeypatch: pytest.MonkeyPatch,
+    simulator: DeepSeekSimulator,
+    make_config: Callable[..., Config],
+) -> None:
+    # the simulator stands in for the proxy: a host that does not resolve is reached only
+    # if the request goes to the proxy, which answers it
+    monkeypatch.setenv("HTTP_PROXY", simulator.base_url)
+    simulator.add_account(API_KEY, {"CNY": ("0.00", "42.00")})
+    config = make_config(
+        accounts=[{"name": "prod", "api_key": API_KEY, "base_url": "http://deepseek.invalid"}]
+    )
+    async with http_client(config) as http:
+        snapshot = await DeepSeekProvider(http, FakeClock()).fetch(config.accounts[0])
+    assert snapshot.balances[Currency.CNY].total == Decimal("42.00")
