@@ -316,9 +316,6 @@ class Config(_Strict, frozen=True, kw_only=True):
     digest: DigestConfig = DigestConfig()
     language: Literal["en", "zh"] = "en"
 
-    def account(self, name: str) -> AccountConfig:
-        return next(a for a in self.accounts if a.name == name)
-
     def rules_for(self, account: str) -> list[RuleConfig]:
         return [r for r in self.rules if r.applies_to(account)]
 
