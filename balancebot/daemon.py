@@ -9,21 +9,21 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from .chat.access import Access
-from .chat.commands import Commands
+from .checks import CheckPipeline
 from .clock import Clock, SystemClock
+from .commands import Commands
+from .commands.access import Access
 from .config import Config
+from .delivery import Dispatcher, close_all
 from .digest import build_digest
-from .dispatcher import Dispatcher, close_all
 from .i18n import activate
 from .metrics import Metrics
 from .notifiers import Notifier
-from .pipeline import CheckPipeline
+from .ops import OpsServer
 from .plugins import notifier_class
 from .providers import build_providers, http_client
 from .scheduler import build_scheduler
 from .store import Store
-from .web import OpsServer
 
 log = logging.getLogger(__name__)
 
@@ -51,16 +51,16 @@ def build_front_ends(
     """The chat front-ends the config enables; each imported only when used."""
     front_ends: list[FrontEnd] = []
     if config.chat.telegram is not None:
-        from .chat.telegram import TelegramFrontEnd
-        from .notifiers.telegram import TelegramNotifier
+        from .integrations.telegram.frontend import TelegramFrontEnd
+        from .integrations.telegram.notifier import TelegramNotifier
 
         bot = notifiers[config.chat.telegram.notifier]
         assert isinstance(bot, TelegramNotifier)
         front_ends.append(TelegramFrontEnd(commands, bot))
     slack = config.chat.slack
     if slack is not None:
-        from .chat.slack import SlackHttpFrontEnd, SlackSocketFrontEnd
-        from .notifiers.slack import SlackNotifier
+        from .integrations.slack.frontend import SlackHttpFrontEnd, SlackSocketFrontEnd
+        from .integrations.slack.notifier import SlackNotifier
 
         app = notifiers[slack.notifier]
         assert isinstance(app, SlackNotifier)

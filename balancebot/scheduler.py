@@ -10,8 +10,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from .checks import CheckPipeline
 from .config import AccountConfig, Config
-from .pipeline import CheckPipeline
 
 
 def default_jitter(account: AccountConfig) -> timedelta:

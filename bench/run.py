@@ -46,7 +46,7 @@ class SimulatorProcess:
 
     def __init__(self, accounts: int) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "balancebot.simulator", "--accounts", str(accounts)],
+            [sys.executable, "-m", "balancebot.testing.deepseek", "--accounts", str(accounts)],
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -276,13 +276,12 @@ def percentile(values: list[float], q: float) -> float:
 
 async def alert_latency(alerts: int) -> list[Row]:
     """From the end of the fetch that crosses a threshold to the fakes holding the message."""
-    sys.path.insert(0, str(ROOT))
     from balancebot.config import parse_config
     from balancebot.daemon import Daemon
     from balancebot.providers.deepseek import DeepSeekProvider
-    from balancebot.simulator import DeepSeekSimulator
-    from tests.fakes.slack import FakeSlack
-    from tests.fakes.telegram import FakeTelegram
+    from balancebot.testing.deepseek import DeepSeekSimulator
+    from balancebot.testing.slack import FakeSlack
+    from balancebot.testing.telegram import FakeTelegram
 
     fetched: dict[str, float] = {}
     fetch = DeepSeekProvider.fetch
@@ -389,11 +388,10 @@ def proc_stats(pid: int) -> tuple[float, float]:
 
 async def idle_cost(idle_seconds: float) -> list[Row]:
     """The daemon with 10 accounts and both chat front-ends connected, doing nothing."""
-    sys.path.insert(0, str(ROOT))
-    from balancebot.simulator import DeepSeekSimulator
-    from tests.conftest import start_daemon
-    from tests.fakes.slack import FakeSlack
-    from tests.fakes.telegram import FakeTelegram
+    from balancebot.testing.deepseek import DeepSeekSimulator
+    from balancebot.testing.processes import start_daemon
+    from balancebot.testing.slack import FakeSlack
+    from balancebot.testing.telegram import FakeTelegram
 
     token, slack_token, app_token = "1:idle", "xoxb-idle", "xapp-1-idle"
     async with (
@@ -454,15 +452,14 @@ async def idle_cost(idle_seconds: float) -> list[Row]:
 
 async def command_latency(commands: int) -> Row:
     """/balance through the real PTB Application vs a bare CommandHandler, same fake."""
-    sys.path.insert(0, str(ROOT))
     from telegram import Update
     from telegram.ext import ApplicationBuilder, CommandHandler, ContextTypes
 
-    from balancebot.chat.telegram import TelegramFrontEnd
     from balancebot.config import parse_config
     from balancebot.daemon import Daemon
-    from balancebot.simulator import DeepSeekSimulator
-    from tests.fakes.telegram import FakeTelegram
+    from balancebot.integrations.telegram.frontend import TelegramFrontEnd
+    from balancebot.testing.deepseek import DeepSeekSimulator
+    from balancebot.testing.telegram import FakeTelegram
 
     token = "1:latency"
 

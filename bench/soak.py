@@ -21,12 +21,12 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
-from balancebot.clock import FakeClock
 from balancebot.config import parse_config
 from balancebot.daemon import Daemon
 from balancebot.models import Notification
 from balancebot.notifiers import NoOptions, Notifier
-from balancebot.simulator import DeepSeekSimulator, Fault
+from balancebot.testing.clock import FakeClock
+from balancebot.testing.deepseek import DeepSeekSimulator, Fault
 
 FAULTS = [
     Fault(status=500),

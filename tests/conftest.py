@@ -1,8 +1,6 @@
 from __future__ import annotations
 
-import asyncio
 import os
-import sys
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -12,57 +10,15 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from balancebot.clock import FakeClock
 from balancebot.config import Config, parse_config
-from balancebot.simulator import DeepSeekSimulator
 from balancebot.store import Store, async_url, metadata
+from balancebot.testing.clock import FakeClock
+from balancebot.testing.deepseek import DeepSeekSimulator
 
 POSTGRES_URL = os.environ.get(
     "BALANCEBOT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
 )
 API_KEY = "sk-test-0123456789abcdef"
-
-
-async def spawn(
-    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, stdin: bool = False
-) -> asyncio.subprocess.Process:
-    """`python -m balancebot ARGS` as a real process, output piped (stdin too if asked)."""
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "balancebot",
-        *args,
-        cwd=cwd,
-        env={**os.environ, **(env or {})},
-        stdin=asyncio.subprocess.PIPE if stdin else None,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-
-
-async def start_daemon(
-    config: Path, env: dict[str, str] | None = None
-) -> asyncio.subprocess.Process:
-    """`balancebot run` as a process, returned once it says it is running; its stderr is
-    drained in the background from then on so the pipe never fills. Stdout is discarded."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "balancebot",
-        "run",
-        "-c",
-        str(config),
-        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    assert process.stderr is not None
-    while b"balancebot running" not in (
-        line := await asyncio.wait_for(process.stderr.readline(), 30)
-    ):
-        assert line, "the daemon exited before it was running"
-    asyncio.get_running_loop().create_task(process.stderr.read())
-    return process
 
 
 @pytest.fixture

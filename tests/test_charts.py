@@ -17,12 +17,13 @@ import pytest
 from balancebot.charts import ChartsUnavailable, plot_history
 from balancebot.config import Config, load_config
 from balancebot.daemon import Daemon
-from balancebot.simulator import DeepSeekSimulator
 from balancebot.store import Store
+from balancebot.testing.deepseek import DeepSeekSimulator
+from balancebot.testing.processes import spawn
+from balancebot.testing.slack import FakeSlack
+from balancebot.testing.telegram import FakeTelegram
 
-from .conftest import API_KEY, spawn
-from .fakes.slack import FakeSlack
-from .fakes.telegram import FakeTelegram
+from .conftest import API_KEY
 from .test_chat import daemon as chat_daemon  # noqa: F401 - fixture
 from .test_chat import (  # noqa: F401 - fixtures
     slack,
@@ -80,7 +81,7 @@ async def test_history_on_telegram_sends_a_photo(
     chat_daemon: Daemon,  # noqa: F811 - the fixture imported above
     telegram: FakeTelegram,  # noqa: F811
 ) -> None:
-    from balancebot.chat.telegram import TelegramFrontEnd
+    from balancebot.integrations.telegram.frontend import TelegramFrontEnd
 
     await seed(chat_daemon)
     chat_daemon.clock.advance((NOW - chat_daemon.clock.now()).total_seconds())  # type: ignore[attr-defined]
@@ -103,7 +104,7 @@ async def test_history_on_slack_uploads_the_chart(
     chat_daemon: Daemon,  # noqa: F811 - the fixture imported above
     slack: FakeSlack,  # noqa: F811
 ) -> None:
-    from balancebot.chat.slack import SlackSocketFrontEnd
+    from balancebot.integrations.slack.frontend import SlackSocketFrontEnd
 
     await seed(chat_daemon)
     front = next(f for f in chat_daemon.front_ends if isinstance(f, SlackSocketFrontEnd))

@@ -11,17 +11,17 @@ from urllib.parse import urlencode
 import aiohttp
 import pytest
 
-from balancebot.chat import slack as slack_front
-from balancebot.chat.access import Caller
-from balancebot.chat.commands import REFUSAL, REGISTRY
-from balancebot.clock import FakeClock
+from balancebot.commands import REFUSAL, REGISTRY
+from balancebot.commands.access import Caller
 from balancebot.config import Config
 from balancebot.daemon import Daemon
-from balancebot.simulator import DeepSeekSimulator, Fault
+from balancebot.integrations.slack import frontend as slack_front
+from balancebot.testing.clock import FakeClock
+from balancebot.testing.deepseek import DeepSeekSimulator, Fault
+from balancebot.testing.slack import FakeSlack
+from balancebot.testing.telegram import FakeTelegram, TelegramFault
 
 from .conftest import API_KEY, SUMMARY
-from .fakes.slack import FakeSlack
-from .fakes.telegram import FakeTelegram, TelegramFault
 
 TG_TOKEN = "777:chat-test-token-xyz"
 SLACK_TOKEN = "xoxb-chat-test"
@@ -255,7 +255,7 @@ async def test_help_lists_every_command(daemon: Daemon) -> None:
 
 @pytest.fixture
 async def telegram_front(daemon: Daemon) -> AsyncIterator[Any]:
-    from balancebot.chat.telegram import TelegramFrontEnd
+    from balancebot.integrations.telegram.frontend import TelegramFrontEnd
 
     front = next(f for f in daemon.front_ends if isinstance(f, TelegramFrontEnd))
     await front.start()

@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 import trustme
 
-from balancebot.simulator import DeepSeekSimulator, Fault
+from balancebot.testing.deepseek import DeepSeekSimulator, Fault
+from balancebot.testing.processes import spawn
 
-from .conftest import API_KEY, spawn
+from .conftest import API_KEY
 
 CONFIG = """
 [store]

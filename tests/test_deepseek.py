@@ -10,7 +10,6 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from balancebot.clock import FakeClock
 from balancebot.config import Config
 from balancebot.errors import (
     AuthError,
@@ -23,7 +22,8 @@ from balancebot.errors import (
 )
 from balancebot.models import BalanceSnapshot, Currency, CurrencyBalance
 from balancebot.providers.deepseek import MAX_BODY_BYTES, DeepSeekProvider
-from balancebot.simulator import DeepSeekSimulator, Fault
+from balancebot.testing.clock import FakeClock
+from balancebot.testing.deepseek import DeepSeekSimulator, Fault
 
 from .conftest import API_KEY
 

@@ -6,12 +6,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from balancebot.clock import FakeClock
 from balancebot.config import Config
 from balancebot.daemon import Daemon
 from balancebot.models import BalanceSnapshot, Currency, CurrencyBalance, TransitionKind
 from balancebot.spend import days_left, spent
 from balancebot.store import OutboxEntry, Store
+from balancebot.testing.clock import FakeClock
 
 from .test_pipeline import Recorder
 from .test_store import note

@@ -11,14 +11,14 @@ import httpx
 import pytest
 from aiohttp import web
 
-from balancebot.clock import FakeClock
 from balancebot.config import Config
-from balancebot.loopback import LoopbackServer
+from balancebot.httpserver import LoopbackServer
 from balancebot.models import Currency
 from balancebot.providers import http_client
 from balancebot.providers.deepseek import DeepSeekProvider
 from balancebot.providers.lanes import LaneTransport
-from balancebot.simulator import DeepSeekSimulator
+from balancebot.testing.clock import FakeClock
+from balancebot.testing.deepseek import DeepSeekSimulator
 
 from .conftest import API_KEY
 

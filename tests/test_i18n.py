@@ -109,10 +109,10 @@ def test_english_is_the_default() -> None:
 async def test_command_replies_and_digest_in_chinese(
     make_config: object, simulator: object
 ) -> None:
-    from balancebot.chat.access import Caller
-    from balancebot.clock import FakeClock
+    from balancebot.commands.access import Caller
     from balancebot.daemon import Daemon
-    from balancebot.simulator import DeepSeekSimulator
+    from balancebot.testing.clock import FakeClock
+    from balancebot.testing.deepseek import DeepSeekSimulator
 
     from .conftest import API_KEY
 

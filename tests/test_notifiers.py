@@ -12,19 +12,20 @@ from typing import Any
 
 import pytest
 
-from balancebot.clock import FakeClock
 from balancebot.config import Config
 from balancebot.daemon import Daemon
 from balancebot.errors import DeliveryError
+from balancebot.integrations.slack.notifier import SlackNotifier
+from balancebot.integrations.telegram.notifier import TelegramNotifier
 from balancebot.models import Notification, Severity, TransitionKind
-from balancebot.notifiers.slack import SlackNotifier
-from balancebot.notifiers.telegram import TelegramNotifier
 from balancebot.render import slack_blocks, slack_text, telegram_html
-from balancebot.simulator import DeepSeekSimulator
+from balancebot.testing.clock import FakeClock
+from balancebot.testing.deepseek import DeepSeekSimulator
+from balancebot.testing.processes import spawn
+from balancebot.testing.slack import FakeSlack, SlackFault
+from balancebot.testing.telegram import FakeTelegram, TelegramFault
 
-from .conftest import API_KEY, spawn
-from .fakes.slack import FakeSlack, SlackFault
-from .fakes.telegram import FakeTelegram, TelegramFault
+from .conftest import API_KEY
 
 TG_TOKEN = "123456:TEST-telegram-token-abcdef"
 SLACK_TOKEN = "xoxb-test-slack-token-123"

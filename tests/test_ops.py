@@ -14,9 +14,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from balancebot.config import Config
 from balancebot.daemon import Daemon
 from balancebot.models import Notification
-from balancebot.simulator import DeepSeekSimulator, Fault
+from balancebot.testing.deepseek import DeepSeekSimulator, Fault
+from balancebot.testing.processes import spawn
 
-from .conftest import API_KEY, spawn
+from .conftest import API_KEY
 from .test_pipeline import Recorder
 
 

@@ -9,16 +9,16 @@ from typing import Any
 
 import pytest
 
-from balancebot.clock import FakeClock
 from balancebot.config import Config
 from balancebot.daemon import Daemon
-from balancebot.dispatcher import Dispatcher
+from balancebot.delivery import Dispatcher
 from balancebot.errors import DeliveryError
 from balancebot.models import FailureKind, Notification, TransitionKind
 from balancebot.notifiers import NoOptions, Notifier
 from balancebot.retry import Backoff
-from balancebot.simulator import DeepSeekSimulator, Fault
 from balancebot.store import Store
+from balancebot.testing.clock import FakeClock
+from balancebot.testing.deepseek import DeepSeekSimulator, Fault
 
 from .conftest import API_KEY
 

@@ -15,18 +15,18 @@ import msgspec
 import pytest
 
 from balancebot import redact
-from balancebot.clock import FakeClock
 from balancebot.config import Config
 from balancebot.daemon import Daemon
 from balancebot.logs import JsonFormatter
 from balancebot.providers import fetch_result
 from balancebot.providers.deepseek import DeepSeekProvider
 from balancebot.retry import Backoff
-from balancebot.simulator import DeepSeekSimulator
+from balancebot.testing.clock import FakeClock
+from balancebot.testing.deepseek import DeepSeekSimulator
+from balancebot.testing.slack import FakeSlack
+from balancebot.testing.telegram import FakeTelegram
 
 from .conftest import API_KEY, SUMMARY
-from .fakes.slack import FakeSlack
-from .fakes.telegram import FakeTelegram
 from .test_chat import APP_TOKEN, SLACK_TOKEN, TG_TOKEN, slack, socket_config, telegram  # noqa: F401 - fixtures
 from .test_chat import daemon as chat_daemon  # noqa: F401 - fixture
 from .test_deepseek import FAILURES
@@ -110,7 +110,7 @@ async def test_no_secret_in_any_log_line(
 
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
     loggers = {line["logger"] for line in lines}
-    assert {"httpx", "balancebot.dispatcher"} <= loggers  # the libraries did log
+    assert {"httpx", "balancebot.delivery"} <= loggers  # the libraries did log
     assert any("/bot***/" in line["message"] for line in lines)  # URLs with the token
     leaked = leaks(keep, out)
     SUMMARY["secrets leaked"] += len(leaked)

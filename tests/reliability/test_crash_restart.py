@@ -19,10 +19,11 @@ from balancebot.alerts import Policy, advance
 from balancebot.config import parse_config
 from balancebot.models import AlertKey, AlertState, BalanceSnapshot, Currency, CurrencyBalance
 from balancebot.rules import evaluate
-from balancebot.simulator import DeepSeekSimulator
+from balancebot.testing.deepseek import DeepSeekSimulator
+from balancebot.testing.processes import start_daemon
+from balancebot.testing.telegram import FakeTelegram
 
-from ..conftest import SUMMARY, start_daemon
-from ..fakes.telegram import FakeTelegram
+from ..conftest import SUMMARY
 
 TOKEN = "4242:crash-restart-token"
 ACCOUNTS = 5

@@ -9,16 +9,16 @@ from dataclasses import dataclass
 
 import pytest
 
-from balancebot.clock import FakeClock
 from balancebot.config import Config
 from balancebot.daemon import Daemon
 from balancebot.models import CheckFailure, FailureKind, TransitionKind
 from balancebot.providers.deepseek import MAX_BODY_BYTES
-from balancebot.simulator import DeepSeekSimulator, Fault
+from balancebot.testing.clock import FakeClock
+from balancebot.testing.deepseek import DeepSeekSimulator, Fault
+from balancebot.testing.slack import FakeSlack, SlackFault
+from balancebot.testing.telegram import FakeTelegram, TelegramFault
 
 from ..conftest import API_KEY, SUMMARY
-from ..fakes.slack import FakeSlack, SlackFault
-from ..fakes.telegram import FakeTelegram, TelegramFault
 from ..test_pipeline import Recorder
 
 

@@ -18,17 +18,17 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from balancebot.chat.access import Caller
-from balancebot.chat.commands import MAX_INPUT_CHARS, REFUSAL, REGISTRY, Reply
+from balancebot.commands import MAX_INPUT_CHARS, REFUSAL, REGISTRY, Reply
+from balancebot.commands.access import Caller
 from balancebot.config import load_config, parse_config
 from balancebot.daemon import Daemon
 from balancebot.errors import ConfigError, MalformedResponse
 from balancebot.providers.deepseek import parse_balance
 from balancebot.render import slack_blocks, slack_escape, slack_text, telegram_html
-from balancebot.simulator import DeepSeekSimulator
+from balancebot.testing.deepseek import DeepSeekSimulator
+from balancebot.testing.telegram import html_problem
 
 from ..conftest import API_KEY, SUMMARY
-from ..fakes.telegram import html_problem
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 json_values = st.recursive(

@@ -24,8 +24,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from .errors import StoreError
-from .models import (
+from ..errors import StoreError
+from ..models import (
     AlertKey,
     AlertState,
     AlertStatus,

@@ -13,9 +13,9 @@ from typing import ClassVar
 
 from msgspec import Struct
 
-from ..clock import Clock, SystemClock
-from ..config import convert
-from ..models import Notification
+from .clock import Clock, SystemClock
+from .config import convert
+from .models import Notification
 
 
 class NoOptions(Struct, frozen=True, forbid_unknown_fields=True):

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
-    from .config import Config
+    from ..config import Config
 
 EXIT_CONFIG_ERROR = 2
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -21,7 +21,7 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 
 def _configure_logging(args: argparse.Namespace, quiet_default: str | None = None) -> None:
     """`quiet_default`: the level a command uses when the user left `--log-level` at info."""
-    from .logs import configure
+    from ..logs import configure
 
     level = quiet_default if quiet_default and args.log_level == "info" else args.log_level
     configure(level, args.log_format)
@@ -29,17 +29,17 @@ def _configure_logging(args: argparse.Namespace, quiet_default: str | None = Non
 
 def _load(config_path: str, with_notifiers: bool = True) -> Config:
     """Load or exit 2; secrets are masked in every log line from here on."""
-    from .config import load_config
-    from .errors import ConfigError
-    from .plugins import config_secrets
-    from .redact import install
+    from ..config import load_config
+    from ..errors import ConfigError
+    from ..plugins import config_secrets
+    from ..redact import install
 
     try:
         config = load_config(config_path, with_notifiers=with_notifiers)
     except ConfigError as exc:
         _fail_config(exc)
     install(config_secrets(config, with_notifiers))
-    from .i18n import activate
+    from ..i18n import activate
 
     activate(config.language)
     return config
@@ -62,11 +62,11 @@ def validate(args: argparse.Namespace) -> None:
 def check(args: argparse.Namespace) -> None:
     """Check every account once; exit 0 OK, 1 warning, 2 critical, 3 unknown."""
     _configure_logging(args, quiet_default="error")
-    from .tls import load_in_background
+    from ..tls import load_in_background
 
     trust_store = load_in_background()  # on a thread, while the config is read
     config = _load(args.config_path, with_notifiers=False)  # keeps Slack/Telegram unimported
-    from . import oneshot
+    from . import check as oneshot
 
     try:
         tls = trust_store.result()
@@ -89,8 +89,8 @@ def run(args: argparse.Namespace) -> None:
 
     _configure_logging(args)
     config = _load(args.config_path)
-    from .daemon import Daemon
-    from .errors import BalanceBotError
+    from ..daemon import Daemon
+    from ..errors import BalanceBotError
 
     async def serve() -> None:
         stop = asyncio.Event()
@@ -115,7 +115,7 @@ def notify_test(args: argparse.Namespace) -> None:
     unknown = sorted(set(only) - {n.name for n in config.notifiers})
     if unknown:
         _fail_config(Exception(f"no notifier named {', '.join(map(repr, unknown))}"))
-    from .notifytest import send_test_messages
+    from .notify_test import send_test_messages
 
     outcomes = asyncio.run(send_test_messages(config, only))
     for outcome in outcomes:
@@ -135,7 +135,7 @@ def history(args: argparse.Namespace) -> None:
     if args.plot is None:
         print(asyncio.run(history_table(config, name, args.days)))
         return
-    from .charts import ChartsUnavailable
+    from ..charts import ChartsUnavailable
 
     try:
         image = asyncio.run(history_png(config, name, args.days))

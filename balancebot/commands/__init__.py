@@ -23,8 +23,8 @@ from ..render import balance_lines, human_duration, local_time, severity_name
 from .access import Access, Caller
 
 if TYPE_CHECKING:
-    from ..dispatcher import Dispatcher
-    from ..pipeline import CheckPipeline
+    from ..checks import CheckPipeline
+    from ..delivery import Dispatcher
     from ..store import Store
 
 log = logging.getLogger(__name__)

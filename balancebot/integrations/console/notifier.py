@@ -7,10 +7,10 @@ from typing import TextIO
 
 from msgspec import Struct
 
-from ..clock import Clock
-from ..models import Notification
-from ..render import console_text
-from . import Notifier
+from ...clock import Clock
+from ...models import Notification
+from ...notifiers import Notifier
+from ...render import console_text
 
 
 class ConsoleNotifier(Notifier):

@@ -13,12 +13,12 @@ import ssl
 from dataclasses import dataclass, field
 from typing import Any
 
-from .clock import Clock, SystemClock
-from .config import AccountConfig, Config
-from .models import BalanceSnapshot, CheckResult, Severity
-from .providers import build_providers, fetch_result, http_client
-from .retry import Backoff
-from .rules import evaluate, money
+from ..clock import Clock, SystemClock
+from ..config import AccountConfig, Config
+from ..models import BalanceSnapshot, CheckResult, Severity
+from ..providers import build_providers, fetch_result, http_client
+from ..retry import Backoff
+from ..rules import evaluate, money
 
 
 class Status(enum.IntEnum):

@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .loopback import LoopbackServer
+from ..httpserver import LoopbackServer
 
 CURRENCIES = ("CNY", "USD")
 

@@ -27,8 +27,8 @@ from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 import msgspec
 from msgspec import Meta, Struct, field
 
-from .errors import ConfigError
-from .models import Currency, Severity
+from ..errors import ConfigError
+from ..models import Currency, Severity
 
 log = logging.getLogger(__name__)
 
@@ -273,7 +273,7 @@ class DigestConfig(_Strict, frozen=True, kw_only=True):
 
     def __post_init__(self) -> None:
         if self.schedule is not None:
-            from apscheduler.triggers.cron import CronTrigger  # only when one is configured
+            from apscheduler.triggers.cron import CronTrigger
 
             try:
                 CronTrigger.from_crontab(self.schedule)
@@ -474,7 +474,7 @@ def parse_config(
     if not config.store.path.is_absolute():
         store = msgspec.structs.replace(config.store, path=base_dir / config.store.path)
         config = msgspec.structs.replace(config, store=store)
-    from .plugins import check_plugins  # plugins import config's models
+    from ..plugins import check_plugins
 
     check_plugins(config, with_notifiers)
     return config

@@ -15,13 +15,13 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from ..clock import Clock
-from ..config import Duration, Secret
-from ..errors import DeliveryError
-from ..models import Notification
-from ..render import slack_blocks, slack_text
-from . import Notifier
-from .pacing import Pacer
+from ...clock import Clock
+from ...config import Duration, Secret
+from ...errors import DeliveryError
+from ...models import Notification
+from ...notifiers import Notifier
+from ...render import slack_blocks, slack_text
+from ..pacing import Pacer
 
 CHANNEL_INTERVAL = 1.0  # chat.postMessage: about one message per second per channel
 OVERALL_PER_SECOND = 10.0

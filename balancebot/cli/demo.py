@@ -15,13 +15,13 @@ import tempfile
 from decimal import Decimal
 from pathlib import Path
 
-from .chat.access import Caller
-from .chat.commands import Commands
-from .config import load_config
-from .daemon import Daemon
-from .models import Notification, TransitionKind
-from .render import console_text
-from .simulator import DeepSeekSimulator
+from ..commands import Commands
+from ..commands.access import Caller
+from ..config import load_config
+from ..daemon import Daemon
+from ..models import Notification, TransitionKind
+from ..render import console_text
+from ..testing.deepseek import DeepSeekSimulator
 
 DEMO_KEY = "sk-demo-not-a-real-key"
 

@@ -9,11 +9,11 @@ import logging
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from .checks import CheckPipeline
 from .clock import Clock
 from .config import Config
-from .loopback import LoopbackServer
+from .httpserver import LoopbackServer
 from .metrics import Metrics
-from .pipeline import CheckPipeline
 from .store import Store
 
 log = logging.getLogger(__name__)

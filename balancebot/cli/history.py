@@ -6,11 +6,11 @@ import asyncio
 import zoneinfo
 from datetime import UTC, datetime, timedelta
 
-from .charts import CHART_POINTS, plot_history
-from .config import Config
-from .models import BalanceSnapshot
-from .rules import money
-from .store import Store
+from ..charts import CHART_POINTS, plot_history
+from ..config import Config
+from ..models import BalanceSnapshot
+from ..rules import money
+from ..store import Store
 
 
 async def load_history(

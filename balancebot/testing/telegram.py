@@ -19,7 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from balancebot.clock import Clock, SystemClock
-from balancebot.loopback import LoopbackServer
+from balancebot.httpserver import LoopbackServer
 
 ALLOWED_TAGS = {
     "b",
@@ -297,7 +297,7 @@ class FakeTelegram(LoopbackServer):
         if refused is not None:
             return refused
         photo = params.get("photo")
-        data = photo.file.read() if hasattr(photo, "file") else b""
+        data = photo.file.read() if isinstance(photo, web.FileField) else b""
         caption = str(params.get("caption", ""))
         if len(caption) > 1024:
             return self.error(400, "Bad Request: message caption is too long")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .clock import SystemClock
-from .config import Config
-from .daemon import build_notifiers
-from .errors import DeliveryError
-from .i18n import _
-from .models import Notification, Severity, TransitionKind
+from ..clock import SystemClock
+from ..config import Config
+from ..daemon import build_notifiers
+from ..errors import DeliveryError
+from ..i18n import _
+from ..models import Notification, Severity, TransitionKind
 
 
 @dataclass(frozen=True, slots=True)

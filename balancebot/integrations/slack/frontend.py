@@ -25,12 +25,12 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from ..clock import Clock
-from ..loopback import LoopbackServer
-from ..notifiers.slack import SlackNotifier
-from ..render import slack_blocks, slack_text
-from .access import Caller
-from .commands import Commands, Reply
+from ...clock import Clock
+from ...commands import Commands, Reply
+from ...commands.access import Caller
+from ...httpserver import LoopbackServer
+from ...render import slack_blocks, slack_text
+from .notifier import SlackNotifier
 
 log = logging.getLogger(__name__)
 

@@ -17,13 +17,13 @@ from telegram.ext import Application, ApplicationBuilder, CommandHandler, Contex
 from telegram.ext import MessageHandler as PTBMessageHandler
 from telegram.request import HTTPXRequest
 
-from ..errors import BalanceBotError
-from ..i18n import _
-from ..notifiers.telegram import TelegramNotifier
-from ..redact import redact
-from ..render import TELEGRAM_CAPTION_MAX_CHARS, telegram_html
-from .access import Caller
-from .commands import Commands
+from ...commands import Commands
+from ...commands.access import Caller
+from ...errors import BalanceBotError
+from ...i18n import _
+from ...redact import redact
+from ...render import TELEGRAM_CAPTION_MAX_CHARS, telegram_html
+from .notifier import TelegramNotifier
 
 log = logging.getLogger(__name__)
 

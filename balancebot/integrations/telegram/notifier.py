@@ -25,14 +25,14 @@ from telegram.error import (
 )
 from telegram.request import HTTPXRequest
 
-from ..clock import Clock
-from ..config import Duration, Secret
-from ..errors import DeliveryError
-from ..models import Notification
-from ..redact import redact
-from ..render import telegram_html
-from . import Notifier
-from .pacing import Pacer
+from ...clock import Clock
+from ...config import Duration, Secret
+from ...errors import DeliveryError
+from ...models import Notification
+from ...notifiers import Notifier
+from ...redact import redact
+from ...render import telegram_html
+from ..pacing import Pacer
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import httpx
 
-from ..clock import Clock
-from ..config import AccountConfig
-from ..errors import (
+from ...clock import Clock
+from ...config import AccountConfig
+from ...errors import (
     AuthError,
     CheckError,
     MalformedResponse,
@@ -22,7 +22,7 @@ from ..errors import (
     Timeout,
     UpstreamUnavailable,
 )
-from ..models import BalanceSnapshot, Currency, CurrencyBalance
+from ...models import BalanceSnapshot, Currency, CurrencyBalance
 
 MAX_BODY_BYTES = 256 * 1024
 """A balance answer is a few hundred bytes; anything far larger is not one."""

@@ -21,7 +21,7 @@ from typing import Any
 from aiohttp import web
 
 from balancebot.clock import Clock, SystemClock
-from balancebot.loopback import LoopbackServer
+from balancebot.httpserver import LoopbackServer
 
 
 @dataclass

@@ -1,1 +1,0 @@
-"""Chat: a platform-neutral command layer and the front-ends that feed it."""

@@ -1,0 +1,1 @@
+"""Console: notifications printed on standard output (the default notifier)."""

@@ -1,0 +1,1 @@
+"""Telegram: the Bot API notifier and the /balance chat front-end (python-telegram-bot)."""
