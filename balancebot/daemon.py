@@ -134,7 +134,7 @@ class Daemon:
                 OpsServer(config, metrics, store, pipeline, clock) if config.http.enabled else None
             )
             access = Access(config, notified_chats(config, notifiers))
-            commands = Commands(config, pipeline, store, dispatcher, access, clock)
+            commands = Commands(config, pipeline, store, dispatcher, access, clock, metrics)
             front_ends = build_front_ends(config, commands, notifiers, clock, server)
             yield cls(
                 config,

@@ -72,6 +72,13 @@ class Metrics:
             registry=r,
         )
 
+        self.commands_refused = Counter(  # chat: stranger commands refused or dropped silently
+            "balancebot_commands_refused",
+            "Chat commands from callers no allow rule admits (answered once, then dropped).",
+            ["platform", "outcome"],
+            registry=r,
+        )
+
     def watch_alerts(self, states: Callable[[], Mapping[AlertKey, AlertState]]) -> None:
         self.registry.register(_FiringAlerts(states))
 

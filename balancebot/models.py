@@ -161,6 +161,7 @@ class Silence:
     until: datetime
     created_by: str
     created_at: datetime
+    comment: str = ""
 
     def matches(self, key: AlertKey, now: datetime) -> bool:
         return (

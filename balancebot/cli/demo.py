@@ -122,6 +122,8 @@ async def answer_console(commands: Commands, stop: asyncio.Event) -> None:
     while line := await reader.readline():
         text = line.decode(errors="replace").strip()
         if text:
-            print(console_text(await commands.handle(CONSOLE, text)), flush=True)
+            reply = await commands.handle(CONSOLE, text)
+            if reply is not None:  # the console is always allowed
+                print(console_text(reply), flush=True)
     if sys.stdin.isatty():  # Ctrl-D
         stop.set()

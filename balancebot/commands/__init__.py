@@ -16,21 +16,33 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from ..clock import Clock
-from ..config import Config, parse_duration
+from ..config import Config
 from ..i18n import N_, _
 from ..models import AlertStatus, BalanceSnapshot, CheckResult
 from ..render import balance_lines, human_duration, local_time, severity_name
-from .access import Access, Caller
+from .access import Access, Caller, Refusals
+from .operations import (
+    MAX_HISTORY_DAYS,
+    UsageError,
+    add_silence,
+    current_alerts,
+    is_days,
+    mute_target,
+    muted_what,
+    parse_days,
+    parse_mute_span,
+    visible_silences,
+)
 
 if TYPE_CHECKING:
     from ..checks import CheckPipeline
     from ..delivery import Dispatcher
+    from ..metrics import Metrics
     from ..store import Store
 
 log = logging.getLogger(__name__)
 
 MAX_INPUT_CHARS = 256
-MAX_MUTE = timedelta(days=30)
 REFUSAL = N_("Sorry, you are not allowed to use this bot.")
 
 
@@ -40,6 +52,7 @@ class Reply:
     details: tuple[str, ...] = ()
     icon: str = ""
     image: bytes | None = None  # a PNG chart; the text is its caption
+    best_effort: bool = False  # a refusal: send only if the chat's rate limit allows it now
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,10 +61,6 @@ class Request:
     args: list[str]
     accounts: frozenset[str]  # what the caller may see
     full_access: bool
-
-
-class UsageError(Exception):
-    """The arguments don't fit; the message says how."""
 
 
 Handler = Callable[["Commands", Request], Awaitable[Reply]]
@@ -97,6 +106,7 @@ class Commands:
         dispatcher: Dispatcher,
         access: Access,
         clock: Clock,
+        metrics: Metrics | None = None,
     ) -> None:
         self.config = config
         self.pipeline = pipeline
@@ -105,22 +115,18 @@ class Commands:
         self.access = access
         self.clock = clock
         self.zone = zoneinfo.ZoneInfo(config.timezone)
+        self.metrics = metrics
+        self.refusals = Refusals()
 
     @property
     def registry(self) -> dict[str, Command]:
         return REGISTRY
 
-    async def handle(self, caller: Caller, text: str) -> Reply:
+    async def handle(self, caller: Caller, text: str) -> Reply | None:
+        """The reply to send, or None: say nothing (a stranger already told no)."""
         accounts = self.access.accounts_for(caller)
         if not accounts:
-            log.warning(
-                "refused %s user %s (%s) in chat %s",
-                caller.platform,
-                caller.user_id,
-                caller.name or "?",
-                caller.chat_id,
-            )
-            return Reply(_(REFUSAL), icon="⛔")
+            return self._refuse(caller)
         if len(text) > MAX_INPUT_CHARS:
             return Reply(
                 _("That is too long (at most {count} characters).").format(count=MAX_INPUT_CHARS),
@@ -140,6 +146,26 @@ class Commands:
         except Exception:
             log.exception("command /%s from %s failed", name, caller.label)
             return Reply(_("Sorry, that failed; the error is in the bot's log."), icon="⚠️")
+
+    def _refuse(self, caller: Caller) -> Reply | None:
+        """Once per chat per period a refusal (best effort), then silence: a flood of
+        stranger commands costs neither sends nor the allowed users' rate budget."""
+        answer = self.refusals.should_answer(caller, self.clock.now())
+        if self.metrics is not None:
+            outcome = "answered" if answer else "dropped"
+            self.metrics.commands_refused.labels(caller.platform, outcome).inc()
+        if not answer:
+            log.debug("dropped a command from %s in chat %s", caller.label, caller.chat_id)
+            return None
+        log.warning(
+            "refused %s user %s (%s) in chat %s%s",
+            caller.platform,
+            caller.user_id,
+            caller.name or "?",
+            caller.chat_id,
+            "" if caller.private else " (a group: allow rules need the user AND the chat)",
+        )
+        return Reply(_(REFUSAL), icon="⛔", best_effort=True)
 
     def visible_accounts(self, request: Request) -> list[str]:
         """The caller's accounts in config order."""
@@ -224,11 +250,7 @@ async def status(self: Commands, request: Request) -> Reply:
                 time=local_time(state.started_at, self.zone),
             )
         )
-    silences = [
-        s
-        for s in await self.store.active_silences(now)
-        if (s.account in request.accounts) or (s.account is None and request.full_access)
-    ]
+    silences = await visible_silences(self.store, now, request.accounts, request.full_access)
     details.append(_("Muted: {count}").format(count=len(silences) or _("nothing")))
     for silence in silences:
         what = " / ".join(x for x in (silence.account, silence.rule) if x) or _("everything")
@@ -255,38 +277,14 @@ async def status(self: Commands, request: Request) -> Reply:
     return Reply(headline, tuple(details), icon="🔴" if firing else "✅")
 
 
-def _mute_target(
-    self: Commands, request: Request, args: list[str]
-) -> tuple[str | None, str | None]:
-    """(account, rule) a mute names; muting a rule or everything needs access to all."""
-    if not args:
-        if not request.full_access:
-            raise UsageError(_("name one of your accounts"))
-        return None, None
-    if len(args) > 1:
-        raise UsageError(_("name one account or one rule"))
-    target = args[0]
-    if target in request.accounts:
-        return target, None
-    if request.full_access and target in {r.name for r in self.config.rules}:
-        return None, target
-    raise UsageError(_("no account or rule '{name}' that you may mute").format(name=target))
-
-
 @command("/mute <duration> [account|rule]", N_("Silence alerts for a while (e.g. /mute 2h prod)."))
 async def mute(self: Commands, request: Request) -> Reply:
     if not request.args:
         raise UsageError(_("say for how long, e.g. /mute 2h prod"))
-    try:
-        span = parse_duration(request.args[0])
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    if span > MAX_MUTE:
-        raise UsageError(_("at most 30d"))
-    account, rule = _mute_target(self, request, request.args[1:])
-    now = self.clock.now()
-    silence = await self.store.add_silence(account, rule, now + span, request.caller.label, now)
-    what = _muted_what(account, rule)
+    span = parse_mute_span(request.args[0])
+    target = mute_target(self.config, request.accounts, request.full_access, request.args[1:])
+    silence = await add_silence(self.store, self.clock.now(), span, target, request.caller.label)
+    what = muted_what(*target)
     log.info("%s muted %s for %s", request.caller.label, what, human_duration(span))
     return Reply(
         _("Muted {what} for {duration}").format(what=what, duration=human_duration(span)),
@@ -299,17 +297,11 @@ async def mute(self: Commands, request: Request) -> Reply:
     )
 
 
-def _muted_what(account: str | None, rule: str | None) -> str:
-    if account:
-        return account
-    return _("rule {rule}").format(rule=rule) if rule else _("all alerts")
-
-
 @command("/unmute [account|rule]", N_("End a mute set with /mute."))
 async def unmute(self: Commands, request: Request) -> Reply:
-    account, rule = _mute_target(self, request, request.args)
+    account, rule = mute_target(self.config, request.accounts, request.full_access, request.args)
     ended = await self.store.end_silences(account, rule, self.clock.now())
-    what = _muted_what(account, rule)
+    what = muted_what(account, rule)
     if not ended:
         return Reply(_("Nothing was muted for {what}").format(what=what), icon="🔔")
     log.info("%s unmuted %s", request.caller.label, what)
@@ -320,14 +312,15 @@ async def unmute(self: Commands, request: Request) -> Reply:
 async def history(self: Commands, request: Request) -> Reply:
     from ..charts import CHART_POINTS, ChartsUnavailable, plot_history
 
-    names, days = [], 30
+    names, spans = [], []
     for arg in request.args:
-        if arg.isdigit():
-            days = int(arg)
+        if is_days(arg):
+            spans.append(parse_days(arg))
         else:
             names.append(self.pick_account(request, arg))
-    if len(names) > 1 or not 1 <= days <= 365:
-        raise UsageError(_("one account, and 1 to 365 days"))
+    days = spans[0] if spans else 30
+    if len(names) > 1 or len(spans) > 1:
+        raise UsageError(_("one account, and 1 to {most} days").format(most=MAX_HISTORY_DAYS))
     account = names[0] if names else self.visible_accounts(request)[0]
     now = self.clock.now()
     snapshots = await self.store.history(
@@ -346,6 +339,24 @@ async def history(self: Commands, request: Request) -> Reply:
         icon="📈",
         image=image,
     )
+
+
+@command("/alerts", N_("Alerts firing or pending now, with when they were last sent."))
+async def alerts(self: Commands, request: Request) -> Reply:
+    if request.args:
+        raise UsageError(_("/alerts takes no arguments"))
+    rows = await current_alerts(self.store, request.accounts)
+    details = tuple(
+        f"{row.account} {row.rule}{' ' + row.subject if row.subject else ''}: "
+        + _("{severity} {status} since {since}, last sent {sent}").format(
+            severity=row.severity,
+            status=row.status,
+            since=local_time(row.since, self.zone) if row.since else "-",
+            sent=local_time(row.last_sent, self.zone) if row.last_sent else _("never"),
+        )
+        for row in rows
+    )
+    return Reply(_("Alerts: {count}").format(count=len(rows)), details, icon="🚨" if rows else "✅")
 
 
 @command("/help", N_("This list."))

@@ -229,16 +229,24 @@ class RouteConfig(_Strict, frozen=True, kw_only=True):
 
 
 class AllowRule(_Strict, frozen=True, kw_only=True):
-    """Who may ask about which accounts: a chat/channel id or a user id matches."""
+    """Who may ask about which accounts: anyone in `chats`; `users` in private chats
+    (or in `chats` when both are given: user AND chat); `any_chat` restores "that user
+    in any chat" for a users-only rule."""
 
     platform: Literal["telegram", "slack"]
     chats: list[str | int] = []
     users: list[str | int] = []
+    any_chat: bool = False
     accounts: list[str] | None = None  # None: every account
 
     def __post_init__(self) -> None:
         if not self.chats and not self.users:
             raise ValueError("list chats, users or both")
+        if self.any_chat and (self.chats or not self.users):
+            raise ValueError(
+                "any_chat applies to a rule with users and no chats (with both, a user "
+                "is allowed only in the listed chats)"
+            )
         # Telegram ids are numbers in TOML; callers are compared as strings
         msgspec.structs.force_setattr(self, "chats", [str(c) for c in self.chats])
         msgspec.structs.force_setattr(self, "users", [str(u) for u in self.users])

@@ -147,6 +147,13 @@ silences = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=False),
 )
 
+silence_comments = sa.Table(  # a table of its own: create_all adds it to existing stores
+    "silence_comments",
+    metadata,
+    sa.Column("silence_id", _id, sa.ForeignKey("silences.id"), primary_key=True),
+    sa.Column("comment", sa.Text(), nullable=False),
+)
+
 
 class OutboxStatus:
     PENDING = "pending"
@@ -660,6 +667,7 @@ class Store:
         until: datetime,
         created_by: str,
         now: datetime,
+        comment: str = "",
     ) -> Silence:
         async with self._writing() as conn:
             inserted = await conn.execute(
@@ -667,7 +675,12 @@ class Store:
                     account=account, rule=rule, until=until, created_by=created_by, created_at=now
                 )
             )
-        return Silence(_new_id(inserted), account, rule, until, created_by, now)
+            silence_id = _new_id(inserted)
+            if comment:
+                await conn.execute(
+                    silence_comments.insert().values(silence_id=silence_id, comment=comment)
+                )
+        return Silence(silence_id, account, rule, until, created_by, now, comment)
 
     async def end_silences(self, account: str | None, rule: str | None, now: datetime) -> int:
         """End the active silences for exactly this account/rule pair; how many ended."""
@@ -686,11 +699,27 @@ class Store:
     async def active_silences(self, now: datetime) -> list[Silence]:
         async with self._engine.connect() as conn:
             rows = await conn.execute(
-                sa.select(silences).where(silences.c.until > now).order_by(silences.c.id)
+                sa.select(silences, silence_comments.c.comment)
+                .outerjoin(silence_comments, silence_comments.c.silence_id == silences.c.id)
+                .where(silences.c.until > now)
+                .order_by(silences.c.id)
             )
             return [
-                Silence(r.id, r.account, r.rule, r.until, r.created_by, r.created_at) for r in rows
+                Silence(
+                    r.id, r.account, r.rule, r.until, r.created_by, r.created_at, r.comment or ""
+                )
+                for r in rows
             ]
+
+    async def end_silence(self, silence_id: int, now: datetime) -> bool:
+        """End one active silence by id (`balancebot silences expire`); False if none."""
+        async with self._writing() as conn:
+            result = await conn.execute(
+                silences.update()
+                .where(silences.c.id == silence_id, silences.c.until > now)
+                .values(until=now)
+            )
+        return result.rowcount > 0
 
 
 def _matches_null(column: sa.Column[Any], value: str | None) -> sa.ColumnElement[bool]:

@@ -68,6 +68,8 @@ async def answer(
     except TimeoutError:
         await ack(None)
         reply = await work
+        if reply is None:
+            return
         response_url = str(fields.get("response_url", ""))
         if not response_url:
             log.warning("slack commands: a slow reply had no response_url to go to")
@@ -78,8 +80,8 @@ async def answer(
             if response.status_code != 200:
                 log.warning("slack commands: response_url answered HTTP %d", response.status_code)
     else:
-        await ack(reply_payload(reply))
-    if reply.image is not None and web is not None:
+        await ack(None if reply is None else reply_payload(reply))  # None: drop silently
+    if reply is not None and reply.image is not None and web is not None:
         await upload_chart(web, reply, str(fields.get("channel_id", "")))
 
 

@@ -99,9 +99,12 @@ class TelegramFrontEnd:
             return  # /balance@SomeOtherBot in a group
         caller = Caller("telegram", str(user.id), str(chat.id), user.username or user.first_name)
         reply = await self._commands.handle(caller, message.text)
+        if reply is None or (reply.best_effort and not self._notifier.try_pace(str(chat.id))):
+            return  # a stranger told no already, or no slot free now: never queue a refusal
         error: TelegramError
-        for attempt in range(REPLY_ATTEMPTS):
-            await self._notifier.pace(str(chat.id))  # alerts and replies share the chat's limit
+        for attempt in range(1 if reply.best_effort else REPLY_ATTEMPTS):
+            if not reply.best_effort:  # alerts and replies share the chat's limit
+                await self._notifier.pace(str(chat.id))
             try:
                 if reply.image is not None:
                     await self.app.bot.send_photo(
@@ -121,7 +124,11 @@ class TelegramFrontEnd:
             except RetryAfter as exc:  # several replies to one chat in a second
                 wait = exc.retry_after
                 seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
-                if attempt < REPLY_ATTEMPTS - 1 and seconds <= MAX_REPLY_WAIT:
+                if (
+                    attempt < REPLY_ATTEMPTS - 1
+                    and seconds <= MAX_REPLY_WAIT
+                    and not reply.best_effort
+                ):
                     await self._notifier.clock.sleep(seconds)
                     continue
                 error = exc

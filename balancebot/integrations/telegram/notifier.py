@@ -89,6 +89,10 @@ class TelegramNotifier(Notifier):
         """Wait for this chat's next free slot under Telegram's per-chat limits."""
         await self._pacer.wait(chat)
 
+    def try_pace(self, chat: str) -> bool:
+        """Take this chat's slot only if it is free now (best-effort replies never queue)."""
+        return self._pacer.try_now(chat)
+
     async def send(self, notification: Notification, target: str) -> None:
         await self.send_html(telegram_html(notification), target)
 

@@ -1,0 +1,138 @@
+"""What chat's /alerts, /mute, /unmute and the `alerts` and `silences` CLI commands share.
+
+One layer reads alert state and reads and writes silences, with one argument grammar, so
+a mute set from a terminal and one set from Telegram are the same thing, shown the same way.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from ..config import Config
+from ..i18n import _
+from ..models import AlertStatus, Silence
+from ..render import severity_name
+from ..store import Store
+
+MIN_MUTE = timedelta(minutes=1)
+MAX_MUTE = timedelta(days=30)
+MAX_HISTORY_DAYS = 365
+_SPAN = re.compile(r"(?:[0-9]{1,6}(?:\.[0-9]{1,3})?[dhms]){1,4}", re.ASCII)
+_SPAN_PART = re.compile(r"([0-9]{1,6}(?:\.[0-9]{1,3})?)([dhms])", re.ASCII)
+_UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+
+
+class UsageError(Exception):
+    """The arguments don't fit; the message says how."""
+
+
+def mute_span_help() -> str:
+    return _("a duration from 1m to 30d, like 30m, 2h or 1d12h")
+
+
+def parse_mute_span(text: str) -> timedelta:
+    """`2h`, `1h30m`, `1.5d` → a timedelta from 1 minute to 30 days; anything else (other
+    digits, huge numbers, other units) is a UsageError naming the valid form."""
+    if not _SPAN.fullmatch(text):
+        raise UsageError(_("'{text}' is not {form}").format(text=text[:32], form=mute_span_help()))
+    seconds = sum(
+        (Decimal(n) * _UNIT_SECONDS[unit] for n, unit in _SPAN_PART.findall(text)), Decimal(0)
+    )
+    if not MIN_MUTE.total_seconds() <= seconds <= MAX_MUTE.total_seconds():
+        raise UsageError(_("'{text}' is not {form}").format(text=text, form=mute_span_help()))
+    return timedelta(seconds=int(seconds))
+
+
+def is_days(text: str) -> bool:
+    """A number of days: ASCII digits only (not superscript or full-width ones)."""
+    return re.fullmatch(r"[0-9]+", text, re.ASCII) is not None
+
+
+def parse_days(text: str) -> int:
+    if not is_days(text) or len(text) > 3 or not 1 <= int(text) <= MAX_HISTORY_DAYS:
+        raise UsageError(_("days are 1 to {most}").format(most=MAX_HISTORY_DAYS))
+    return int(text)
+
+
+def mute_target(
+    config: Config, accounts: frozenset[str], full_access: bool, args: list[str]
+) -> tuple[str | None, str | None]:
+    """(account, rule) a mute names; muting a rule or everything needs access to all."""
+    if not args:
+        if not full_access:
+            raise UsageError(_("name one of your accounts"))
+        return None, None
+    if len(args) > 1:
+        raise UsageError(_("name one account or one rule"))
+    target = args[0]
+    if target in accounts:
+        return target, None
+    if full_access and target in {r.name for r in config.rules}:
+        return None, target
+    raise UsageError(_("no account or rule '{name}' that you may mute").format(name=target[:64]))
+
+
+def muted_what(account: str | None, rule: str | None) -> str:
+    if account:
+        return account
+    return _("rule {rule}").format(rule=rule) if rule else _("all alerts")
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRow:
+    """One current alert, as `/alerts` and `balancebot alerts` show it."""
+
+    account: str
+    rule: str
+    subject: str
+    severity: str
+    status: str
+    since: datetime | None
+    last_sent: datetime | None
+
+
+async def current_alerts(store: Store, accounts: frozenset[str]) -> list[AlertRow]:
+    """Firing and pending alerts of these accounts, from the store's alert state."""
+    rows = []
+    for key, state in sorted((await store.alert_states()).items()):
+        if state.status is AlertStatus.INACTIVE or key.account not in accounts:
+            continue
+        rows.append(
+            AlertRow(
+                key.account,
+                key.rule,
+                key.subject,
+                "" if state.severity is None else severity_name(state.severity).lower(),
+                state.status.value,
+                state.started_at,
+                state.last_notified_at,
+            )
+        )
+    return rows
+
+
+async def visible_silences(
+    store: Store, now: datetime, accounts: frozenset[str], full_access: bool
+) -> list[Silence]:
+    """Active silences the caller may see: their accounts', and rule-wide ones with access
+    to every account."""
+    return [
+        s
+        for s in await store.active_silences(now)
+        if (s.account in accounts) or (s.account is None and full_access)
+    ]
+
+
+async def add_silence(
+    store: Store,
+    now: datetime,
+    span: timedelta,
+    target: tuple[str | None, str | None],
+    created_by: str,
+    comment: str = "",
+) -> Silence:
+    account, rule = target
+    return await store.add_silence(account, rule, now + span, created_by, now, comment)
