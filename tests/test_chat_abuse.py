@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -107,8 +108,8 @@ async def test_the_pacer_forgets_idle_chats() -> None:
     "text",
     [
         "/mute 99999999999d prod",
-        "/mute １h",
-        "/mute １h prod",
+        "/mute \uff11h",
+        "/mute \uff11h prod",
         "/mute 0.0000001ms prod",
         "/mute 0s prod",
         "/mute 1e9h prod",
@@ -156,10 +157,8 @@ def test_mute_spans_are_in_range_or_a_usage_error(text: str) -> None:
 
 @given(st.from_regex(r"[0-9]{1,7}(\.[0-9]{1,4})?[dhms]{1,2}", fullmatch=True))
 def test_near_miss_spans_never_raise_anything_else(text: str) -> None:
-    try:
+    with contextlib.suppress(UsageError):
         assert MIN_MUTE <= parse_mute_span(text) <= MAX_MUTE
-    except UsageError:
-        pass
 
 
 @given(st.text(max_size=12))

@@ -156,6 +156,69 @@ def demo(args: argparse.Namespace) -> None:
     sys.exit(0 if shown else 1)
 
 
+# --- alerts and silences: the chat command layer from a terminal (balancebot/operate.py) ---
+
+
+def alerts(args: argparse.Namespace) -> None:
+    """Current alerts from the store (what /alerts shows): table or --json."""
+    _operate(args, lambda op: op.alerts(args.as_json))
+
+
+def silences(args: argparse.Namespace) -> None:
+    """List, add or expire silences (what /mute and /unmute change), without the daemon."""
+    if args.action == "add":
+        _operate(args, lambda op: op.add(args.duration, args.account, args.rule, args.comment))
+    elif args.action == "expire":
+        _operate(args, lambda op: op.expire(args.id))
+    else:
+        _operate(args, lambda op: op.list_silences(args.as_json))
+
+
+def _operate(args: argparse.Namespace, work: Callable[[Any], Any]) -> None:
+    """Exit 0 done, 1 store missing/unreachable or no such silence, 2 bad config/arguments."""
+    _configure_logging(args, quiet_default="warning")
+    config = _load(args.config_path, with_notifiers=False)
+    from .chat.operations import UsageError
+    from .errors import StoreError
+    from .operate import Operator, existing_store
+    from .store import Store
+
+    async def go(url: str) -> str:
+        store = await Store.open(url)
+        try:
+            return str(await work(Operator(config, store)))
+        finally:
+            await store.close()
+
+    try:
+        print(asyncio.run(go(existing_store(config))))
+    except UsageError as exc:
+        _fail_config(exc)
+    except (StoreError, LookupError) as exc:
+        print(f"balancebot: {exc}", file=sys.stderr)
+        sys.exit(1)
+
+
+def _add_operate_commands(
+    command: Callable[..., Any], with_config: Callable[[Any], argparse.ArgumentParser]
+) -> None:
+    with_config(command(alerts)).add_argument(
+        "--json", dest="as_json", action="store_true", help="machine-readable output"
+    )
+    actions = command(silences).add_subparsers(
+        dest="action", metavar="ACTION", title="actions", required=True
+    )
+    listing = with_config(actions.add_parser("list", help="active silences"))
+    listing.add_argument("--json", dest="as_json", action="store_true")
+    adding = with_config(actions.add_parser("add", help="mute for DURATION (1m to 30d)"))
+    adding.add_argument("duration", metavar="DURATION", help="like 30m, 2h or 1d12h")
+    adding.add_argument("--account", help="only this account (default: every account)")
+    adding.add_argument("--rule", help="only this rule (default: every rule)")
+    adding.add_argument("--comment", default="", help="why, shown in the list")
+    expiring = with_config(actions.add_parser("expire", help="end a silence now"))
+    expiring.add_argument("id", metavar="ID", type=int, help="from `silences list`")
+
+
 class _Version(argparse.Action):
     """Reads the installed version only when asked (package metadata is slow to import)."""
 
@@ -223,6 +286,7 @@ def _parser() -> argparse.ArgumentParser:
     past.add_argument(
         "--plot", help="write a PNG chart here (needs the charts extra) instead of a table"
     )
+    _add_operate_commands(command, with_config)
     command(demo).add_argument(
         "--time-limit", default=60.0, type=float, help="seconds before giving up (default: 60)"
     )

@@ -75,6 +75,24 @@ def mute_target(
     raise UsageError(_("no account or rule '{name}' that you may mute").format(name=target[:64]))
 
 
+def silence_target(
+    config: Config,
+    accounts: frozenset[str],
+    full_access: bool,
+    account: str | None,
+    rule: str | None,
+) -> tuple[str | None, str | None]:
+    """An (account, rule) pair named separately (the CLI's --account/--rule), checked as
+    /mute checks its one argument: no account means access to every account is needed."""
+    if account is not None and account not in accounts:
+        raise UsageError(_("no account '{name}' that you may mute").format(name=account[:64]))
+    if rule is not None and rule not in {r.name for r in config.rules}:
+        raise UsageError(_("no rule '{name}'").format(name=rule[:64]))
+    if account is None and not full_access:
+        raise UsageError(_("name one of your accounts"))
+    return account, rule
+
+
 def muted_what(account: str | None, rule: str | None) -> str:
     if account:
         return account

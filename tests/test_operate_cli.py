@@ -1,0 +1,153 @@
+"""`balancebot alerts` and `balancebot silences` as real processes, on the chat layer."""
+
+from __future__ import annotations
+
+import getpass
+import json
+from pathlib import Path
+
+import pytest
+
+from balancebot.chat.access import Caller
+from balancebot.clock import SystemClock
+from balancebot.config import load_config
+from balancebot.daemon import Daemon
+from balancebot.simulator import DeepSeekSimulator
+
+from .conftest import API_KEY, spawn
+
+CONSOLE = Caller("console", "ops", "console")
+FORM = "is not a duration from 1m to 30d, like 30m, 2h or 1d12h"
+
+
+def write_config(path: Path, store: str, base_url: str) -> Path:
+    path.write_text(
+        f"""
+[store]
+url = "{store}"
+
+[[accounts]]
+name = "prod"
+api_key = "{API_KEY}"
+base_url = "{base_url}"
+
+[[accounts]]
+name = "dev"
+api_key = "{API_KEY}-dev"
+base_url = "{base_url}"
+
+[[rules]]
+name = "low"
+type = "threshold"
+thresholds.CNY = {{ warning_below = "20", critical_below = "10" }}
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+async def run(*args: str) -> tuple[int, str, str]:
+    process = await spawn(*args)
+    out, err = await process.communicate()
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+@pytest.fixture
+async def config_file(tmp_path: Path, store_url: str, simulator: DeepSeekSimulator) -> Path:
+    """A store with a real firing alert: prod checked by the daemon's pipeline and the
+    alert delivered through the console notifier."""
+    simulator.add_account(API_KEY, {"CNY": ("0.00", "5.00")})
+    simulator.add_account(f"{API_KEY}-dev", {"CNY": ("0.00", "50.00")})
+    path = write_config(tmp_path / "config.toml", store_url, simulator.base_url)
+    async with Daemon.open(load_config(path), SystemClock()) as daemon:
+        await daemon.pipeline.check("prod")
+        await daemon.pipeline.check("dev")
+        assert await daemon.dispatcher.deliver_due() == 1
+    return path
+
+
+async def test_alerts_lists_the_stores_alerts(config_file: Path) -> None:
+    code, out, err = await run("alerts", "-c", str(config_file), "--json")
+    assert code == 0, err
+    [alert] = json.loads(out)
+    assert {k: alert[k] for k in ("account", "rule", "subject", "severity", "status")} == {
+        "account": "prod",
+        "rule": "low",
+        "subject": "CNY",
+        "severity": "critical",
+        "status": "firing",
+    }
+    assert alert["since"] and alert["last_sent"]
+    code, out, _ = await run("alerts", "-c", str(config_file))
+    assert code == 0
+    assert out.split("\n")[0].split() == [
+        "ACCOUNT", "RULE", "SUBJECT", "SEVERITY", "STATUS", "SINCE", "LAST", "SENT",
+    ]  # fmt: skip
+    assert out.split("\n")[1].split()[:5] == ["prod", "low", "CNY", "critical", "firing"]
+
+
+async def test_silences_from_the_cli_and_from_chat_are_the_same(config_file: Path) -> None:
+    config = str(config_file)
+    code, out, err = await run(
+        "silences", "add", "2h", "--account", "prod", "--comment", "topping up", "-c", config
+    )
+    assert code == 0, err
+    assert out.startswith("silence 1: muted prod for 2h 00m, until ")
+    async with Daemon.open(load_config(config_file), SystemClock()) as daemon:
+        status = await daemon.commands.handle(CONSOLE, "/status")
+        assert status is not None
+        assert any(
+            line.startswith("  prod until") and f"(by cli:{getpass.getuser()})" in line
+            for line in status.details
+        )
+        muted = await daemon.commands.handle(CONSOLE, "/mute 30m low")
+        assert muted is not None and muted.headline == "Muted rule low for 30m 00s"
+    code, out, _ = await run("silences", "list", "--json", "-c", config)
+    first, second = json.loads(out)
+    assert (first["account"], first["rule"], first["comment"]) == ("prod", None, "topping up")
+    assert first["created_by"] == f"cli:{getpass.getuser()}"
+    assert (second["account"], second["rule"], second["created_by"]) == (None, "low", "console:ops")
+    code, out, _ = await run("silences", "list", "-c", config)
+    assert out.split("\n")[0].split() == ["ID", "ACCOUNT", "RULE", "UNTIL", "BY", "COMMENT"]
+    assert out.split("\n")[1].split()[:3] == ["1", "prod", "*"]
+    assert (await run("silences", "expire", "1", "-c", config))[:2] == (0, "silence 1 expired\n")
+    code, _, err = await run("silences", "expire", "1", "-c", config)
+    assert (code, err) == (1, "balancebot: no active silence 1 (see balancebot silences list)\n")
+    async with Daemon.open(load_config(config_file), SystemClock()) as daemon:
+        reply = await daemon.commands.handle(CONSOLE, "/unmute prod")
+        assert reply is not None and reply.headline == "Nothing was muted for prod"
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (["99999999999d"], f"'99999999999d' {FORM}"),
+        (["\uff11h"], f"'\uff11h' {FORM}")(  # full-width digit one,
+            ["0.0000001ms"], f"'0.0000001ms' {FORM}"
+        ),
+        (["2h", "--account", "nosuch"], "no account 'nosuch' that you may mute"),
+        (["2h", "--rule", "nosuch"], "no rule 'nosuch'"),
+    ],
+)
+async def test_bad_silence_arguments_exit_2_with_one_line(
+    config_file: Path, args: list[str], error: str
+) -> None:
+    code, out, err = await run("silences", "add", *args, "-c", str(config_file))
+    assert (code, out, err) == (2, "", f"balancebot: {error}\n")
+
+
+async def test_no_store_is_an_error_not_a_new_database(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere" / "state.db"
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f'[store]\npath = "{missing}"\n[[accounts]]\nname = "prod"\napi_key = "{API_KEY}"\n',
+        encoding="utf-8",
+    )
+    for args in (["alerts"], ["silences", "list"], ["silences", "add", "1h"]):
+        code, out, err = await run(*args, "-c", str(path))
+        assert (code, out) == (1, "")
+        assert err == f"balancebot: no store at {missing} (balancebot run creates it); " + (
+            "check store.path\n"
+        )
+    assert not missing.parent.exists()
