@@ -12,23 +12,23 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from balancebot.chat.access import Access, Caller, Refusals
-from balancebot.chat.commands import REFUSAL
-from balancebot.chat.operations import (
+from balancebot.commands import REFUSAL
+from balancebot.commands.access import Access, Caller, Refusals
+from balancebot.commands.operations import (
     MAX_MUTE,
     MIN_MUTE,
     UsageError,
     parse_days,
     parse_mute_span,
 )
-from balancebot.clock import FakeClock
 from balancebot.config import Config
 from balancebot.daemon import Daemon
 from balancebot.errors import ConfigError
-from balancebot.notifiers.pacing import PRUNE_ABOVE, Pacer
+from balancebot.integrations.pacing import PRUNE_ABOVE, Pacer
+from balancebot.testing.clock import FakeClock
+from balancebot.testing.slack import FakeSlack
+from balancebot.testing.telegram import FakeTelegram
 
-from .fakes.slack import FakeSlack
-from .fakes.telegram import FakeTelegram
 from .test_chat import OWNER, daemon, slack, socket_config, socket_front, telegram, telegram_front
 
 __all__ = ["daemon", "slack", "socket_config", "socket_front", "telegram", "telegram_front"]

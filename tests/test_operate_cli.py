@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from balancebot.chat.access import Caller
 from balancebot.clock import SystemClock
+from balancebot.commands.access import Caller
 from balancebot.config import load_config
 from balancebot.daemon import Daemon
-from balancebot.simulator import DeepSeekSimulator
+from balancebot.testing.deepseek import DeepSeekSimulator
+from balancebot.testing.processes import spawn
 
-from .conftest import API_KEY, spawn
+from .conftest import API_KEY
 
 CONSOLE = Caller("console", "ops", "console")
 FORM = "is not a duration from 1m to 30d, like 30m, 2h or 1d12h"
@@ -123,9 +124,8 @@ async def test_silences_from_the_cli_and_from_chat_are_the_same(config_file: Pat
     ("args", "error"),
     [
         (["99999999999d"], f"'99999999999d' {FORM}"),
-        (["\uff11h"], f"'\uff11h' {FORM}")(  # full-width digit one,
-            ["0.0000001ms"], f"'0.0000001ms' {FORM}"
-        ),
+        (["\uff11h"], f"'\uff11h' {FORM}"),  # a full-width digit one
+        (["0.0000001ms"], f"'0.0000001ms' {FORM}"),
         (["2h", "--account", "nosuch"], "no account 'nosuch' that you may mute"),
         (["2h", "--rule", "nosuch"], "no rule 'nosuch'"),
     ],

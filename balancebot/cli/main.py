@@ -156,7 +156,7 @@ def demo(args: argparse.Namespace) -> None:
     sys.exit(0 if shown else 1)
 
 
-# --- alerts and silences: the chat command layer from a terminal (balancebot/operate.py) ---
+# --- alerts and silences: the chat command layer from a terminal (cli/operate.py) -----------
 
 
 def alerts(args: argparse.Namespace) -> None:
@@ -178,10 +178,10 @@ def _operate(args: argparse.Namespace, work: Callable[[Any], Any]) -> None:
     """Exit 0 done, 1 store missing/unreachable or no such silence, 2 bad config/arguments."""
     _configure_logging(args, quiet_default="warning")
     config = _load(args.config_path, with_notifiers=False)
-    from .chat.operations import UsageError
-    from .errors import StoreError
+    from ..commands.operations import UsageError
+    from ..errors import StoreError
+    from ..store import Store
     from .operate import Operator, existing_store
-    from .store import Store
 
     async def go(url: str) -> str:
         store = await Store.open(url)

@@ -1,6 +1,6 @@
 """`balancebot alerts` and `balancebot silences`: alert state and mutes without chat.
 
-Built on the chat command layer (`chat.operations`): the same access check, argument
+Built on the chat command layer (`commands/operations.py`): the same access check, argument
 grammar, store reads and writes as /alerts, /mute and /unmute, so a terminal and a chat
 cannot disagree. The caller is recorded as `cli:<unix user>`. Nothing starts the daemon,
 and a store that does not exist yet is an error, never created here.
@@ -18,8 +18,8 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
-from .chat.access import Access, Caller
-from .chat.operations import (
+from ..commands.access import Access, Caller
+from ..commands.operations import (
     AlertRow,
     add_silence,
     current_alerts,
@@ -27,11 +27,11 @@ from .chat.operations import (
     silence_target,
     visible_silences,
 )
-from .config import Config
-from .errors import StoreError
-from .models import Silence
-from .render import human_duration, local_time
-from .store import Store, async_url
+from ..config import Config
+from ..errors import StoreError
+from ..models import Silence
+from ..render import human_duration, local_time
+from ..store import Store, async_url
 
 
 def cli_caller() -> Caller:
