@@ -196,13 +196,15 @@ def test_any_chat_text_gets_a_reply_and_strangers_get_nothing(
     SUMMARY["malformed inputs tried"] += 1
     reply = runner.run(daemon.commands.handle(Caller("console", "me", "console"), text))
     assert isinstance(reply, Reply) and reply.headline
+    assert not reply.headline.startswith("Sorry, that failed")  # no exception, ever
     if len(text) > MAX_INPUT_CHARS:
         assert "too long" in reply.headline
     SUMMARY["unauthorized requests tried"] += 1
     refused = runner.run(daemon.commands.handle(Caller("slack", "U9", "C9"), text))
-    if refused.headline != REFUSAL or refused.details:
+    if refused is not None and (refused.headline != REFUSAL or refused.details):
         SUMMARY["unauthorized requests answered with data"] += 1
-    assert refused == Reply(REFUSAL, icon="⛔")
+    # told once per chat per period, then dropped
+    assert refused in (Reply(REFUSAL, icon="⛔", best_effort=True), None)
 
 
 @settings(max_examples=400, deadline=None)
