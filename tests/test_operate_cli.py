@@ -86,6 +86,10 @@ async def test_alerts_lists_the_stores_alerts(config_file: Path) -> None:
         "ACCOUNT", "RULE", "SUBJECT", "SEVERITY", "STATUS", "SINCE", "LAST", "SENT",
     ]  # fmt: skip
     assert out.split("\n")[1].split()[:5] == ["prod", "low", "CNY", "critical", "firing"]
+    async with Daemon.open(load_config(config_file), SystemClock()) as daemon:
+        chat = await daemon.commands.handle(CONSOLE, "/alerts")  # the same layer, in chat
+    assert chat is not None and chat.headline == "Alerts: 1"
+    assert chat.details[0].startswith("prod low CNY: critical firing since ")
 
 
 async def test_silences_from_the_cli_and_from_chat_are_the_same(config_file: Path) -> None:
@@ -151,3 +155,16 @@ async def test_no_store_is_an_error_not_a_new_database(tmp_path: Path) -> None:
             "check store.path\n"
         )
     assert not missing.parent.exists()
+
+
+async def test_a_broken_store_is_one_line(tmp_path: Path) -> None:
+    broken = tmp_path / "state.db"
+    broken.write_bytes(b"this is not a database" * 100)
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f'[store]\npath = "{broken}"\n[[accounts]]\nname = "prod"\napi_key = "{API_KEY}"\n',
+        encoding="utf-8",
+    )
+    code, out, err = await run("silences", "list", "-c", str(path))
+    assert (code, out) == (1, "") and err.startswith("balancebot: ")
+    assert err.count("\n") == 1 and "Traceback" not in err

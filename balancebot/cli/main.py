@@ -178,6 +178,8 @@ def _operate(args: argparse.Namespace, work: Callable[[Any], Any]) -> None:
     """Exit 0 done, 1 store missing/unreachable or no such silence, 2 bad config/arguments."""
     _configure_logging(args, quiet_default="warning")
     config = _load(args.config_path, with_notifiers=False)
+    from sqlalchemy.exc import SQLAlchemyError
+
     from ..commands.operations import UsageError
     from ..errors import StoreError
     from ..store import Store
@@ -194,8 +196,10 @@ def _operate(args: argparse.Namespace, work: Callable[[Any], Any]) -> None:
         print(asyncio.run(go(existing_store(config))))
     except UsageError as exc:
         _fail_config(exc)
-    except (StoreError, LookupError) as exc:
-        print(f"balancebot: {exc}", file=sys.stderr)
+    except (StoreError, LookupError, SQLAlchemyError, OSError) as exc:
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]  # SQLAlchemy adds lines
+        prefix = "" if isinstance(exc, StoreError | LookupError) else "the store failed: "
+        print(f"balancebot: {prefix}{first}", file=sys.stderr)
         sys.exit(1)
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
+from ..clock import Clock, SystemClock
 from ..commands.access import Access, Caller
 from ..commands.operations import (
     AlertRow,
@@ -140,9 +141,10 @@ def silences_output(silences: list[Silence], config: Config, as_json: bool) -> s
 class Operator:
     """One CLI invocation's view of the store, as the CLI caller."""
 
-    def __init__(self, config: Config, store: Store) -> None:
+    def __init__(self, config: Config, store: Store, clock: Clock | None = None) -> None:
         self.config = config
         self.store = store
+        self.clock = clock or SystemClock()
         self.caller = cli_caller()
         self.accounts = Access(config, {}).accounts_for(self.caller)
         self.full_access = self.accounts == frozenset(a.name for a in config.accounts)
@@ -151,14 +153,14 @@ class Operator:
         return alerts_output(await current_alerts(self.store, self.accounts), self.config, as_json)
 
     async def list_silences(self, as_json: bool) -> str:
-        now = datetime.now(UTC)
+        now = self.clock.now()
         found = await visible_silences(self.store, now, self.accounts, self.full_access)
         return silences_output(found, self.config, as_json)
 
     async def add(self, duration: str, account: str | None, rule: str | None, comment: str) -> str:
         span = parse_mute_span(duration)
         target = silence_target(self.config, self.accounts, self.full_access, account, rule)
-        now = datetime.now(UTC)
+        now = self.clock.now()
         silence = await add_silence(self.store, now, span, target, self.caller.label, comment)
         what = " / ".join(x for x in (account, rule and f"rule {rule}") if x) or "all alerts"
         zone = zoneinfo.ZoneInfo(self.config.timezone)
@@ -168,6 +170,6 @@ class Operator:
         )
 
     async def expire(self, silence_id: int) -> str:
-        if not await self.store.end_silence(silence_id, datetime.now(UTC)):
+        if not await self.store.end_silence(silence_id, self.clock.now()):
             raise LookupError(f"no active silence {silence_id} (see balancebot silences list)")
         return f"silence {silence_id} expired"
