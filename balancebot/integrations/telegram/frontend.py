@@ -102,7 +102,7 @@ class TelegramFrontEnd:
         if reply is None or (reply.best_effort and not self._notifier.try_pace(str(chat.id))):
             return  # a stranger told no already, or no slot free now: never queue a refusal
         error: TelegramError
-        for attempt in range(1 if reply.best_effort else REPLY_ATTEMPTS):
+        for attempt in range(REPLY_ATTEMPTS):
             if not reply.best_effort:  # alerts and replies share the chat's limit
                 await self._notifier.pace(str(chat.id))
             try:
