@@ -216,3 +216,16 @@ async def test_status_in_a_group_needs_the_group(daemon: Daemon) -> None:
     assert in_group is not None and in_group.headline == REFUSAL
     private = await daemon.commands.handle(OWNER, "/status")
     assert private is not None and any(line == "Notifiers:" for line in private.details)
+
+
+async def test_an_allowed_user_gets_no_status_in_another_group(
+    telegram_front: Any, telegram: FakeTelegram
+) -> None:
+    """Through PTB: the owner (allowed by user id) asks in a group the rules don't name."""
+    telegram.add_chat(-100555, "group")
+    await telegram.command("/status", user_id=42, chat_id=-100555)
+    await telegram.command("/status", user_id=42, chat_id=42)
+    sent = await telegram.wait_sent(2)
+    by_chat = {m["chat_id"]: m["text"] for m in sent}
+    assert by_chat["-100555"] == f"⛔ <b>{REFUSAL}</b>"  # main: notifier health, in the group
+    assert "Notifiers:" in by_chat["42"]
