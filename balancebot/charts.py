@@ -48,7 +48,7 @@ def plot_history(
         except ValueError:  # no Chinese font installed: English beats empty boxes
             text = N_  # returns the English message as it is
 
-    currencies = [c for c in Currency if any(c in s.balances for s in history)]
+    currencies = sorted({c for s in history for c in s.balances})
     figure = Figure(figsize=(9, 1.2 + 2.8 * max(1, len(currencies))), dpi=100)
     FigureCanvasAgg(figure)
     axes = figure.subplots(max(1, len(currencies)), 1, sharex=True, squeeze=False)[:, 0]

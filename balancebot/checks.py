@@ -17,7 +17,7 @@ from .alerts import Policy, advance
 from .clock import Clock
 from .config import AccountConfig, Config
 from .models import AlertKey, AlertState, CheckFailure, CheckResult, Transition
-from .providers import Provider, fetch_result
+from .providers import BalanceFetcher, fetch_result
 from .render import notification_for
 from .retry import Backoff
 from .rules import evaluate, history_needed
@@ -40,7 +40,7 @@ class CheckPipeline:
         self,
         config: Config,
         store: Store,
-        providers: Mapping[str, Provider],
+        providers: Mapping[str, BalanceFetcher],
         targets: Mapping[str, list[str]],
         clock: Clock,
         on_outbox: Callable[[], None] = lambda: None,
@@ -135,7 +135,7 @@ class CheckPipeline:
         return outcome
 
     async def _record(
-        self, account: AccountConfig, provider: Provider, result: CheckResult
+        self, account: AccountConfig, provider: BalanceFetcher, result: CheckResult
     ) -> CheckOutcome:
         recent = self._recent.setdefault(account.name, deque(maxlen=1))
         history = [*recent, result]

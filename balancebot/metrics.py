@@ -96,7 +96,7 @@ class Metrics:
                 ("topped_up", b.topped_up),
             ):
                 # a gauge is a float; the exact Decimal stays in the store
-                self.balance.labels(result.account, currency.value, kind).set(float(amount))
+                self.balance.labels(result.account, currency, kind).set(float(amount))
 
     def observe_delivery(self, notifier: str, outcome: str) -> None:
         self.notifications.labels(notifier, outcome).inc()

@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Annotated
+
+from msgspec import Meta
+
+CURRENCY_PATTERN = r"^[A-Z]{3}$"
+
+Currency = Annotated[str, Meta(pattern=CURRENCY_PATTERN)]
+"""Any ISO-4217 code ("CNY", "USD", "EUR"): what a provider reports is read, not refused."""
 
 
-class Currency(enum.StrEnum):
-    CNY = "CNY"
-    USD = "USD"
+def currency(code: object) -> Currency:
+    """`code` checked as a currency code; ValueError if it is not three capital letters."""
+    if not isinstance(code, str) or not re.fullmatch(CURRENCY_PATTERN, code, re.ASCII):
+        raise ValueError(f"not a currency code: {str(code)[:10]!r}")
+    return code
 
 
 class Severity(enum.IntEnum):
@@ -37,9 +48,23 @@ class FailureKind(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class CurrencyBalance:
+    """One currency of an account. Rules watch `total`.
+
+    `granted` (bonus credit, spent first) + `topped_up` (paid) = `total` at DeepSeek and
+    Moonshot; a negative `topped_up` is debt. `limit` is set when `total` is what is left
+    of a spending cap (an OpenRouter key's limit, a relay token's quota), `used` when the
+    provider says how much of it (or of the credits) is spent."""
+
     total: Decimal
     granted: Decimal
     topped_up: Decimal
+    limit: Decimal | None = None
+    used: Decimal | None = None
+
+    @property
+    def debt(self) -> Decimal:
+        """What is owed: the paid balance below zero (Moonshot lets it go negative)."""
+        return max(Decimal(0), -self.topped_up)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +74,9 @@ class BalanceSnapshot:
     taken_at: datetime
     is_available: bool
     balances: Mapping[Currency, CurrencyBalance] = field(default_factory=dict)
+    uncapped: bool = False
+    """The key has no spending cap (an OpenRouter key with a null limit): there is no
+    balance to show for it, which is not a balance of zero."""
 
 
 @dataclass(frozen=True, slots=True)

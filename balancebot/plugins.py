@@ -12,12 +12,12 @@ from importlib.metadata import EntryPoint, entry_points
 from typing import TYPE_CHECKING, Any
 
 from .config import convert
-from .errors import ConfigError
+from .errors import CheckError, ConfigError
 
 if TYPE_CHECKING:
     from .config import Config
     from .notifiers import Notifier
-    from .providers import ProviderFactory
+    from .providers import Provider
 
 PROVIDERS = "balancebot.providers"
 NOTIFIERS = "balancebot.notifiers"
@@ -42,9 +42,9 @@ def _load(group: str, name: str, where: str) -> Any:
     return entry.load()
 
 
-def provider_class(name: str, where: str = "provider") -> ProviderFactory:
-    factory: ProviderFactory = _load(PROVIDERS, name, where)
-    return factory
+def provider_class(name: str, where: str = "provider") -> type[Provider[Any]]:
+    cls: type[Provider[Any]] = _load(PROVIDERS, name, where)
+    return cls
 
 
 def notifier_class(name: str, where: str = "type") -> type[Notifier]:
@@ -53,13 +53,17 @@ def notifier_class(name: str, where: str = "type") -> type[Notifier]:
 
 
 def check_plugins(config: Config, with_notifiers: bool = True) -> None:
-    """Every named plugin exists and every notifier's options fit its own model."""
+    """Every named plugin exists and each account's and notifier's options fit its model."""
     problems: list[str] = []
     for i, account in enumerate(config.accounts):
         try:
-            provider_class(account.provider, f"accounts[{i}].provider")
+            provider = provider_class(account.provider, f"accounts[{i}].provider")
+            options = convert(account.options, provider.Options, ("accounts", i, "options"))
+            provider().requests(account, options)  # pure: finds a bad URL made of options
         except ConfigError as exc:
             problems += exc.problems
+        except CheckError as exc:
+            problems.append(f"accounts[{i}]: {exc.message}")
     for i, notifier in enumerate(config.notifiers if with_notifiers else ()):
         try:
             cls = notifier_class(notifier.type, f"notifiers[{i}].type")
@@ -75,6 +79,8 @@ def config_secrets(config: Config, with_notifiers: bool = True) -> set[str]:
     from .redact import secrets_in
 
     found = secrets_in(config)
+    for account in config.accounts:
+        found |= secrets_in(convert(account.options, provider_class(account.provider).Options))
     for notifier in config.notifiers if with_notifiers else ():
         options = convert(notifier.options, notifier_class(notifier.type).Options)
         found |= secrets_in(options)

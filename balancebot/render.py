@@ -14,6 +14,7 @@ from .i18n import _
 from .models import (
     BalanceSnapshot,
     CheckResult,
+    CurrencyBalance,
     Notification,
     Severity,
     Transition,
@@ -82,16 +83,25 @@ def balance_lines(result: CheckResult) -> list[str]:
             )
         ]
     if not result.balances:
-        return [_("No balances reported")]
-    return [
-        _("{currency}: {total} (granted {granted}, topped-up {topped_up})").format(
-            currency=currency,
-            total=money(b.total),
-            granted=money(b.granted),
-            topped_up=money(b.topped_up),
+        return [_("No spending cap on this key") if result.uncapped else _("No balances reported")]
+    return [_balance_line(currency, b) for currency, b in result.balances.items()]
+
+
+def _balance_line(currency: str, b: CurrencyBalance) -> str:
+    if b.limit is not None:
+        return _("{currency}: {total} left of a {limit} limit").format(
+            currency=currency, total=money(b.total), limit=money(b.limit)
         )
-        for currency, b in result.balances.items()
-    ]
+    if b.debt:
+        return _("{currency}: {total} (granted {granted}, debt {debt})").format(
+            currency=currency, total=money(b.total), granted=money(b.granted), debt=money(b.debt)
+        )
+    return _("{currency}: {total} (granted {granted}, topped-up {topped_up})").format(
+        currency=currency,
+        total=money(b.total),
+        granted=money(b.granted),
+        topped_up=money(b.topped_up),
+    )
 
 
 def local_time(moment: datetime, zone: tzinfo) -> str:

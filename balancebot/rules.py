@@ -46,7 +46,14 @@ def history_needed(rules: Sequence[RuleConfig]) -> int:
     return max((r.after_failures for r in rules if isinstance(r, CheckFailedRuleConfig)), default=1)
 
 
+MONEY_LIMIT = Decimal(10) ** 15
+"""Beyond this no amount is real (providers refuse it, issue 11 §3); formatting one
+anyway would cost memory by the gigabyte (`1e99999999`)."""
+
+
 def money(amount: Decimal) -> str:
+    if not amount.is_finite() or abs(amount) >= MONEY_LIMIT:
+        return "-∞" if amount < 0 else "∞" if amount.is_infinite() else "(out of range)"
     return f"{amount:.2f}"
 
 
@@ -80,7 +87,7 @@ def _threshold(rule: ThresholdRuleConfig, result: CheckResult) -> list[Finding]:
         )
         findings.append(
             Finding(
-                key=AlertKey(result.account, rule.name, currency.value),
+                key=AlertKey(result.account, rule.name, currency),
                 severity=severity,
                 sticky_severity=_severity_below(value, limits, rule.hysteresis),
                 description=template.format(

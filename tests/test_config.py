@@ -10,7 +10,7 @@ import pytest
 
 from balancebot.config import load_config, parse_config, parse_duration
 from balancebot.errors import ConfigError
-from balancebot.models import Currency, Severity
+from balancebot.models import Severity
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -157,7 +157,7 @@ def test_threshold_order_and_amounts(tmp_path: Path) -> None:
     ]
     raw["rules"][0]["thresholds"] = {"USD": {"warning_below": 7.1, "critical_below": "1.50"}}  # type: ignore[index]
     rule = parse_config(raw, tmp_path, env={}).rules[0]
-    assert rule.thresholds[Currency.USD].warning_below == Decimal("7.1")  # type: ignore[union-attr]
+    assert rule.thresholds["USD"].warning_below == Decimal("7.1")  # type: ignore[union-attr]
 
 
 def test_defaults(tmp_path: Path) -> None:
@@ -226,7 +226,7 @@ def test_missing_keys_bad_values_and_bad_amounts_are_reported_together(tmp_path:
             {
                 "name": "low",
                 "type": "threshold",
-                "thresholds": {"EUR": {"warning_below": "1"}, "CNY": {"warning_below": "NaN"}},
+                "thresholds": {"eur": {"warning_below": "1"}, "CNY": {"warning_below": "NaN"}},
             },
             {"name": "typeless"},
         ],
@@ -234,7 +234,7 @@ def test_missing_keys_bad_values_and_bad_amounts_are_reported_together(tmp_path:
     assert problems(raw, tmp_path) == [
         "accounts[0].api_key: missing",
         "accounts[1].timeout: 'later' is not a duration like 30s, 5m, 4h or 1h30m",
-        "rules[0].thresholds.EUR: Invalid enum value 'EUR'",
+        "rules[0].thresholds.eur: Expected `str` matching regex '^[A-Z]{3}$'",
         "rules[0].thresholds.CNY: warning_below NaN is not a finite amount",
         "rules[1].type: expected one of 'threshold', 'unavailable', 'check_failed', not None",
     ]

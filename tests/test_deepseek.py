@@ -20,8 +20,10 @@ from balancebot.errors import (
     Timeout,
     UpstreamUnavailable,
 )
-from balancebot.models import BalanceSnapshot, Currency, CurrencyBalance
-from balancebot.providers.deepseek import MAX_BODY_BYTES, DeepSeekProvider
+from balancebot.models import BalanceSnapshot, CurrencyBalance
+from balancebot.providers import Fetcher
+from balancebot.providers.deepseek import DeepSeekProvider
+from balancebot.providers.engine import MAX_BODY_BYTES
 from balancebot.testing.clock import FakeClock
 from balancebot.testing.deepseek import DeepSeekSimulator, Fault
 
@@ -39,7 +41,7 @@ def account_config(simulator: DeepSeekSimulator, make_config: Callable[..., Conf
 
 async def fetch(config: Config, clock: FakeClock | None = None) -> BalanceSnapshot:
     async with httpx.AsyncClient() as http:
-        provider = DeepSeekProvider(http, clock or FakeClock())
+        provider = Fetcher(DeepSeekProvider(), http, clock or FakeClock())
         return await provider.fetch(config.accounts[0])
 
 
@@ -48,7 +50,7 @@ async def test_normal_balance(simulator: DeepSeekSimulator, account_config: Conf
     snapshot = await fetch(account_config)
     assert snapshot.is_available is True
     assert snapshot.balances == {
-        Currency.CNY: CurrencyBalance(Decimal("110.00"), Decimal("10.00"), Decimal("100.00"))
+        "CNY": CurrencyBalance(Decimal("110.00"), Decimal("10.00"), Decimal("100.00"))
     }
     assert snapshot.taken_at.tzinfo is not None
     assert simulator.requests[0] == {
@@ -60,25 +62,37 @@ async def test_normal_balance(simulator: DeepSeekSimulator, account_config: Conf
 async def test_both_currencies(simulator: DeepSeekSimulator, account_config: Config) -> None:
     simulator.add_account(API_KEY, {"CNY": ("0.00", "5.50"), "USD": ("1.25", "0.00")})
     snapshot = await fetch(account_config)
-    assert snapshot.balances[Currency.USD].total == Decimal("1.25")
-    assert snapshot.balances[Currency.CNY].topped_up == Decimal("5.50")
+    assert snapshot.balances["USD"].total == Decimal("1.25")
+    assert snapshot.balances["CNY"].topped_up == Decimal("5.50")
 
 
 async def test_usd_only_and_empty_list(
     simulator: DeepSeekSimulator, account_config: Config
 ) -> None:
     simulator.add_account(API_KEY, {"USD": ("0.00", "3.00")})
-    assert set((await fetch(account_config)).balances) == {Currency.USD}
+    assert set((await fetch(account_config)).balances) == {"USD"}
     simulator.add_account(API_KEY, {})
     empty = await fetch(account_config)
     assert empty.balances == {}
+
+
+async def test_a_third_currency_is_read(
+    simulator: DeepSeekSimulator, account_config: Config
+) -> None:
+    simulator.add_account(API_KEY)
+    simulator.fail_next(
+        Fault(
+            body=body({"is_available": True, "balance_infos": [{**GOOD_INFO, "currency": "EUR"}]})
+        )
+    )
+    assert set((await fetch(account_config)).balances) == {"EUR"}
 
 
 async def test_unavailable_account(simulator: DeepSeekSimulator, account_config: Config) -> None:
     simulator.add_account(API_KEY, {"CNY": ("0.00", "0.00")})
     snapshot = await fetch(account_config)
     assert snapshot.is_available is False
-    assert snapshot.balances[Currency.CNY].total == Decimal("0.00")
+    assert snapshot.balances["CNY"].total == Decimal("0.00")
 
 
 async def test_keepalive_blank_lines_before_the_body(
@@ -86,7 +100,7 @@ async def test_keepalive_blank_lines_before_the_body(
 ) -> None:
     simulator.add_account(API_KEY)
     simulator.fail_next(Fault(keepalive_lines=3))
-    assert (await fetch(account_config)).balances[Currency.CNY].total == Decimal("110.00")
+    assert (await fetch(account_config)).balances["CNY"].total == Decimal("110.00")
 
 
 def body(data: object) -> bytes:
@@ -168,7 +182,7 @@ FAILURES: list[tuple[str, Fault, type[CheckError], str]] = [
             )
         ),
         MalformedResponse,
-        "not a finite number",
+        "not a number: 'NaN'",
     ),
     (
         "missing amount",
@@ -181,12 +195,34 @@ FAILURES: list[tuple[str, Fault, type[CheckError], str]] = [
         "granted_balance",
     ),
     (
-        "unknown currency",
+        "not a currency code",
         Fault(
-            body=body({"is_available": True, "balance_infos": [{**GOOD_INFO, "currency": "EUR"}]})
+            body=body({"is_available": True, "balance_infos": [{**GOOD_INFO, "currency": "eur"}]})
         ),
         MalformedResponse,
-        "unknown currency 'EUR'",
+        "not a currency code: 'eur'",
+    ),
+    (
+        "padded amount",
+        Fault(
+            body=body(
+                {"is_available": True, "balance_infos": [{**GOOD_INFO, "total_balance": " 1.00"}]}
+            )
+        ),
+        MalformedResponse,
+        "not a number: ' 1.00'",
+    ),
+    (
+        "duplicate key",
+        Fault(body=b'{"is_available": true, "is_available": false, "balance_infos": []}'),
+        MalformedResponse,
+        "appears twice",
+    ),
+    (
+        "BOM",
+        Fault(body=b"\xef\xbb\xbf" + body({"is_available": True, "balance_infos": []})),
+        MalformedResponse,
+        "byte order mark",
     ),
     (
         "duplicate currency",

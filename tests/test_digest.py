@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from balancebot.config import Config
 from balancebot.daemon import Daemon
-from balancebot.models import BalanceSnapshot, Currency, CurrencyBalance, TransitionKind
+from balancebot.models import BalanceSnapshot, CurrencyBalance, TransitionKind
 from balancebot.spend import days_left, spent
 from balancebot.store import OutboxEntry, Store
 from balancebot.testing.clock import FakeClock
@@ -17,7 +17,7 @@ from .test_pipeline import Recorder
 from .test_store import note
 
 NOW = datetime(2026, 3, 8, 12, 0, tzinfo=UTC)
-CNY = Currency.CNY
+CNY = "CNY"
 
 
 def point(hours_ago: float, granted: str, topped_up: str, account: str = "prod") -> BalanceSnapshot:

@@ -13,8 +13,7 @@ from aiohttp import web
 
 from balancebot.config import Config
 from balancebot.httpserver import LoopbackServer
-from balancebot.models import Currency
-from balancebot.providers import http_client
+from balancebot.providers import Fetcher, http_client
 from balancebot.providers.deepseek import DeepSeekProvider
 from balancebot.providers.lanes import LaneTransport
 from balancebot.testing.clock import FakeClock
@@ -123,5 +122,5 @@ async def test_a_proxy_in_the_environment_carries_the_requests(
         accounts=[{"name": "prod", "api_key": API_KEY, "base_url": "http://deepseek.invalid"}]
     )
     async with http_client(config) as http:
-        snapshot = await DeepSeekProvider(http, FakeClock()).fetch(config.accounts[0])
-    assert snapshot.balances[Currency.CNY].total == Decimal("42.00")
+        snapshot = await Fetcher(DeepSeekProvider(), http, FakeClock()).fetch(config.accounts[0])
+    assert snapshot.balances["CNY"].total == Decimal("42.00")

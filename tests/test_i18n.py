@@ -16,7 +16,6 @@ from balancebot import i18n
 from balancebot.models import (
     AlertKey,
     BalanceSnapshot,
-    Currency,
     CurrencyBalance,
     Finding,
     Severity,
@@ -62,7 +61,7 @@ def test_every_message_is_translated_and_compiled() -> None:
 def snapshot(total: str) -> BalanceSnapshot:
     amount = Decimal(total)
     return BalanceSnapshot(
-        "prod", "deepseek", T0, True, {Currency.CNY: CurrencyBalance(amount, Decimal(0), amount)}
+        "prod", "deepseek", T0, True, {"CNY": CurrencyBalance(amount, Decimal(0), amount)}
     )
 
 

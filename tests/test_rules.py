@@ -12,7 +12,6 @@ from balancebot.models import (
     BalanceSnapshot,
     CheckFailure,
     CheckResult,
-    Currency,
     CurrencyBalance,
     FailureKind,
     Severity,
@@ -53,7 +52,7 @@ def snapshot(
     cny: str | None = None, usd: str | None = None, available: bool = True
 ) -> BalanceSnapshot:
     balances = {}
-    for currency, total in ((Currency.CNY, cny), (Currency.USD, usd)):
+    for currency, total in (("CNY", cny), ("USD", usd)):
         if total is not None:
             balances[currency] = CurrencyBalance(Decimal(total), Decimal(0), Decimal(total))
     return BalanceSnapshot("prod", "deepseek", T0, available, balances)

@@ -18,7 +18,7 @@ from balancebot import redact
 from balancebot.config import Config
 from balancebot.daemon import Daemon
 from balancebot.logs import JsonFormatter
-from balancebot.providers import fetch_result
+from balancebot.providers import Fetcher, fetch_result
 from balancebot.providers.deepseek import DeepSeekProvider
 from balancebot.retry import Backoff
 from balancebot.testing.clock import FakeClock
@@ -81,7 +81,7 @@ async def test_no_secret_in_any_log_line(
     keep, out = captured
     account = msgspec.structs.replace(socket_config.accounts[0], timeout=timedelta(seconds=1))
     async with httpx.AsyncClient() as http:
-        provider = DeepSeekProvider(http, FakeClock())
+        provider = Fetcher(DeepSeekProvider(), http, FakeClock())
         for _name, fault, _error, _says in FAILURES:
             simulator.fail_next(fault, fault)
             result = await fetch_result(

@@ -13,7 +13,6 @@ from balancebot.models import (
     AlertStatus,
     BalanceSnapshot,
     CheckFailure,
-    Currency,
     CurrencyBalance,
     FailureKind,
     Notification,
@@ -31,7 +30,7 @@ def snap(at: datetime, cny: str = "110.00", account: str = "prod") -> BalanceSna
         "deepseek",
         at,
         True,
-        {Currency.CNY: CurrencyBalance(Decimal(cny), Decimal("10.00"), Decimal(cny) - 10)},
+        {"CNY": CurrencyBalance(Decimal(cny), Decimal("10.00"), Decimal(cny) - 10)},
     )
 
 
@@ -56,10 +55,8 @@ async def test_history_round_trips_exactly(store: Store) -> None:
         T0,
         False,
         {
-            Currency.CNY: CurrencyBalance(Decimal("0.0001"), Decimal("0"), Decimal("0.0001")),
-            Currency.USD: CurrencyBalance(
-                Decimal("123456789.99"), Decimal("1"), Decimal("123456788.99")
-            ),
+            "CNY": CurrencyBalance(Decimal("0.0001"), Decimal("0"), Decimal("0.0001")),
+            "USD": CurrencyBalance(Decimal("123456789.99"), Decimal("1"), Decimal("123456788.99")),
         },
     )
     failure = CheckFailure(
@@ -152,7 +149,7 @@ async def test_downsampling_keeps_one_snapshot_per_hour(store: Store) -> None:
     history = await store.history("prod", T0)
     assert [s.taken_at for s in history[:2]] == [T0, T0 + timedelta(hours=1)]
     assert len(history) == 2 + 60
-    assert history[0].balances[Currency.CNY].total == Decimal("200")
+    assert history[0].balances["CNY"].total == Decimal("200")
     assert await store.history("dev", T0) == [snap(T0, account="dev")]
     assert await store.downsample(T0 + timedelta(hours=2), timedelta(hours=1)) == 0
 
@@ -170,7 +167,7 @@ async def test_history_can_be_thinned_by_the_database(store: Store) -> None:
     expected = [T0 + timedelta(minutes=15 * i) for i in range(12)]
     expected[2] += timedelta(minutes=1)
     assert [s.taken_at for s in thin] == expected
-    assert thin[1].balances[Currency.CNY].total == Decimal("285")
+    assert thin[1].balances["CNY"].total == Decimal("285")
     assert len(await store.history("prod", T0)) == 179
 
 
@@ -195,7 +192,7 @@ async def test_concurrent_checks_share_a_transaction_and_keep_their_own_rows(
         (latest,) = await store.recent_results(name, 5)
         assert latest == good[i]
     first = await store.recent_results("acct-0", 5)
-    assert sorted(r.balances[Currency.CNY].total for r in first) == [  # type: ignore[union-attr]
+    assert sorted(r.balances["CNY"].total for r in first) == [  # type: ignore[union-attr]
         Decimal("7.00"),
         Decimal("100.00"),
     ]

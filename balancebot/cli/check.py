@@ -100,7 +100,7 @@ def as_json(reports: list[AccountReport]) -> dict[str, Any]:
         if isinstance(result, BalanceSnapshot):
             entry["is_available"] = result.is_available
             entry["balances"] = {
-                currency.value: {
+                currency: {
                     "total": str(b.total),
                     "granted": str(b.granted),
                     "topped_up": str(b.topped_up),
@@ -126,7 +126,7 @@ def as_table(reports: list[AccountReport]) -> str:
                     (
                         result.account,
                         status,
-                        currency.value,
+                        currency,
                         money(b.total),
                         money(b.granted),
                         money(b.topped_up),

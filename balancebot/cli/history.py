@@ -41,7 +41,7 @@ async def history_table(config: Config, account: str, days: int) -> str:
             rows.append(
                 (
                     when,
-                    currency.value,
+                    currency,
                     money(b.total),
                     money(b.granted),
                     money(b.topped_up),

@@ -131,6 +131,8 @@ class AccountConfig(_Strict, frozen=True, kw_only=True):
     jitter: Duration | None = None
     timeout: Duration = Duration(seconds=20)
     connect_timeout: Duration = Duration(seconds=5)
+    options: dict[str, Any] = field(default_factory=dict)
+    """The provider's own settings, validated by its `Options` struct (`plugins.py`)."""
 
     def __post_init__(self) -> None:
         if not self.api_key.get_secret_value().strip():

@@ -1,8 +1,9 @@
 """Balance providers: one per upstream API, found through `balancebot.providers` entry points.
 
-Also the helpers every caller of providers shares (the daemon and the one-shot check):
-one HTTP pool, the provider instances a config needs, and a fetch that turns every
-`CheckError` into a recorded `CheckFailure` after retrying the transient ones.
+The contract a provider implements is in `contract.py` (sans I/O), the engine that runs
+it over HTTP in `engine.py`. Here: what every caller of providers shares (the daemon and
+the one-shot check): one HTTP pool, a `Fetcher` per provider a config names, and a fetch
+that turns every `CheckError` into a recorded `CheckFailure` after retrying transient ones.
 """
 
 from __future__ import annotations
@@ -20,21 +21,31 @@ from ..errors import CheckError
 from ..models import BalanceSnapshot, CheckFailure, CheckResult
 from ..plugins import provider_class
 from ..retry import Backoff, retry_transient
+from .contract import HttpRequest, HttpResponse, NoOptions, Provider
+from .engine import Fetcher, SyncFetcher
 from .lanes import LaneTransport
 
+__all__ = [
+    "BalanceFetcher",
+    "Fetcher",
+    "HttpRequest",
+    "HttpResponse",
+    "NoOptions",
+    "Provider",
+    "SyncFetcher",
+    "build_providers",
+    "fetch_result",
+    "http_client",
+]
 
-class Provider(Protocol):
-    """Fetches one account's balance, raising the `CheckError` family on failure."""
 
-    display_name: str
+class BalanceFetcher(Protocol):
+    """What the checks run: one account's balance, or the `CheckError` family."""
+
+    @property
+    def display_name(self) -> str: ...
 
     async def fetch(self, account: AccountConfig) -> BalanceSnapshot: ...
-
-
-class ProviderFactory(Protocol):
-    """What an entry point names: built once per process with the shared HTTP pool."""
-
-    def __call__(self, http: httpx.AsyncClient, clock: Clock) -> Provider: ...
 
 
 def http_client(config: Config, tls: ssl.SSLContext | None = None) -> httpx.AsyncClient:
@@ -54,14 +65,22 @@ def http_client(config: Config, tls: ssl.SSLContext | None = None) -> httpx.Asyn
     return httpx.AsyncClient(transport=LaneTransport(lanes, ssl_context), **common)
 
 
-def build_providers(config: Config, http: httpx.AsyncClient, clock: Clock) -> dict[str, Provider]:
+def build_providers(
+    config: Config, http: httpx.AsyncClient, clock: Clock
+) -> dict[str, BalanceFetcher]:
+    """A fetcher per provider the accounts name, all on the one shared client."""
     return {
-        name: provider_class(name)(http, clock) for name in {a.provider for a in config.accounts}
+        name: Fetcher(provider_class(name)(), http, clock)
+        for name in {a.provider for a in config.accounts}
     }
 
 
 async def fetch_result(
-    provider: Provider, account: AccountConfig, clock: Clock, backoff: Backoff, rng: random.Random
+    provider: BalanceFetcher,
+    account: AccountConfig,
+    clock: Clock,
+    backoff: Backoff,
+    rng: random.Random,
 ) -> CheckResult:
     """A snapshot, or the failure that stopped us getting one (after retries)."""
     try:

@@ -364,7 +364,7 @@ class Store:
             balances = [
                 {
                     "snapshot_id": snapshot_id,
-                    "currency": currency.value,
+                    "currency": currency,
                     "total": str(b.total),
                     "granted": str(b.granted),
                     "topped_up": str(b.topped_up),
@@ -505,7 +505,7 @@ class Store:
                 heads.setdefault(row.id, row)
                 found = balances.setdefault(row.id, {})
                 if row.currency is not None:
-                    found[Currency(row.currency)] = CurrencyBalance(
+                    found[row.currency] = CurrencyBalance(
                         Decimal(row.total), Decimal(row.granted), Decimal(row.topped_up)
                     )
         return [
@@ -556,7 +556,7 @@ class Store:
                 )
             )
             for row in rows:
-                found.setdefault(row.snapshot_id, {})[Currency(row.currency)] = CurrencyBalance(
+                found.setdefault(row.snapshot_id, {})[row.currency] = CurrencyBalance(
                     Decimal(row.total), Decimal(row.granted), Decimal(row.topped_up)
                 )
         return found

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from balancebot.alerts import Policy, advance
 from balancebot.config import parse_config
-from balancebot.models import AlertKey, AlertState, BalanceSnapshot, Currency, CurrencyBalance
+from balancebot.models import AlertKey, AlertState, BalanceSnapshot, CurrencyBalance
 from balancebot.rules import evaluate
 from balancebot.testing.deepseek import DeepSeekSimulator
 from balancebot.testing.processes import start_daemon
@@ -70,7 +70,7 @@ def expected_headlines(account: str, levels: list[str]) -> list[str]:
             "deepseek",
             now,
             True,
-            {Currency.CNY: CurrencyBalance(total, Decimal(0), total)},
+            {"CNY": CurrencyBalance(total, Decimal(0), total)},
         )
         for finding in evaluate(rule, snapshot):
             state, transition = advance(

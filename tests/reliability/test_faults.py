@@ -12,7 +12,7 @@ import pytest
 from balancebot.config import Config
 from balancebot.daemon import Daemon
 from balancebot.models import CheckFailure, FailureKind, TransitionKind
-from balancebot.providers.deepseek import MAX_BODY_BYTES
+from balancebot.providers.engine import MAX_BODY_BYTES
 from balancebot.testing.clock import FakeClock
 from balancebot.testing.deepseek import DeepSeekSimulator, Fault
 from balancebot.testing.slack import FakeSlack, SlackFault

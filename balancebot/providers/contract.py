@@ -1,0 +1,163 @@
+"""The provider contract, sans I/O (the h11 way): a provider builds its requests and
+parses the answers; the engine (`engine.py`) owns HTTP, deadlines, the body cap and retries.
+
+So a provider is pure and trivially tested, the daemon runs it on the async lanes client
+and `check` on plain synchronous httpx, and a third party writes one without touching
+either. Generic over its options struct, so the engine hands it typed options, no cast.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, ClassVar, Generic, TypeVar
+
+from msgspec import Struct
+
+from ..config import AccountConfig
+from ..errors import (
+    AuthError,
+    CheckError,
+    MalformedResponse,
+    RateLimited,
+    RequestRejected,
+    UpstreamUnavailable,
+)
+from ..models import BalanceSnapshot
+from .strict import load_json
+
+
+class NoOptions(Struct, frozen=True, forbid_unknown_fields=True):
+    """For providers with nothing to configure but the key and base URL."""
+
+
+OptionsT = TypeVar("OptionsT", bound=Struct)
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRequest:
+    """One request to make. `secret` is the key inside it, redacted from anything quoted."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    secret: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class HttpResponse:
+    """What came back: status, headers (lower-case names), at most 256 KiB of body."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+class Provider(ABC, Generic[OptionsT]):
+    """One upstream API. Subclasses set the class attributes and the two methods.
+
+    `requests` and `parse` must do no I/O; both may raise the `CheckError` family.
+    The answers come back in the order of the requests."""
+
+    display_name: ClassVar[str]
+    Options: type[OptionsT]
+    key_kind: ClassVar[str] = "API key"
+    """Which key `api_key` must be (shown by `balancebot providers`)."""
+    default_hosts: ClassVar[tuple[str, ...]] = ()
+    """Where it calls when no `base_url` is set (the first is the default)."""
+
+    @abstractmethod
+    def requests(self, account: AccountConfig, options: OptionsT) -> Sequence[HttpRequest]: ...
+
+    @abstractmethod
+    def parse(
+        self,
+        account: AccountConfig,
+        options: OptionsT,
+        responses: Sequence[HttpResponse],
+        taken_at: datetime,
+    ) -> BalanceSnapshot: ...
+
+    def error_for(
+        self, request: HttpRequest, response: HttpResponse, now: datetime
+    ) -> CheckError | None:
+        """The error an HTTP status means, before `parse` sees the body. The default is
+        the OpenAI-style mapping most providers share; override for special cases."""
+        return status_error(response, now, secret=request.secret)
+
+
+def base_url(account: AccountConfig, default: str) -> str:
+    return (account.base_url or default).rstrip("/")
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}", "Accept": "application/json"}
+
+
+def status_error(response: HttpResponse, now: datetime, secret: str = "") -> CheckError | None:
+    """The one mapping from HTTP statuses to balancebot's errors."""
+    status = response.status
+    if 200 <= status < 300:
+        return None
+    detail = error_message(response.body, secret)
+    said = f"HTTP {status}" + (f": {detail}" if detail else "")
+    if status in (401, 403):
+        return AuthError(f"authentication failed ({said}); the API key is wrong or revoked")
+    if status == 429:
+        return RateLimited(f"rate limited ({said})", retry_after=retry_after(response, now))
+    if status >= 500:
+        return UpstreamUnavailable(f"server error ({said})")
+    if 300 <= status < 400:
+        return RequestRejected(f"redirected ({said}); redirects are not followed with the key")
+    return RequestRejected(f"request rejected ({said})")
+
+
+def error_message(body: bytes | Any, secret: str) -> str:
+    """`error.message` (or `message`) of an error body, shortened, the key removed."""
+    try:
+        data = load_json(body) if isinstance(body, bytes) else body
+    except MalformedResponse:
+        return ""
+    message: object = None
+    if isinstance(data, dict):
+        error = data.get("error")
+        message = error.get("message") if isinstance(error, dict) else data.get("message")
+        if message is None and isinstance(error, str):
+            message = error
+    if not isinstance(message, str):
+        return ""
+    if secret:
+        message = message.replace(secret, "***")
+    return message[:200]
+
+
+def retry_after(response: HttpResponse, now: datetime) -> float | None:
+    value = response.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def business_error(kind: str, message: str) -> CheckError:
+    """An error an HTTP-200 answer carries, by what its words say (auth, rate, upstream)."""
+    lowered = f"{kind} {message}".lower()
+    if any(w in lowered for w in ("auth", "key", "token", "unauthorized", "forbidden")):
+        return AuthError(f"authentication failed: {message}")
+    if any(w in lowered for w in ("rate", "too many", "limit exceeded")):
+        return RateLimited(f"rate limited: {message}")
+    if any(w in lowered for w in ("busy", "unavailable", "internal", "timeout", "overload")):
+        return UpstreamUnavailable(f"server error: {message}")
+    return RequestRejected(f"request rejected: {message}")
