@@ -46,14 +46,13 @@ def history_needed(rules: Sequence[RuleConfig]) -> int:
     return max((r.after_failures for r in rules if isinstance(r, CheckFailedRuleConfig)), default=1)
 
 
-MONEY_LIMIT = Decimal(10) ** 15
-"""Beyond this no amount is real (providers refuse it, issue 11 §3); formatting one
-anyway would cost memory by the gigabyte (`1e99999999`)."""
-
-
 def money(amount: Decimal) -> str:
-    if not amount.is_finite() or abs(amount) >= MONEY_LIMIT:
-        return "-∞" if amount < 0 else "∞" if amount.is_infinite() else "(out of range)"
+    """Two decimals; no real amount reaches 10^15 (providers refuse it, issue 11 §3), and
+    formatting `1e99999999` anyway would cost memory by the gigabyte."""
+    if amount.is_infinite():
+        return "-∞" if amount < 0 else "∞"
+    if amount.is_nan() or amount.adjusted() >= 15:  # adjusted(): no arithmetic on it
+        return "(out of range)"
     return f"{amount:.2f}"
 
 

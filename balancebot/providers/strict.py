@@ -18,7 +18,6 @@ from ..errors import MalformedResponse
 
 MAX_INTEGER_DIGITS = 15
 MAX_FRACTION_DIGITS = 8
-_LIMIT = Decimal(10) ** MAX_INTEGER_DIGITS
 _QUANTUM = Decimal(1).scaleb(-MAX_FRACTION_DIGITS)
 _MAX_NUMBER_TOKEN = 40
 """A JSON number longer than this is no amount (and Decimal need not see it)."""
@@ -96,7 +95,7 @@ def amount(value: object, where: str, *, negative: bool = False, numbers: bool =
         kind = "a decimal string" if not numbers else "a number"
         raise MalformedResponse(f"{where} is missing or not {kind}")
     number = Decimal(value)
-    if not number.is_finite() or abs(number) >= _LIMIT:
+    if not number.is_finite() or number.adjusted() >= MAX_INTEGER_DIGITS:  # no arithmetic
         raise MalformedResponse(f"{where} is out of range")
     if number < 0 and not negative:
         raise MalformedResponse(f"{where} is negative")
