@@ -20,8 +20,8 @@ HOSTILE_STRINGS = [
     "1e99999999",
     "1e309",
     "-1e99999999",
-    "٥",  # Arabic-Indic five
-    "１",  # fullwidth one
+    "\u0665",  # Arabic-Indic five
+    "\uff11",  # fullwidth one
     "1_000",
     " 1.00",
     "1.00 ",
@@ -119,7 +119,7 @@ def test_rendered_money_is_capped() -> None:
 
 amount_like = st.one_of(
     st.sampled_from(HOSTILE_STRINGS),
-    st.text(alphabet="0123456789.-+eE_ ٥１", max_size=30),
+    st.text(alphabet="0123456789.-+eE_ \u0665\uff11", max_size=30),
     st.decimals(allow_nan=False, allow_infinity=False).map(str),
     st.from_regex(r"-?[0-9]{1,20}(\.[0-9]{0,12})?([eE][+-]?[0-9]{1,9})?", fullmatch=True),
 )
@@ -161,7 +161,7 @@ def test_memory_stays_flat_over_many_hostile_bodies() -> None:
         for i in range(5000):
             try:
                 value = load_json(hostile_body(i))
-                money(amount(value["total_balance"] if "total_balance" in value else 0, "x"))
+                money(amount(value.get("total_balance", 0), "x"))
             except MalformedResponse:
                 pass
         _, peak = tracemalloc.get_traced_memory()

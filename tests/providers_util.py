@@ -1,0 +1,26 @@
+"""Running a provider through the real engine and httpx against its loopback fake."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from balancebot.clock import FakeClock
+from balancebot.config import AccountConfig, convert
+from balancebot.models import BalanceSnapshot
+from balancebot.providers import Fetcher, Provider
+
+from .conftest import API_KEY
+
+
+def account(provider: str, base_url: str | None, **options: Any) -> AccountConfig:
+    raw = {"name": "acct", "api_key": API_KEY, "provider": provider, "timeout": "2s"}
+    if base_url is not None:
+        raw["base_url"] = base_url
+    return convert({**raw, "options": options}, AccountConfig)
+
+
+async def fetch(provider: Provider[Any], config: AccountConfig) -> BalanceSnapshot:
+    async with httpx.AsyncClient(follow_redirects=False) as http:
+        return await Fetcher(provider, http, FakeClock()).fetch(config)
