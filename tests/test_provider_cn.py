@@ -58,7 +58,11 @@ async def test_siliconflow_balance(silicon: FakeAPI) -> None:
             RequestRejected,
             "20015",
         ),
-        (Reply(200, {"message": "OK", "status": True, "data": {}}), RequestRejected, "None"),
+        (
+            Reply(200, {"message": "OK", "status": True, "data": {}}),
+            MalformedResponse,
+            "code is missing",
+        ),
         (
             Reply(
                 200,
