@@ -8,8 +8,14 @@ from typing import Any
 
 import pytest
 
-from balancebot.errors import AuthError, CheckError, MalformedResponse, RateLimited
-from balancebot.errors import RequestRejected, UpstreamUnavailable
+from balancebot.errors import (
+    AuthError,
+    CheckError,
+    MalformedResponse,
+    RateLimited,
+    RequestRejected,
+    UpstreamUnavailable,
+)
 from balancebot.models import CurrencyBalance
 from balancebot.providers.novita import NovitaProvider
 from balancebot.providers.siliconflow import SiliconFlowProvider

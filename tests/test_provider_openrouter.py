@@ -7,8 +7,13 @@ from decimal import Decimal
 
 import pytest
 
-from balancebot.errors import AuthError, CheckError, MalformedResponse, RateLimited
-from balancebot.errors import UpstreamUnavailable
+from balancebot.errors import (
+    AuthError,
+    CheckError,
+    MalformedResponse,
+    RateLimited,
+    UpstreamUnavailable,
+)
 from balancebot.providers.openrouter import OpenRouterProvider
 from balancebot.render import balance_lines
 from balancebot.testing.fakeapi import Reply

@@ -7,8 +7,14 @@ from decimal import Decimal
 
 import pytest
 
-from balancebot.errors import AuthError, CheckError, MalformedResponse, RateLimited
-from balancebot.errors import RequestRejected, UpstreamUnavailable
+from balancebot.errors import (
+    AuthError,
+    CheckError,
+    MalformedResponse,
+    RateLimited,
+    RequestRejected,
+    UpstreamUnavailable,
+)
 from balancebot.models import CurrencyBalance
 from balancebot.providers.relay import NewApiProvider, OneApiProvider
 from balancebot.testing.fakeapi import Reply
