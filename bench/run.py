@@ -278,20 +278,20 @@ async def alert_latency(alerts: int) -> list[Row]:
     """From the end of the fetch that crosses a threshold to the fakes holding the message."""
     from balancebot.config import parse_config
     from balancebot.daemon import Daemon
-    from balancebot.providers.deepseek import DeepSeekProvider
+    from balancebot.providers import Fetcher
     from balancebot.testing.deepseek import DeepSeekSimulator
     from balancebot.testing.slack import FakeSlack
     from balancebot.testing.telegram import FakeTelegram
 
     fetched: dict[str, float] = {}
-    fetch = DeepSeekProvider.fetch
+    fetch = Fetcher.fetch
 
-    async def timed_fetch(self: DeepSeekProvider, account: Any) -> Any:
+    async def timed_fetch(self: Fetcher[Any], account: Any) -> Any:
         result = await fetch(self, account)
         fetched[account.name] = time.perf_counter()
         return result
 
-    DeepSeekProvider.fetch = timed_fetch  # type: ignore[method-assign]
+    Fetcher.fetch = timed_fetch  # type: ignore[method-assign]
     lanes = 10  # alerts rotate over ten chats, so per-chat pacing never holds one back
     token, slack_token = "1:bench", "xoxb-bench"
     async with DeepSeekSimulator() as sim, FakeTelegram(token) as tg, FakeSlack(slack_token) as sl:
@@ -363,7 +363,7 @@ async def alert_latency(alerts: int) -> list[Row]:
                     await asyncio.sleep(max(0.0, 0.11 - (time.perf_counter() - started)))
                 stop.set()
                 await delivery
-    DeepSeekProvider.fetch = fetch  # type: ignore[method-assign]
+    Fetcher.fetch = fetch  # type: ignore[method-assign]
     return [
         Row(
             f"alert latency to {name} after the fetch, {alerts} alerts: p50 / p99",

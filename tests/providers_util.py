@@ -6,10 +6,10 @@ from typing import Any
 
 import httpx
 
-from balancebot.clock import FakeClock
 from balancebot.config import AccountConfig, convert
 from balancebot.models import BalanceSnapshot
 from balancebot.providers import Fetcher, Provider
+from balancebot.testing.clock import FakeClock
 
 from .conftest import API_KEY
 

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from balancebot.config import AccountConfig, convert
 from balancebot.errors import AuthError, CheckError, ConfigError, MalformedResponse, RequestRejected
-from balancebot.loopback import LoopbackServer
+from balancebot.httpserver import LoopbackServer
 from balancebot.providers.json import JsonProvider
 from balancebot.testing.fakeapi import FakeAPI, Reply
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..loopback import LoopbackServer
+from ..httpserver import LoopbackServer
 
 
 @dataclass
