@@ -223,6 +223,13 @@ def _add_operate_commands(
     expiring.add_argument("id", metavar="ID", type=int, help="from `silences list`")
 
 
+def providers(args: argparse.Namespace) -> None:
+    """List the installed providers and what each needs (which key, which host, options)."""
+    from .providers import providers_table
+
+    print(providers_table())
+
+
 class _Version(argparse.Action):
     """Reads the installed version only when asked (package metadata is slow to import)."""
 
@@ -291,6 +298,7 @@ def _parser() -> argparse.ArgumentParser:
         "--plot", help="write a PNG chart here (needs the charts extra) instead of a table"
     )
     _add_operate_commands(command, with_config)
+    command(providers)
     command(demo).add_argument(
         "--time-limit", default=60.0, type=float, help="seconds before giving up (default: 60)"
     )

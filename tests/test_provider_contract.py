@@ -1,0 +1,111 @@
+"""The provider contract: options validated at load, the sync executor, the listing, and a
+provider written outside balancebot running through the same engine."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from decimal import Decimal
+
+import httpx
+import pytest
+from msgspec import Struct
+
+from balancebot.cli.providers import providers_table
+from balancebot.config import AccountConfig, Config
+from balancebot.errors import ConfigError, Timeout
+from balancebot.models import BalanceSnapshot, CurrencyBalance
+from balancebot.providers import HttpRequest, HttpResponse, Provider, SyncFetcher
+from balancebot.providers.deepseek import DeepSeekProvider
+from balancebot.providers.engine import sync_client
+from balancebot.testing.clock import FakeClock
+from balancebot.testing.deepseek import DeepSeekSimulator, Fault
+
+from .conftest import API_KEY
+from .providers_util import account, fetch
+
+
+def test_options_are_validated_by_the_providers_struct(make_config: Callable[..., Config]) -> None:
+    accounts = [
+        {"name": "a", "api_key": "k", "provider": "moonshot", "options": {"region": "eu"}},
+        {"name": "b", "api_key": "k", "provider": "deepseek", "options": {"org_id": "x"}},
+        {"name": "c", "api_key": "k", "provider": "one-api"},
+        {"name": "d", "api_key": "k", "provider": "openrouter", "options": {"mode": "credits"}},
+    ]
+    with pytest.raises(ConfigError) as raised:
+        make_config(accounts=accounts)
+    assert raised.value.problems == [
+        "accounts[0].options.region: Invalid enum value 'eu'",
+        "accounts[1].options.org_id: unknown key (none are known here)",
+        "accounts[2]: base_url is required: the relay site's address",
+    ]
+
+
+def test_every_built_in_provider_is_listed_with_what_it_needs() -> None:
+    table = providers_table()
+    for name in (
+        "deepseek",
+        "moonshot",
+        "siliconflow",
+        "openrouter",
+        "stepfun",
+        "novita",
+        "one-api",
+        "new-api",
+        "json",
+    ):
+        assert f"\n{name}  (" in f"\n{table}"
+    assert "management key" in table and "https://api.moonshot.ai" in table
+    assert "url (required)" in table
+
+
+async def test_the_sync_executor_keeps_the_deadline_and_the_answers() -> None:
+    async with DeepSeekSimulator() as sim:
+        sim.add_account(API_KEY)
+        config = account("deepseek", sim.base_url)
+        fetcher = SyncFetcher(DeepSeekProvider(), sync_client(), FakeClock())
+        snapshot = await asyncio.to_thread(fetcher.fetch, config)
+        assert snapshot.balances["CNY"].total == Decimal("110.00")
+        sim.fail_next(Fault(keepalive_lines=40, line_interval=0.1))
+        with pytest.raises(Timeout, match="within 2s"):
+            await asyncio.to_thread(fetcher.fetch, config)
+
+
+class ThirdPartyOptions(Struct, frozen=True, forbid_unknown_fields=True):
+    org_id: str
+
+
+class ThirdPartyProvider(Provider[ThirdPartyOptions]):
+    """What a plugin author writes: no I/O, typed options, its name from the account."""
+
+    display_name = "Example"
+    Options = ThirdPartyOptions
+
+    def requests(self, account: AccountConfig, options: ThirdPartyOptions) -> list[HttpRequest]:
+        url = f"{account.base_url}/user/balance?org={options.org_id}"
+        return [HttpRequest("GET", url, {"Authorization": f"Bearer {API_KEY}"}, API_KEY)]
+
+    def parse(
+        self,
+        account: AccountConfig,
+        options: ThirdPartyOptions,
+        responses: Sequence[HttpResponse],
+        taken_at: datetime,
+    ) -> BalanceSnapshot:
+        assert responses[0].headers["content-type"] == "application/json"
+        balance = CurrencyBalance(Decimal(7), Decimal(0), Decimal(7))
+        return BalanceSnapshot(account.name, account.provider, taken_at, True, {"EUR": balance})
+
+
+async def test_a_third_party_provider_runs_on_the_engine() -> None:
+    async with DeepSeekSimulator() as sim:
+        sim.add_account(API_KEY)
+        snapshot = await fetch(ThirdPartyProvider(), account("example", sim.base_url, org_id="o1"))
+    assert snapshot.provider == "example" and snapshot.balances["EUR"].total == 7
+
+
+def test_the_sync_client_does_not_follow_redirects() -> None:
+    with sync_client() as client:
+        assert client.follow_redirects is False
+        assert isinstance(client, httpx.Client)
