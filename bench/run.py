@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import compileall
+import json
 import os
 import statistics
 import subprocess
@@ -42,33 +43,44 @@ class Row:
 
 
 class SimulatorProcess:
-    """The fake DeepSeek server in a process of its own, so it does not share our loop."""
+    """The fake servers in a process of their own, so they do not share our loop: the
+    DeepSeek simulator, or with `mixed` every provider fake (`testing/providers.py`)."""
 
-    def __init__(self, accounts: int) -> None:
+    def __init__(self, accounts: int, mixed: bool = False) -> None:
+        module = "balancebot.testing.providers" if mixed else "balancebot.testing.deepseek"
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "balancebot.testing.deepseek", "--accounts", str(accounts)],
+            [sys.executable, "-m", module, "--accounts", str(accounts)],
             stdout=subprocess.PIPE,
             text=True,
         )
         assert self.process.stdout is not None
         line = self.process.stdout.readline()
         assert line.startswith("READY "), line
-        self.url = line.split()[1]
+        ready = line.removeprefix("READY ").strip()
+        self.urls: dict[str, str] = json.loads(ready) if mixed else {"deepseek": ready}
+        self.url = next(iter(self.urls.values()))
 
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait()
 
 
-def config_for(url: str, accounts: int, tmp: str, concurrency: int) -> object:
+def config_for(urls: str | dict[str, str], accounts: int, tmp: str, concurrency: int) -> Any:
+    """Accounts spread round-robin over the providers in `urls` (one URL: DeepSeek)."""
     from balancebot.config import parse_config
 
+    served = sorted({"deepseek": urls}.items() if isinstance(urls, str) else urls.items())
     return parse_config(
         {
             "max_concurrent_checks": concurrency,
             "store": {"path": f"{tmp}/bench.db"},
             "accounts": [
-                {"name": f"a{i}", "api_key": f"sk-sim-{i}", "base_url": url}
+                {
+                    "name": f"a{i}",
+                    "api_key": f"sk-sim-{i}",
+                    "provider": served[i % len(served)][0],
+                    "base_url": served[i % len(served)][1],
+                }
                 for i in range(accounts)
             ],
             "rules": [
@@ -95,39 +107,42 @@ async def timed(work: Callable[[], Awaitable[object]], repeats: int) -> float:
     return best
 
 
-async def sweep(accounts: int, concurrency: int, repeats: int) -> list[Row]:
+async def sweep(accounts: int, concurrency: int, repeats: int, mixed: bool = False) -> list[Row]:
     """Two baselines: httpx as it comes (one pool of `concurrency` connections), and the
-    same GETs through balancebot's own transport, which shows what the pipeline adds."""
+    same GETs through balancebot's own transport, which shows what the pipeline adds.
+    `mixed`: the accounts spread over five providers, each GET the one its provider makes."""
     from balancebot.daemon import Daemon
     from balancebot.models import Notification
     from balancebot.notifiers import NoOptions, Notifier
+    from balancebot.plugins import provider_class
+    from balancebot.providers.engine import provider_options
     from balancebot.providers.lanes import LaneTransport
 
     class Quiet(Notifier):
         async def send(self, notification: Notification, target: str) -> None:
             return None
 
-    server = SimulatorProcess(accounts)
+    server = SimulatorProcess(accounts, mixed)
     # Each client is kept warm across repeats, as the daemon's is: otherwise the
     # baselines pay for connections the pipeline does not.
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     try:
-
-        async def gets(http: httpx.AsyncClient) -> None:
-            bound = asyncio.Semaphore(concurrency)
-
-            async def one(i: int) -> None:
-                async with bound:
-                    response = await http.get(
-                        f"{server.url}/user/balance",
-                        headers={"Authorization": f"Bearer sk-sim-{i}"},
-                    )
-                    response.json()
-
-            await asyncio.gather(*(one(i) for i in range(accounts)))
-
         with tempfile.TemporaryDirectory() as tmp:
-            config = config_for(server.url, accounts, tmp, concurrency)
+            config = config_for(server.urls, accounts, tmp, concurrency)
+            wanted = []
+            for account in config.accounts:
+                provider = provider_class(account.provider)()
+                wanted += provider.requests(account, provider_options(provider, account))
+
+            async def gets(http: httpx.AsyncClient) -> None:
+                bound = asyncio.Semaphore(concurrency)
+
+                async def one(url: str, headers: Any) -> None:
+                    async with bound:
+                        (await http.get(url, headers=headers)).json()
+
+                await asyncio.gather(*(one(r.url, r.headers) for r in wanted))
+
             async with (
                 Daemon.open(config, notifiers={"quiet": Quiet("quiet", NoOptions())}) as d,  # type: ignore[arg-type]
                 httpx.AsyncClient(limits=limits) as bare,
@@ -152,9 +167,10 @@ async def sweep(accounts: int, concurrency: int, repeats: int) -> list[Row]:
                         best[name] = min(best[name], await timed(run, 1))
     finally:
         server.stop()
+    what = "accounts over 5 providers" if mixed else "accounts"
     return [
         Row(
-            f"sweep: {accounts} accounts, full pipeline vs bare httpx+gather",
+            f"sweep: {accounts} {what}, full pipeline vs bare httpx+gather",
             f"{best['full'] * 1000:.0f} ms",
             f"{best['bare'] * 1000:.0f} ms",
             best["full"] / best["bare"],
@@ -536,7 +552,7 @@ async def command_latency(commands: int) -> Row:
     )
 
 
-BENCHMARKS = ("idle", "alert", "command", "sweep", "startup", "history")
+BENCHMARKS = ("idle", "alert", "command", "sweep", "mixed", "startup", "history")
 
 
 def main() -> int:
@@ -550,6 +566,7 @@ def main() -> int:
         "alert": lambda: asyncio.run(alert_latency(200)),
         "command": lambda: [asyncio.run(command_latency(500))],
         "sweep": lambda: asyncio.run(sweep(accounts, 50, repeats)),
+        "mixed": lambda: asyncio.run(sweep(accounts, 50, repeats, mixed=True)),
         "startup": lambda: [startup(7 if args.quick else 21)],
         "history": lambda: [asyncio.run(history_at_scale(minutes))],
     }
