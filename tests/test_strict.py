@@ -168,3 +168,72 @@ def test_memory_stays_flat_over_many_hostile_bodies() -> None:
     finally:
         tracemalloc.stop()
     assert peak < 2 * 1024 * 1024, f"peak {peak} bytes"
+
+
+FIELDS = [
+    "is_available", "balance_infos", "currency", "total_balance", "granted_balance",
+    "topped_up_balance", "code", "status", "data", "available_balance", "voucher_balance",
+    "cash_balance", "balance", "chargeBalance", "totalBalance", "limit", "limit_remaining",
+    "usage", "total_credits", "total_usage", "object", "type", "total_cash_balance",
+    "total_voucher_balance", "availableBalance", "cashBalance", "creditLimit",
+    "hard_limit_usd", "error", "success", "quota_display_type",
+]  # fmt: skip
+leaves = st.one_of(
+    st.sampled_from(HOSTILE_STRINGS),
+    st.sampled_from(["1e99999999", "1e309", "NaN", "-5", "12.5", "-1e400"]).map(lambda t: _Raw(t)),
+    st.integers(min_value=-(10**30), max_value=10**30),
+    st.sampled_from([True, False, None, 0, 20000, "CNY", "USD", "account", "prepaid", "postpaid"]),
+)
+
+
+class _Raw(str):
+    """A JSON number token written as it is (json.dumps cannot write 1e99999999)."""
+
+
+def _dump(value: Any) -> str:
+    if isinstance(value, _Raw):
+        return str(value)
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{json.dumps(k)}:{_dump(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(_dump(v) for v in value) + "]"
+    return json.dumps(value)
+
+
+hostile_json = st.recursive(
+    leaves,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(FIELDS), inner, max_size=6)
+    ),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(FIELDS), hostile_json, max_size=8))
+def test_every_provider_reads_hostile_answers_as_malformed_or_bounded(data: Any) -> None:
+    from datetime import UTC, datetime
+
+    from balancebot.errors import CheckError
+    from balancebot.plugins import PROVIDERS, available, provider_class
+    from balancebot.providers import HttpResponse
+    from balancebot.providers.engine import provider_options
+
+    from .providers_util import account
+
+    body = _dump(data).encode()
+    for name in available(PROVIDERS):
+        provider = provider_class(name)()
+        options = {"url": "https://x.example/b", "balance": "data.balance", "currency": "USD"}
+        config = account(name, "https://x.example", **(options if name == "json" else {}))
+        answers = [HttpResponse(200, {}, body)] * 3
+        try:
+            snapshot = provider.parse(
+                config, provider_options(provider, config), answers, datetime.now(UTC)
+            )
+        except CheckError:
+            continue
+        for balance in snapshot.balances.values():
+            for value in (balance.total, balance.granted, balance.topped_up):
+                assert value.is_finite() and value.adjusted() < 16
+                assert len(money(value)) < 30
