@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -26,27 +27,46 @@ class Backoff:
         return ceiling / 2 + rng.uniform(0, ceiling / 2)
 
 
+def _pause(exc: CheckError, retry: int, backoff: Backoff, rng: random.Random) -> float:
+    """Seconds to wait before retry number `retry`, or `exc` again when waiting cannot help.
+
+    A `Retry-After` longer than the backoff cap is not slept inside a check: the error
+    escapes and the next scheduled check tries again."""
+    if not exc.transient:
+        raise exc
+    delay = backoff.delay(retry, rng)
+    if isinstance(exc, RateLimited) and exc.retry_after is not None:
+        if exc.retry_after > backoff.cap:
+            raise exc
+        delay = max(delay, exc.retry_after)
+    return delay
+
+
 async def retry_transient(
     attempt: Callable[[], Awaitable[T]],
     backoff: Backoff,
     clock: Clock,
     rng: random.Random,
 ) -> T:
-    """Run `attempt`, retrying transient `CheckError`s; permanent ones escape at once.
-
-    A `Retry-After` longer than the backoff cap is not slept inside a check: the error
-    escapes and the next scheduled check tries again.
-    """
+    """Run `attempt`, retrying transient `CheckError`s; permanent ones escape at once."""
     for retry in range(backoff.attempts - 1):
         try:
             return await attempt()
         except CheckError as exc:
-            if not exc.transient:
-                raise
-            delay = backoff.delay(retry, rng)
-            if isinstance(exc, RateLimited) and exc.retry_after is not None:
-                if exc.retry_after > backoff.cap:
-                    raise
-                delay = max(delay, exc.retry_after)
-            await clock.sleep(delay)
+            await clock.sleep(_pause(exc, retry, backoff, rng))
     return await attempt()
+
+
+def retry_transient_sync(
+    attempt: Callable[[], T],
+    backoff: Backoff,
+    rng: random.Random,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """The same for synchronous code (the one-shot `check` on plain httpx)."""
+    for retry in range(backoff.attempts - 1):
+        try:
+            return attempt()
+        except CheckError as exc:
+            sleep(_pause(exc, retry, backoff, rng))
+    return attempt()

@@ -109,3 +109,30 @@ def test_the_sync_client_does_not_follow_redirects() -> None:
     with sync_client() as client:
         assert client.follow_redirects is False
         assert isinstance(client, httpx.Client)
+
+
+async def test_fetch_all_sync_checks_every_account_with_retries(
+    make_config: Callable[..., Config],
+) -> None:
+    from balancebot.models import CheckFailure, FailureKind
+    from balancebot.providers.engine import fetch_all_sync
+    from balancebot.retry import Backoff
+    from balancebot.testing.moonshot import MoonshotFake
+
+    async with DeepSeekSimulator() as sim, MoonshotFake() as moon:
+        sim.add_account(API_KEY)
+        moon.add_account(API_KEY)
+        sim.fail_next(Fault(status=503))  # retried: the second attempt answers
+        config = make_config(
+            accounts=[
+                {"name": "ds", "api_key": API_KEY, "base_url": sim.base_url},
+                {"name": "kimi", "api_key": API_KEY, "base_url": moon.url, "provider": "moonshot"},
+                {"name": "bad", "api_key": "sk-wrong", "base_url": sim.base_url},
+            ]
+        )
+        backoff = Backoff(initial=0.01, cap=0.02)
+        results = await asyncio.to_thread(fetch_all_sync, config, FakeClock(), backoff)
+    assert [r.account for r in results] == ["ds", "kimi", "bad"]
+    assert isinstance(results[0], BalanceSnapshot) and isinstance(results[1], BalanceSnapshot)
+    assert results[1].balances["CNY"].total == Decimal("49.58894")
+    assert isinstance(results[2], CheckFailure) and results[2].kind is FailureKind.AUTH

@@ -9,14 +9,16 @@ key redacted from every message, and every failure a `CheckError`.
 from __future__ import annotations
 
 import asyncio
+import random
+import ssl
 import time
-from collections.abc import Sequence
-from typing import Generic
+from collections.abc import Callable
+from typing import Any, Generic
 
 import httpx
 
 from ..clock import Clock
-from ..config import AccountConfig, convert
+from ..config import AccountConfig, Config, convert
 from ..errors import (
     CheckError,
     ConfigError,
@@ -25,7 +27,8 @@ from ..errors import (
     Timeout,
     UpstreamUnavailable,
 )
-from ..models import BalanceSnapshot
+from ..models import BalanceSnapshot, CheckFailure, CheckResult
+from ..retry import Backoff, retry_transient_sync
 from .contract import HttpRequest, HttpResponse, OptionsT, Provider
 
 MAX_BODY_BYTES = 256 * 1024
@@ -41,8 +44,10 @@ def provider_options(provider: Provider[OptionsT], account: AccountConfig) -> Op
 
 
 def _unreachable(exc: httpx.TransportError, request: HttpRequest, budget: float) -> CheckError:
-    if isinstance(exc, httpx.TimeoutException):
+    if isinstance(exc, httpx.ConnectTimeout):
         return Timeout(f"connecting took longer than {budget:g}s")
+    if isinstance(exc, httpx.TimeoutException):
+        return Timeout(f"no complete answer within {budget:g}s")
     # httpx's text says why (refused, DNS, an untrusted TLS certificate), never the key
     reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     if request.secret:
@@ -171,9 +176,55 @@ class SyncFetcher(Generic[OptionsT]):
             return _answer(response, body)
 
 
-def sync_client() -> httpx.Client:
+def sync_client(connections: int = 1, verify: ssl.SSLContext | None = None) -> httpx.Client:
     """The client `SyncFetcher` expects: no redirects, balancebot's User-Agent."""
-    return httpx.Client(headers={"User-Agent": "balancebot"}, follow_redirects=False)
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    return httpx.Client(
+        headers={"User-Agent": "balancebot"},
+        follow_redirects=False,
+        limits=limits,
+        verify=verify or httpx.create_ssl_context(),
+    )
 
 
-__all__: Sequence[str] = ("MAX_BODY_BYTES", "Fetcher", "SyncFetcher", "provider_options")
+def fetch_result_sync(
+    fetcher: SyncFetcher[Any],
+    account: AccountConfig,
+    clock: Clock,
+    backoff: Backoff,
+    rng: random.Random,
+    sleep: Callable[[float], None] = time.sleep,
+) -> CheckResult:
+    """A snapshot, or the failure that stopped us getting one (after retries)."""
+    try:
+        return retry_transient_sync(lambda: fetcher.fetch(account), backoff, rng, sleep)
+    except CheckError as exc:
+        return CheckFailure(account.name, account.provider, clock.now(), exc.kind, exc.message)
+
+
+def fetch_all_sync(
+    config: Config,
+    clock: Clock,
+    backoff: Backoff,
+    tls: ssl.SSLContext | None = None,
+    rng: random.Random | None = None,
+) -> list[CheckResult]:
+    """Every account once, `max_concurrent_checks` at a time on threads, in config order:
+    the one-shot `check` with no event loop."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ..plugins import provider_class
+
+    workers = max(1, min(config.max_concurrent_checks, len(config.accounts)))
+    rng = rng or random.Random()
+    with sync_client(workers, tls) as http, ThreadPoolExecutor(workers) as pool:
+        fetchers = {
+            name: SyncFetcher(provider_class(name)(), http, clock)
+            for name in {a.provider for a in config.accounts}
+        }
+        return list(
+            pool.map(
+                lambda a: fetch_result_sync(fetchers[a.provider], a, clock, backoff, rng),
+                config.accounts,
+            )
+        )
