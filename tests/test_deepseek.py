@@ -296,3 +296,16 @@ async def test_key_never_in_logs_or_reprs(
     texts = [str(raised.value), repr(account_config), repr(account_config.accounts[0])]
     texts += [r.getMessage() for r in caplog.records]
     assert not [t for t in texts if API_KEY in t]
+
+
+@pytest.mark.parametrize("field", ["total_balance", "currency"])
+async def test_a_body_echoing_the_key_never_puts_it_in_the_failure(
+    simulator: DeepSeekSimulator, account_config: Config, field: str
+) -> None:
+    simulator.add_account(API_KEY)
+    echo = {**GOOD_INFO, field: f"x{API_KEY}"}
+    simulator.fail_next(Fault(body=body({"is_available": True, "balance_infos": [echo]})))
+    with pytest.raises(MalformedResponse) as raised:
+        await fetch(account_config)
+    assert API_KEY[:8] not in str(raised.value) and API_KEY[-8:] not in raised.value.message
+    assert "***" in raised.value.message

@@ -136,3 +136,11 @@ async def test_fetch_all_sync_checks_every_account_with_retries(
     assert isinstance(results[0], BalanceSnapshot) and isinstance(results[1], BalanceSnapshot)
     assert results[1].balances["CNY"].total == Decimal("49.58894")
     assert isinstance(results[2], CheckFailure) and results[2].kind is FailureKind.AUTH
+
+
+def test_the_providers_command(capsys: pytest.CaptureFixture[str]) -> None:
+    from balancebot.cli.main import main
+
+    main(["providers"])
+    out = capsys.readouterr().out
+    assert "openrouter  (OpenRouter)" in out and "options: mode='key'" in out

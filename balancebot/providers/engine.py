@@ -95,11 +95,39 @@ class _Run(Generic[OptionsT]):
     def take(self, request: HttpRequest, response: HttpResponse) -> None:
         error = self.provider.error_for(request, response, self.clock.now())
         if error is not None:
-            raise error
+            raise self._scrubbed(error)
         self.responses.append(response)
 
     def snapshot(self) -> BalanceSnapshot:
-        return self.provider.parse(self.account, self.options, self.responses, self.clock.now())
+        try:
+            return self.provider.parse(self.account, self.options, self.responses, self.clock.now())
+        except CheckError as exc:
+            raise self._scrubbed(exc) from None
+
+    def _scrubbed(self, error: CheckError) -> CheckError:
+        """The error without any piece of the key: a hostile body may echo it where a
+        parser quotes a value (cut to 20 characters, so not always the whole key)."""
+        message = error.message
+        for secret in {self.account.api_key.get_secret_value()} | {
+            r.secret for r in self.requests if r.secret
+        }:
+            message = scrub(message, secret)
+        error.message = message
+        error.args = (message,)
+        return error
+
+
+def scrub(message: str, secret: str, shortest: int = 8) -> str:
+    """`message` with the secret and every run of `shortest` or more of its characters
+    replaced by ***, longest first."""
+    if len(secret) < shortest:
+        return message.replace(secret, "***") if secret else message
+    for size in range(len(secret), shortest - 1, -1):
+        for start in range(len(secret) - size + 1):
+            part = secret[start : start + size]
+            if part in message:
+                message = message.replace(part, "***")
+    return message
 
 
 class Fetcher(Generic[OptionsT]):
