@@ -16,17 +16,31 @@ from typing import TYPE_CHECKING
 from .alerts import Policy, advance
 from .clock import Clock
 from .config import AccountConfig, Config
-from .models import AlertKey, AlertState, CheckFailure, CheckResult, Transition
+from .errors import StoreError
+from .models import (
+    AlertKey,
+    AlertState,
+    CheckFailure,
+    CheckResult,
+    FailureKind,
+    Transition,
+    TransitionKind,
+)
+from .plugins import config_secrets
 from .providers import BalanceFetcher, fetch_result
+from .redact import scrub
 from .render import notification_for
 from .retry import Backoff
-from .rules import evaluate, history_needed
-from .store import OutboxEntry, Store
+from .rules import evaluate, history_needed, watched_currencies
+from .store import OutboxEntry, Route, Store
 
 if TYPE_CHECKING:
     from .metrics import Metrics
 
 log = logging.getLogger(__name__)
+
+INTERNAL_FAILURES_UNHEALTHY = 3
+"""Internal failures in a row after which an account's checks count as broken (self alert)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,9 +76,18 @@ class CheckPipeline:
         self._recent: dict[str, deque[CheckResult]] = {}
         self._accounts = {a.name: a for a in config.accounts}  # a sweep looks up every one
         self._locks = {a.name: asyncio.Lock() for a in config.accounts}
+        self._watched = {
+            a.name: watched_currencies(config.rules_for(a.name)) for a in config.accounts
+        }
         self._in_flight: set[asyncio.Task[object]] = set()
         self._metrics = metrics
         self._last_success: dict[str, datetime] = {}
+        self._told: dict[AlertKey, set[Route]] = {}
+        self._internal: dict[str, int] = {}  # account -> internal failures in a row
+        self._traced: set[tuple[str, str]] = set()  # (account, exception type) logged in full
+        self._secrets = config_secrets(config)
+        self.health = store.health
+        self.health.clock = clock
 
     async def load(self) -> None:
         """Pick up where the last run stopped: alert states and recent history."""
@@ -74,6 +97,7 @@ class CheckPipeline:
             recent = await self._store.recent_results(account.name, depth)
             self._recent[account.name] = deque(recent, maxlen=depth)
         self._last_success = await self._store.last_successes()
+        self._told = await self._store.told_routes()
 
     def states(self) -> Mapping[AlertKey, AlertState]:
         return self._states
@@ -101,16 +125,36 @@ class CheckPipeline:
         finally:
             self._in_flight.discard(task)
 
+    async def scheduled_check(self, account_name: str) -> None:
+        """The scheduler's job: nothing escapes it (APScheduler would only log it, every
+        time); store trouble has been told to `health`, which alerts without the store."""
+        try:
+            await self.check(account_name)
+        except Exception:
+            return  # logged by `check`
+
     async def _check(self, account_name: str) -> CheckOutcome:
         account = self._accounts[account_name]
         provider = self._providers[account.provider]
         async with self._locks[account_name]:  # one check per account at a time, in order
             started = time.perf_counter()
             async with self._bound:
-                result = await fetch_result(
-                    provider, account, self._clock, self._backoff, self._rng
-                )
-            outcome = await self._record(account, provider, result)
+                try:
+                    result = await fetch_result(
+                        provider, account, self._clock, self._backoff, self._rng
+                    )
+                except Exception as exc:  # a bug, MemoryError, UnicodeEncodeError...
+                    result = self._internal_failure(account, exc)
+            result = self._scrubbed(result)
+            try:
+                outcome = await self._record(account, provider, result)
+            except StoreError as exc:
+                self._trace_once(account_name, exc, "check %s not recorded: %s")
+                raise
+            except Exception as exc:  # a rule or rendering bug: record that instead
+                result = self._internal_failure(account, exc)
+                outcome = await self._record(account, provider, result)
+            self._watch_internal(account_name, result)
         elapsed = time.perf_counter() - started
         if self._metrics is not None:
             self._metrics.observe_check(result, elapsed)
@@ -134,6 +178,45 @@ class CheckPipeline:
             )
         return outcome
 
+    def _trace_once(self, account: str, exc: BaseException, template: str) -> None:
+        """The traceback the first time an error of this type hits this account, one line
+        after that: never silent, never a log storm."""
+        what = (account, type(exc).__name__)
+        message = scrub(f"{type(exc).__name__}: {exc}", self._secrets)
+        log.error(template, account, message, exc_info=what not in self._traced)
+        self._traced.add(what)
+
+    def _internal_failure(self, account: AccountConfig, exc: BaseException) -> CheckFailure:
+        self._trace_once(account.name, exc, "check %s failed inside balancebot: %s")
+        message = f"internal error: {type(exc).__name__}: {exc}"
+        return CheckFailure(
+            account.name, account.provider, self._clock.now(), FailureKind.INTERNAL, message
+        )
+
+    def _scrubbed(self, result: CheckResult) -> CheckResult:
+        """The last line of defence: no failure message leaves here holding a secret or
+        a header value, whatever raised it."""
+        if not isinstance(result, CheckFailure):
+            return result
+        clean = scrub(result.message, self._secrets)
+        if clean == result.message:
+            return result
+        return CheckFailure(result.account, result.provider, result.taken_at, result.kind, clean)
+
+    def _watch_internal(self, account: str, result: CheckResult) -> None:
+        name = f"checks:{account}"
+        if not (isinstance(result, CheckFailure) and result.kind is FailureKind.INTERNAL):
+            self._internal.pop(account, None)
+            self.health.clear(name)
+            return
+        count = self._internal[account] = self._internal.get(account, 0) + 1
+        if count >= INTERNAL_FAILURES_UNHEALTHY:
+            self.health.report(
+                name,
+                f"checks of {account} failed inside balancebot {count} times in a row: "
+                f"{result.message}",
+            )
+
     async def _record(
         self, account: AccountConfig, provider: BalanceFetcher, result: CheckResult
     ) -> CheckOutcome:
@@ -143,7 +226,7 @@ class CheckPipeline:
         changed: list[AlertState] = []
         transitions: list[Transition] = []
         for rule in self._config.rules_for(account.name):
-            for finding in evaluate(rule, result, history):
+            for finding in evaluate(rule, result, history, self._watched[account.name]):
                 before = self._states.get(finding.key, AlertState(finding.key))
                 after, transition = advance(before, finding, now, Policy.of(rule))
                 if after != before:
@@ -159,12 +242,16 @@ class CheckPipeline:
                     transition, result, provider.display_name, self._zone
                 )
                 muted = any(s.matches(transition.key, now) for s in silences)
+                told = self._told.get(transition.key, set())
                 for notifier in self._config.route(
                     transition.key.account, transition.key.rule, transition.severity
                 ):
                     entries += [
                         OutboxEntry(notifier, target, notification, muted)
                         for target in self._targets.get(notifier, [""])
+                        # a resolved notice only where the firing was seen
+                        if transition.kind is not TransitionKind.RESOLVED
+                        or (notifier, target) in told
                     ]
 
         await self._store.save_check(result, changed, entries, now)
@@ -172,6 +259,17 @@ class CheckPipeline:
         recent.append(result)
         for state in changed:
             self._states[state.key] = state
+        self._remember_told(entries)
         if entries:
             self._on_outbox()
         return CheckOutcome(result, transitions)
+
+    def _remember_told(self, entries: list[OutboxEntry]) -> None:
+        """Memory's copy of the store's `alert_routes`, written in the same transaction."""
+        for entry in entries:
+            n = entry.notification
+            key = AlertKey(n.account, n.rule, n.subject)
+            if n.kind is TransitionKind.RESOLVED:
+                self._told.pop(key, None)
+            elif not entry.muted:
+                self._told.setdefault(key, set()).add((entry.notifier, entry.target))

@@ -111,7 +111,7 @@ class Daemon:
     ) -> AsyncIterator[Daemon]:
         clock = clock or SystemClock()
         activate(config.language)
-        store = await Store.open(config.store.database_url)
+        store = await Store.open(config.store.database_url, exclusive=True)
         http = http_client(config)
         notifiers = dict(notifiers) if notifiers is not None else build_notifiers(config, clock)
         try:

@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING
 
 from .clock import Clock
 from .errors import DeliveryError
+from .health import SelfAlerts
 from .models import Notification
 from .notifiers import Notifier
+from .redact import scrub, secrets_in
 from .retry import Backoff
 from .store import Delivery, Store
 
@@ -26,6 +28,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DELIVERY_BACKOFF = Backoff(initial=2.0, factor=2.0, cap=300.0, attempts=10)
+STORE_RETRY = Backoff(initial=1.0, factor=2.0, cap=60.0, attempts=1000)
+"""How often delivery looks at a store it could not read, until it can."""
 
 
 class Dispatcher:
@@ -48,18 +52,45 @@ class Dispatcher:
         self.listeners: list[Callable[[str, Notification], None]] = []
         self.problems: dict[str, str] = {}
         """Targets whose last delivery failed permanently, with why (for status)."""
+        self._secrets = {secret for n in notifiers.values() for secret in secrets_in(n.options)}
+        self.health = store.health
+        self.health.clock = clock
+        self.self_alerts = SelfAlerts(self.health, notifiers, clock)
+        """Problems of balancebot itself, sent straight to the notifiers (no store)."""
 
     def wake(self) -> None:
         self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Deliver until `stop` is set, sleeping until the next row is due or new ones arrive."""
+        """Deliver until `stop` is set, sleeping until the next row is due or new ones arrive.
+
+        Self alerts go first, and a store that cannot be read does not end delivery: it is
+        tried again with backoff (the store has told `health`, which the self alerts send)."""
+        store_failures = 0
         while not stop.is_set():
             self._wake.clear()
-            await self.deliver_due()
-            due = await self._store.next_delivery_due()
+            self.health.changed.clear()
+            moments = [await self.self_alerts.tell()]
+            try:
+                await self.deliver_due()
+                moments.append(await self._store.next_delivery_due())
+                store_failures = 0
+            except Exception as exc:  # the store, or a bug: never end delivery over it
+                log.error(
+                    "delivery could not use the store: %s",
+                    scrub(str(exc), self._secrets),
+                    exc_info=store_failures == 0,
+                )
+                delay = STORE_RETRY.delay(store_failures, self._rng)
+                moments.append(self._clock.now() + timedelta(seconds=delay))
+                store_failures += 1
+            due = min((m for m in moments if m is not None), default=None)
             timeout = None if due is None else max(0.0, (due - self._clock.now()).total_seconds())
-            waits = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
+            waits = [
+                asyncio.ensure_future(self._wake.wait()),
+                asyncio.ensure_future(stop.wait()),
+                asyncio.ensure_future(self.health.changed.wait()),
+            ]
             try:
                 await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
             finally:
@@ -125,6 +156,7 @@ class Dispatcher:
 
     async def _failed(self, delivery: Delivery, attempts: int, exc: DeliveryError) -> None:
         where = _where(delivery)
+        exc.message = scrub(exc.message, self._secrets)
         permanent = exc.permanent or attempts >= self._backoff.attempts
         self._count(delivery, "failed" if permanent else "retried")
         if permanent:

@@ -44,6 +44,7 @@ class FailureKind(enum.StrEnum):
     TIMEOUT = "timeout"
     MALFORMED = "malformed"
     REJECTED = "rejected"
+    INTERNAL = "internal"  # an unexpected exception in balancebot itself: a bug, MemoryError
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,6 +54,7 @@ class OpsServer(LoopbackServer):
             await asyncio.wait_for(self._store.ping(), timeout=2)
         except Exception as exc:  # any failure to reach the store means not ready
             problems.append(f"store unreachable: {type(exc).__name__}")
+        problems += [p.message for p in self._store.health.problems().values()]
         now = self._clock.now()
         for account in self._config.accounts:
             last = self._pipeline.last_success(account.name)

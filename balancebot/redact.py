@@ -9,7 +9,9 @@ tracebacks, which are only rendered then.
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -25,6 +27,28 @@ def redact(text: str, secrets: Iterable[str]) -> str:
         if secret:
             text = text.replace(secret, MASK)
     return text
+
+
+def variants(secret: str) -> set[str]:
+    """The forms a secret takes in error text: as is, without surrounding whitespace, and
+    escaped the way repr(), JSON and bytes reprs escape it (`sk-1\\n`, `sk-\\u201d`)."""
+    found = {secret, secret.strip()}
+    found |= {repr(form)[1:-1] for form in set(found)}
+    found |= {json.dumps(form)[1:-1] for form in set(found)}
+    found |= {json.dumps(form, ensure_ascii=False)[1:-1] for form in set(found)}
+    found |= {repr(form.encode("utf-8", "backslashreplace"))[2:-1] for form in {secret}}
+    return {form for form in found if len(form) >= 4}
+
+
+_HEADER_VALUE = re.compile(r"(header value\s*)(b?(['\"]).*?\3|\S+)", re.IGNORECASE | re.DOTALL)
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """A failure message fit to store, send or log: no header value (httpx/h11 quote the
+    whole `Bearer ...` value when it is illegal) and no secret in any escaped form."""
+    text = _HEADER_VALUE.sub(r"\1(hidden)", text)
+    every = {form for secret in secrets for form in variants(secret)}
+    return redact(text, sorted(every, key=len, reverse=True))
 
 
 def secrets_in(value: Any) -> set[str]:
@@ -82,7 +106,7 @@ class RedactingFormatter(logging.Formatter):
 
 def install(secrets: Iterable[str]) -> None:
     """Mask `secrets` in every log record from now on, and on the root logger's handlers."""
-    _masked.update(secrets)
+    _masked.update(form for secret in secrets for form in variants(secret))
     factory = logging.getLogRecordFactory()
     if not getattr(factory, "scrubs_secrets", False):
         logging.setLogRecordFactory(_scrubbing(factory))

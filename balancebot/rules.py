@@ -2,11 +2,13 @@
 
 A rule that cannot judge (the check failed, a currency is missing) returns no finding for
 that key, so the alert state stays as it was: garbage never fires or resolves an alert.
+A watched currency missing from an answer is "no data": the `check_failed` rule counts it
+as a failed check, never as a good one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from decimal import Decimal
 
 from .config import (
@@ -22,6 +24,7 @@ from .models import (
     BalanceSnapshot,
     CheckFailure,
     CheckResult,
+    Currency,
     FailureKind,
     Finding,
     Severity,
@@ -29,16 +32,42 @@ from .models import (
 
 
 def evaluate(
-    rule: RuleConfig, result: CheckResult, recent: Sequence[CheckResult] = ()
+    rule: RuleConfig,
+    result: CheckResult,
+    recent: Sequence[CheckResult] = (),
+    watched: Collection[Currency] = (),
 ) -> list[Finding]:
-    """`recent` is the account's history, oldest first, ending with `result`."""
+    """`recent` is the account's history, oldest first, ending with `result`; `watched`,
+    the currencies the account's threshold rules need (see `watched_currencies`)."""
     match rule:
         case ThresholdRuleConfig():
             return _threshold(rule, result)
         case UnavailableRuleConfig():
             return _unavailable(rule, result)
         case CheckFailedRuleConfig():
-            return [_check_failed(rule, result, recent or (result,))]
+            return [_check_failed(rule, result, recent or (result,), watched)]
+
+
+def watched_currencies(rules: Sequence[RuleConfig]) -> frozenset[Currency]:
+    """Currencies some threshold rule among `rules` compares against a limit."""
+    return frozenset(c for r in rules if isinstance(r, ThresholdRuleConfig) for c in r.thresholds)
+
+
+def missing_currencies(rules: Sequence[RuleConfig], result: CheckResult) -> list[Currency]:
+    """Watched currencies a successful answer lacks: "no data" for them, never OK.
+    (A failed check lacks everything and says so itself: empty here.)"""
+    return _missing(watched_currencies(rules), result)
+
+
+def no_data_message(missing: Sequence[Currency]) -> str:
+    """What a check with `missing` currencies is reported as: `no CNY balance in the answer`."""
+    return _("no {currencies} balance in the answer").format(currencies="/".join(missing))
+
+
+def _missing(watched: Collection[Currency], result: CheckResult) -> list[Currency]:
+    if not isinstance(result, BalanceSnapshot):
+        return []
+    return sorted(c for c in watched if c not in result.balances)
 
 
 def history_needed(rules: Sequence[RuleConfig]) -> int:
@@ -116,18 +145,23 @@ def _unavailable(rule: UnavailableRuleConfig, result: CheckResult) -> list[Findi
 
 
 def _check_failed(
-    rule: CheckFailedRuleConfig, result: CheckResult, recent: Sequence[CheckResult]
+    rule: CheckFailedRuleConfig,
+    result: CheckResult,
+    recent: Sequence[CheckResult],
+    watched: Collection[Currency],
 ) -> Finding:
     key = AlertKey(result.account, rule.name)
-    if not isinstance(result, CheckFailure):
+    missing = _missing(watched, result)
+    if not isinstance(result, CheckFailure) and not missing:
         return Finding(key, None, None, _("balance checks succeed again"))
+    message = result.message if isinstance(result, CheckFailure) else no_data_message(missing)
     failures = 0
     for past in reversed(recent):
-        if not isinstance(past, CheckFailure):
+        if not isinstance(past, CheckFailure) and not _missing(watched, past):
             break
         failures += 1
     severity: Severity | None = None
-    if result.kind is FailureKind.AUTH:
+    if isinstance(result, CheckFailure) and result.kind is FailureKind.AUTH:
         severity = Severity.CRITICAL
     elif failures >= rule.after_failures:
         severity = Severity.WARNING
@@ -137,7 +171,7 @@ def _check_failed(
         # while checks keep failing, an open alert stays open at least as a warning
         sticky_severity=severity or Severity.WARNING,
         description=_("balance check failed {count} time(s) in a row: {message}").format(
-            count=failures, message=result.message
+            count=failures, message=message
         ),
         observed=Decimal(failures),
         limit=Decimal(rule.after_failures),

@@ -54,7 +54,7 @@ def build_scheduler(
     for account in config.accounts:
         interval = account.check_interval.total_seconds()
         scheduler.add_job(
-            pipeline.check,
+            pipeline.scheduled_check,
             IntervalTrigger(
                 seconds=interval,
                 jitter=default_jitter(account).total_seconds() or None,

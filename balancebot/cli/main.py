@@ -307,4 +307,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
-    args.handler(args)
+    from ..errors import StoreError
+
+    try:
+        args.handler(args)
+    except StoreError as exc:  # one line naming the cause, from every command
+        print(f"balancebot: {exc}", file=sys.stderr)
+        sys.exit(1)

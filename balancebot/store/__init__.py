@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -21,10 +22,11 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from ..errors import StoreError
+from ..health import Health
 from ..models import (
     AlertKey,
     AlertState,
@@ -40,6 +42,7 @@ from ..models import (
     Silence,
     TransitionKind,
 )
+from .sqlitefile import DatabaseFile, prepare
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
@@ -155,6 +158,30 @@ silence_comments = sa.Table(  # a table of its own: create_all adds it to existi
 )
 
 
+alert_routes = sa.Table(
+    "alert_routes",
+    metadata,
+    sa.Column("account", sa.String(64), primary_key=True),
+    sa.Column("rule", sa.String(64), primary_key=True),
+    sa.Column("subject", sa.String(16), primary_key=True),
+    sa.Column("notifier", sa.String(64), primary_key=True),
+    sa.Column("target", sa.String(128), primary_key=True),
+)
+"""Where each open alert was told it fired: its resolved notice goes there and nowhere else."""
+
+seen_requests = sa.Table(
+    "seen_requests",
+    metadata,
+    sa.Column("digest", sa.String(64), primary_key=True),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+)
+"""Signed requests already answered (Slack HTTP), kept across restarts until they expire."""
+
+TOLD = frozenset({TransitionKind.FIRING, TransitionKind.REPEAT, TransitionKind.ESCALATED})
+
+Route = tuple[str, str]
+
+
 class OutboxStatus:
     PENDING = "pending"
     DELIVERED = "delivered"
@@ -238,9 +265,25 @@ def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
         future.set_exception(error)
 
 
+def describe(exc: BaseException) -> str:
+    """One line naming the cause: the driver's own message, not SQLAlchemy's SQL and links."""
+    if isinstance(exc, StoreError):
+        return str(exc)
+    cause: BaseException = exc
+    if isinstance(exc, DBAPIError) and isinstance(exc.orig, BaseException):
+        cause = exc.orig
+    lines = str(cause).strip().splitlines()
+    text = lines[0] if lines else ""
+    text = text.removeprefix(f"<class '{type(cause).__module__}.{type(cause).__name__}'>: ")
+    return f"{type(cause).__name__}: {text}" if text else type(cause).__name__
+
+
 class Store:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, file: DatabaseFile | None = None) -> None:
         self._engine = engine
+        self._file = file
+        self.health = Health()
+        """The store's own trouble (and what the engine reports), readable without it."""
         # SQLite has one writer at a time and its busy handler starves under many
         # concurrent writers ("database is locked"); queue them here instead.
         # PostgreSQL handles concurrent writers itself.
@@ -250,20 +293,45 @@ class Store:
 
     @contextlib.asynccontextmanager
     async def _writing(self) -> AsyncIterator[AsyncConnection]:
-        """A write transaction."""
-        if self._write_lock is None:
-            async with self._engine.begin() as conn:
+        """A write transaction; its failure (or success) is what `health` says of the store."""
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                if self._write_lock is not None:
+                    await stack.enter_async_context(self._write_lock)
+                if self._file is not None:
+                    self._file.check()
+                yield await stack.enter_async_context(self._engine.begin())
+        except IntegrityError:
+            raise  # the store works; the caller broke a constraint on purpose (a replay)
+        except (SQLAlchemyError, OSError, StoreError) as exc:
+            message = describe(exc)
+            self.health.report("store", f"cannot write the store: {message}")
+            raise StoreError(f"cannot write the store: {message}") from exc
+        self.health.clear("store")
+
+    @contextlib.asynccontextmanager
+    async def _reading(self) -> AsyncIterator[AsyncConnection]:
+        try:
+            async with self._engine.connect() as conn:
                 yield conn
-            return
-        async with self._write_lock, self._engine.begin() as conn:
-            yield conn
+        except (SQLAlchemyError, OSError) as exc:
+            message = describe(exc)
+            self.health.report("store", f"cannot read the store: {message}")
+            raise StoreError(f"cannot read the store: {message}") from exc
 
     @classmethod
-    async def open(cls, url: str) -> Store:
-        """Connect and create the tables on first use."""
+    async def open(cls, url: str, exclusive: bool = False) -> Store:
+        """Connect and create the tables on first use. `exclusive` (the daemon): hold a
+        SQLite file's lock, so a second daemon on it refuses to start instead of sending
+        every alert twice; checked before anything else is touched."""
         parsed = make_url(async_url(url))
+        file = None
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            path = Path(parsed.database)
+            prepare(path)
+            file = DatabaseFile(path)
+            if exclusive:
+                file.lock()
         engine = create_async_engine(parsed)
         if engine.dialect.name == "sqlite":
             sa.event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
@@ -272,16 +340,23 @@ class Store:
                 await conn.run_sync(metadata.create_all)
         except (SQLAlchemyError, OSError) as exc:
             await engine.dispose()
-            raise StoreError(f"cannot open the store at {parsed!r}: {exc}") from exc
-        return cls(engine)
+            if file is not None:
+                file.unlock()
+            where = file.path if file is not None else parsed.render_as_string(hide_password=True)
+            raise StoreError(f"cannot open the store at {where}: {describe(exc)}") from exc
+        return cls(engine, file)
 
     async def close(self) -> None:
         if self._committer is not None:
             await asyncio.gather(self._committer, return_exceptions=True)
         await self._engine.dispose()
+        if self._file is not None:
+            self._file.unlock()
 
     async def ping(self) -> None:
-        async with self._engine.connect() as conn:
+        if self._file is not None:
+            self._file.check()
+        async with self._reading() as conn:
             await conn.execute(sa.text("SELECT 1"))
 
     # --- checks and alert states, written together -------------------------------------
@@ -379,7 +454,59 @@ class Store:
             for write in writes:
                 for state in write.states:
                     await self._put_state(conn, state)
+            entries = [e for w in writes for e in w.entries]
             await self._insert_outbox(conn, [(e, w.now) for w in writes for e in w.entries])
+            await self._remember_routes(conn, entries)
+
+    async def _remember_routes(self, conn: AsyncConnection, entries: list[OutboxEntry]) -> None:
+        """Routes told an alert fired (not muted) are remembered until it resolves."""
+        told, resolved = set(), set()
+        for e in entries:
+            n = e.notification
+            key = (n.account, n.rule, n.subject)
+            if n.kind is TransitionKind.RESOLVED:
+                resolved.add(key)
+            elif n.kind in TOLD and not e.muted:
+                told.add((*key, e.notifier, e.target))
+        for account, rule, subject in resolved:
+            await conn.execute(
+                alert_routes.delete().where(
+                    alert_routes.c.account == account,
+                    alert_routes.c.rule == rule,
+                    alert_routes.c.subject == subject,
+                )
+            )
+        for account, rule, subject, notifier, target in told:
+            row = dict(
+                account=account, rule=rule, subject=subject, notifier=notifier, target=target
+            )
+            await conn.execute(
+                alert_routes.delete().where(*(alert_routes.c[k] == v for k, v in row.items()))
+            )
+            await conn.execute(alert_routes.insert().values(**row))
+
+    async def told_routes(self) -> dict[AlertKey, set[Route]]:
+        """Per open alert, the (notifier, target) pairs that were told it fired."""
+        found: dict[AlertKey, set[Route]] = {}
+        async with self._reading() as conn:
+            for r in await conn.execute(sa.select(alert_routes)):
+                key = AlertKey(r.account, r.rule, r.subject)
+                found.setdefault(key, set()).add((r.notifier, r.target))
+        return found
+
+    async def first_seen(self, request_id: str, expires_at: datetime, now: datetime) -> bool:
+        """True the first time a signed request is seen before `expires_at`, False for a
+        replay: kept in the store, so a restart forgets nothing. Expired ones are pruned."""
+        digest = hashlib.sha256(request_id.encode("utf-8", "backslashreplace")).hexdigest()
+        try:
+            async with self._writing() as conn:
+                await conn.execute(seen_requests.delete().where(seen_requests.c.expires_at < now))
+                await conn.execute(
+                    seen_requests.insert().values(digest=digest, expires_at=expires_at)
+                )
+        except IntegrityError:
+            return False
+        return True
 
     async def enqueue(self, entries: Iterable[OutboxEntry], now: datetime) -> None:
         """Outbox rows that no check produced (the digest)."""
@@ -433,7 +560,7 @@ class Store:
 
     async def recent_results(self, account: str, limit: int) -> list[CheckResult]:
         """The account's last `limit` results, oldest first."""
-        async with self._engine.connect() as conn:
+        async with self._reading() as conn:
             rows = (
                 await conn.execute(
                     sa.select(snapshots)
@@ -500,7 +627,7 @@ class Store:
         )
         heads: dict[int, Any] = {}
         balances: dict[int, dict[Currency, CurrencyBalance]] = {}
-        async with self._engine.connect() as conn:
+        async with self._reading() as conn:
             for row in await conn.execute(query):
                 heads.setdefault(row.id, row)
                 found = balances.setdefault(row.id, {})
@@ -520,7 +647,7 @@ class Store:
         Returns how many snapshots were deleted (with their balances).
         """
         step = bucket.total_seconds()
-        async with self._engine.connect() as conn:
+        async with self._reading() as conn:
             rows = await conn.execute(
                 sa.select(
                     snapshots.c.id, snapshots.c.account, snapshots.c.outcome, snapshots.c.taken_at
@@ -563,7 +690,7 @@ class Store:
 
     async def last_successes(self) -> dict[str, datetime]:
         """Per account, when it was last checked successfully."""
-        async with self._engine.connect() as conn:
+        async with self._reading() as conn:
             rows = await conn.execute(
                 sa.select(snapshots.c.account, sa.func.max(snapshots.c.taken_at))
                 .where(snapshots.c.outcome == "ok")
@@ -572,7 +699,7 @@ class Store:
             return {account: _as_utc(at) for account, at in rows}
 
     async def alert_states(self) -> dict[AlertKey, AlertState]:
-        async with self._engine.connect() as conn:
+        async with self._reading() as conn:
             rows = (await conn.execute(sa.select(alert_states))).all()
         states = {}
         for row in rows:
@@ -591,7 +718,7 @@ class Store:
 
     async def due_deliveries(self, now: datetime, limit: int = 100) -> list[Delivery]:
         """Due rows, oldest first, keeping the messages to each target in order."""
-        async with self._engine.connect() as conn:
+        async with self._reading() as conn:
             rows = (
                 await conn.execute(
                     sa.select(outbox)
@@ -627,11 +754,11 @@ class Store:
             .distinct()
             .subquery()
         )
-        async with self._engine.connect() as conn:
+        async with self._reading() as conn:
             return int(await conn.scalar(sa.select(sa.func.count()).select_from(fired)) or 0)
 
     async def next_delivery_due(self) -> datetime | None:
-        async with self._engine.connect() as conn:
+        async with self._reading() as conn:
             due: datetime | None = await conn.scalar(
                 sa.select(sa.func.min(outbox.c.next_attempt_at)).where(
                     outbox.c.status == OutboxStatus.PENDING
@@ -697,7 +824,7 @@ class Store:
         return result.rowcount
 
     async def active_silences(self, now: datetime) -> list[Silence]:
-        async with self._engine.connect() as conn:
+        async with self._reading() as conn:
             rows = await conn.execute(
                 sa.select(silences, silence_comments.c.comment)
                 .outerjoin(silence_comments, silence_comments.c.silence_id == silences.c.id)

@@ -12,6 +12,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -28,6 +29,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from ...clock import Clock
 from ...commands import Commands, Reply
 from ...commands.access import Caller
+from ...errors import StoreError
 from ...httpserver import LoopbackServer
 from ...render import slack_blocks, slack_text
 from .notifier import SlackNotifier
@@ -174,7 +176,6 @@ def slash_command_route(
 ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     """The aiohttp handler for slash commands over HTTP: verify, then answer."""
     verifier = SignatureVerifier(signing_secret, clock=WallClockSeconds(clock))
-    seen: dict[str, float] = {}  # signature → when it expires from the replay window
 
     async def handle(request: web.Request) -> web.StreamResponse:
         body = await request.read()
@@ -183,13 +184,15 @@ def slash_command_route(
         if not timestamp or not signature or not verifier.is_valid(body, timestamp, signature):
             log.warning("slack commands: rejected a request with a bad or stale signature")
             return web.Response(status=401, text="invalid signature")
-        now = clock.now().timestamp()
-        for old in [s for s, expires in seen.items() if expires < now]:
-            del seen[old]
-        if signature in seen:  # a valid request sent again within its 5 minutes
+        expires = datetime.fromtimestamp(float(timestamp) + REPLAY_WINDOW, UTC)
+        try:  # in the store, so a restart does not reopen the window
+            first = await commands.store.first_seen(signature, expires, clock.now())
+        except StoreError:
+            log.warning("slack commands: cannot check for a replay (store trouble); refused")
+            return web.Response(status=503, text="store unavailable")
+        if not first:  # a valid request sent again within its 5 minutes
             log.warning("slack commands: rejected a replayed request")
             return web.Response(status=401, text="replayed request")
-        seen[signature] = float(timestamp) + REPLAY_WINDOW
         fields = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
         response = web.StreamResponse(status=200)
         answered: dict[str, Any] = {}
