@@ -6,6 +6,7 @@ platform's retry-after); permanent ones are logged loudly and kept as `failed`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -30,6 +31,9 @@ log = logging.getLogger(__name__)
 DELIVERY_BACKOFF = Backoff(initial=2.0, factor=2.0, cap=300.0, attempts=10)
 STORE_RETRY = Backoff(initial=1.0, factor=2.0, cap=60.0, attempts=1000)
 """How often delivery looks at a store it could not read, until it can."""
+PROBE_INTERVAL = timedelta(seconds=10)
+"""How often the store is probed (file still there, server answering) between checks, so
+trouble is told within seconds, not at the next check an hour later."""
 
 
 class Dispatcher:
@@ -67,10 +71,15 @@ class Dispatcher:
         Self alerts go first, and a store that cannot be read does not end delivery: it is
         tried again with backoff (the store has told `health`, which the self alerts send)."""
         store_failures = 0
+        next_probe = self._clock.now()
         while not stop.is_set():
             self._wake.clear()
             self.health.changed.clear()
-            moments = [await self.self_alerts.tell()]
+            if self._clock.now() >= next_probe:
+                next_probe = self._clock.now() + PROBE_INTERVAL
+                with contextlib.suppress(Exception):  # the store tells `health` itself
+                    await asyncio.wait_for(self._store.ping(), PROBE_INTERVAL.total_seconds())
+            moments = [await self.self_alerts.tell(), next_probe]
             try:
                 await self.deliver_due()
                 moments.append(await self._store.next_delivery_due())

@@ -13,7 +13,7 @@ from balancebot.rules import evaluate, missing_currencies, no_data_message
 from balancebot.testing.clock import FakeClock
 from balancebot.testing.deepseek import DeepSeekSimulator, Fault
 
-from .conftest import API_KEY
+from .conftest import API_KEY, SUMMARY
 from .test_pipeline import RULES, Recorder, step
 from .test_rules import config, failure, rule, snapshot
 
@@ -49,6 +49,7 @@ def test_no_data_counts_as_a_failed_check(tmp_path: Path) -> None:
 async def test_a_usd_only_answer_never_resolves_a_cny_alert(
     make_config: Callable[..., Config], simulator: DeepSeekSimulator, clock: FakeClock
 ) -> None:
+    SUMMARY["fault cases tried"] += 1
     simulator.add_account(API_KEY, {"CNY": ("0.00", "5.00")})
     config = make_config(
         accounts=[{"name": "prod", "api_key": API_KEY, "base_url": simulator.base_url}],

@@ -20,7 +20,7 @@ from balancebot.models import BalanceSnapshot, CheckFailure, FailureKind, Transi
 from balancebot.testing.clock import FakeClock
 from balancebot.testing.deepseek import DeepSeekSimulator
 
-from .conftest import API_KEY
+from .conftest import API_KEY, SUMMARY
 from .test_ops import get
 from .test_pipeline import RULES, Recorder
 
@@ -47,6 +47,7 @@ async def test_a_key_with_a_curly_quote_is_a_recorded_internal_failure(
     make_config: Callable[..., Config], simulator: DeepSeekSimulator, clock: FakeClock
 ) -> None:
     """On main the UnicodeEncodeError escaped the job: no snapshot, no alert."""
+    SUMMARY["fault cases tried"] += 1
     config = one_account(make_config, simulator, CURLY_KEY)
     recorder = Recorder()
     async with Daemon.open(config, clock, {"rec": recorder}) as d:
@@ -92,6 +93,7 @@ async def test_unexpected_exceptions_are_traced_once_then_raise_a_self_alert(
     clock: FakeClock,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    SUMMARY["fault cases tried"] += 1
     d, recorder, provider = exploding
     caplog.set_level(logging.INFO)
     for _ in range(3):
@@ -115,6 +117,7 @@ async def test_sqlite_file_deleted_under_the_daemon_self_alert_and_readyz(
     tmp_path: Path,
 ) -> None:
     """On main the daemon kept writing to the unlinked file with /readyz green."""
+    SUMMARY["fault cases tried"] += 1
     simulator.add_account(API_KEY, {"CNY": ("0.00", "50.00")})
     config = one_account(make_config, simulator, http={"enabled": True, "listen": "127.0.0.1:0"})
     recorder = Recorder()
@@ -162,6 +165,7 @@ async def test_postgres_connections_killed_self_alert_then_resolved(
 ) -> None:
     if not store_url.startswith("postgres"):
         pytest.skip("PostgreSQL only")
+    SUMMARY["fault cases tried"] += 1
     import sqlalchemy as sa
     from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -262,6 +266,7 @@ async def test_no_failure_message_holds_a_key_or_a_header_value(
 ) -> None:
     """On main httpx's `Illegal header value b'Bearer sk-...\\n'` reached the chat, the
     snapshots and outbox tables and the logs."""
+    SUMMARY["fault cases tried"] += 1
     import json
 
     from balancebot.errors import UpstreamUnavailable

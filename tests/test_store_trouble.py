@@ -24,7 +24,7 @@ from balancebot.testing.processes import spawn
 from balancebot.testing.slack import FakeSlack
 from balancebot.testing.telegram import FakeTelegram
 
-from .conftest import API_KEY, POSTGRES_URL
+from .conftest import API_KEY, POSTGRES_URL, SUMMARY
 from .test_chat import APP_TOKEN, BODY, SIGNING_SECRET, SLACK_TOKEN, TG_TOKEN, chat_config, signed
 from .test_pipeline import RULES, Recorder, step
 
@@ -33,6 +33,7 @@ async def test_second_daemon_on_one_sqlite_file_refuses_before_any_notifier(
     make_config: Callable[..., Config], simulator: DeepSeekSimulator, clock: FakeClock
 ) -> None:
     """On main both ran and every alert went out twice."""
+    SUMMARY["fault cases tried"] += 1
     config = make_config(notifiers=[{"name": "rec", "type": "console"}])
     started: list[str] = []
 
@@ -73,6 +74,7 @@ def corrupt(path: Path) -> None:
 @pytest.mark.parametrize("case", ["directory", "not-a-database", "corrupt-page", "postgres-down"])
 async def test_every_command_prints_one_line_naming_the_cause(tmp_path: Path, case: str) -> None:
     """On main `history` printed 128-177 lines of traceback."""
+    SUMMARY["fault cases tried"] += 1
     db = tmp_path / "state.db"
     store_section = f'[store]\npath = "{db}"\n'
     if case == "directory":
@@ -110,6 +112,7 @@ async def test_resolved_goes_only_to_routes_told_the_alert_fired(
     make_config: Callable[..., Config], simulator: DeepSeekSimulator, clock: FakeClock
 ) -> None:
     """On main a muted firing, never seen, was followed by a RESOLVED nobody expected."""
+    SUMMARY["fault cases tried"] += 1
     account = simulator.add_account(API_KEY, {"CNY": ("0.00", "5.00")})
     config = make_config(
         accounts=[{"name": "prod", "api_key": API_KEY, "base_url": simulator.base_url}],
@@ -149,6 +152,7 @@ async def test_slack_http_replay_after_a_restart_is_refused(
     make_config: Callable[..., Config], simulator: DeepSeekSimulator, clock: FakeClock
 ) -> None:
     """On main the cache was in memory: a captured `/mute 30d` worked again after a restart."""
+    SUMMARY["fault cases tried"] += 1
 
     async with (
         FakeTelegram(TG_TOKEN, clock) as telegram,
@@ -197,3 +201,33 @@ async def replay_across_restart(
 
 
 assert POSTGRES_URL  # the PostgreSQL cases run through the `store` fixture
+
+
+async def test_a_store_from_before_told_routes_keeps_its_resolved_notices(
+    store_url: str,
+) -> None:
+    """Upgrading must not swallow the resolved notice of an alert firing at the time."""
+    from balancebot.models import AlertKey, AlertState, AlertStatus, Severity
+    from balancebot.store import OutboxEntry, alert_routes
+
+    from .test_store import T0, note, snap
+
+    key = AlertKey("prod", "low", "CNY")
+    firing = AlertState(key, AlertStatus.FIRING, Severity.WARNING, 1, T0 - timedelta(hours=1), T0)
+    store = await Store.open(store_url)
+    try:
+        await store.save_check(
+            snap(T0),
+            [firing],
+            [OutboxEntry("tg", "42", note("a")), OutboxEntry("tg", "51", note("a"), muted=True)],
+            T0,
+        )
+        async with store._engine.begin() as conn:
+            await conn.run_sync(lambda c: alert_routes.drop(c))
+    finally:
+        await store.close()
+    store = await Store.open(store_url)
+    try:
+        assert await store.told_routes() == {key: {("tg", "42")}}
+    finally:
+        await store.close()

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import re
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
@@ -274,7 +275,7 @@ def describe(exc: BaseException) -> str:
         cause = exc.orig
     lines = str(cause).strip().splitlines()
     text = lines[0] if lines else ""
-    text = text.removeprefix(f"<class '{type(cause).__module__}.{type(cause).__name__}'>: ")
+    text = re.sub(r"^<class '[\w.]+'>: ", "", text)  # asyncpg's errors, as SQLAlchemy wraps them
     return f"{type(cause).__name__}: {text}" if text else type(cause).__name__
 
 
@@ -283,6 +284,7 @@ class Store:
         self._engine = engine
         self._file = file
         self.health = Health()
+        self._read_trouble = False  # the store problem came from a read: a read can end it
         """The store's own trouble (and what the engine reports), readable without it."""
         # SQLite has one writer at a time and its busy handler starves under many
         # concurrent writers ("database is locked"); queue them here instead.
@@ -305,9 +307,16 @@ class Store:
             raise  # the store works; the caller broke a constraint on purpose (a replay)
         except (SQLAlchemyError, OSError, StoreError) as exc:
             message = describe(exc)
-            self.health.report("store", f"cannot write the store: {message}")
+            self._trouble(f"cannot write the store: {message}", read=False)
             raise StoreError(f"cannot write the store: {message}") from exc
+        self._read_trouble = False
         self.health.clear("store")
+
+    def _trouble(self, message: str, read: bool) -> None:
+        if "store" not in self.health.problems():
+            self._read_trouble = read
+        self._read_trouble &= read  # a failed write is only ended by a write
+        self.health.report("store", message)
 
     @contextlib.asynccontextmanager
     async def _reading(self) -> AsyncIterator[AsyncConnection]:
@@ -316,8 +325,11 @@ class Store:
                 yield conn
         except (SQLAlchemyError, OSError) as exc:
             message = describe(exc)
-            self.health.report("store", f"cannot read the store: {message}")
+            self._trouble(f"cannot read the store: {message}", read=True)
             raise StoreError(f"cannot read the store: {message}") from exc
+        if self._read_trouble:
+            self._read_trouble = False
+            self.health.clear("store")
 
     @classmethod
     async def open(cls, url: str, exclusive: bool = False) -> Store:
@@ -337,7 +349,10 @@ class Store:
             sa.event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         try:
             async with engine.begin() as conn:
+                had_routes = await conn.run_sync(lambda c: sa.inspect(c).has_table("alert_routes"))
                 await conn.run_sync(metadata.create_all)
+                if not had_routes:
+                    await _backfill_routes(conn)
         except (SQLAlchemyError, OSError) as exc:
             await engine.dispose()
             if file is not None:
@@ -355,7 +370,11 @@ class Store:
 
     async def ping(self) -> None:
         if self._file is not None:
-            self._file.check()
+            try:
+                self._file.check()
+            except StoreError as exc:
+                self._trouble(str(exc), read=False)  # only a restart brings the file back
+                raise
         async with self._reading() as conn:
             await conn.execute(sa.text("SELECT 1"))
 
@@ -847,6 +866,34 @@ class Store:
                 .values(until=now)
             )
         return result.rowcount > 0
+
+
+async def _backfill_routes(conn: AsyncConnection) -> None:
+    """A store from before `alert_routes`: its firing alerts were told wherever an unmuted
+    firing, repeat or escalation row went since they started."""
+    firing = {
+        (r.account, r.rule, r.subject): r.started_at
+        for r in await conn.execute(
+            sa.select(alert_states).where(alert_states.c.status == AlertStatus.FIRING.value)
+        )
+    }
+    if not firing:
+        return
+    rows = await conn.execute(
+        sa.select(outbox.c.notifier, outbox.c.target, outbox.c.created_at, outbox.c.payload).where(
+            outbox.c.kind.in_([k.value for k in TOLD]), outbox.c.status != OutboxStatus.MUTED
+        )
+    )
+    told: list[dict[str, str]] = []
+    for row in rows:
+        n = notification_from_json(row.payload)
+        started = firing.get((n.account, n.rule, n.subject))
+        route = {"account": n.account, "rule": n.rule, "subject": n.subject}
+        route |= {"notifier": row.notifier, "target": row.target}
+        if started is not None and row.created_at >= started and route not in told:
+            told.append(route)
+    if told:
+        await conn.execute(alert_routes.insert(), told)
 
 
 def _matches_null(column: sa.Column[Any], value: str | None) -> sa.ColumnElement[bool]:
