@@ -302,3 +302,42 @@ def test_log_masking_covers_escaped_forms() -> None:
         masked = masked.replace(form, "***")
     assert API_KEY not in masked
     assert API_KEY not in scrub(line, [NEWLINE_KEY]) and "Bearer" not in scrub(line, [])
+
+
+async def test_delivery_outlives_a_store_it_cannot_read(
+    store_url: str, clock: FakeClock, tmp_path: Path
+) -> None:
+    """On main the first failed read ended the dispatcher task: nothing was sent again."""
+    from balancebot.delivery import Dispatcher
+    from balancebot.store import OutboxEntry, Store
+
+    from .test_store import note, snap
+
+    class Unreadable(Store):
+        failures = 2
+
+        async def due_deliveries(self, now, limit=100):  # type: ignore[no-untyped-def]
+            if self.failures:
+                self.failures -= 1
+                self.health.report("store", "cannot read the store: gone")
+                raise StoreError("cannot read the store: gone")
+            return await super().due_deliveries(now, limit)
+
+    opened = await Store.open(store_url)
+    store = Unreadable(opened._engine, opened._file)
+    recorder = Recorder()
+    dispatcher = Dispatcher(store, {"rec": recorder}, clock)
+    delivered = asyncio.Event()
+    dispatcher.listeners.append(lambda *_: delivered.set())
+    stop = asyncio.Event()
+    await store.save_check(snap(clock.now()), entries=[OutboxEntry("rec", "", note("a"))])
+    task = asyncio.create_task(dispatcher.run(stop))
+    try:
+        await asyncio.wait_for(delivered.wait(), 30)
+    finally:
+        stop.set()
+        await task
+        await opened.close()
+    assert store.failures == 0
+    assert [n.headline for n in recorder.sent if n.account == "prod"] == ["a"]
+    assert recorder.sent[0].account == "balancebot"  # told first, without the store
