@@ -39,8 +39,19 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+MESSAGE_LIMIT = 300
+"""An exception's text kept in an internal failure, at most (some carry whole bodies)."""
+
 INTERNAL_FAILURES_UNHEALTHY = 3
 """Internal failures in a row after which an account's checks count as broken (self alert)."""
+
+
+def internal_failure(account: AccountConfig, exc: BaseException, now: datetime) -> CheckFailure:
+    """An exception nobody expected in a check, as the failure it is (kind `internal`), so
+    rules see it and `check` can say UNKNOWN. Scrub the message before showing it."""
+    detail = str(exc)[:MESSAGE_LIMIT]
+    message = f"internal error: {type(exc).__name__}" + (f": {detail}" if detail else "")
+    return CheckFailure(account.name, account.provider, now, FailureKind.INTERNAL, message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,8 +141,10 @@ class CheckPipeline:
         time); store trouble has been told to `health`, which alerts without the store."""
         try:
             await self.check(account_name)
-        except Exception:
-            return  # logged by `check`
+        except StoreError:
+            return  # logged by `check`, told to `health`
+        except Exception as exc:
+            self._trace_once(account_name, exc, "check %s ended unexpectedly: %s")
 
     async def _check(self, account_name: str) -> CheckOutcome:
         account = self._accounts[account_name]
@@ -188,10 +201,7 @@ class CheckPipeline:
 
     def _internal_failure(self, account: AccountConfig, exc: BaseException) -> CheckFailure:
         self._trace_once(account.name, exc, "check %s failed inside balancebot: %s")
-        message = f"internal error: {type(exc).__name__}: {exc}"
-        return CheckFailure(
-            account.name, account.provider, self._clock.now(), FailureKind.INTERNAL, message
-        )
+        return internal_failure(account, exc, self._clock.now())
 
     def _scrubbed(self, result: CheckResult) -> CheckResult:
         """The last line of defence: no failure message leaves here holding a secret or
