@@ -34,6 +34,9 @@ STORE_RETRY = Backoff(initial=1.0, factor=2.0, cap=60.0, attempts=1000)
 PROBE_INTERVAL = timedelta(seconds=10)
 """How often the store is probed (file still there, server answering) between checks, so
 trouble is told within seconds, not at the next check an hour later."""
+PROBE_TIMEOUT = 3.0
+"""A store that takes longer to answer a probe counts as unreachable (and SIGTERM waits
+at most this long for it)."""
 
 
 class Dispatcher:
@@ -78,7 +81,7 @@ class Dispatcher:
             if self._clock.now() >= next_probe:
                 next_probe = self._clock.now() + PROBE_INTERVAL
                 with contextlib.suppress(Exception):  # the store tells `health` itself
-                    await asyncio.wait_for(self._store.ping(), PROBE_INTERVAL.total_seconds())
+                    await self._store.ping(PROBE_TIMEOUT)
             moments = [await self.self_alerts.tell(), next_probe]
             try:
                 await self.deliver_due()

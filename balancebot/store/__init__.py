@@ -368,15 +368,21 @@ class Store:
         if self._file is not None:
             self._file.unlock()
 
-    async def ping(self) -> None:
+    async def ping(self, within: float | None = None) -> None:
+        """Is the store there and answering (within `within` seconds)? Tells `health`."""
         if self._file is not None:
             try:
                 self._file.check()
             except StoreError as exc:
                 self._trouble(str(exc), read=False)  # only a restart brings the file back
                 raise
-        async with self._reading() as conn:
-            await conn.execute(sa.text("SELECT 1"))
+        try:
+            async with asyncio.timeout(within), self._reading() as conn:
+                await conn.execute(sa.text("SELECT 1"))
+        except TimeoutError:
+            message = f"cannot read the store: no answer within {within:g} s"
+            self._trouble(message, read=True)
+            raise StoreError(message) from None
 
     # --- checks and alert states, written together -------------------------------------
 
