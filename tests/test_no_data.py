@@ -8,7 +8,7 @@ from pathlib import Path
 
 from balancebot.config import Config
 from balancebot.daemon import Daemon
-from balancebot.models import Currency, Severity, TransitionKind
+from balancebot.models import Severity, TransitionKind
 from balancebot.rules import evaluate, missing_currencies, no_data_message
 from balancebot.testing.clock import FakeClock
 from balancebot.testing.deepseek import DeepSeekSimulator, Fault
@@ -20,17 +20,17 @@ from .test_rules import config, failure, rule, snapshot
 
 def test_missing_currencies_is_what_one_shot_check_calls(tmp_path: Path) -> None:
     rules = config(tmp_path).rules
-    assert missing_currencies(rules, snapshot()) == [Currency.CNY, Currency.USD]  # empty answer
-    assert missing_currencies(rules, snapshot(usd="5")) == [Currency.CNY]
+    assert missing_currencies(rules, snapshot()) == ["CNY", "USD"]  # empty answer
+    assert missing_currencies(rules, snapshot(usd="5")) == ["CNY"]
     assert missing_currencies(rules, snapshot(cny="5", usd="5")) == []
     assert missing_currencies(rules, failure()) == []  # a failure says so itself
-    assert no_data_message([Currency.CNY]) == "no CNY balance in the answer"
+    assert no_data_message(["CNY"]) == "no CNY balance in the answer"
 
 
 def test_no_data_counts_as_a_failed_check(tmp_path: Path) -> None:
     """On main an empty `balance_infos` was a good check: the streak reset to OK."""
     failing = rule(tmp_path, "failing")  # after_failures = 3
-    watched = frozenset({Currency.CNY})
+    watched = frozenset({"CNY"})
     usd_only = snapshot(usd="5")
     history = [failure(), usd_only, usd_only]
     [finding] = evaluate(failing, usd_only, history, watched)
