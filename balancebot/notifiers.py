@@ -16,6 +16,7 @@ from msgspec import Struct
 from .clock import Clock, SystemClock
 from .config import convert
 from .models import Notification
+from .redact import secrets_in
 
 
 class NoOptions(Struct, frozen=True, forbid_unknown_fields=True):
@@ -35,6 +36,12 @@ class Notifier(abc.ABC):
         cls, name: str, options: dict[str, object], clock: Clock | None = None
     ) -> Notifier:
         return cls(name, convert(options, cls.Options), clock)
+
+    @classmethod
+    def secrets(cls, options: Struct) -> set[str]:
+        """Everything to mask in logs: the options' `Secret`s, and any piece of them a
+        library may log on its own (an address's token, say)."""
+        return secrets_in(options)
 
     async def start(self) -> None:  # noqa: B027 - optional hook, most notifiers need none
         """Open connections; called once inside the running event loop."""

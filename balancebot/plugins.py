@@ -82,6 +82,6 @@ def config_secrets(config: Config, with_notifiers: bool = True) -> set[str]:
     for account in config.accounts:
         found |= secrets_in(convert(account.options, provider_class(account.provider).Options))
     for notifier in config.notifiers if with_notifiers else ():
-        options = convert(notifier.options, notifier_class(notifier.type).Options)
-        found |= secrets_in(options)
+        cls = notifier_class(notifier.type)
+        found |= cls.secrets(convert(notifier.options, cls.Options))
     return found

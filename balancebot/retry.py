@@ -6,6 +6,8 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import TypeVar
 
 from .clock import Clock
@@ -25,6 +27,24 @@ class Backoff:
         """Delay before retry number `retry` (0-based): half fixed, half random."""
         ceiling = min(self.cap, self.initial * self.factor**retry)
         return ceiling / 2 + rng.uniform(0, ceiling / 2)
+
+
+def retry_after_seconds(value: str | None, now: datetime) -> float | None:
+    """An HTTP `Retry-After` (seconds, or a date) as seconds from `now`; None if absent or
+    unreadable, so the caller falls back to its own backoff."""
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - now).total_seconds()
+    return max(0.0, seconds) if seconds == seconds and seconds != float("inf") else None
 
 
 def _pause(exc: CheckError, retry: int, backoff: Backoff, rng: random.Random) -> float:

@@ -1,0 +1,115 @@
+"""A loopback receiver for the webhook and apprise notifiers' tests.
+
+It answers as the real services do:
+- `/hook/<name>`: any HTTP receiver (balancebot's webhook, apprise's `json://`, `form://`);
+  records method, headers and body, answers 200.
+- Gotify: `POST /message` with `X-Gotify-Key` (an application token); JSON
+  `{"title", "message", "priority"}`; an unknown token gets Gotify's 401 JSON.
+- ntfy: `POST /` with a JSON body naming the `topic` (ntfy's "publish as JSON"); with
+  `ntfy_users` set, HTTP basic auth is required, refused as ntfy does (401, code 40101).
+`faults` are answered first, one per request, whatever the route.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from ..loopback import LoopbackServer
+
+
+@dataclass
+class Fault:
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    body: str = ""
+
+
+@dataclass(frozen=True)
+class Received:
+    route: str  # "hook/<name>", "gotify", "ntfy"
+    method: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class Receiver(LoopbackServer):
+    def __init__(self) -> None:
+        super().__init__()
+        self.received: list[Received] = []
+        self.faults: deque[Fault] = deque()
+        self.requests = 0
+        self.gotify_tokens: set[str] = set()
+        self.ntfy_users: dict[str, str] = {}
+        self.app.router.add_route("*", "/hook/{name}", self._hook)
+        self.app.router.add_post("/message", self._gotify)
+        self.app.router.add_post("/", self._ntfy)
+
+    @property
+    def host(self) -> str:
+        return self.url.removeprefix("http://")
+
+    def on(self, route: str) -> list[Received]:
+        return [r for r in self.received if r.route == route]
+
+    async def _take(self, route: str, request: web.Request) -> web.Response | None:
+        self.requests += 1
+        if self.faults:
+            fault = self.faults.popleft()
+            return web.Response(status=fault.status, headers=fault.headers, text=fault.body)
+        body = await request.read()
+        self.received.append(Received(route, request.method, dict(request.headers), body))
+        return None
+
+    async def _hook(self, request: web.Request) -> web.Response:
+        return await self._take(f"hook/{request.match_info['name']}", request) or web.Response(
+            text="ok"
+        )
+
+    async def _gotify(self, request: web.Request) -> web.Response:
+        if request.headers.get("X-Gotify-Key") not in self.gotify_tokens:
+            self.requests += 1
+            return web.json_response(
+                {
+                    "error": "Unauthorized",
+                    "errorCode": 401,
+                    "errorDescription": "you need to provide a valid access token or user "
+                    "credentials to access this api",
+                },
+                status=401,
+            )
+        answer = await self._take("gotify", request)
+        if answer is not None:
+            return answer
+        message = self.received[-1].json()
+        if not isinstance(message.get("message"), str) or not message["message"]:
+            self.received.pop()
+            return web.json_response({"error": "Bad Request", "errorCode": 400}, status=400)
+        return web.json_response({"id": len(self.received), **message})
+
+    async def _ntfy(self, request: web.Request) -> web.Response:
+        if self.ntfy_users and not self._ntfy_authorized(request.headers.get("Authorization")):
+            self.requests += 1
+            return web.json_response({"code": 40101, "http": 401, "error": "unauthorized"}, 401)
+        answer = await self._take("ntfy", request)
+        if answer is not None:
+            return answer
+        message = self.received[-1].json()
+        if not isinstance(message.get("topic"), str):
+            self.received.pop()
+            return web.json_response({"code": 40009, "http": 400, "error": "invalid topic"}, 400)
+        return web.json_response({"id": "x1", "event": "message", **message})
+
+    def _ntfy_authorized(self, header: str | None) -> bool:
+        if not header or not header.startswith("Basic "):
+            return False
+        user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+        return self.ntfy_users.get(user) == password
