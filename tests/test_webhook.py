@@ -21,7 +21,7 @@ from balancebot.redact import install
 from balancebot.simulator import DeepSeekSimulator
 from balancebot.testing.receiver import Fault, Receiver
 
-from .conftest import API_KEY
+from .channels import alert, daemon_with, shown
 
 SECRET = "whsec-0123456789abcdef-test"
 TOKEN = "tok-9f8e7d6c5b4a"  # a token in a webhook URL is a secret too
@@ -44,40 +44,20 @@ async def receiver() -> AsyncIterator[Receiver]:
 
 
 @pytest.fixture
-def config(
-    make_config: Callable[..., Config], simulator: DeepSeekSimulator, receiver: Receiver
-) -> Config:
-    return make_config(
-        accounts=[{"name": "prod", "api_key": API_KEY, "base_url": simulator.base_url}],
-        rules=[
-            {
-                "name": "low",
-                "type": "threshold",
-                "thresholds": {"CNY": {"warning_below": "20", "critical_below": "10"}},
-            }
-        ],
-        notifiers=[
-            {
-                "name": "hooks",
-                "type": "webhook",
-                "urls": [f"{receiver.url}/hook/a?token={TOKEN}", f"{receiver.url}/hook/b"],
-                "secret": SECRET,
-            }
-        ],
-    )
-
-
-@pytest.fixture
-async def daemon(config: Config, clock: FakeClock) -> AsyncIterator[Daemon]:
-    async with Daemon.open(config, clock) as opened:
+async def daemon(
+    make_config: Callable[..., Config],
+    simulator: DeepSeekSimulator,
+    clock: FakeClock,
+    receiver: Receiver,
+) -> AsyncIterator[Daemon]:
+    notifier = {
+        "name": "hooks",
+        "type": "webhook",
+        "urls": [f"{receiver.url}/hook/a?token={TOKEN}", f"{receiver.url}/hook/b"],
+        "secret": SECRET,
+    }
+    async with daemon_with(make_config, simulator, clock, notifier) as opened:
         yield opened
-
-
-async def alert(daemon: Daemon, simulator: DeepSeekSimulator, clock: FakeClock, total: str) -> int:
-    simulator.add_account(API_KEY, {"CNY": ("0.00", total)})
-    clock.advance(300)
-    await daemon.pipeline.check("prod")
-    return await daemon.dispatcher.deliver_due()
 
 
 async def test_signed_payload_reaches_every_url(
@@ -202,24 +182,19 @@ def test_bad_options_are_config_errors(
 
 
 async def test_secret_and_url_token_stay_out_of_logs_and_status(
-    config: Config,
-    tmp_path: Path,
+    daemon: Daemon,
     simulator: DeepSeekSimulator,
     clock: FakeClock,
     receiver: Receiver,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    install(config_secrets(config))
+    install(config_secrets(daemon.config))
     receiver.faults.append(Fault(404))
     caplog.set_level(logging.DEBUG)
-    async with Daemon.open(config, clock) as daemon:
-        await alert(daemon, simulator, clock, "8.00")
-        notifier = daemon.notifiers["hooks"]
-        shown = " ".join(
-            [notifier.describe(), *notifier.targets(), *daemon.dispatcher.problems.values()]
-        )
-    assert "hook/a" not in shown and TOKEN not in shown
-    for text in (caplog.text, shown):
+    await alert(daemon, simulator, clock, "8.00")
+    visible = shown(daemon, "hooks")
+    assert "hook/a" not in visible and "HTTP 404" in visible
+    for text in (caplog.text, visible):
         assert SECRET not in text and TOKEN not in text
 
 

@@ -7,6 +7,7 @@ It answers as the real services do:
   `{"title", "message", "priority"}`; an unknown token gets Gotify's 401 JSON.
 - ntfy: `POST /` with a JSON body naming the `topic` (ntfy's "publish as JSON"); with
   `ntfy_users` set, HTTP basic auth is required, refused as ntfy does (401, code 40101).
+- Apprise API (v1): `POST /notify/<key>`, a form with `title`, `body`, `type`.
 `faults` are answered first, one per request, whatever the route.
 """
 
@@ -52,6 +53,7 @@ class Receiver(LoopbackServer):
         self.app.router.add_route("*", "/hook/{name}", self._hook)
         self.app.router.add_post("/message", self._gotify)
         self.app.router.add_post("/", self._ntfy)
+        self.app.router.add_post("/notify/{key}", self._apprise_api)
 
     @property
     def host(self) -> str:
@@ -73,6 +75,10 @@ class Receiver(LoopbackServer):
         return await self._take(f"hook/{request.match_info['name']}", request) or web.Response(
             text="ok"
         )
+
+    async def _apprise_api(self, request: web.Request) -> web.Response:
+        answer = await self._take(f"apprise-api/{request.match_info['key']}", request)
+        return answer or web.json_response({"success": True})
 
     async def _gotify(self, request: web.Request) -> web.Response:
         if request.headers.get("X-Gotify-Key") not in self.gotify_tokens:
@@ -98,14 +104,17 @@ class Receiver(LoopbackServer):
     async def _ntfy(self, request: web.Request) -> web.Response:
         if self.ntfy_users and not self._ntfy_authorized(request.headers.get("Authorization")):
             self.requests += 1
-            return web.json_response({"code": 40101, "http": 401, "error": "unauthorized"}, 401)
+            return web.json_response(
+                {"code": 40101, "http": 401, "error": "unauthorized"}, status=401
+            )
         answer = await self._take("ntfy", request)
         if answer is not None:
             return answer
         message = self.received[-1].json()
         if not isinstance(message.get("topic"), str):
             self.received.pop()
-            return web.json_response({"code": 40009, "http": 400, "error": "invalid topic"}, 400)
+            error = {"code": 40009, "http": 400, "error": "invalid topic"}
+            return web.json_response(error, status=400)
         return web.json_response({"id": "x1", "event": "message", **message})
 
     def _ntfy_authorized(self, header: str | None) -> bool:

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from apprise import NotifyBase
 
 INSTALL_HINT = "the apprise notifier needs the extra: pip install 'balancebot[apprise]'"
-_STATUS = re.compile(r"\berror=(\d{3})\b")
+_STATUS = re.compile(r"\berror=(\d{3})(?:\d{2})?\b")  # ntfy's codes: 40101 is a 401
 _URL_PIECE = re.compile(r"[^/:@?&=,]+")
 
 

@@ -1,0 +1,57 @@
+"""What the webhook and apprise tests share: one account, one threshold rule, and a check
+that drives the real pipeline and dispatcher on fake time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from balancebot.clock import FakeClock
+from balancebot.config import Config
+from balancebot.daemon import Daemon
+from balancebot.simulator import DeepSeekSimulator
+
+from .conftest import API_KEY
+
+
+def one_account(
+    make_config: Callable[..., Config], simulator: DeepSeekSimulator, notifier: dict[str, Any]
+) -> Config:
+    """Account `prod`, warning below 20 CNY and critical below 10, one notifier."""
+    return make_config(
+        accounts=[{"name": "prod", "api_key": API_KEY, "base_url": simulator.base_url}],
+        rules=[
+            {
+                "name": "low",
+                "type": "threshold",
+                "thresholds": {"CNY": {"warning_below": "20", "critical_below": "10"}},
+            }
+        ],
+        notifiers=[notifier],
+    )
+
+
+async def alert(daemon: Daemon, simulator: DeepSeekSimulator, clock: FakeClock, total: str) -> int:
+    """Set the balance, check five minutes later, deliver what is due; returns how many."""
+    simulator.add_account(API_KEY, {"CNY": ("0.00", total)})
+    clock.advance(300)
+    await daemon.pipeline.check("prod")
+    return await daemon.dispatcher.deliver_due()
+
+
+@asynccontextmanager
+async def daemon_with(
+    make_config: Callable[..., Config],
+    simulator: DeepSeekSimulator,
+    clock: FakeClock,
+    notifier: dict[str, Any],
+) -> AsyncIterator[Daemon]:
+    async with Daemon.open(one_account(make_config, simulator, notifier), clock) as daemon:
+        yield daemon
+
+
+def shown(daemon: Daemon, notifier: str) -> str:
+    """Everything a notifier lets people see about itself: describe, targets, problems."""
+    found = daemon.notifiers[notifier]
+    return " ".join([found.describe(), *found.targets(), *daemon.dispatcher.problems.values()])
