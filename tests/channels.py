@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from balancebot.clock import FakeClock
 from balancebot.config import Config
 from balancebot.daemon import Daemon
-from balancebot.simulator import DeepSeekSimulator
+from balancebot.testing.clock import FakeClock
+from balancebot.testing.deepseek import DeepSeekSimulator
 
 from .conftest import API_KEY
 

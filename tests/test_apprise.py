@@ -14,15 +14,15 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from balancebot.clock import FakeClock
 from balancebot.config import Config
 from balancebot.daemon import Daemon
 from balancebot.errors import ConfigError, DeliveryError
-from balancebot.integrations.apprise import AppriseNotifier, notify_type
+from balancebot.integrations.apprise.notifier import AppriseNotifier, notify_type
 from balancebot.models import Severity, TransitionKind
 from balancebot.plugins import config_secrets
 from balancebot.redact import install
-from balancebot.simulator import DeepSeekSimulator
+from balancebot.testing.clock import FakeClock
+from balancebot.testing.deepseek import DeepSeekSimulator
 from balancebot.testing.receiver import Fault, Receiver
 
 from .channels import alert, daemon_with, shown

@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
-from balancebot.clock import FakeClock
 from balancebot.config import Config
 from balancebot.daemon import Daemon
 from balancebot.errors import ConfigError
 from balancebot.plugins import config_secrets
 from balancebot.redact import install
-from balancebot.simulator import DeepSeekSimulator
+from balancebot.testing.clock import FakeClock
+from balancebot.testing.deepseek import DeepSeekSimulator
 from balancebot.testing.receiver import Fault, Receiver
 
 from .channels import alert, daemon_with, shown

@@ -21,7 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..loopback import LoopbackServer
+from ..httpserver import LoopbackServer
 
 
 @dataclass
