@@ -53,7 +53,7 @@ async def daemon(
     notifier = {
         "name": "hooks",
         "type": "webhook",
-        "urls": [f"{receiver.url}/hook/a?token={TOKEN}", f"{receiver.url}/hook/b"],
+        "urls": [f"HTTP://{receiver.host}/hook/a?token={TOKEN}", f"{receiver.url}/hook/b"],
         "secret": SECRET,
     }
     async with daemon_with(make_config, simulator, clock, notifier) as opened:

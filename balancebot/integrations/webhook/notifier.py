@@ -24,6 +24,7 @@ from ...config import Duration, Secret
 from ...errors import DeliveryError
 from ...models import Notification
 from ...notifiers import Notifier
+from ...redact import secrets_in
 from ...retry import retry_after_seconds
 from ..targets import masked_url, unique
 
@@ -106,6 +107,16 @@ class WebhookNotifier(Notifier):
         self._urls = dict(zip(unique([masked_url(u) for u in urls]), urls, strict=True))
         self._key = self.settings.secret.get_secret_value().encode()
         self._http: httpx.AsyncClient | None = None
+
+    @classmethod
+    def secrets(cls, options: Struct) -> set[str]:
+        """Each URL's path and query too (what its target name hides): a library may log
+        the URL in another spelling than the one configured."""
+        found = secrets_in(options)
+        for url in cast(WebhookOptions, options).urls:
+            parts = urlsplit(url.get_secret_value())
+            found |= {p for p in (parts.path, parts.query) if len(p.strip("/")) >= 4}
+        return found
 
     def targets(self) -> list[str]:
         return list(self._urls)
