@@ -9,6 +9,7 @@ import dataclasses
 import logging
 import sys
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +24,7 @@ from balancebot.plugins import config_secrets
 from balancebot.redact import install
 from balancebot.testing.clock import FakeClock
 from balancebot.testing.deepseek import DeepSeekSimulator
+from balancebot.testing.processes import spawn
 from balancebot.testing.receiver import Fault, Receiver
 
 from .channels import alert, daemon_with, shown
@@ -124,8 +126,14 @@ async def test_a_failed_send_is_retried_through_the_outbox_once(
     ],
 )
 async def test_failures_say_whether_to_retry(
-    receiver: Receiver, clock: FakeClock, url: str, permanent: bool, said: str
+    receiver: Receiver,
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+    url: str,
+    permanent: bool,
+    said: str,
 ) -> None:
+    caplog.set_level(logging.ERROR)  # `--log-level error`: apprise's warnings still heard
     options = AppriseNotifier.Options(urls=[_secret(url.format(host=receiver.host))])
     notifier = AppriseNotifier("team", options, clock)
     with pytest.raises(DeliveryError) as caught:
@@ -213,3 +221,40 @@ async def test_tokens_stay_out_of_logs_targets_and_status(
     for text in (caplog.text, visible):
         for secret in (GOTIFY_TOKEN, NTFY_PASSWORD, API_CONFIG_KEY):
             assert secret not in text
+
+
+async def test_notify_test_reaches_webhook_and_apprise_targets(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    """Both plugins through the installed entry points, in a real `balancebot` process."""
+    path = tmp_path / "config.toml"
+    path.write_text(f"""
+[[accounts]]
+name = "prod"
+api_key = "sk-x"
+
+[[notifiers]]
+name = "hooks"
+type = "webhook"
+urls = ["{receiver.url}/hook/signed"]
+secret = "${{WEBHOOK_SECRET}}"
+
+[[notifiers]]
+name = "team"
+type = "apprise"
+urls = ["gotify://{receiver.host}/${{GOTIFY_TOKEN}}", "gotify://{receiver.host}/WrongToken9999"]
+""")
+    env = {"WEBHOOK_SECRET": "whsec-0123456789abcdef", "GOTIFY_TOKEN": GOTIFY_TOKEN}
+    process = await spawn("notify-test", "-c", str(path), env=env)
+    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    lines = out.decode().splitlines()
+    assert process.returncode == 1, err.decode()
+    assert lines[:2] == [
+        f"ok      hooks → {receiver.url}/…: delivered",
+        f"ok      team → gotify://{receiver.host}/A...8/: delivered",
+    ]
+    assert lines[2].startswith(f"FAILED  team → gotify://{receiver.host}/W...9/: apprise")
+    assert lines[2].endswith("error=401. (permanent)")
+    assert receiver.on("hook/signed")[0].json()["rule"] == "notify-test"
+    for secret in (GOTIFY_TOKEN, "WrongToken9999", env["WEBHOOK_SECRET"]):
+        assert secret not in (out + err).decode()

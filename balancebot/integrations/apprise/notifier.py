@@ -59,12 +59,22 @@ class _AppriseLog(logging.Filter):
     def __init__(self) -> None:
         super().__init__()
         self.local = threading.local()
+        self.managed = False
 
     def filter(self, record: logging.LogRecord) -> bool:
         captured: list[str] | None = getattr(self.local, "captured", None)
         if captured is not None and record.levelno >= logging.WARNING:
             captured.append(record.getMessage())
-        return not getattr(self.local, "quiet", False)
+        shown = record.levelno >= logging.getLogger().getEffectiveLevel()  # as configured
+        return shown and not getattr(self.local, "quiet", False)
+
+    def hear_warnings(self) -> None:
+        """apprise's warnings must be created to be kept, whatever the log level; the
+        filter still shows only what the root logger's level lets through."""
+        logger = logging.getLogger("apprise")
+        if logger.level == logging.NOTSET or self.managed:  # unless someone else set it
+            logger.setLevel(min(logging.WARNING, logging.getLogger().getEffectiveLevel()))
+            self.managed = True
 
 
 _log_filter = _AppriseLog()
@@ -159,6 +169,7 @@ class AppriseNotifier(Notifier):
         title = f"{notification.icon} {notification.headline}"
         body = "\n".join(notification.details) or notification.headline
         timeout = self.settings.timeout.total_seconds()
+        _log_filter.hear_warnings()
         call = asyncio.to_thread(_notify, plugin, title, body, notify_type(notification))
         try:
             ok, warnings = await asyncio.wait_for(call, timeout)
