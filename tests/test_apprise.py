@@ -229,9 +229,7 @@ async def test_notify_test_reaches_webhook_and_apprise_targets(
     """Both plugins through the installed entry points, in a real `balancebot` process."""
     path = tmp_path / "config.toml"
     path.write_text(f"""
-[[accounts]]
-name = "prod"
-api_key = "sk-x"
+accounts = [{{ name = "prod", api_key = "sk-x" }}]
 
 [[notifiers]]
 name = "hooks"
