@@ -187,7 +187,11 @@ def test_unparseable_urls_are_config_errors_without_the_url(
     make_config: Callable[..., Config], caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    for url in ("nosuchservice://secret-token-4242/x", "gotify://example.com/"):
+    for url in (
+        "nosuchservice://secret-token-4242/x",
+        "gotify://example.com/",
+        "secret-token-4242",  # no scheme: nothing of it is quoted
+    ):
         with pytest.raises(ConfigError) as caught:
             make_config(notifiers=[{"name": "a", "type": "apprise", "urls": [url]}])
         assert "notifiers[0]" in str(caught.value) and "urls[0]" in str(caught.value)

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 INSTALL_HINT = "the apprise notifier needs the extra: pip install 'balancebot[apprise]'"
 _STATUS = re.compile(r"\berror=(\d{3})(?:\d{2})?\b")  # ntfy's codes: 40101 is a 401
 _URL_PIECE = re.compile(r"[^/:@?&=,]+")
+_SCHEME = re.compile(r"[a-z][a-z0-9+.-]{0,15}")
 
 
 class AppriseOptions(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -45,10 +46,11 @@ class AppriseOptions(Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tr
     def __post_init__(self) -> None:
         for i, url in enumerate(self.urls):
             if instantiate(url.get_secret_value()) is None:
-                scheme = url.get_secret_value().partition("://")[0][:20]
+                scheme, sep, _ = url.get_secret_value().partition("://")
+                what = f"this {scheme}:// URL" if sep and _SCHEME.fullmatch(scheme) else "this"
                 raise ValueError(
-                    f"urls[{i}]: apprise cannot use this {scheme}:// URL (unknown service, "
-                    "or a token missing; see apprise's wiki for the service's URL form)"
+                    f"urls[{i}]: apprise cannot use {what} (unknown service, or a token "
+                    "missing; see apprise's wiki for the service's URL form)"
                 )
 
 
