@@ -11,8 +11,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from datetime import datetime
 from typing import Any, ClassVar, Generic, TypeVar
 
 from msgspec import Struct
@@ -27,6 +26,7 @@ from ..errors import (
     UpstreamUnavailable,
 )
 from ..models import BalanceSnapshot
+from ..retry import retry_after_seconds
 from .strict import load_json
 
 
@@ -135,20 +135,7 @@ def error_message(body: bytes | Any, secret: str) -> str:
 
 
 def retry_after(response: HttpResponse, now: datetime) -> float | None:
-    value = response.headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())
+    return retry_after_seconds(response.headers.get("retry-after"), now)
 
 
 def business_error(kind: str, message: str) -> CheckError:
