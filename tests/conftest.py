@@ -53,6 +53,7 @@ async def _reset_postgres() -> None:
     try:
         async with engine.begin() as conn:
             await conn.run_sync(metadata.drop_all)
+            await conn.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
     finally:
         await engine.dispose()
 

@@ -223,6 +223,26 @@ def _add_operate_commands(
     expiring.add_argument("id", metavar="ID", type=int, help="from `silences list`")
 
 
+def db(args: argparse.Namespace) -> None:
+    """The store's schema: `status` (exit 1 if an upgrade is due) or `upgrade`."""
+    _configure_logging(args, quiet_default="warning")
+    config = _load(args.config_path, with_notifiers=False)
+    from ..errors import StoreError
+    from . import db as schema
+
+    url = config.store.database_url
+    try:
+        if args.action == "upgrade":
+            print(asyncio.run(schema.upgrade(url)))
+            return
+        found = asyncio.run(schema.schema_status(url))
+    except StoreError as exc:
+        print(f"balancebot: {exc}", file=sys.stderr)
+        sys.exit(1)
+    print(schema.describe(found))
+    sys.exit(0 if found.up_to_date else 1)
+
+
 def providers(args: argparse.Namespace) -> None:
     """List the installed providers and what each needs (which key, which host, options)."""
     from .providers import providers_table
@@ -299,6 +319,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_operate_commands(command, with_config)
     command(providers)
+    with_config(command(db)).add_argument("action", choices=("status", "upgrade"))
     command(demo).add_argument(
         "--time-limit", default=60.0, type=float, help="seconds before giving up (default: 60)"
     )

@@ -43,6 +43,7 @@ from ..models import (
     Silence,
     TransitionKind,
 )
+from . import migrations
 from .sqlitefile import DatabaseFile, prepare
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -332,10 +333,13 @@ class Store:
             self.health.clear("store")
 
     @classmethod
-    async def open(cls, url: str, exclusive: bool = False) -> Store:
-        """Connect and create the tables on first use. `exclusive` (the daemon): hold a
-        SQLite file's lock, so a second daemon on it refuses to start instead of sending
-        every alert twice; checked before anything else is touched."""
+    async def open(cls, url: str, exclusive: bool = False, migrate: bool = True) -> Store:
+        """Connect, and bring the schema up to date (creating it on first use).
+
+        `exclusive` (the daemon): hold a SQLite file's lock, so a second daemon on it
+        refuses to start instead of sending every alert twice; checked before anything else
+        is touched. `migrate=False` (read-only commands) refuses a database whose schema is
+        not the newest instead of changing it: `balancebot db upgrade` or `run` does that."""
         parsed = make_url(async_url(url))
         file = None
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
@@ -349,10 +353,15 @@ class Store:
             sa.event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         try:
             async with engine.begin() as conn:
-                had_routes = await conn.run_sync(lambda c: sa.inspect(c).has_table("alert_routes"))
-                await conn.run_sync(metadata.create_all)
-                if not had_routes:
-                    await _backfill_routes(conn)
+                if migrate:
+                    await conn.run_sync(migrations.upgrade, metadata)
+                else:
+                    await conn.run_sync(_require_current_schema)
+        except StoreError:
+            await engine.dispose()
+            if file is not None:
+                file.unlock()
+            raise
         except (SQLAlchemyError, OSError) as exc:
             await engine.dispose()
             if file is not None:
@@ -939,6 +948,19 @@ def _result_from_row(row: Any, balances: dict[Currency, CurrencyBalance]) -> Che
     return CheckFailure(
         row.account, row.provider, row.taken_at, FailureKind(row.outcome), row.message or ""
     )
+
+
+def _require_current_schema(connection: sa.Connection) -> None:
+    found = migrations.status(connection)
+    if found.empty:
+        raise StoreError(
+            "the store is empty: start `balancebot run` (or `balancebot db upgrade`) first"
+        )
+    if not found.up_to_date:
+        raise StoreError(
+            f"the store's schema is older ({found.current or 'balancebot 0.1.0'}) than this "
+            f"balancebot's ({found.head}): run `balancebot db upgrade` first"
+        )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

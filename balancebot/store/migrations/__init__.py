@@ -1,0 +1,96 @@
+"""Schema versions, with Alembic: every change to the store's tables is a revision in
+`versions/`, so a database written by any earlier balancebot is brought up to date in place.
+
+- A new, empty database gets today's tables at once and is stamped with the newest revision
+  (Alembic's own advice: replaying history only to arrive at `metadata` is slower and no safer).
+- A database with balancebot's tables but no version (written by 0.1.0, before migrations)
+  is stamped with the first revision, which is exactly 0.1.0's schema, then upgraded.
+- A database whose revision this balancebot does not know was written by a newer one: it is
+  refused with a clear message rather than used half-understood.
+
+Upgrades run in one transaction (PostgreSQL and SQLite both have transactional DDL) under an
+advisory lock on PostgreSQL, so replicas starting together upgrade once. `tests/test_migrations.py`
+checks that the revisions arrive at exactly the tables of `store.schema`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from ...errors import StoreError
+
+HERE = Path(__file__).parent
+ADVISORY_LOCK_KEY = 0x62616C62  # "balb": one key for every balancebot schema change
+LEGACY_REVISION = "0001"
+"""The revision whose schema is 0.1.0's, for databases written before migrations existed."""
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaStatus:
+    current: str | None
+    head: str
+    legacy: bool
+    """True when the database holds 0.1.0's tables but no version stamp."""
+    empty: bool
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.current == self.head
+
+
+def alembic_config(connection: sa.Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(HERE))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def head() -> str:
+    revision = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert revision is not None
+    return revision
+
+
+def status(connection: sa.Connection) -> SchemaStatus:
+    current = MigrationContext.configure(connection).get_current_revision()
+    tables = set(sa.inspect(connection).get_table_names())
+    known = {revision.revision for revision in _script().walk_revisions()}
+    if current is not None and current not in known:
+        raise StoreError(
+            f"the database's schema (revision {current}) was written by a newer balancebot "
+            f"than this one (which knows up to {head()}): upgrade balancebot on this host"
+        )
+    legacy = current is None and "snapshots" in tables
+    empty = current is None and not (tables - {"alembic_version"})
+    return SchemaStatus(current, head(), legacy, empty)
+
+
+def upgrade(connection: sa.Connection, metadata: sa.MetaData) -> tuple[str | None, str]:
+    """Bring the schema up to date in the caller's transaction; returns (from, to)."""
+    from alembic import command
+
+    if connection.dialect.name == "postgresql":
+        lock = sa.text("SELECT pg_advisory_xact_lock(:key)")
+        connection.execute(lock, {"key": ADVISORY_LOCK_KEY})
+    found = status(connection)
+    config = alembic_config(connection)
+    if found.empty:
+        metadata.create_all(connection)
+        command.stamp(config, "head")
+        return None, found.head
+    if found.legacy:
+        command.stamp(config, LEGACY_REVISION)
+    if not found.up_to_date:
+        command.upgrade(config, "head")
+    return (LEGACY_REVISION if found.legacy else found.current), found.head
+
+
+def _script() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config())
