@@ -1,0 +1,118 @@
+"""One leader among replicas: a PostgreSQL session advisory lock held on a connection of its own.
+
+Telegram lets one process consume a bot's updates (`getUpdates`); with several replicas,
+only the leader runs the Telegram front-end. PostgreSQL already knows how to do this: a
+session-level advisory lock belongs to one connection and is released the moment that
+connection ends — a replica killed with SIGKILL loses it at once (its socket closes), and
+TCP keepalives bound how long a replica cut off by the network keeps it on the server's
+side. The holder pings its connection every `interval` and steps down as soon as a ping
+fails or takes too long, so it stops acting as leader before another can be elected.
+
+With SQLite there is one instance (the store is locked), which is always the leader.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+import asyncpg
+from sqlalchemy.engine import make_url
+
+log = logging.getLogger(__name__)
+
+LOCK_KEY = 0x62626C64  # "bbld"
+OnChange = Callable[[bool], Awaitable[None]]
+
+# The server drops a silent client's session (and so its lock) after about 5 + 2 * 2 s.
+KEEPALIVES = {
+    "tcp_keepalives_idle": "5",
+    "tcp_keepalives_interval": "2",
+    "tcp_keepalives_count": "2",
+}
+
+
+class Leadership:
+    """Campaigns until stopped; `on_change(True/False)` runs as leadership is won and lost."""
+
+    def __init__(
+        self,
+        url: str,
+        on_change: OnChange,
+        *,
+        key: int = LOCK_KEY,
+        interval: float = 1.0,
+        timeout: float = 2.0,
+    ) -> None:
+        parsed = make_url(url).set(drivername="postgresql")
+        self._dsn = parsed.render_as_string(hide_password=False)
+        self._on_change = on_change
+        self._key = key
+        self._interval = interval
+        self._timeout = timeout
+        self.is_leader = False
+        self.elected = asyncio.Event()
+        self.last_error: str | None = None
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Until `stop`: connect, try the lock every `interval`, hold it while pings answer."""
+        while not stop.is_set():
+            connection: asyncpg.Connection | None = None
+            try:
+                connection = await asyncio.wait_for(
+                    asyncpg.connect(self._dsn, server_settings=KEEPALIVES), self._timeout
+                )
+                await self._campaign(connection, stop)
+            except Exception as exc:  # a lost connection takes many shapes; all mean retry
+                reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                if reason != self.last_error:
+                    log.warning("leader election: %s; retrying", reason)
+                self.last_error = reason
+            finally:
+                await self._step_down()
+                if connection is not None:
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(connection.close(), self._timeout)
+            await _wait(stop, self._interval)
+
+    async def _campaign(self, connection: asyncpg.Connection, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            if self.is_leader:
+                await asyncio.wait_for(connection.fetchval("SELECT 1"), self._timeout)
+            else:
+                won = await asyncio.wait_for(
+                    connection.fetchval("SELECT pg_try_advisory_lock($1)", self._key),
+                    self._timeout,
+                )
+                if won:
+                    self.last_error = None
+                    await self._take_office()
+            await _wait(stop, self._interval)
+
+    async def _take_office(self) -> None:
+        self.is_leader = True
+        self.elected.set()
+        log.info("leader election: this replica is the leader")
+        await self._notify(True)
+
+    async def _step_down(self) -> None:
+        if not self.is_leader:
+            return
+        self.is_leader = False
+        self.elected.clear()
+        log.warning("leader election: leadership lost")
+        await self._notify(False)
+
+    async def _notify(self, leading: bool) -> None:
+        """What runs on a change must not end the campaign (or leave a lock held idle)."""
+        try:
+            await self._on_change(leading)
+        except Exception:
+            log.exception("leader election: acting on the change (leader=%s) failed", leading)
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
