@@ -21,7 +21,7 @@ from .models import Notification
 from .notifiers import Notifier
 from .redact import scrub, secrets_in
 from .retry import Backoff
-from .store import Delivery, Store
+from .store import Delivery, Store, leases
 
 if TYPE_CHECKING:
     from .metrics import Metrics
@@ -37,6 +37,9 @@ trouble is told within seconds, not at the next check an hour later."""
 PROBE_TIMEOUT = 3.0
 """A store that takes longer to answer a probe counts as unreachable (and SIGTERM waits
 at most this long for it)."""
+DELIVERY_LEASE = timedelta(minutes=2)
+"""Longer than any notifier's own time limit for one send, so a live sender never loses it."""
+LEASE_POLL_SECONDS = 1.0
 
 
 class Dispatcher:
@@ -48,6 +51,7 @@ class Dispatcher:
         backoff: Backoff = DELIVERY_BACKOFF,
         rng: random.Random | None = None,
         metrics: Metrics | None = None,
+        owner: str | None = None,
     ) -> None:
         self._store = store
         self._notifiers = notifiers
@@ -57,6 +61,8 @@ class Dispatcher:
         self._metrics = metrics
         self._wake = asyncio.Event()
         self.listeners: list[Callable[[str, Notification], None]] = []
+        self.owner = owner or leases.new_owner()
+        self._idle = False
         self.problems: dict[str, str] = {}
         """Targets whose last delivery failed permanently, with why (for status)."""
         self._secrets = {secret for n in notifiers.values() for secret in secrets_in(n.options)}
@@ -98,6 +104,8 @@ class Dispatcher:
                 store_failures += 1
             due = min((m for m in moments if m is not None), default=None)
             timeout = None if due is None else max(0.0, (due - self._clock.now()).total_seconds())
+            if self._idle and timeout == 0.0:  # due rows another replica holds: look again soon
+                timeout = LEASE_POLL_SECONDS
             waits = [
                 asyncio.ensure_future(self._wake.wait()),
                 asyncio.ensure_future(stop.wait()),
@@ -110,12 +118,22 @@ class Dispatcher:
                     waiter.cancel()
 
     async def deliver_due(self) -> int:
-        """Send every due row once; returns how many were delivered."""
-        due = await self._store.due_deliveries(self._clock.now())
+        """Send every due row once; returns how many were delivered.
+
+        Only the rows of targets whose lease this dispatcher wins: with several replicas on
+        one store, each target is sent to by one of them at a time, in order."""
+        due = await self._store.claim_deliveries(self._clock.now(), self.owner, DELIVERY_LEASE)
         queues: dict[tuple[str, str], list[Delivery]] = {}
         for delivery in due:
             queues.setdefault((delivery.notifier, delivery.target), []).append(delivery)
-        counts = await asyncio.gather(*(self._deliver_in_order(rows) for rows in queues.values()))
+        try:
+            counts = await asyncio.gather(
+                *(self._deliver_in_order(rows) for rows in queues.values())
+            )
+        finally:
+            if queues:
+                await self._store.release_deliveries(queues, self.owner)
+        self._idle = not due
         return sum(counts)
 
     async def _deliver_in_order(self, rows: list[Delivery]) -> int:

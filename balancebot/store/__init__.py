@@ -43,41 +43,10 @@ from ..models import (
     Silence,
     TransitionKind,
 )
-from . import migrations
+from . import leases, migrations
+from .schema import ID as _id
+from .schema import UTCDateTime, from_micros, metadata, to_micros
 from .sqlitefile import DatabaseFile, prepare
-
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-MICROSECOND = timedelta(microseconds=1)
-
-
-def to_micros(moment: datetime) -> int:
-    return (moment - EPOCH) // MICROSECOND
-
-
-def from_micros(micros: int) -> datetime:
-    return EPOCH + timedelta(microseconds=micros)
-
-
-class UTCDateTime(sa.TypeDecorator[datetime]):
-    """Microseconds since the epoch, UTC: exact, sortable, the same on every backend, and
-    an order of magnitude cheaper to read back than SQLite's text timestamps."""
-
-    impl = sa.BigInteger()
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> int | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetimes are not stored; use timezone-aware UTC")
-        return to_micros(value)
-
-    def process_result_value(self, value: int | None, dialect: sa.Dialect) -> datetime | None:
-        return None if value is None else from_micros(value)
-
-
-metadata = sa.MetaData()
-_id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # SQLite autoincrements INTEGER only
 
 snapshots = sa.Table(
     "snapshots",
@@ -750,31 +719,75 @@ class Store:
 
     # --- the outbox ---------------------------------------------------------------------
 
-    async def due_deliveries(self, now: datetime, limit: int = 100) -> list[Delivery]:
-        """Due rows, oldest first, keeping the messages to each target in order."""
+    async def due_deliveries(
+        self, now: datetime, limit: int = 100, only: Iterable[leases.Target] | None = None
+    ) -> list[Delivery]:
+        """Due rows, oldest first, keeping the messages to each target in order
+        (`only`: to these (notifier, target) pairs)."""
+        query = (
+            sa.select(outbox)
+            .where(
+                outbox.c.status == OutboxStatus.PENDING,
+                outbox.c.next_attempt_at <= now,
+                ~sa.exists().where(  # an earlier row waiting on a retry holds the line
+                    _earlier.c.notifier == outbox.c.notifier,
+                    _earlier.c.target == outbox.c.target,
+                    _earlier.c.status == OutboxStatus.PENDING,
+                    _earlier.c.id < outbox.c.id,
+                    _earlier.c.next_attempt_at > now,
+                ),
+            )
+            .order_by(outbox.c.id)
+            .limit(limit)
+        )
+        if only is not None:
+            query = query.where(sa.tuple_(outbox.c.notifier, outbox.c.target).in_(list(only)))
         async with self._reading() as conn:
-            rows = (
-                await conn.execute(
-                    sa.select(outbox)
-                    .where(
-                        outbox.c.status == OutboxStatus.PENDING,
-                        outbox.c.next_attempt_at <= now,
-                        ~sa.exists().where(  # an earlier row waiting on a retry holds the line
-                            _earlier.c.notifier == outbox.c.notifier,
-                            _earlier.c.target == outbox.c.target,
-                            _earlier.c.status == OutboxStatus.PENDING,
-                            _earlier.c.id < outbox.c.id,
-                            _earlier.c.next_attempt_at > now,
-                        ),
-                    )
-                    .order_by(outbox.c.id)
-                    .limit(limit)
-                )
-            ).all()
+            rows = (await conn.execute(query)).all()
         return [
             Delivery(r.id, r.notifier, r.target, notification_from_json(r.payload), r.attempts)
             for r in rows
         ]
+
+    async def claim_deliveries(
+        self, now: datetime, owner: str, lease: timedelta, limit: int = 100
+    ) -> list[Delivery]:
+        """Due rows of the targets whose delivery lease `owner` wins (see `leases.py`).
+
+        The rows are read again after the claim: a replica that held a target until a
+        moment ago marked its rows delivered before letting go, and must not be repeated."""
+        due = await self.due_deliveries(now, limit)
+        if not due:
+            return []
+        async with self._writing() as conn:
+            won = await leases.claim_targets(
+                conn, {(d.notifier, d.target) for d in due}, owner, now, now + lease
+            )
+        return await self.due_deliveries(now, limit, only=won) if won else []
+
+    async def release_deliveries(self, targets: Iterable[leases.Target], owner: str) -> None:
+        async with self._writing() as conn:
+            await leases.release_targets(conn, targets, owner)
+
+    # --- the shared check schedule (several replicas) -----------------------------------
+
+    async def schedule_accounts(self, first_due: dict[str, datetime]) -> None:
+        async with self._writing() as conn:
+            await leases.schedule_accounts(conn, first_due)
+
+    async def claim_due_checks(
+        self, owner: str, now: datetime, lease: timedelta, limit: int
+    ) -> list[str]:
+        async with self._writing() as conn:
+            return await leases.claim_due_checks(conn, owner, now, now + lease, limit)
+
+    async def finish_check(self, account: str, owner: str, next_at: datetime) -> bool:
+        async with self._writing() as conn:
+            return await leases.finish_check(conn, account, owner, next_at)
+
+    async def next_check_due(self) -> datetime | None:
+        async with self._engine.connect() as conn:
+            return await leases.next_check_due(conn)
 
     async def alerts_fired(self, account: str, since: datetime) -> int:
         """Alerts that fired for `account` since then (each once, however many targets)."""

@@ -1,0 +1,143 @@
+"""Leases: how several replicas share work through the store without doing any of it twice.
+
+- **Delivery lanes.** A replica sends to a target (a notifier's chat or channel) only while it
+  holds that target's lease, so the messages to each target still go out one at a time and in
+  order, whichever replica sends them. Claiming is one `INSERT ... ON CONFLICT DO UPDATE ...
+  WHERE` per target: the database serialises competing claims on the row, and the loser's
+  `WHERE` (lease expired, or already mine) then fails. A replica that dies mid-send leaves its
+  lease to expire; another then re-sends the row it had not marked delivered (at-least-once,
+  with the window as small as the lease).
+- **Due checks.** Each account's next check is a row; replicas claim due rows with
+  `FOR UPDATE SKIP LOCKED` (on SQLite, one writer at a time makes a plain update enough), so a
+  sweep spreads over the replicas and a dead replica's accounts come due again once its lease
+  runs out.
+
+The same SQL runs on SQLite (3.35+: upsert with RETURNING) for the single-instance default.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from collections.abc import Iterable
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .schema import UTCDateTime, metadata
+
+Target = tuple[str, str]  # (notifier, target)
+
+
+def new_owner() -> str:
+    """This process's name in leases: host, pid and a random part (pids are reused)."""
+    return f"{socket.gethostname()[:32]}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+delivery_leases = sa.Table(
+    "delivery_leases",
+    metadata,
+    sa.Column("notifier", sa.String(64), primary_key=True),
+    sa.Column("target", sa.String(128), primary_key=True),
+    sa.Column("owner", sa.String(64), nullable=False),
+    sa.Column("until", UTCDateTime(), nullable=False),
+)
+
+check_schedule = sa.Table(
+    "check_schedule",
+    metadata,
+    sa.Column("account", sa.String(64), primary_key=True),
+    sa.Column("next_at", UTCDateTime(), nullable=False),
+    sa.Column("owner", sa.String(64), nullable=True),
+    sa.Column("until", UTCDateTime(), nullable=True),
+    sa.Index("ix_check_schedule_next_at", "next_at"),
+)
+
+
+def _upsert(conn: AsyncConnection) -> type[postgresql.Insert] | type[sqlite.Insert]:
+    return postgresql.Insert if conn.dialect.name == "postgresql" else sqlite.Insert
+
+
+async def claim_targets(
+    conn: AsyncConnection, targets: Iterable[Target], owner: str, now: datetime, until: datetime
+) -> set[Target]:
+    """The targets whose lease `owner` now holds (new, expired, or its own renewed)."""
+    insert = _upsert(conn)
+    won: set[Target] = set()
+    for notifier, target in sorted(set(targets)):  # one order for all: no deadlocks
+        row = insert(delivery_leases).values(
+            notifier=notifier, target=target, owner=owner, until=until
+        )
+        claim = row.on_conflict_do_update(
+            index_elements=[delivery_leases.c.notifier, delivery_leases.c.target],
+            set_={"owner": owner, "until": until},
+            where=(delivery_leases.c.until <= now) | (delivery_leases.c.owner == owner),
+        ).returning(delivery_leases.c.owner)
+        if (await conn.execute(claim)).first() is not None:
+            won.add((notifier, target))
+    return won
+
+
+async def release_targets(conn: AsyncConnection, targets: Iterable[Target], owner: str) -> None:
+    for notifier, target in targets:
+        await conn.execute(
+            delivery_leases.delete().where(
+                delivery_leases.c.notifier == notifier,
+                delivery_leases.c.target == target,
+                delivery_leases.c.owner == owner,
+            )
+        )
+
+
+async def schedule_accounts(conn: AsyncConnection, first_due: dict[str, datetime]) -> None:
+    """Rows for accounts new to the schedule (existing ones keep their times); rows of
+    accounts no longer configured are removed."""
+    insert = _upsert(conn)
+    for account, due in first_due.items():
+        await conn.execute(
+            insert(check_schedule)
+            .values(account=account, next_at=due)
+            .on_conflict_do_nothing(index_elements=[check_schedule.c.account])
+        )
+    await conn.execute(check_schedule.delete().where(check_schedule.c.account.not_in(first_due)))
+
+
+async def claim_due_checks(
+    conn: AsyncConnection, owner: str, now: datetime, until: datetime, limit: int
+) -> list[str]:
+    """Accounts due for a check that no live lease holds, now leased to `owner`."""
+    due = (
+        sa.select(check_schedule.c.account)
+        .where(
+            check_schedule.c.next_at <= now,
+            sa.or_(check_schedule.c.until.is_(None), check_schedule.c.until <= now),
+        )
+        .order_by(check_schedule.c.next_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    claimed = await conn.execute(
+        check_schedule.update()
+        .where(check_schedule.c.account.in_(due.scalar_subquery()))
+        .values(owner=owner, until=until)
+        .returning(check_schedule.c.account)
+    )
+    return sorted(claimed.scalars())
+
+
+async def finish_check(conn: AsyncConnection, account: str, owner: str, next_at: datetime) -> bool:
+    """Schedule the next check and drop the lease; False if the lease had been taken over."""
+    done = await conn.execute(
+        check_schedule.update()
+        .where(check_schedule.c.account == account, check_schedule.c.owner == owner)
+        .values(next_at=next_at, owner=None, until=None)
+    )
+    return bool(done.rowcount)
+
+
+async def next_check_due(conn: AsyncConnection) -> datetime | None:
+    due: datetime | None = await conn.scalar(sa.select(sa.func.min(check_schedule.c.next_at)))
+    return due
