@@ -16,7 +16,7 @@ from ..store import Store
 async def load_history(
     config: Config, account: str, days: int, max_points: int | None = None
 ) -> list[BalanceSnapshot]:
-    store = await Store.open(config.store.database_url)
+    store = await Store.open(config.store.database_url, migrate=False)
     try:
         since = datetime.now(UTC) - timedelta(days=days)
         return await store.history(account, since, max_points=max_points)

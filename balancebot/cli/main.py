@@ -186,7 +186,7 @@ def _operate(args: argparse.Namespace, work: Callable[[Any], Any]) -> None:
     from .operate import Operator, existing_store
 
     async def go(url: str) -> str:
-        store = await Store.open(url)
+        store = await Store.open(url, migrate=False)
         try:
             return str(await work(Operator(config, store)))
         finally:

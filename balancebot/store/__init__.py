@@ -121,7 +121,7 @@ silences = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=False),
 )
 
-silence_comments = sa.Table(  # a table of its own: create_all adds it to existing stores
+silence_comments = sa.Table(
     "silence_comments",
     metadata,
     sa.Column("silence_id", _id, sa.ForeignKey("silences.id"), primary_key=True),
