@@ -84,6 +84,7 @@ class CheckPipeline:
         self._zone = zoneinfo.ZoneInfo(config.timezone)
         self._bound = asyncio.Semaphore(config.max_concurrent_checks)
         self._states: dict[AlertKey, AlertState] = {}
+        self._keys: dict[str, set[AlertKey]] = {}  # each account's keys in `_states`
         self._recent: dict[str, deque[CheckResult]] = {}
         self._accounts = {a.name: a for a in config.accounts}  # a sweep looks up every one
         self._locks = {a.name: asyncio.Lock() for a in config.accounts}
@@ -103,12 +104,30 @@ class CheckPipeline:
     async def load(self) -> None:
         """Pick up where the last run stopped: alert states and recent history."""
         self._states = await self._store.alert_states()
+        for key in self._states:
+            self._keys.setdefault(key.account, set()).add(key)
         for account in self._config.accounts:
             depth = history_needed(self._config.rules_for(account.name))
             recent = await self._store.recent_results(account.name, depth)
             self._recent[account.name] = deque(recent, maxlen=depth)
         self._last_success = await self._store.last_successes()
         self._told = await self._store.told_routes()
+
+    async def refresh(self, account: str) -> None:
+        """Re-read one account's alert states and history: with replicas sharing the store,
+        its last check may have run elsewhere (`sweep.py`)."""
+        depth = history_needed(self._config.rules_for(account))
+        recent = await self._store.recent_results(account, depth)
+        states = await self._store.alert_states(account)
+        told = await self._store.told_routes(account)
+        self._recent[account] = deque(recent, maxlen=depth)
+        for key in self._keys.pop(account, set()):  # inactive ones have no row: forget all
+            self._states.pop(key, None)
+        self._states.update(states)
+        self._keys[account] = set(states)
+        for key in [k for k in self._told if k.account == account]:
+            del self._told[key]
+        self._told.update(told)
 
     def states(self) -> Mapping[AlertKey, AlertState]:
         return self._states
@@ -269,6 +288,7 @@ class CheckPipeline:
         recent.append(result)
         for state in changed:
             self._states[state.key] = state
+            self._keys.setdefault(state.key.account, set()).add(state.key)
         self._remember_told(entries)
         if entries:
             self._on_outbox()

@@ -1,4 +1,5 @@
-"""APScheduler in the daemon's event loop: one interval job per account."""
+"""APScheduler in the daemon's event loop: one interval job per account, or, with replicas
+sharing a PostgreSQL store, one job that claims due checks from it (`sweep.py`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from .checks import CheckPipeline
 from .config import AccountConfig, Config
+from .sweep import TICK_SECONDS, SharedSweep
 
 
 def default_jitter(account: AccountConfig) -> timedelta:
@@ -31,6 +33,7 @@ def build_scheduler(
     pipeline: CheckPipeline,
     housekeeping: Callable[[], Awaitable[object]],
     digest: Callable[[], Awaitable[object]],
+    sweep: SharedSweep | None = None,
 ) -> AsyncIOScheduler:
     """Must be called, and started, inside the running loop (apscheduler #994)."""
     scheduler = AsyncIOScheduler(timezone=UTC)
@@ -51,6 +54,16 @@ def build_scheduler(
         max_instances=1,
         coalesce=True,
     )
+    if sweep is not None:
+        scheduler.add_job(
+            sweep.tick,
+            IntervalTrigger(seconds=TICK_SECONDS, timezone=UTC),
+            id="sweep",
+            next_run_time=datetime.now(UTC),
+            max_instances=1,
+            coalesce=True,
+        )
+        return scheduler
     for account in config.accounts:
         interval = account.check_interval.total_seconds()
         scheduler.add_job(

@@ -488,11 +488,15 @@ class Store:
             )
             await conn.execute(alert_routes.insert().values(**row))
 
-    async def told_routes(self) -> dict[AlertKey, set[Route]]:
-        """Per open alert, the (notifier, target) pairs that were told it fired."""
+    async def told_routes(self, account: str | None = None) -> dict[AlertKey, set[Route]]:
+        """Per open alert (of one account, or all), the (notifier, target) pairs that were
+        told it fired."""
         found: dict[AlertKey, set[Route]] = {}
+        query = sa.select(alert_routes)
+        if account is not None:
+            query = query.where(alert_routes.c.account == account)
         async with self._reading() as conn:
-            for r in await conn.execute(sa.select(alert_routes)):
+            for r in await conn.execute(query):
                 key = AlertKey(r.account, r.rule, r.subject)
                 found.setdefault(key, set()).add((r.notifier, r.target))
         return found
@@ -701,9 +705,13 @@ class Store:
             )
             return {account: _as_utc(at) for account, at in rows}
 
-    async def alert_states(self) -> dict[AlertKey, AlertState]:
+    async def alert_states(self, account: str | None = None) -> dict[AlertKey, AlertState]:
+        """Every alert's state, or one account's."""
+        query = sa.select(alert_states)
+        if account is not None:
+            query = query.where(alert_states.c.account == account)
         async with self._reading() as conn:
-            rows = (await conn.execute(sa.select(alert_states))).all()
+            rows = (await conn.execute(query)).all()
         states = {}
         for row in rows:
             key = AlertKey(row.account, row.rule, row.subject)

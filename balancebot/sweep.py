@@ -1,0 +1,101 @@
+"""Checks claimed from the store's shared schedule, for several replicas on PostgreSQL.
+
+A single instance (SQLite) runs one APScheduler interval job per account. Replicas cannot:
+each would check every account. Instead each account's next check is a row
+(`store/leases.py`), and every replica's scheduler ticks `SharedSweep.tick` once a second;
+a tick claims as many due accounts as it has room for (`FOR UPDATE SKIP LOCKED`, so two
+replicas never claim the same one) and runs their checks. A check's lease outlasts the
+check's own time limit; a replica killed mid-check leaves its accounts to come due again
+once their leases run out, so no account waits much more than an interval plus a lease.
+
+Before checking, the pipeline re-reads the account's alert states and recent history from
+the store: the last check may have run on another replica.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from datetime import timedelta
+
+from .checks import CheckPipeline
+from .clock import Clock
+from .config import AccountConfig, Config
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+TICK_SECONDS = 1.0
+
+
+def lease_for(account: AccountConfig) -> timedelta:
+    """Longer than the check can take (its retries included), so a live check keeps it."""
+    return max(account.check_interval, account.timeout * 3 + timedelta(seconds=5))
+
+
+class SharedSweep:
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        pipeline: CheckPipeline,
+        clock: Clock,
+        owner: str,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._config = config
+        self._store = store
+        self._pipeline = pipeline
+        self._clock = clock
+        self.owner = owner
+        self._rng = rng or random.Random()
+        self._accounts = {a.name: a for a in config.accounts}
+        self._running: dict[str, asyncio.Task[None]] = {}
+        self._longest_lease = max(lease_for(a) for a in config.accounts)
+
+    async def register(self) -> None:
+        """Accounts new to the schedule are due now; the others keep their times."""
+        now = self._clock.now()
+        await self._store.schedule_accounts({name: now for name in self._accounts})
+
+    async def tick(self) -> None:
+        """Claim what this replica has room for and start those checks; returns at once."""
+        room = self._config.max_concurrent_checks - len(self._running)
+        if room <= 0:
+            return
+        now = self._clock.now()
+        claimed = await self._store.claim_due_checks(self.owner, now, self._longest_lease, room)
+        for name in claimed:
+            if name in self._accounts and name not in self._running:
+                task = asyncio.create_task(self._check(name), name=f"check {name}")
+                self._running[name] = task
+
+    async def _check(self, name: str) -> None:
+        account = self._accounts[name]
+        try:
+            await self._pipeline.refresh(name)
+            await self._pipeline.check(name)
+        except Exception:  # the pipeline records failures itself; this is a bug's last stop
+            log.exception("check %s ended unexpectedly", name)
+        finally:
+            self._running.pop(name, None)
+            jitter = account.jitter.total_seconds() if account.jitter is not None else 0.0
+            next_at = self._clock.now() + account.check_interval
+            next_at += timedelta(seconds=self._rng.uniform(0, jitter))
+            try:
+                if not await self._store.finish_check(name, self.owner, next_at):
+                    log.warning("check %s outlived its lease; another replica took it", name)
+            except Exception as exc:
+                log.warning("check %s: cannot reschedule (%s); its lease will expire", name, exc)
+
+    async def settle(self) -> None:
+        """Until the checks this replica is running have finished."""
+        while self._running:
+            await asyncio.gather(*self._running.values(), return_exceptions=True)
+
+    async def stop(self) -> None:
+        tasks = list(self._running.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,0 +1,146 @@
+"""Replicas sharing due checks through a PostgreSQL store (two daemons in one process stand
+for two replicas): each due check runs on exactly one of them, alert state carries over
+from one replica to the other without a second FIRING, and a dead replica's accounts are
+checked again once its leases run out."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from balancebot.config import Config
+from balancebot.daemon import Daemon
+from balancebot.store import async_url, outbox
+from balancebot.sweep import SharedSweep, lease_for
+from balancebot.testing.clock import FakeClock
+from balancebot.testing.deepseek import DeepSeekSimulator
+
+pytestmark = pytest.mark.postgres
+
+ACCOUNTS = 6
+# each account: fine, then low for the rest of the test
+SCRIPT = ["100.00", "5.00"]
+
+
+@pytest.fixture
+def config(
+    simulator: DeepSeekSimulator, make_config: Callable[..., Config], store_url: str
+) -> Config:
+    if not store_url.startswith("postgresql"):
+        pytest.skip("replicas share a PostgreSQL store")
+    accounts: list[dict[str, Any]] = []
+    for i in range(ACCOUNTS):
+        key = f"sk-sweep-{i}"
+        simulator.add_account(key, {"CNY": ("0", SCRIPT[0])}, script=[*map(_d, SCRIPT)])
+        accounts.append(
+            {"name": f"a{i}", "api_key": key, "base_url": simulator.base_url, "timeout": "1s"}
+        )
+    return make_config(
+        accounts=accounts,
+        store={"url": store_url},
+        max_concurrent_checks=3,
+        rules=[
+            {
+                "name": "low",
+                "type": "threshold",
+                "repeat_interval": "1d",
+                "thresholds": {"CNY": {"warning_below": "20"}},
+            }
+        ],
+    )
+
+
+def _d(text: str) -> Any:
+    from decimal import Decimal
+
+    return Decimal(text)
+
+
+@pytest.fixture
+async def replicas(
+    config: Config, clock: FakeClock
+) -> AsyncIterator[list[tuple[Daemon, SharedSweep]]]:
+    async with AsyncExitStack() as stack:
+        pairs = []
+        for _ in range(2):
+            daemon = await stack.enter_async_context(Daemon.open(config, clock))
+            sweep = SharedSweep(
+                config, daemon.store, daemon.pipeline, clock, daemon.dispatcher.owner
+            )
+            await sweep.register()
+            stack.push_async_callback(sweep.stop)
+            pairs.append((daemon, sweep))
+        yield pairs
+
+
+async def _firing_rows(url: str) -> dict[str, int]:
+    engine = create_async_engine(async_url(url))
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                sa.select(outbox.c.account, sa.func.count())
+                .where(outbox.c.kind == "firing")
+                .group_by(outbox.c.account)
+            )
+            return {account: count for account, count in rows}
+    finally:
+        await engine.dispose()
+
+
+async def round_of_checks(replicas: list[tuple[Daemon, SharedSweep]]) -> None:
+    for _, sweep in replicas:
+        await sweep.tick()
+    for _, sweep in replicas:
+        await sweep.settle()
+
+
+async def test_each_due_check_runs_on_one_replica_and_state_carries_over(
+    replicas: list[tuple[Daemon, SharedSweep]],
+    simulator: DeepSeekSimulator,
+    clock: FakeClock,
+    config: Config,
+) -> None:
+    interval = config.accounts[0].check_interval
+    await round_of_checks(replicas)  # 3 accounts each (max_concurrent_checks)
+    assert [a.requests for a in simulator.accounts.values()] == [1] * ACCOUNTS
+    for rounds in range(2, 5):
+        clock.advance(interval.total_seconds() + 1)
+        await round_of_checks(replicas)
+        assert [a.requests for a in simulator.accounts.values()] == [rounds] * ACCOUNTS
+    # each account went low once: one FIRING each, whichever replica checked it
+    assert await _firing_rows(config.store.database_url) == {f"a{i}": 1 for i in range(ACCOUNTS)}
+
+
+async def test_a_dead_replicas_accounts_are_checked_after_its_lease(
+    replicas: list[tuple[Daemon, SharedSweep]],
+    simulator: DeepSeekSimulator,
+    clock: FakeClock,
+    config: Config,
+) -> None:
+    (_, alive), (dead_daemon, _) = replicas
+    # the dead replica claimed three accounts and died before checking them
+    claimed = await dead_daemon.store.claim_due_checks(
+        "dead", clock.now(), lease_for(config.accounts[0]), 3
+    )
+    assert len(claimed) == 3
+    await alive.tick()
+    await alive.settle()
+    checked = {
+        name
+        for name, a in zip(
+            sorted(f"a{i}" for i in range(ACCOUNTS)), simulator.accounts.values(), strict=True
+        )
+        if a.requests
+    }
+    assert checked.isdisjoint(claimed) and len(checked) == 3
+    clock.advance(lease_for(config.accounts[0]).total_seconds())
+    await alive.tick()
+    await alive.settle()
+    assert all(a.requests == 1 for a in simulator.accounts.values())
+    assert lease_for(config.accounts[0]) >= timedelta(seconds=8)
