@@ -85,6 +85,8 @@ class CheckPipeline:
         self._bound = asyncio.Semaphore(config.max_concurrent_checks)
         self._states: dict[AlertKey, AlertState] = {}
         self._keys: dict[str, set[AlertKey]] = {}  # each account's keys in `_states`
+        self.lease_owner: str | None = None
+        """Set with replicas (`sweep.py`): results are stored only under this check lease."""
         self._recent: dict[str, deque[CheckResult]] = {}
         self._accounts = {a.name: a for a in config.accounts}  # a sweep looks up every one
         self._locks = {a.name: asyncio.Lock() for a in config.accounts}
@@ -283,7 +285,7 @@ class CheckPipeline:
                         or (notifier, target) in told
                     ]
 
-        await self._store.save_check(result, changed, entries, now)
+        await self._store.save_check(result, changed, entries, now, self.lease_owner)
         # memory follows the store only once the transaction committed
         recent.append(result)
         for state in changed:

@@ -11,6 +11,7 @@
     │   └── RequestRejected     any other 4xx: our request is wrong, retrying won't help
     ├── DeliveryError           a notifier could not deliver; says whether it is permanent
     └── StoreError              the state store is unreachable or inconsistent
+        └── LeaseLost           another replica took over a check whose lease ran out
 
 Messages never contain secrets: errors are built from status codes and response bodies,
 and the provider redacts its key from anything it quotes.
@@ -90,3 +91,8 @@ class DeliveryError(BalanceBotError):
 
 class StoreError(BalanceBotError):
     """The state store failed."""
+
+
+class LeaseLost(StoreError):
+    """A replica's claim on a check ran out and another replica took the account over: its
+    results are refused, so two replicas never both advance one alert."""

@@ -4,9 +4,9 @@ A single instance (SQLite) runs one APScheduler interval job per account. Replic
 each would check every account. Instead each account's next check is a row
 (`store/leases.py`), and every replica's scheduler ticks `SharedSweep.tick` once a second;
 a tick claims as many due accounts as it has room for (`FOR UPDATE SKIP LOCKED`, so two
-replicas never claim the same one) and runs their checks. A check's lease outlasts the
-check's own time limit; a replica killed mid-check leaves its accounts to come due again
-once their leases run out, so no account waits much more than an interval plus a lease.
+replicas never claim the same one) and runs their checks. A replica killed mid-check
+leaves its accounts to come due again once their leases run out, so no account waits much
+more than an interval plus a lease.
 
 Before checking, the pipeline re-reads the account's alert states and recent history from
 the store: the last check may have run on another replica.
@@ -22,6 +22,7 @@ from datetime import timedelta
 from .checks import CheckPipeline
 from .clock import Clock
 from .config import AccountConfig, Config
+from .errors import LeaseLost
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -30,8 +31,11 @@ TICK_SECONDS = 1.0
 
 
 def lease_for(account: AccountConfig) -> timedelta:
-    """Longer than the check can take (its retries included), so a live check keeps it."""
-    return max(account.check_interval, account.timeout * 3 + timedelta(seconds=5))
+    """Longer than a check's attempts take, so a live check normally keeps its lease; short,
+    so a dead replica's accounts come due again soon. A check that outlives it (a long
+    `Retry-After`) may be taken over: the store then refuses the old owner's results
+    (`Store.save_check` with a lease owner), so the worst case is one extra fetch."""
+    return account.timeout * 3 + timedelta(seconds=2)
 
 
 class SharedSweep:
@@ -53,6 +57,7 @@ class SharedSweep:
         self._accounts = {a.name: a for a in config.accounts}
         self._running: dict[str, asyncio.Task[None]] = {}
         self._longest_lease = max(lease_for(a) for a in config.accounts)
+        pipeline.lease_owner = owner
 
     async def register(self) -> None:
         """Accounts new to the schedule are due now; the others keep their times."""
@@ -76,6 +81,8 @@ class SharedSweep:
         try:
             await self._pipeline.refresh(name)
             await self._pipeline.check(name)
+        except LeaseLost as exc:
+            log.warning("check %s: results dropped: %s", name, exc)
         except Exception:  # the pipeline records failures itself; this is a bug's last stop
             log.exception("check %s ended unexpectedly", name)
         finally:

@@ -117,3 +117,22 @@ async def test_due_checks_are_split_between_replicas_and_taken_over_after_a_cras
     finally:
         for store in stores:
             await store.close()
+
+
+async def test_results_of_a_check_whose_lease_was_taken_over_are_refused(
+    replicas: tuple[Store, Store],
+) -> None:
+    from balancebot.errors import LeaseLost
+    from balancebot.models import CheckFailure, FailureKind
+
+    one, two = replicas
+    await one.schedule_accounts({"prod": T0})
+    assert await one.claim_due_checks("one", T0, LEASE, 10) == ["prod"]
+    # "one" is slow; its lease runs out and "two" takes the account over
+    assert await two.claim_due_checks("two", T0 + LEASE, LEASE, 10) == ["prod"]
+    late = CheckFailure("prod", "deepseek", T0 + LEASE, FailureKind.TIMEOUT, "slow")
+    with pytest.raises(LeaseLost, match="prod"):
+        await one.save_check(late, entries=[entry("a", "late")], lease_owner="one")
+    await two.save_check(late, entries=[entry("a", "on time")], lease_owner="two")
+    due = await two.due_deliveries(T0 + LEASE)
+    assert headlines(due) == [("a", "on time")]

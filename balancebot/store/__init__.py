@@ -26,7 +26,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from ..errors import StoreError
+from ..errors import LeaseLost, StoreError
 from ..health import Health
 from ..models import (
     AlertKey,
@@ -225,6 +225,7 @@ class _CheckWrite:
     states: tuple[AlertState, ...]
     entries: tuple[OutboxEntry, ...]
     now: datetime
+    lease_owner: str | None = None
 
 
 def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
@@ -370,14 +371,20 @@ class Store:
         states: Iterable[AlertState] = (),
         entries: Iterable[OutboxEntry] = (),
         now: datetime | None = None,
+        lease_owner: str | None = None,
     ) -> None:
         """Returns once the check's rows are committed (or raises why they were not).
+
+        `lease_owner`: with replicas, the rows are written only while that owner still
+        holds the account's check lease, under a row lock (else `LeaseLost`).
 
         Checks that arrive while a transaction is being written are queued and written
         together in the next one: beginning and committing cost more than the rows, and a
         sweep of a thousand accounts otherwise spent most of its time on them. A caller
         cancelled before its rows went out leaves nothing behind, as a rollback would."""
-        write = _CheckWrite(result, tuple(states), tuple(entries), now or result.taken_at)
+        write = _CheckWrite(
+            result, tuple(states), tuple(entries), now or result.taken_at, lease_owner
+        )
         committed = asyncio.get_running_loop().create_future()
         self._queued.append((write, committed))
         if self._committer is None or self._committer.done():
@@ -429,6 +436,11 @@ class Store:
 
     async def _write_checks(self, writes: Sequence[_CheckWrite]) -> None:
         async with self._writing() as conn:
+            owners = {w.result.account: w.lease_owner for w in writes if w.lease_owner}
+            if owners:
+                lost = await leases.lost_leases(conn, owners)
+                if lost:
+                    raise LeaseLost(f"another replica took over the check of {', '.join(lost)}")
             # One INSERT for all. SQLite cannot tie RETURNING rows to the parameter sets
             # (SQLAlchemy would fall back to a statement per row), so rows are matched back
             # by (account, taken_at), which `_next_batch` keeps unique.

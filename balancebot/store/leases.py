@@ -141,3 +141,15 @@ async def finish_check(conn: AsyncConnection, account: str, owner: str, next_at:
 async def next_check_due(conn: AsyncConnection) -> datetime | None:
     due: datetime | None = await conn.scalar(sa.select(sa.func.min(check_schedule.c.next_at)))
     return due
+
+
+async def lost_leases(conn: AsyncConnection, owners: dict[str, str]) -> list[str]:
+    """The accounts whose check lease is no longer held by the owner given, with their
+    schedule rows locked until the transaction ends (so no takeover can slip in)."""
+    held = await conn.execute(
+        sa.select(check_schedule.c.account, check_schedule.c.owner)
+        .where(check_schedule.c.account.in_(owners))
+        .with_for_update()
+    )
+    holders = dict(held.tuples().all())
+    return sorted(account for account, owner in owners.items() if holders.get(account) != owner)
