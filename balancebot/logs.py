@@ -37,5 +37,5 @@ def configure(level: str, fmt: str = "text") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     quiet = logging.WARNING if level.upper() != "DEBUG" else logging.DEBUG
-    for noisy in ("httpx", "apscheduler", "telegram", "slack_sdk", "aiohttp.access"):
+    for noisy in ("httpx", "apscheduler", "telegram", "slack_sdk", "aiohttp.access", "alembic"):
         logging.getLogger(noisy).setLevel(quiet)  # per-request lines only when debugging

@@ -91,7 +91,10 @@ async def test_a_store_written_by_0_1_0_is_upgraded_and_keeps_its_data(store_url
         assert newest.taken_at == datetime(2026, 11, 1, 13, 0, tzinfo=UTC)
         assert newest.balances["CNY"].total == Decimal("50")  # type: ignore[union-attr]
         states = await store.alert_states()
-        assert states[AlertKey("prod", "low-balance", "CNY")].status is AlertStatus.FIRING
+        key = AlertKey("prod", "low-balance", "CNY")
+        assert states[key].status is AlertStatus.FIRING
+        # who was told it fired: the unmuted row's target, not the muted one's
+        assert await store.told_routes() == {key: {("console", "")}}
         due = await store.due_deliveries(datetime(2026, 11, 2, tzinfo=UTC))
         assert [d.notifier for d in due] == ["console"]  # the muted row stays muted
         assert len(await store.active_silences(datetime(2026, 11, 2, tzinfo=UTC))) == 1

@@ -274,8 +274,8 @@ class Store:
                 if self._file is not None:
                     self._file.check()
                 yield await stack.enter_async_context(self._engine.begin())
-        except IntegrityError:
-            raise  # the store works; the caller broke a constraint on purpose (a replay)
+        except (IntegrityError, LeaseLost):
+            raise  # the store works: a replay refused, or a check another replica took over
         except (SQLAlchemyError, OSError, StoreError) as exc:
             message = describe(exc)
             self._trouble(f"cannot write the store: {message}", read=False)
@@ -323,6 +323,8 @@ class Store:
             sa.event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         try:
             async with engine.begin() as conn:
+                if engine.dialect.name == "sqlite":
+                    await conn.run_sync(_check_integrity)
                 if migrate:
                     await conn.run_sync(migrations.upgrade, metadata)
                 else:
@@ -916,34 +918,6 @@ class Store:
         return result.rowcount > 0
 
 
-async def _backfill_routes(conn: AsyncConnection) -> None:
-    """A store from before `alert_routes`: its firing alerts were told wherever an unmuted
-    firing, repeat or escalation row went since they started."""
-    firing = {
-        (r.account, r.rule, r.subject): r.started_at
-        for r in await conn.execute(
-            sa.select(alert_states).where(alert_states.c.status == AlertStatus.FIRING.value)
-        )
-    }
-    if not firing:
-        return
-    rows = await conn.execute(
-        sa.select(outbox.c.notifier, outbox.c.target, outbox.c.created_at, outbox.c.payload).where(
-            outbox.c.kind.in_([k.value for k in TOLD]), outbox.c.status != OutboxStatus.MUTED
-        )
-    )
-    told: list[dict[str, str]] = []
-    for row in rows:
-        n = notification_from_json(row.payload)
-        started = firing.get((n.account, n.rule, n.subject))
-        route = {"account": n.account, "rule": n.rule, "subject": n.subject}
-        route |= {"notifier": row.notifier, "target": row.target}
-        if started is not None and row.created_at >= started and route not in told:
-            told.append(route)
-    if told:
-        await conn.execute(alert_routes.insert(), told)
-
-
 def _matches_null(column: sa.Column[Any], value: str | None) -> sa.ColumnElement[bool]:
     return column.is_(None) if value is None else column == value
 
@@ -981,6 +955,15 @@ def _result_from_row(row: Any, balances: dict[Currency, CurrencyBalance]) -> Che
     return CheckFailure(
         row.account, row.provider, row.taken_at, FailureKind(row.outcome), row.message or ""
     )
+
+
+def _check_integrity(connection: sa.Connection) -> None:
+    """A damaged SQLite file is found at open, not at the first read that happens to touch
+    the bad page (which may be hours later, or a query that reads around it)."""
+    found = connection.exec_driver_sql("PRAGMA quick_check(1)").scalar()
+    if found != "ok":
+        detail = " ".join(str(found).split())[:120]
+        raise StoreError(f"the database file is damaged (malformed): {detail}")
 
 
 def _require_current_schema(connection: sa.Connection) -> None:
