@@ -316,12 +316,12 @@ async def test_delivery_outlives_a_store_it_cannot_read(
     class Unreadable(Store):
         failures = 2
 
-        async def due_deliveries(self, now, limit=100):  # type: ignore[no-untyped-def]
+        async def due_deliveries(self, now, limit=100, only=None):  # type: ignore[no-untyped-def]
             if self.failures:
                 self.failures -= 1
                 self.health.report("store", "cannot read the store: gone")
                 raise StoreError("cannot read the store: gone")
-            return await super().due_deliveries(now, limit)
+            return await super().due_deliveries(now, limit, only)
 
     opened = await Store.open(store_url)
     store = Unreadable(opened._engine, opened._file)
