@@ -17,6 +17,7 @@ from .config import Config
 from .delivery import Dispatcher, close_all
 from .digest import build_digest
 from .i18n import activate
+from .leader import Leadership
 from .metrics import Metrics
 from .notifiers import Notifier
 from .ops import OpsServer
@@ -24,8 +25,13 @@ from .plugins import notifier_class
 from .providers import build_providers, http_client
 from .scheduler import build_scheduler
 from .store import Store
+from .sweep import SharedSweep
 
 log = logging.getLogger(__name__)
+
+
+async def _on_leadership(leading: bool) -> None:
+    log.info("this replica %s the digest and housekeeping", "now runs" if leading else "stops")
 
 
 def build_notifiers(config: Config, clock: Clock) -> dict[str, Notifier]:
@@ -100,6 +106,10 @@ class Daemon:
     metrics: Metrics
     server: OpsServer | None
     clock: Clock
+    sweep: SharedSweep | None = None
+    """With a shared (PostgreSQL) store: checks claimed from it, so replicas split them."""
+    leadership: Leadership | None = None
+    """With a shared store: the one replica that sends digests and tidies history."""
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -136,6 +146,11 @@ class Daemon:
             access = Access(config, notified_chats(config, notifiers))
             commands = Commands(config, pipeline, store, dispatcher, access, clock, metrics)
             front_ends = build_front_ends(config, commands, notifiers, clock, server)
+            sweep = leadership = None
+            if store.shared:
+                sweep = SharedSweep(config, store, pipeline, clock, dispatcher.owner)
+                await sweep.register()
+                leadership = Leadership(store.url, _on_leadership)
             yield cls(
                 config,
                 store,
@@ -147,6 +162,8 @@ class Daemon:
                 metrics,
                 server,
                 clock,
+                sweep,
+                leadership,
             )
         finally:
             await close_all(notifiers)
@@ -169,7 +186,14 @@ class Daemon:
             for front_end in reversed(started):
                 await front_end.stop()
 
+    @property
+    def leading(self) -> bool:
+        """Whether this process does the once-per-deployment jobs (always, on SQLite)."""
+        return self.leadership is None or self.leadership.is_leader
+
     async def send_digest(self) -> None:
+        if not self.leading:
+            return
         now = self.clock.now()
         targets = {name: notifier.targets() for name, notifier in self.notifiers.items()}
         entries = await build_digest(self.config, self.store, targets, now)
@@ -179,6 +203,8 @@ class Daemon:
 
     async def housekeeping(self) -> None:
         """Downsample old history so a year of checks stays small and charts stay fast."""
+        if not self.leading:
+            return
         store = self.config.store
         removed = await self.store.downsample(
             self.clock.now() - store.keep_full_resolution, store.downsample_to
@@ -187,8 +213,15 @@ class Daemon:
             log.info("housekeeping: downsampled %d old snapshots", removed)
 
     async def _serve(self, stop: asyncio.Event) -> None:
-        scheduler = build_scheduler(self.config, self.pipeline, self.housekeeping, self.send_digest)
+        scheduler = build_scheduler(
+            self.config, self.pipeline, self.housekeeping, self.send_digest, self.sweep
+        )
         delivery = asyncio.create_task(self.dispatcher.run(stop), name="dispatcher")
+        campaign = (
+            asyncio.create_task(self.leadership.run(stop), name="leader election")
+            if self.leadership is not None
+            else None
+        )
         scheduler.start()
         log.info(
             "balancebot running: %d account(s), notifiers: %s",
@@ -199,6 +232,10 @@ class Daemon:
             await stop.wait()
         finally:
             scheduler.shutdown(wait=False)
+            if self.sweep is not None:
+                await self.sweep.stop()
             await self.pipeline.abandon_in_flight()
             await delivery
+            if campaign is not None:
+                await campaign
             log.info("balancebot stopped")

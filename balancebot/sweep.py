@@ -2,7 +2,7 @@
 
 A single instance (SQLite) runs one APScheduler interval job per account. Replicas cannot:
 each would check every account. Instead each account's next check is a row
-(`store/leases.py`), and every replica's scheduler ticks `SharedSweep.tick` once a second;
+(`store/leases.py`), and every replica's scheduler ticks `SharedSweep.tick` twice a second;
 a tick claims as many due accounts as it has room for (`FOR UPDATE SKIP LOCKED`, so two
 replicas never claim the same one) and runs their checks. A replica killed mid-check
 leaves its accounts to come due again once their leases run out, so no account waits much
@@ -27,7 +27,7 @@ from .store import Store
 
 log = logging.getLogger(__name__)
 
-TICK_SECONDS = 1.0
+TICK_SECONDS = 0.5
 
 
 def lease_for(account: AccountConfig) -> timedelta:
@@ -35,7 +35,7 @@ def lease_for(account: AccountConfig) -> timedelta:
     so a dead replica's accounts come due again soon. A check that outlives it (a long
     `Retry-After`) may be taken over: the store then refuses the old owner's results
     (`Store.save_check` with a lease owner), so the worst case is one extra fetch."""
-    return account.timeout * 3 + timedelta(seconds=2)
+    return account.timeout * 3 + timedelta(seconds=1)
 
 
 class SharedSweep:

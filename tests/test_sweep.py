@@ -143,4 +143,4 @@ async def test_a_dead_replicas_accounts_are_checked_after_its_lease(
     await alive.tick()
     await alive.settle()
     assert all(a.requests == 1 for a in simulator.accounts.values())
-    assert lease_for(config.accounts[0]) == timedelta(seconds=5)
+    assert lease_for(config.accounts[0]) == timedelta(seconds=4)

@@ -342,6 +342,15 @@ class Store:
             raise StoreError(f"cannot open the store at {where}: {describe(exc)}") from exc
         return cls(engine, file)
 
+    @property
+    def shared(self) -> bool:
+        """PostgreSQL: several replicas may use this store at once (SQLite is locked to one)."""
+        return self._engine.dialect.name == "postgresql"
+
+    @property
+    def url(self) -> str:
+        return self._engine.url.render_as_string(hide_password=False)
+
     async def close(self) -> None:
         if self._committer is not None:
             await asyncio.gather(self._committer, return_exceptions=True)
