@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from .alerts import Policy, advance
 from .clock import Clock
 from .config import AccountConfig, Config
-from .errors import StoreError
+from .errors import LeaseLost, StoreError
 from .models import (
     AlertKey,
     AlertState,
@@ -85,8 +85,6 @@ class CheckPipeline:
         self._bound = asyncio.Semaphore(config.max_concurrent_checks)
         self._states: dict[AlertKey, AlertState] = {}
         self._keys: dict[str, set[AlertKey]] = {}  # each account's keys in `_states`
-        self.lease_owner: str | None = None
-        """Set with replicas (`sweep.py`): results are stored only under this check lease."""
         self._recent: dict[str, deque[CheckResult]] = {}
         self._accounts = {a.name: a for a in config.accounts}  # a sweep looks up every one
         self._locks = {a.name: asyncio.Lock() for a in config.accounts}
@@ -148,12 +146,14 @@ class CheckPipeline:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def check(self, account_name: str) -> CheckOutcome:
+    async def check(self, account_name: str, lease_owner: str | None = None) -> CheckOutcome:
+        """`lease_owner`: with replicas (`sweep.py`), the results are stored only while this
+        owner still holds the account's check lease."""
         task = asyncio.current_task()
         assert task is not None
         self._in_flight.add(task)
         try:
-            return await self._check(account_name)
+            return await self._check(account_name, lease_owner)
         finally:
             self._in_flight.discard(task)
 
@@ -167,7 +167,7 @@ class CheckPipeline:
         except Exception as exc:
             self._trace_once(account_name, exc, "check %s ended unexpectedly: %s")
 
-    async def _check(self, account_name: str) -> CheckOutcome:
+    async def _check(self, account_name: str, lease_owner: str | None) -> CheckOutcome:
         account = self._accounts[account_name]
         provider = self._providers[account.provider]
         async with self._locks[account_name]:  # one check per account at a time, in order
@@ -181,13 +181,15 @@ class CheckPipeline:
                     result = self._internal_failure(account, exc)
             result = self._scrubbed(result)
             try:
-                outcome = await self._record(account, provider, result)
+                outcome = await self._record(account, provider, result, lease_owner)
+            except LeaseLost:
+                raise  # another replica has the account now: not store trouble
             except StoreError as exc:
                 self._trace_once(account_name, exc, "check %s not recorded: %s")
                 raise
             except Exception as exc:  # a rule or rendering bug: record that instead
                 result = self._internal_failure(account, exc)
-                outcome = await self._record(account, provider, result)
+                outcome = await self._record(account, provider, result, lease_owner)
             self._watch_internal(account_name, result)
         elapsed = time.perf_counter() - started
         if self._metrics is not None:
@@ -249,7 +251,11 @@ class CheckPipeline:
             )
 
     async def _record(
-        self, account: AccountConfig, provider: BalanceFetcher, result: CheckResult
+        self,
+        account: AccountConfig,
+        provider: BalanceFetcher,
+        result: CheckResult,
+        lease_owner: str | None = None,
     ) -> CheckOutcome:
         recent = self._recent.setdefault(account.name, deque(maxlen=1))
         history = [*recent, result]
@@ -285,7 +291,7 @@ class CheckPipeline:
                         or (notifier, target) in told
                     ]
 
-        await self._store.save_check(result, changed, entries, now, self.lease_owner)
+        await self._store.save_check(result, changed, entries, now, lease_owner)
         # memory follows the store only once the transaction committed
         recent.append(result)
         for state in changed:

@@ -57,7 +57,6 @@ class SharedSweep:
         self._accounts = {a.name: a for a in config.accounts}
         self._running: dict[str, asyncio.Task[None]] = {}
         self._longest_lease = max(lease_for(a) for a in config.accounts)
-        pipeline.lease_owner = owner
 
     async def register(self) -> None:
         """Accounts new to the schedule are due now; the others keep their times."""
@@ -80,7 +79,7 @@ class SharedSweep:
         account = self._accounts[name]
         try:
             await self._pipeline.refresh(name)
-            await self._pipeline.check(name)
+            await self._pipeline.check(name, lease_owner=self.owner)
         except LeaseLost as exc:
             log.warning("check %s: results dropped: %s", name, exc)
         except Exception:  # the pipeline records failures itself; this is a bug's last stop
