@@ -56,6 +56,9 @@ class SharedSweep:
         self._rng = rng or random.Random()
         self._accounts = {a.name: a for a in config.accounts}
         self._running: dict[str, asyncio.Task[None]] = {}
+        self._more_due = False
+        self._refilling = False
+        self._refills: set[asyncio.Task[None]] = set()
         self._longest_lease = max(lease_for(a) for a in config.accounts)
 
     async def register(self) -> None:
@@ -64,12 +67,16 @@ class SharedSweep:
         await self._store.schedule_accounts({name: now for name in self._accounts})
 
     async def tick(self) -> None:
-        """Claim what this replica has room for and start those checks; returns at once."""
+        """Claim what this replica has room for and start those checks; returns at once.
+
+        Also called as checks finish while more were due (a claim came back full), so a big
+        sweep is not paced by the tick: claims go in batches of half the room."""
         room = self._config.max_concurrent_checks - len(self._running)
         if room <= 0:
             return
         now = self._clock.now()
         claimed = await self._store.claim_due_checks(self.owner, now, self._longest_lease, room)
+        self._more_due = len(claimed) == room
         for name in claimed:
             if name in self._accounts and name not in self._running:
                 task = asyncio.create_task(self._check(name), name=f"check {name}")
@@ -94,14 +101,31 @@ class SharedSweep:
                     log.warning("check %s outlived its lease; another replica took it", name)
             except Exception as exc:
                 log.warning("check %s: cannot reschedule (%s); its lease will expire", name, exc)
+            self._refill()
+
+    def _refill(self) -> None:
+        half = self._config.max_concurrent_checks // 2
+        if self._more_due and len(self._running) <= half and not self._refilling:
+            self._refilling = True
+            task = asyncio.create_task(self._claim_more(), name="sweep refill")
+            self._refills.add(task)
+            task.add_done_callback(self._refills.discard)
+
+    async def _claim_more(self) -> None:
+        try:
+            await self.tick()
+        except Exception as exc:  # the next tick tries again
+            log.warning("claiming due checks failed: %s", exc)
+        finally:
+            self._refilling = False
 
     async def settle(self) -> None:
-        """Until the checks this replica is running have finished."""
-        while self._running:
-            await asyncio.gather(*self._running.values(), return_exceptions=True)
+        """Until the checks this replica is running (and any claims they led to) are done."""
+        while self._running or self._refills:
+            await asyncio.gather(*self._running.values(), *self._refills, return_exceptions=True)
 
     async def stop(self) -> None:
-        tasks = list(self._running.values())
+        tasks = [*self._running.values(), *self._refills]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
