@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from datetime import datetime
 
 from .checks import CheckPipeline
 from .clock import Clock, SystemClock
@@ -16,12 +16,15 @@ from .commands.access import Access
 from .config import Config
 from .delivery import Dispatcher, close_all
 from .digest import build_digest
+from .frontends import FrontEnd, FrontEndContext, FrontEndStatus
+from .heartbeat import Heartbeat
+from .httpserver import quiet_accept_errors, raise_descriptor_limit
 from .i18n import activate
 from .leader import Leadership
 from .metrics import Metrics
 from .notifiers import Notifier
 from .ops import OpsServer
-from .plugins import notifier_class
+from .plugins import FRONTENDS, available, frontend_class, notifier_class
 from .providers import build_providers, http_client
 from .scheduler import build_scheduler
 from .store import Store
@@ -41,48 +44,14 @@ def build_notifiers(config: Config, clock: Clock) -> dict[str, Notifier]:
     }
 
 
-class FrontEnd(Protocol):
-    async def start(self) -> None: ...
-
-    async def stop(self) -> None: ...
-
-
-def build_front_ends(
-    config: Config,
-    commands: Commands,
-    notifiers: Mapping[str, Notifier],
-    clock: Clock,
-    server: OpsServer | None,
-) -> list[FrontEnd]:
-    """The chat front-ends the config enables; each imported only when used."""
-    front_ends: list[FrontEnd] = []
-    if config.chat.telegram is not None:
-        from .integrations.telegram.frontend import TelegramFrontEnd
-        from .integrations.telegram.notifier import TelegramNotifier
-
-        bot = notifiers[config.chat.telegram.notifier]
-        assert isinstance(bot, TelegramNotifier)
-        front_ends.append(TelegramFrontEnd(commands, bot))
-    slack = config.chat.slack
-    if slack is not None:
-        from .integrations.slack.frontend import SlackHttpFrontEnd, SlackSocketFrontEnd
-        from .integrations.slack.notifier import SlackNotifier
-
-        app = notifiers[slack.notifier]
-        assert isinstance(app, SlackNotifier)
-        if slack.mode == "socket":
-            assert slack.app_token is not None
-            front_ends.append(
-                SlackSocketFrontEnd(commands, slack.app_token.get_secret_value(), app)
-            )
-        else:
-            assert slack.signing_secret is not None and server is not None  # config checks it
-            front_ends.append(
-                SlackHttpFrontEnd(
-                    commands, slack.signing_secret.get_secret_value(), clock, server, app
-                )
-            )
-    return front_ends
+def build_front_ends(context: FrontEndContext) -> list[FrontEnd]:
+    """The chat front-ends the config has a `[chat.<name>]` section for, found through
+    `balancebot.frontends` entry points and imported only when used."""
+    return [
+        frontend_class(name).build(context)
+        for name in available(FRONTENDS)
+        if getattr(context.config.chat, name, None) is not None
+    ]
 
 
 def notified_chats(config: Config, notifiers: Mapping[str, Notifier]) -> dict[str, list[str]]:
@@ -92,6 +61,10 @@ def notified_chats(config: Config, notifiers: Mapping[str, Notifier]) -> dict[st
         if front_end is not None and front_end.notifier in notifiers:
             chats[platform] = notifiers[front_end.notifier].targets()
     return chats
+
+
+def front_end_statuses(front_ends: list[FrontEnd]) -> Callable[[], dict[str, FrontEndStatus]]:
+    return lambda: {f.name: f.status for f in front_ends}
 
 
 @dataclass
@@ -106,6 +79,7 @@ class Daemon:
     metrics: Metrics
     server: OpsServer | None
     clock: Clock
+    heartbeat: Heartbeat | None = None
     sweep: SharedSweep | None = None
     """With a shared (PostgreSQL) store: checks claimed from it, so replicas split them."""
     leadership: Leadership | None = None
@@ -124,6 +98,12 @@ class Daemon:
         store = await Store.open(config.store.database_url, exclusive=True)
         http = http_client(config)
         notifiers = dict(notifiers) if notifiers is not None else build_notifiers(config, clock)
+        front_ends: list[FrontEnd] = []
+        heartbeat = (
+            Heartbeat(config.heartbeat, (a.name for a in config.accounts))
+            if config.heartbeat is not None
+            else None
+        )
         try:
             for notifier in notifiers.values():
                 await notifier.start()
@@ -145,13 +125,20 @@ class Daemon:
             )
             access = Access(config, notified_chats(config, notifiers))
             commands = Commands(config, pipeline, store, dispatcher, access, clock, metrics)
-            front_ends = build_front_ends(config, commands, notifiers, clock, server)
+            front_ends = build_front_ends(
+                FrontEndContext(config, commands, notifiers, clock, server)
+            )
+            statuses = front_end_statuses(front_ends)
+            metrics.watch_front_ends(statuses)
+            commands.front_ends = statuses
+            if server is not None:
+                server.front_ends = statuses
             sweep = leadership = None
             if store.shared:
                 sweep = SharedSweep(config, store, pipeline, clock, dispatcher.owner)
                 await sweep.register()
                 leadership = Leadership(store.url, _on_leadership)
-            yield cls(
+            daemon = cls(
                 config,
                 store,
                 pipeline,
@@ -162,29 +149,47 @@ class Daemon:
                 metrics,
                 server,
                 clock,
+                heartbeat,
                 sweep,
                 leadership,
             )
+            if sweep is not None:
+                sweep.on_checked = daemon.observe
+            yield daemon
         finally:
+            if heartbeat is not None:
+                await heartbeat.close()
+            for front_end in front_ends:
+                await front_end.stop()  # a no-op for those serve() stopped
             await close_all(notifiers)
             await http.aclose()
             await store.close()
 
     async def serve(self, stop: asyncio.Event) -> None:
-        """Check on schedule and deliver until `stop` is set; undelivered rows stay queued."""
-        started: list[FrontEnd] = []
+        """Check on schedule and deliver until `stop` is set; undelivered rows stay queued.
+        Chat front-ends connect in the background: a chat service never gates checks."""
+        log.debug("descriptor limit: %d", raise_descriptor_limit())
+        quiet_accept_errors(asyncio.get_running_loop())
         try:
-            for front_end in self.front_ends:
-                await front_end.start()
-                started.append(front_end)
             if self.server is not None:
                 await self.server.serve()
             await self._serve(stop)
         finally:
             if self.server is not None:
                 await self.server.stop()
-            for front_end in reversed(started):
-                await front_end.stop()
+
+    async def check(self, account: str) -> None:
+        """One scheduled check (nothing escapes it); a round of good ones beats the
+        heartbeat, if configured. Only a result taken by this check counts."""
+        started = self.clock.now()
+        await self.pipeline.scheduled_check(account)
+        self.observe(account, started)
+
+    def observe(self, account: str, started: datetime) -> None:
+        """A check of `account` begun at `started` has ended (here or in the shared sweep)."""
+        latest = self.pipeline.latest(account)
+        if self.heartbeat is not None and latest is not None and latest.taken_at >= started:
+            self.heartbeat.observe(latest)
 
     @property
     def leading(self) -> bool:
@@ -214,7 +219,12 @@ class Daemon:
 
     async def _serve(self, stop: asyncio.Event) -> None:
         scheduler = build_scheduler(
-            self.config, self.pipeline, self.housekeeping, self.send_digest, self.sweep
+            self.config,
+            self.pipeline,
+            self.housekeeping,
+            self.send_digest,
+            self.check,
+            self.sweep,
         )
         delivery = asyncio.create_task(self.dispatcher.run(stop), name="dispatcher")
         campaign = (
@@ -223,6 +233,8 @@ class Daemon:
             else None
         )
         scheduler.start()
+        for front_end in self.front_ends:
+            front_end.start()
         log.info(
             "balancebot running: %d account(s), notifiers: %s",
             len(self.config.accounts),
@@ -231,6 +243,8 @@ class Daemon:
         try:
             await stop.wait()
         finally:
+            for front_end in self.front_ends:
+                await front_end.stop()  # each bounded, whatever its state
             scheduler.shutdown(wait=False)
             if self.sweep is not None:
                 await self.sweep.stop()

@@ -8,6 +8,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from .frontends import FrontEndState, FrontEndStatus
 from .models import AlertKey, AlertState, AlertStatus, BalanceSnapshot, CheckResult, Severity
 
 
@@ -28,6 +29,31 @@ class _FiringAlerts(Collector):
         for severity, count in counts.items():
             family.add_metric([severity], count)
         yield family
+
+
+class _FrontEnds(Collector):
+    """Chat front-end connection states, read at scrape time."""
+
+    def __init__(self, statuses: Callable[[], Mapping[str, FrontEndStatus]]) -> None:
+        self._statuses = statuses
+
+    def collect(self) -> Iterable[Metric]:
+        up = GaugeMetricFamily(
+            "balancebot_frontend_up",
+            "1 if the chat front-end is connected and answering commands.",
+            labels=["frontend"],
+        )
+        state = GaugeMetricFamily(
+            "balancebot_frontend_state",
+            "The chat front-end's state (1 for the current one).",
+            labels=["frontend", "state"],
+        )
+        for name, status in self._statuses().items():
+            up.add_metric([name], 1 if status.state is FrontEndState.CONNECTED else 0)
+            for candidate in FrontEndState:
+                state.add_metric([name, candidate.value], 1 if candidate is status.state else 0)
+        yield up
+        yield state
 
 
 class Metrics:
@@ -81,6 +107,9 @@ class Metrics:
 
     def watch_alerts(self, states: Callable[[], Mapping[AlertKey, AlertState]]) -> None:
         self.registry.register(_FiringAlerts(states))
+
+    def watch_front_ends(self, statuses: Callable[[], Mapping[str, FrontEndStatus]]) -> None:
+        self.registry.register(_FrontEnds(statuses))
 
     def observe_check(self, result: CheckResult, seconds: float) -> None:
         self.check_duration.labels(result.account).observe(seconds)

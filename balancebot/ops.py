@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Mapping
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -12,7 +13,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from .checks import CheckPipeline
 from .clock import Clock
 from .config import Config
-from .httpserver import LoopbackServer
+from .frontends import FrontEndStatus
+from .httpserver import LoopbackServer, ServerLimits
 from .metrics import Metrics
 from .store import Store
 
@@ -25,12 +27,13 @@ class OpsServer(LoopbackServer):
     def __init__(
         self, config: Config, metrics: Metrics, store: Store, pipeline: CheckPipeline, clock: Clock
     ) -> None:
-        super().__init__()
+        super().__init__(ServerLimits())
         self._config = config
         self._metrics = metrics
         self._store = store
         self._pipeline = pipeline
         self._clock = clock
+        self.front_ends: Callable[[], Mapping[str, FrontEndStatus]] = dict
         self.app.router.add_get("/metrics", self._scrape)
         self.app.router.add_get("/healthz", self._healthz)
         self.app.router.add_get("/readyz", self._readyz)
@@ -63,6 +66,9 @@ class OpsServer(LoopbackServer):
                 problems.append(f"{account.name}: no successful check yet")
             elif now - last > window:
                 problems.append(f"{account.name}: no successful check for {now - last}")
+        # a chat front-end down is shown, not fatal: checks and alerts go on without it
+        chat = [f"chat {name}: {s.describe()}" for name, s in self.front_ends().items()]
         if problems:
-            return web.Response(status=503, text="not ready\n" + "\n".join(problems) + "\n")
-        return web.Response(text="ready\n")
+            body = "not ready\n" + "\n".join(problems + chat) + "\n"
+            return web.Response(status=503, text=body)
+        return web.Response(text="ready\n" + "".join(line + "\n" for line in chat))

@@ -1,4 +1,4 @@
-"""Finding providers and notifiers through entry points.
+"""Finding providers, notifiers and chat front-ends through entry points.
 
 The built-in DeepSeek provider and console/Slack/Telegram notifiers are registered in
 pyproject.toml exactly as a third-party package would register its own, and are imported
@@ -16,11 +16,13 @@ from .errors import CheckError, ConfigError
 
 if TYPE_CHECKING:
     from .config import Config
+    from .frontends import FrontEnd
     from .notifiers import Notifier
     from .providers import Provider
 
 PROVIDERS = "balancebot.providers"
 NOTIFIERS = "balancebot.notifiers"
+FRONTENDS = "balancebot.frontends"
 
 
 @cache
@@ -49,6 +51,11 @@ def provider_class(name: str, where: str = "provider") -> type[Provider[Any]]:
 
 def notifier_class(name: str, where: str = "type") -> type[Notifier]:
     cls: type[Notifier] = _load(NOTIFIERS, name, where)
+    return cls
+
+
+def frontend_class(name: str, where: str = "chat") -> type[FrontEnd]:
+    cls: type[FrontEnd] = _load(FRONTENDS, name, f"{where}.{name}")
     return cls
 
 

@@ -33,9 +33,11 @@ def build_scheduler(
     pipeline: CheckPipeline,
     housekeeping: Callable[[], Awaitable[object]],
     digest: Callable[[], Awaitable[object]],
+    check: Callable[[str], Awaitable[object]] | None = None,
     sweep: SharedSweep | None = None,
 ) -> AsyncIOScheduler:
-    """Must be called, and started, inside the running loop (apscheduler #994)."""
+    """Must be called, and started, inside the running loop (apscheduler #994). `check`
+    (one account) defaults to the pipeline's."""
     scheduler = AsyncIOScheduler(timezone=UTC)
     if config.digest.schedule is not None:
         scheduler.add_job(
@@ -67,7 +69,7 @@ def build_scheduler(
     for account in config.accounts:
         interval = account.check_interval.total_seconds()
         scheduler.add_job(
-            pipeline.scheduled_check,
+            check or pipeline.scheduled_check,
             IntervalTrigger(
                 seconds=interval,
                 jitter=default_jitter(account).total_seconds() or None,

@@ -17,7 +17,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from .checks import CheckPipeline
 from .clock import Clock
@@ -54,6 +55,8 @@ class SharedSweep:
         self._clock = clock
         self.owner = owner
         self._rng = rng or random.Random()
+        self.on_checked: Callable[[str, datetime], None] | None = None
+        """Told of each check this replica made (name, when it began): the heartbeat."""
         self._accounts = {a.name: a for a in config.accounts}
         self._running: dict[str, asyncio.Task[None]] = {}
         self._more_due = False
@@ -85,8 +88,11 @@ class SharedSweep:
     async def _check(self, name: str) -> None:
         account = self._accounts[name]
         try:
+            started = self._clock.now()
             await self._pipeline.refresh(name)
             await self._pipeline.check(name, lease_owner=self.owner)
+            if self.on_checked is not None:
+                self.on_checked(name, started)
         except LeaseLost as exc:
             log.warning("check %s: results dropped: %s", name, exc)
         except Exception:  # the pipeline records failures itself; this is a bug's last stop

@@ -473,6 +473,7 @@ async def command_latency(commands: int) -> Row:
 
     from balancebot.config import parse_config
     from balancebot.daemon import Daemon
+    from balancebot.frontends import FrontEndState
     from balancebot.integrations.telegram.frontend import TelegramFrontEnd
     from balancebot.testing.deepseek import DeepSeekSimulator
     from balancebot.testing.telegram import FakeTelegram
@@ -538,7 +539,8 @@ async def command_latency(commands: int) -> Row:
             async with Daemon.open(config) as daemon:
                 await daemon.pipeline.check("prod")  # a fresh snapshot to answer from
                 front = next(f for f in daemon.front_ends if isinstance(f, TelegramFrontEnd))
-                await front.start()
+                front.start()
+                await front.wait_state(FrontEndState.CONNECTED)
                 measured = await round_trips(tg, "/balance")
                 await front.stop()
     p50, p99 = percentile(measured, 0.5), percentile(measured, 0.99)

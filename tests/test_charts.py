@@ -17,6 +17,7 @@ import pytest
 from balancebot.charts import ChartsUnavailable, plot_history
 from balancebot.config import Config, load_config
 from balancebot.daemon import Daemon
+from balancebot.frontends import FrontEndState
 from balancebot.store import Store
 from balancebot.testing.deepseek import DeepSeekSimulator
 from balancebot.testing.processes import spawn
@@ -86,7 +87,8 @@ async def test_history_on_telegram_sends_a_photo(
     await seed(chat_daemon)
     chat_daemon.clock.advance((NOW - chat_daemon.clock.now()).total_seconds())  # type: ignore[attr-defined]
     front = next(f for f in chat_daemon.front_ends if isinstance(f, TelegramFrontEnd))
-    await front.start()
+    front.start()
+    await front.wait_state(FrontEndState.CONNECTED)
     try:
         await telegram.command("/history prod 7")
         await telegram.command("/history", user_id=666, chat_id=666)
@@ -108,7 +110,8 @@ async def test_history_on_slack_uploads_the_chart(
 
     await seed(chat_daemon)
     front = next(f for f in chat_daemon.front_ends if isinstance(f, SlackSocketFrontEnd))
-    await front.start()
+    front.start()
+    await front.wait_state(FrontEndState.CONNECTED)
     await slack.wait_connections(1)
     try:
         ack = await slack.ack_for(await slack.slash_command("/history", "prod 30"))

@@ -15,7 +15,9 @@ from balancebot.commands import REFUSAL, REGISTRY
 from balancebot.commands.access import Caller
 from balancebot.config import Config
 from balancebot.daemon import Daemon
+from balancebot.frontends import FrontEndState
 from balancebot.integrations.slack import frontend as slack_front
+from balancebot.integrations.slack.http import SlackHttpFrontEnd
 from balancebot.testing.clock import FakeClock
 from balancebot.testing.deepseek import DeepSeekSimulator, Fault
 from balancebot.testing.slack import FakeSlack
@@ -263,7 +265,8 @@ async def telegram_front(daemon: Daemon) -> AsyncIterator[Any]:
     from balancebot.integrations.telegram.frontend import TelegramFrontEnd
 
     front = next(f for f in daemon.front_ends if isinstance(f, TelegramFrontEnd))
-    await front.start()
+    front.start()
+    await front.wait_state(FrontEndState.CONNECTED)
     try:
         yield front
     finally:
@@ -324,7 +327,8 @@ async def test_telegram_mute_through_chat(
 @pytest.fixture
 async def socket_front(daemon: Daemon, slack: FakeSlack) -> AsyncIterator[Any]:
     front = next(f for f in daemon.front_ends if isinstance(f, slack_front.SlackSocketFrontEnd))
-    await front.start()
+    front.start()
+    await front.wait_state(FrontEndState.CONNECTED)
     await slack.wait_connections(1)
     try:
         yield front
@@ -394,9 +398,9 @@ async def http_front(
     )
     simulator.add_account(f"{API_KEY}-prod", {"CNY": ("0.00", "110.00")})
     async with Daemon.open(config, clock) as d:
-        front = next(f for f in d.front_ends if isinstance(f, slack_front.SlackHttpFrontEnd))
+        front = next(f for f in d.front_ends if isinstance(f, SlackHttpFrontEnd))
         assert d.server is not None
-        await front.start()
+        front.start()
         url = await d.server.serve()
         try:
             yield f"{url}{front.PATH}"

@@ -96,7 +96,7 @@ async def test_no_secret_in_any_log_line(
     await chat_daemon.pipeline.check("prod")
     assert await chat_daemon.dispatcher.deliver_due() == 2
     for front in chat_daemon.front_ends:
-        await front.start()
+        front.start()  # connects in the background; the waits below are on the fakes
     try:
         await telegram.command("/balance")
         await telegram.wait_sent(2)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import zoneinfo
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -37,6 +37,7 @@ from .operations import (
 if TYPE_CHECKING:
     from ..checks import CheckPipeline
     from ..delivery import Dispatcher
+    from ..frontends import FrontEndStatus
     from ..metrics import Metrics
     from ..store import Store
 
@@ -117,6 +118,8 @@ class Commands:
         self.zone = zoneinfo.ZoneInfo(config.timezone)
         self.metrics = metrics
         self.refusals = Refusals()
+        # set by the daemon: each chat front-end's connection state, for /status
+        self.front_ends: Callable[[], Mapping[str, FrontEndStatus]] = dict
 
     @property
     def registry(self) -> dict[str, Command]:
@@ -269,6 +272,9 @@ async def status(self: Commands, request: Request) -> Reply:
                 if where.split(":", 1)[0] == notifier.name
             ]
             details.append(f"  {notifier.name}: " + ("; ".join(problems) or _("ok")))
+        if front_ends := self.front_ends():
+            details.append(_("Chat:"))
+            details += [f"  {name}: {s.describe()}" for name, s in front_ends.items()]
     headline = (
         _("Status: {count} alert(s) firing").format(count=len(firing))
         if firing

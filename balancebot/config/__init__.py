@@ -298,6 +298,18 @@ class HttpConfig(_Strict, frozen=True, kw_only=True):
     listen: Annotated[str, Meta(pattern=r"^[^:\s]+:\d+$")] = "127.0.0.1:9464"
 
 
+class HeartbeatConfig(_Strict, frozen=True, kw_only=True):
+    """A push monitor (healthchecks.io, Uptime Kuma) told after each good check round."""
+
+    url: Secret  # push URLs carry their own token
+    method: Literal["GET", "POST"] = "GET"
+    timeout: Duration = Duration(seconds=10)
+
+    def __post_init__(self) -> None:
+        if not self.url.get_secret_value().startswith(("http://", "https://")):
+            raise ValueError("url: expected an http:// or https:// URL")
+
+
 class StoreConfig(_Strict, frozen=True, kw_only=True):
     url: str | None = None  # sqlite:///path or postgresql://...
     path: Path = Path("balancebot.db")
@@ -324,6 +336,7 @@ class Config(_Strict, frozen=True, kw_only=True):
     chat: ChatConfig = ChatConfig()
     http: HttpConfig = HttpConfig()
     digest: DigestConfig = DigestConfig()
+    heartbeat: HeartbeatConfig | None = None
     language: Literal["en", "zh"] = "en"
 
     def rules_for(self, account: str) -> list[RuleConfig]:

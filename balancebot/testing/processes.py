@@ -27,10 +27,11 @@ async def spawn(
 
 
 async def start_daemon(
-    config: Path, env: dict[str, str] | None = None
+    config: Path, env: dict[str, str] | None = None, until: tuple[bytes, ...] = ()
 ) -> asyncio.subprocess.Process:
-    """`balancebot run` as a process, returned once it says it is running; its stderr is
-    drained in the background from then on so the pipe never fills. Stdout is discarded."""
+    """`balancebot run` as a process, returned once it says it is running (and has logged
+    a line containing each of `until`); its stderr is drained in the background from then
+    on so the pipe never fills. Stdout is discarded."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -43,9 +44,10 @@ async def start_daemon(
         stderr=asyncio.subprocess.PIPE,
     )
     assert process.stderr is not None
-    while b"balancebot running" not in (
-        line := await asyncio.wait_for(process.stderr.readline(), 30)
-    ):
-        assert line, "the daemon exited before it was running"
+    waiting = {b"balancebot running", *until}
+    while waiting:
+        line = await asyncio.wait_for(process.stderr.readline(), 30)
+        assert line, f"the daemon exited before it logged {waiting}"
+        waiting -= {w for w in waiting if w in line}
     asyncio.get_running_loop().create_task(process.stderr.read())
     return process

@@ -271,6 +271,11 @@ class FakeSlack(LoopbackServer):
             await asyncio.wait_for(self._acked.wait_for(lambda: envelope_id in self.acks), 30)
         return self.acks[envelope_id]
 
+    async def drop_socket(self) -> None:
+        """Close the Socket Mode connection without a `disconnect` envelope (a network cut)."""
+        assert self._socket is not None
+        await self._socket.close()
+
     async def send_disconnect(self, reason: str = "refresh_requested") -> None:
         assert self._socket is not None
         await self._socket.send_json(

@@ -10,35 +10,32 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
-from aiohttp import web
 from slack_sdk.errors import SlackApiError
-from slack_sdk.signature import Clock as SignatureClock
-from slack_sdk.signature import SignatureVerifier
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from ...clock import Clock
 from ...commands import Commands, Reply
 from ...commands.access import Caller
-from ...errors import StoreError
-from ...httpserver import LoopbackServer
+from ...frontends import Demote, FrontEnd, FrontEndContext, Supervised
 from ...render import slack_blocks, slack_text
 from .notifier import SlackNotifier
 
 log = logging.getLogger(__name__)
 
 ACK_BUDGET = 2.0  # seconds to answer in the ack; Slack gives up at 3
-REPLAY_WINDOW = 300  # seconds; Slack's signature verifier rejects older timestamps
-WATCHDOG_INTERVAL = 10.0
+WATCHDOG_INTERVAL = 5.0  # seconds between checks that the socket is still up
+CONNECT_TIMEOUT = 15.0  # seconds for apps.connections.open plus the WebSocket handshake
+
+# slack-sdk logs every failed (re)connect with a traceback; our state lines say it once
+SDK_LOG = logging.getLogger("balancebot.integrations.slack.sdk")
+SDK_LOG.addFilter(Demote())
 
 
 def reply_payload(reply: Reply) -> dict[str, Any]:
@@ -100,49 +97,82 @@ async def upload_chart(web: AsyncWebClient, reply: Reply, channel: str) -> None:
         log.warning("slack commands: chart upload to %s failed: %s", channel, exc)
 
 
-class SlackSocketFrontEnd:
+class SlackFrontEnd(FrontEnd):
+    """Slash commands, over Socket Mode or HTTP as `[chat.slack] mode` says."""
+
+    name = "slack"
+
+    @classmethod
+    def build(cls, context: FrontEndContext) -> FrontEnd:
+        section = context.config.chat.slack
+        assert section is not None  # built only when configured
+        notifier = context.notifiers[section.notifier]
+        assert isinstance(notifier, SlackNotifier)  # config checks the notifier's type
+        if section.mode == "socket":
+            assert section.app_token is not None  # config checks it
+            return SlackSocketFrontEnd(
+                context.commands, section.app_token.get_secret_value(), notifier
+            )
+        from .http import SlackHttpFrontEnd
+
+        assert section.signing_secret is not None and context.server is not None
+        return SlackHttpFrontEnd(
+            context.commands,
+            section.signing_secret.get_secret_value(),
+            context.clock,
+            context.server,
+            notifier,
+        )
+
+
+class SlackSocketFrontEnd(SlackFrontEnd, Supervised):
+    """One `SocketModeClient` per attempt. slack-sdk's own reconnect loop retries forever
+    with a traceback every 5 s and cannot be stopped from outside (issue 11), so a lost
+    connection is watched here and replaced under our backoff instead."""
+
+    watch_interval = WATCHDOG_INTERVAL
+    connect_timeout = CONNECT_TIMEOUT
+
     def __init__(self, commands: Commands, app_token: str, notifier: SlackNotifier) -> None:
+        Supervised.__init__(self, notifier.clock)
         self._commands = commands
         self._app_token = app_token
         self._notifier = notifier
-        self._api_base_url = notifier.settings.base_url
         self.client: SocketModeClient | None = None
         self._session: aiohttp.ClientSession | None = None
-        self._watchdog: asyncio.Task[None] | None = None
 
-    async def start(self) -> None:
+    async def connect(self) -> None:
         """Inside the running loop: the client starts tasks in its constructor."""
         self._session = aiohttp.ClientSession()
         self.client = SocketModeClient(
             app_token=self._app_token,
-            web_client=AsyncWebClient(base_url=self._api_base_url, session=self._session),
+            logger=SDK_LOG,
+            web_client=self._notifier.socket_web_client(self._session),
+            auto_reconnect_enabled=False,
         )
         self.client.socket_mode_request_listeners.append(self._on_request)  # type: ignore[arg-type]
-        await self.client.connect()  # type: ignore[no-untyped-call]
-        self._watchdog = asyncio.create_task(self._watch(), name="slack-socket-watchdog")
-        log.info("slack commands: connected over Socket Mode")
+        async with asyncio.timeout(self.connect_timeout):
+            self.client.wss_uri = await self.client.issue_new_wss_url()
+            await self.client.connect()  # type: ignore[no-untyped-call]
 
-    async def stop(self) -> None:
-        if self._watchdog is not None:
-            self._watchdog.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watchdog
-        if self.client is not None:
-            await self.client.close()  # type: ignore[no-untyped-call]
-        if self._session is not None:
-            await self._session.close()
+    async def until_lost(self) -> str:
+        """slack-sdk replaces the socket itself on a `disconnect` envelope; a socket it
+        leaves closed (or whose pings fail) is lost."""
+        client = self.client
+        assert client is not None
+        missed = 0
+        while missed < 2:  # one miss may be slack-sdk swapping sockets on a refresh
+            await asyncio.sleep(self.watch_interval)
+            missed = 0 if await client.is_connected() else missed + 1
+        return "socket closed"
 
-    async def _watch(self) -> None:
-        """slack-sdk reconnects by itself; this catches the states it has been seen to miss."""
-        while True:
-            await asyncio.sleep(WATCHDOG_INTERVAL)
-            client = self.client
-            if client is not None and not client.closed and not await client.is_connected():
-                log.warning("slack commands: socket not connected; reconnecting")
-                try:
-                    await client.connect_to_new_endpoint(force=True)
-                except Exception:  # keep watching; the next round tries again
-                    log.exception("slack commands: reconnect failed")
+    async def disconnect(self) -> None:
+        client, session, self.client, self._session = self.client, self._session, None, None
+        if client is not None:
+            with contextlib.suppress(Exception):  # a broken client has nothing left to close
+                await client.close()  # type: ignore[no-untyped-call]
+        if session is not None:
+            await session.close()
 
     async def _on_request(self, client: SocketModeClient, request: SocketModeRequest) -> None:
         async def ack(payload: dict[str, Any] | None) -> None:
@@ -155,85 +185,3 @@ class SlackSocketFrontEnd:
             return
         assert self._session is not None
         await answer(self._commands, request.payload, ack, self._session, self._notifier.web)
-
-
-class WallClockSeconds(SignatureClock):
-    """slack-sdk's signature clock (epoch seconds) over our clock."""
-
-    def __init__(self, clock: Clock) -> None:
-        self._clock = clock
-
-    def now(self) -> float:
-        return self._clock.now().timestamp()
-
-
-def slash_command_route(
-    commands: Commands,
-    signing_secret: str,
-    clock: Clock,
-    session: aiohttp.ClientSession,
-    notifier: SlackNotifier,
-) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-    """The aiohttp handler for slash commands over HTTP: verify, then answer."""
-    verifier = SignatureVerifier(signing_secret, clock=WallClockSeconds(clock))
-
-    async def handle(request: web.Request) -> web.StreamResponse:
-        body = await request.read()
-        timestamp = request.headers.get("X-Slack-Request-Timestamp")
-        signature = request.headers.get("X-Slack-Signature")
-        if not timestamp or not signature or not verifier.is_valid(body, timestamp, signature):
-            log.warning("slack commands: rejected a request with a bad or stale signature")
-            return web.Response(status=401, text="invalid signature")
-        expires = datetime.fromtimestamp(float(timestamp) + REPLAY_WINDOW, UTC)
-        try:  # in the store, so a restart does not reopen the window
-            first = await commands.store.first_seen(signature, expires, clock.now())
-        except StoreError:
-            log.warning("slack commands: cannot check for a replay (store trouble); refused")
-            return web.Response(status=503, text="store unavailable")
-        if not first:  # a valid request sent again within its 5 minutes
-            log.warning("slack commands: rejected a replayed request")
-            return web.Response(status=401, text="replayed request")
-        fields = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
-        response = web.StreamResponse(status=200)
-        answered: dict[str, Any] = {}
-
-        async def ack(payload: dict[str, Any] | None) -> None:
-            answered["payload"] = payload
-            if payload is None:  # acknowledge now, answer later through response_url
-                await response.prepare(request)
-                await response.write_eof()
-
-        started = time.perf_counter()
-        await answer(commands, fields, ack, session, notifier.web)
-        if response.prepared:
-            return response
-        log.debug("slack commands: answered in %.0f ms", (time.perf_counter() - started) * 1000)
-        return web.json_response(answered["payload"])
-
-    return handle
-
-
-class SlackHttpFrontEnd:
-    """Slash commands POSTed to `/slack/commands` on the daemon's HTTP server."""
-
-    PATH = "/slack/commands"
-
-    def __init__(
-        self,
-        commands: Commands,
-        signing_secret: str,
-        clock: Clock,
-        server: LoopbackServer,
-        notifier: SlackNotifier,
-    ) -> None:
-        self._session = aiohttp.ClientSession()
-        server.app.router.add_post(
-            self.PATH,
-            slash_command_route(commands, signing_secret, clock, self._session, notifier),
-        )
-
-    async def start(self) -> None:
-        log.info("slack commands: answering on %s", self.PATH)
-
-    async def stop(self) -> None:
-        await self._session.close()

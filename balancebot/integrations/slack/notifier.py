@@ -97,6 +97,16 @@ class SlackNotifier(Notifier):
                 retry_handlers=[],
             )
 
+    def socket_web_client(self, session: aiohttp.ClientSession) -> AsyncWebClient:
+        """A token-less Web API client on this notifier's endpoint, for Socket Mode's
+        `apps.connections.open` (which takes the app-level token)."""
+        return AsyncWebClient(
+            base_url=self.settings.base_url,
+            session=session,
+            timeout=int(self.settings.timeout.total_seconds()),
+            retry_handlers=[],  # the front-end retries, with backoff
+        )
+
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()

@@ -7,6 +7,8 @@ or `/balance@BotName`; replies go back to the same chat as HTML.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from datetime import timedelta
 
@@ -15,11 +17,11 @@ from telegram.constants import ParseMode
 from telegram.error import Conflict, RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationBuilder, CommandHandler, ContextTypes, filters
 from telegram.ext import MessageHandler as PTBMessageHandler
-from telegram.request import HTTPXRequest
 
 from ...commands import Commands
 from ...commands.access import Caller
 from ...errors import BalanceBotError
+from ...frontends import FrontEndContext, Supervised, demote
 from ...i18n import _
 from ...redact import redact
 from ...render import TELEGRAM_CAPTION_MAX_CHARS, telegram_html
@@ -32,63 +34,75 @@ REPLY_ATTEMPTS = 3
 MAX_REPLY_WAIT = 10.0  # seconds; a person waiting for an answer won't wait much longer
 
 
-class TelegramFrontEnd:
+class TelegramFrontEnd(Supervised):
+    """Long polling on the notifier's own `Bot` (one client per token)."""
+
+    name = "telegram"
+
     def __init__(self, commands: Commands, notifier: TelegramNotifier) -> None:
+        super().__init__(notifier.clock)
         self._commands = commands
         self._notifier = notifier
-        self._token = notifier.settings.bot_token.get_secret_value()
-        timeout = notifier.settings.timeout.total_seconds()
+        self._token = notifier.token
+        self._lost = asyncio.Event()
+        self._reason = ""
         self.app: Application = (  # type: ignore[type-arg]
             ApplicationBuilder()
-            .token(self._token)
-            .base_url(notifier.settings.base_url)
-            .base_file_url(notifier.settings.base_file_url)
-            .request(HTTPXRequest(connect_timeout=timeout, read_timeout=timeout))
-            .get_updates_request(
-                HTTPXRequest(
-                    connect_timeout=timeout,
-                    read_timeout=POLL_TIMEOUT.total_seconds() + timeout,
-                )
-            )
+            .bot(notifier.bot)
             .job_queue(None)  # one scheduler in the process: ours
             .build()
         )
         for name in commands.registry:
             self.app.add_handler(CommandHandler(name, self._on_command))
         self.app.add_handler(PTBMessageHandler(filters.COMMAND, self._on_command))
+        # PTB logs each failed poll (and the final getUpdates on stop) with a traceback
+        demote("telegram.ext", "telegram.ext.Updater", "telegram.ext.Application")
 
-    async def start(self) -> None:
+    @classmethod
+    def build(cls, context: FrontEndContext) -> TelegramFrontEnd:
+        section = context.config.chat.telegram
+        assert section is not None  # built only when configured
+        notifier = context.notifiers[section.notifier]
+        assert isinstance(notifier, TelegramNotifier)  # config checks the notifier's type
+        return cls(context.commands, notifier)
+
+    async def connect(self) -> None:
+        self._lost.clear()
         try:
-            await self.app.initialize()
-        except TelegramError as exc:  # PTB's message quotes the token
-            raise BalanceBotError(
-                f"telegram commands: cannot start the bot: {redact(exc.message, [self._token])}"
-            ) from None
-        assert self.app.updater is not None
-        await self.app.updater.start_polling(
-            timeout=POLL_TIMEOUT,
-            allowed_updates=[Update.MESSAGE],
-            error_callback=self._polling_error,
-        )
-        await self.app.start()
-        await self.app.bot.set_my_commands(
-            [BotCommand(c.name, _(c.summary)[:256]) for c in self._commands.registry.values()]
-        )
-        log.info("telegram commands: polling as @%s", self.app.bot.username)
+            await self.app.initialize()  # getMe, once
+            assert self.app.updater is not None
+            await self.app.updater.start_polling(
+                timeout=POLL_TIMEOUT,
+                allowed_updates=[Update.MESSAGE],
+                error_callback=self._polling_error,
+            )
+            await self.app.start()
+            await self.app.bot.set_my_commands(
+                [BotCommand(c.name, _(c.summary)[:256]) for c in self._commands.registry.values()]
+            )
+        except TelegramError as exc:  # PTB's message may quote the token
+            raise BalanceBotError(redact(exc.message, [self._token])) from None
+        log.debug("telegram commands: polling as @%s", self.app.bot.username)
 
-    async def stop(self) -> None:
-        if self.app.updater is not None and self.app.updater.running:
-            await self.app.updater.stop()
-        if self.app.running:
-            await self.app.stop()
-        await self.app.shutdown()
+    async def until_lost(self) -> str:
+        await self._lost.wait()
+        return self._reason
+
+    async def disconnect(self) -> None:
+        """Stop polling and handling; the Bot stays open, the notifier owns it."""
+        with contextlib.suppress(Exception):  # already broken: nothing left to release
+            if self.app.updater is not None and self.app.updater.running:
+                await self.app.updater.stop()
+        with contextlib.suppress(Exception):
+            if self.app.running:
+                await self.app.stop()
 
     def _polling_error(self, exc: TelegramError) -> None:
         message = redact(exc.message, [self._token])
         if isinstance(exc, Conflict):
-            log.error("telegram commands: another process polls this bot token: %s", message)
-        else:
-            log.warning("telegram commands: polling failed, retrying: %s", message)
+            message = f"another process polls this bot token: {message}"
+        self._reason = message
+        self._lost.set()
 
     async def _on_command(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         message, user, chat = update.effective_message, update.effective_user, update.effective_chat
@@ -129,7 +143,7 @@ class TelegramFrontEnd:
                     and seconds <= MAX_REPLY_WAIT
                     and not reply.best_effort
                 ):
-                    await self._notifier.clock.sleep(seconds)
+                    await self.clock.sleep(seconds)
                     continue
                 error = exc
             except TelegramError as exc:

@@ -74,7 +74,14 @@ class TelegramNotifier(Notifier):
                 write_timeout=timeout,
                 connect_timeout=timeout,
             ),
+            # for the chat front-end's long polling (PTB adds the poll timeout to reads)
+            get_updates_request=HTTPXRequest(connect_timeout=timeout, read_timeout=timeout),
         )
+
+    @property
+    def token(self) -> str:
+        """For masking in the messages of code that shares `bot` (the chat front-end)."""
+        return self._token
 
     def targets(self) -> list[str]:
         return [str(chat) for chat in self.settings.chat_ids]
