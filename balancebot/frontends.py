@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 from .clock import Clock
 from .errors import BalanceBotError
@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from .notifiers import Notifier
 
 log = logging.getLogger(__name__)
+
+N = TypeVar("N", bound="Notifier")
 
 STOP_BUDGET = 5.0  # seconds a front-end may take to stop before it is abandoned
 
@@ -59,6 +61,13 @@ class FrontEndContext:
     notifiers: Mapping[str, Notifier]
     clock: Clock
     server: LoopbackServer | None
+
+    def notifier(self, name: str, kind: type[N]) -> N:
+        """The notifier a front-end shares its client with (config checked its type)."""
+        notifier = self.notifiers[name]
+        if not isinstance(notifier, kind):
+            raise TypeError(f"notifier {name!r} is not a {kind.__name__}")
+        return notifier
 
 
 @dataclass(frozen=True)

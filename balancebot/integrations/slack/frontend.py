@@ -106,8 +106,7 @@ class SlackFrontEnd(FrontEnd):
     def build(cls, context: FrontEndContext) -> FrontEnd:
         section = context.config.chat.slack
         assert section is not None  # built only when configured
-        notifier = context.notifiers[section.notifier]
-        assert isinstance(notifier, SlackNotifier)  # config checks the notifier's type
+        notifier = context.notifier(section.notifier, SlackNotifier)
         if section.mode == "socket":
             assert section.app_token is not None  # config checks it
             return SlackSocketFrontEnd(

@@ -62,9 +62,7 @@ class TelegramFrontEnd(Supervised):
     def build(cls, context: FrontEndContext) -> TelegramFrontEnd:
         section = context.config.chat.telegram
         assert section is not None  # built only when configured
-        notifier = context.notifiers[section.notifier]
-        assert isinstance(notifier, TelegramNotifier)  # config checks the notifier's type
-        return cls(context.commands, notifier)
+        return cls(context.commands, context.notifier(section.notifier, TelegramNotifier))
 
     async def connect(self) -> None:
         self._lost.clear()
