@@ -170,7 +170,7 @@ async def replay_across_restart(
     telegram: FakeTelegram,
     slack: FakeSlack,
 ) -> list[int]:
-    from balancebot.integrations.slack import frontend as slack_front
+    from balancebot.integrations.slack.http import SlackHttpFrontEnd
 
     config = chat_config(
         make_config,
@@ -185,7 +185,7 @@ async def replay_across_restart(
     statuses = []
     for _ in range(2):
         async with Daemon.open(config, clock) as d:
-            front = next(f for f in d.front_ends if isinstance(f, slack_front.SlackHttpFrontEnd))
+            front = next(f for f in d.front_ends if isinstance(f, SlackHttpFrontEnd))
             assert d.server is not None
             url = await d.server.serve()
             try:
