@@ -33,10 +33,6 @@ from .sweep import SharedSweep
 log = logging.getLogger(__name__)
 
 
-async def _on_leadership(leading: bool) -> None:
-    log.info("this replica %s the digest and housekeeping", "now runs" if leading else "stops")
-
-
 def build_notifiers(config: Config, clock: Clock) -> dict[str, Notifier]:
     return {
         n.name: notifier_class(n.type).from_options(n.name, n.options, clock)
@@ -137,7 +133,7 @@ class Daemon:
             if store.shared:
                 sweep = SharedSweep(config, store, pipeline, clock, dispatcher.owner)
                 await sweep.register()
-                leadership = Leadership(store.url, _on_leadership)
+                leadership = Leadership(store.url)
             daemon = cls(
                 config,
                 store,
@@ -155,6 +151,8 @@ class Daemon:
             )
             if sweep is not None:
                 sweep.on_checked = daemon.observe
+            if leadership is not None:
+                leadership.on_change = daemon.lead
             yield daemon
         finally:
             if heartbeat is not None:
@@ -190,6 +188,20 @@ class Daemon:
         latest = self.pipeline.latest(account)
         if self.heartbeat is not None and latest is not None and latest.taken_at >= started:
             self.heartbeat.observe(latest)
+
+    async def lead(self, leading: bool) -> None:
+        """Leadership won or lost: the once-per-deployment jobs follow it (`leading`), and so
+        do the front-ends that allow one consumer only (Telegram polling)."""
+        log.info(
+            "this replica %s the digest, housekeeping and single-consumer front-ends",
+            "now runs" if leading else "stops",
+        )
+        for front_end in self.front_ends:
+            if front_end.single_consumer:
+                if leading:
+                    front_end.start()
+                else:
+                    await front_end.stop()
 
     @property
     def leading(self) -> bool:
@@ -234,7 +246,8 @@ class Daemon:
         )
         scheduler.start()
         for front_end in self.front_ends:
-            front_end.start()
+            if not (front_end.single_consumer and self.leadership is not None):
+                front_end.start()  # single consumers start once elected (`lead`)
         log.info(
             "balancebot running: %d account(s), notifiers: %s",
             len(self.config.accounts),

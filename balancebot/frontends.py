@@ -83,6 +83,9 @@ class FrontEnd(abc.ABC):
     """The contract: built from the config section named like its entry point."""
 
     name: ClassVar[str]
+    single_consumer: ClassVar[bool] = False
+    """True where the platform lets one process take the updates (Telegram `getUpdates`):
+    with replicas, only the elected leader runs it."""
 
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
@@ -148,7 +151,9 @@ class Supervised(FrontEnd):
         """Release this attempt's connection; must not raise."""
 
     def start(self) -> None:
+        """Also after `stop` (a replica that lost leadership and won it back)."""
         if self._task is None:
+            self._stopping = asyncio.Event()
             self._task = asyncio.create_task(self._supervise(), name=f"{self.name}-front-end")
 
     async def stop(self) -> None:

@@ -40,7 +40,7 @@ class Leadership:
     def __init__(
         self,
         url: str,
-        on_change: OnChange,
+        on_change: OnChange | None = None,
         *,
         key: int = LOCK_KEY,
         interval: float = 1.0,
@@ -48,7 +48,7 @@ class Leadership:
     ) -> None:
         parsed = make_url(url).set(drivername="postgresql")
         self._dsn = parsed.render_as_string(hide_password=False)
-        self._on_change = on_change
+        self.on_change = on_change
         self._key = key
         self._interval = interval
         self._timeout = timeout
@@ -107,8 +107,10 @@ class Leadership:
 
     async def _notify(self, leading: bool) -> None:
         """What runs on a change must not end the campaign (or leave a lock held idle)."""
+        if self.on_change is None:
+            return
         try:
-            await self._on_change(leading)
+            await self.on_change(leading)
         except Exception:
             log.exception("leader election: acting on the change (leader=%s) failed", leading)
 

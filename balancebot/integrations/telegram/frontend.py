@@ -38,6 +38,7 @@ class TelegramFrontEnd(Supervised):
     """Long polling on the notifier's own `Bot` (one client per token)."""
 
     name = "telegram"
+    single_consumer = True  # one getUpdates consumer per token
 
     def __init__(self, commands: Commands, notifier: TelegramNotifier) -> None:
         super().__init__(notifier.clock)
