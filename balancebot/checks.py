@@ -7,7 +7,6 @@ import logging
 import random
 import time
 import zoneinfo
-from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,10 +27,11 @@ from .models import (
 )
 from .plugins import config_secrets
 from .providers import BalanceFetcher, fetch_result
+from .recent import Keep, RecentResults, keep_for
 from .redact import scrub
 from .render import notification_for
 from .retry import Backoff
-from .rules import evaluate, history_needed, watched_currencies
+from .rules import evaluate, watched_currencies
 from .store import OutboxEntry, Route, Store
 
 if TYPE_CHECKING:
@@ -85,7 +85,7 @@ class CheckPipeline:
         self._bound = asyncio.Semaphore(config.max_concurrent_checks)
         self._states: dict[AlertKey, AlertState] = {}
         self._keys: dict[str, set[AlertKey]] = {}  # each account's keys in `_states`
-        self._recent: dict[str, deque[CheckResult]] = {}
+        self._recent: dict[str, RecentResults] = {}
         self._accounts = {a.name: a for a in config.accounts}  # a sweep looks up every one
         self._locks = {a.name: asyncio.Lock() for a in config.accounts}
         self._watched = {
@@ -107,20 +107,17 @@ class CheckPipeline:
         for key in self._states:
             self._keys.setdefault(key.account, set()).add(key)
         for account in self._config.accounts:
-            depth = history_needed(self._config.rules_for(account.name))
-            recent = await self._store.recent_results(account.name, depth)
-            self._recent[account.name] = deque(recent, maxlen=depth)
+            self._recent[account.name] = await self._load_recent(account.name)
         self._last_success = await self._store.last_successes()
         self._told = await self._store.told_routes()
 
     async def refresh(self, account: str) -> None:
         """Re-read one account's alert states and history: with replicas sharing the store,
         its last check may have run elsewhere (`sweep.py`)."""
-        depth = history_needed(self._config.rules_for(account))
-        recent = await self._store.recent_results(account, depth)
+        recent = await self._load_recent(account)
         states = await self._store.alert_states(account)
         told = await self._store.told_routes(account)
-        self._recent[account] = deque(recent, maxlen=depth)
+        self._recent[account] = recent
         for key in self._keys.pop(account, set()):  # inactive ones have no row: forget all
             self._states.pop(key, None)
         self._states.update(states)
@@ -128,6 +125,15 @@ class CheckPipeline:
         for key in [k for k in self._told if k.account == account]:
             del self._told[key]
         self._told.update(told)
+
+    async def _load_recent(self, account: str) -> RecentResults:
+        keep = keep_for(self._config.rules_for(account))
+        recent = await self._store.recent_results(account, keep.count)
+        if keep.span:  # trend rules: the successful checks of their window come first
+            first = recent[0].taken_at if recent else self._clock.now()
+            older = await self._store.history(account, self._clock.now() - keep.span)
+            recent = [*(s for s in older if s.taken_at < first), *recent]
+        return RecentResults(recent, keep)
 
     def states(self) -> Mapping[AlertKey, AlertState]:
         return self._states
@@ -137,7 +143,11 @@ class CheckPipeline:
 
     def latest(self, account: str) -> CheckResult | None:
         recent = self._recent.get(account)
-        return recent[-1] if recent else None
+        return recent.latest() if recent else None
+
+    def recent(self, account: str) -> list[CheckResult]:
+        """What the rules see of the account's history (for `/status` and `/balance`)."""
+        return list(self._recent.get(account, ()))
 
     async def abandon_in_flight(self) -> None:
         """Cancel running checks at shutdown; an unfinished check's transaction rolls back."""
@@ -257,13 +267,13 @@ class CheckPipeline:
         result: CheckResult,
         lease_owner: str | None = None,
     ) -> CheckOutcome:
-        recent = self._recent.setdefault(account.name, deque(maxlen=1))
+        recent = self._recent.setdefault(account.name, RecentResults((), Keep()))
         history = [*recent, result]
         now = self._clock.now()
         changed: list[AlertState] = []
         transitions: list[Transition] = []
         for rule in self._config.rules_for(account.name):
-            for finding in evaluate(rule, result, history, self._watched[account.name]):
+            for finding in evaluate(rule, result, history, self._watched[account.name], self._zone):
                 before = self._states.get(finding.key, AlertState(finding.key))
                 after, transition = advance(before, finding, now, Policy.of(rule))
                 if after != before:

@@ -10,23 +10,24 @@ from datetime import datetime, timedelta
 from .config import Config
 from .i18n import _
 from .models import Notification, Severity, TransitionKind
-from .rules import money
-from .spend import days_left, spent
+from .spend import NotEnoughHistory, Runway, money, runway, spent
 from .store import OutboxEntry, Store
+from .trends import runway_settings
 
 DIGEST_RULE = "digest"  # what routes match; a route with `rules` must list it
 WEEK = timedelta(days=7)
 DAY = timedelta(days=1)
 
 
-async def account_lines(store: Store, account: str, now: datetime) -> list[str]:
-    history = await store.history(account, now - WEEK)
+async def account_lines(store: Store, account: str, now: datetime, config: Config) -> list[str]:
+    window, min_history = runway_settings(config.rules_for(account))
+    history = await store.history(account, now - max(WEEK, window))
     lines = []
     latest = history[-1] if history else None
     if latest is None:
         lines.append(_("{account}: no successful check in the last 7 days").format(account=account))
     for currency, balance in latest.balances.items() if latest else ():
-        runway = days_left(history, currency, now, WEEK)
+        left = runway(history, currency, now, window, min_history)
         lines.append(
             _("{account} {currency}: {total} — spent {day} in 24h, {week} in 7 days").format(
                 account=account,
@@ -36,11 +37,7 @@ async def account_lines(store: Store, account: str, now: datetime) -> list[str]:
                 week=money(spent(history, currency, now - WEEK)),
             )
             + " — "
-            + (
-                _("no spend, no end in sight")
-                if runway is None
-                else _("about {days} days left").format(days=f"{runway:.1f}")
-            )
+            + runway_words(left)
         )
     if latest is not None and not latest.balances:
         lines.append(_("{account}: no balances reported").format(account=account))
@@ -69,7 +66,7 @@ async def build_digest(
         details: list[str] = []
         for account in accounts:
             if account not in lines_of:
-                lines_of[account] = await account_lines(store, account, now)
+                lines_of[account] = await account_lines(store, account, now, config)
             details += lines_of[account]
         notification = Notification(
             kind=TransitionKind.DIGEST,
@@ -89,3 +86,13 @@ async def build_digest(
             for target in targets.get(notifier.name, [""])
         ]
     return entries
+
+
+def runway_words(left: Runway | NotEnoughHistory) -> str:
+    """How the digest says how long the money lasts."""
+    if not isinstance(left, Runway):
+        return _("not enough history yet")
+    days = left.days
+    if days is None:
+        return _("no spend, no end in sight")
+    return _("about {days} days left").format(days=f"{days:.1f}")

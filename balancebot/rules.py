@@ -9,13 +9,17 @@ as a failed check, never as a good one.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from datetime import UTC, tzinfo
 from decimal import Decimal
 
 from .config import (
     CheckFailedRuleConfig,
     RuleConfig,
+    RunwayRuleConfig,
+    SpendSpikeRuleConfig,
     ThresholdLimits,
     ThresholdRuleConfig,
+    TopUpRuleConfig,
     UnavailableRuleConfig,
 )
 from .i18n import _
@@ -29,6 +33,8 @@ from .models import (
     Finding,
     Severity,
 )
+from .spend import money as money  # re-exported: amounts are formatted in one place
+from .trends import below, evaluate_trend, runway_limits, snapshots, top_up_note
 
 
 def evaluate(
@@ -36,12 +42,16 @@ def evaluate(
     result: CheckResult,
     recent: Sequence[CheckResult] = (),
     watched: Collection[Currency] = (),
+    zone: tzinfo = UTC,
 ) -> list[Finding]:
     """`recent` is the account's history, oldest first, ending with `result`; `watched`,
-    the currencies the account's threshold rules need (see `watched_currencies`)."""
+    the currencies the account's threshold rules need (see `watched_currencies`); `zone`,
+    where the people reading the messages tell the time."""
     match rule:
         case ThresholdRuleConfig():
-            return _threshold(rule, result)
+            return _threshold(rule, result, recent)
+        case RunwayRuleConfig() | SpendSpikeRuleConfig() | TopUpRuleConfig():
+            return evaluate_trend(rule, result, recent, zone)
         case UnavailableRuleConfig():
             return _unavailable(rule, result)
         case CheckFailedRuleConfig():
@@ -75,32 +85,22 @@ def history_needed(rules: Sequence[RuleConfig]) -> int:
     return max((r.after_failures for r in rules if isinstance(r, CheckFailedRuleConfig)), default=1)
 
 
-def money(amount: Decimal) -> str:
-    """Two decimals; no real amount reaches 10^15 (providers refuse it, issue 11 §3), and
-    formatting `1e99999999` anyway would cost memory by the gigabyte."""
-    if amount.is_infinite():
-        return "-∞" if amount < 0 else "∞"
-    if amount.is_nan() or amount.adjusted() >= 15:  # adjusted(): no arithmetic on it
-        return "(out of range)"
-    return f"{amount:.2f}"
-
-
 def _severity_below(value: Decimal, limits: ThresholdLimits, margin: Decimal) -> Severity | None:
-    if limits.critical_below is not None and value < limits.critical_below + margin:
-        return Severity.CRITICAL
-    if limits.warning_below is not None and value < limits.warning_below + margin:
-        return Severity.WARNING
-    return None
+    return below(value, limits.warning_below, limits.critical_below, margin)
 
 
-def _threshold(rule: ThresholdRuleConfig, result: CheckResult) -> list[Finding]:
+def _threshold(
+    rule: ThresholdRuleConfig, result: CheckResult, recent: Sequence[CheckResult]
+) -> list[Finding]:
     if not isinstance(result, BalanceSnapshot):
         return []
+    history = snapshots(recent, result)
     findings = []
-    for currency, limits in rule.thresholds.items():
+    for currency, fixed in rule.thresholds.items():
         balance = result.balances.get(currency)
         if balance is None:
             continue
+        limits, notes = runway_limits(rule, fixed, currency, history)
         value = balance.total
         severity = _severity_below(value, limits, Decimal(0))
         if severity is Severity.CRITICAL or limits.warning_below is None:
@@ -120,7 +120,9 @@ def _threshold(rule: ThresholdRuleConfig, result: CheckResult) -> list[Finding]:
                 sticky_severity=_severity_below(value, limits, rule.hysteresis),
                 description=template.format(
                     value=money(value), currency=currency, limit=money(limit)
-                ),
+                )
+                + notes.get(limit, "")
+                + ("" if severity else top_up_note(history, currency)),
                 observed=value,
                 limit=limit,
             )

@@ -1,47 +1,169 @@
-"""Spend and runway from balance history.
+"""Spend, top-ups and runway from balance history: one place the rules, the digest,
+`/balance` and the chart all read.
 
 Spend is what left the account between consecutive snapshots: drops in granted (bonus)
 credit plus drops in topped-up credit. A rise in topped-up credit is a top-up, not
 negative spend. Granted credit can also expire, which counts as spend here: the API does
-not say which it was.
+not say which it was. A provider that does not split its balance (granted + topped-up is
+not the total) is read by its total: a drop is spend, a rise a top-up.
 """
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from itertools import pairwise
 
-from .models import BalanceSnapshot, Currency
+from .models import BalanceSnapshot, Currency, CurrencyBalance
 
 ZERO = Decimal(0)
+DAY = timedelta(days=1)
+RUNWAY_WINDOW = DAY
+MIN_HISTORY = timedelta(hours=6)
+
+
+def money(amount: Decimal) -> str:
+    """Every amount a person reads has two decimals. No real amount reaches 10^15
+    (providers refuse it, issue 11 §3), and formatting `1e99999999` anyway would cost
+    memory by the gigabyte."""
+    if amount.is_infinite():
+        return "-∞" if amount < 0 else "∞"
+    if amount.is_nan() or amount.adjusted() >= 15:  # adjusted(): no arithmetic on it
+        return "(out of range)"
+    return f"{amount:.2f}"
+
+
+def movement(before: CurrencyBalance, after: CurrencyBalance) -> tuple[Decimal, Decimal]:
+    """(spent, topped up) between two readings of one currency."""
+    if _split(before) and _split(after):
+        used = max(ZERO, before.granted - after.granted)
+        used += max(ZERO, before.topped_up - after.topped_up)
+        return used, max(ZERO, after.topped_up - before.topped_up)
+    rise = after.total - before.total
+    return max(ZERO, -rise), max(ZERO, rise)
+
+
+def _split(balance: CurrencyBalance) -> bool:
+    return balance.granted + balance.topped_up == balance.total
+
+
+def _readings(
+    history: Sequence[BalanceSnapshot], currency: Currency, since: datetime
+) -> list[tuple[datetime, CurrencyBalance]]:
+    return [
+        (s.taken_at, s.balances[currency])
+        for s in history
+        if s.taken_at >= since and currency in s.balances
+    ]
 
 
 def spent(history: Sequence[BalanceSnapshot], currency: Currency, since: datetime) -> Decimal:
-    points = [
-        s.balances[currency] for s in history if s.taken_at >= since and currency in s.balances
-    ]
-    return sum(
-        (
-            max(ZERO, before.granted - after.granted)
-            + max(ZERO, before.topped_up - after.topped_up)
-            for before, after in pairwise(points)
-        ),
-        ZERO,
-    )
+    readings = _readings(history, currency, since)
+    return sum((movement(a, b)[0] for (_, a), (_, b) in pairwise(readings)), ZERO)
 
 
-def days_left(
-    history: Sequence[BalanceSnapshot], currency: Currency, now: datetime, window: timedelta
-) -> Decimal | None:
-    """Days until the balance reaches zero at the spend rate seen over `window`; None
-    when nothing was spent (or there is too little history to tell)."""
-    points = [s for s in history if s.taken_at >= now - window and currency in s.balances]
-    if len(points) < 2:
-        return None
-    covered_days = Decimal((points[-1].taken_at - points[0].taken_at).total_seconds()) / 86400
-    used = spent(points, currency, now - window)
-    if used <= 0 or covered_days <= 0:
-        return None
-    return max(ZERO, points[-1].balances[currency].total) / (used / covered_days)
+def last_top_up(history: Sequence[BalanceSnapshot], currency: Currency) -> Decimal:
+    """How much the latest snapshot's balance was topped up since the one before it."""
+    readings = [s.balances[currency] for s in history[-2:] if currency in s.balances]
+    if len(readings) < 2 or history[-1].balances.get(currency) is None:
+        return ZERO
+    return movement(readings[0], readings[1])[1]
+
+
+@dataclass(frozen=True, slots=True)
+class Runway:
+    """How long the balance lasts at the spend rate seen over `window`."""
+
+    currency: Currency
+    balance: Decimal
+    per_day: Decimal  # the burn rate
+    window: timedelta
+    as_of: datetime  # when the balance was read
+    covered: timedelta  # how much of the window the snapshots span
+
+    @property
+    def basis(self) -> timedelta:
+        """The span to name beside the rate: the window once it is (nearly) full, else
+        the history it has, rounded to the hour, minute or second."""
+        if self.covered >= self.window * 0.9:
+            return self.window
+        unit = next(
+            u
+            for u in (timedelta(hours=1), timedelta(minutes=1), timedelta(seconds=1))
+            if self.covered >= u or u == timedelta(seconds=1)
+        )
+        return max(unit, unit * round(self.covered / unit))
+
+    @property
+    def days(self) -> Decimal | None:
+        """None when nothing is being spent: no end in sight."""
+        if self.per_day <= 0:
+            return None
+        return max(ZERO, self.balance) / self.per_day
+
+    @property
+    def runs_out_at(self) -> datetime | None:
+        days = self.days
+        if days is None or days > 3650:
+            return None
+        return self.as_of + timedelta(days=float(days))
+
+    def covering(self, days: Decimal) -> Decimal:
+        """What `days` of spend at this rate costs."""
+        return self.per_day * days
+
+
+@dataclass(frozen=True, slots=True)
+class NotEnoughHistory:
+    """The window does not yet span enough time to tell a rate (a minute of history
+    after a big request is no basis for "0.0 days left")."""
+
+    currency: Currency
+    covered: timedelta
+    needed: timedelta
+
+
+def runway(
+    history: Sequence[BalanceSnapshot],
+    currency: Currency,
+    now: datetime,
+    window: timedelta = RUNWAY_WINDOW,
+    min_history: timedelta = MIN_HISTORY,
+) -> Runway | NotEnoughHistory:
+    """The one runway computation: spend over the snapshots of the last `window`
+    (top-ups excluded, expired grants counted) divided by the time they span."""
+    readings = _readings(history, currency, now - window)
+    covered = readings[-1][0] - readings[0][0] if readings else timedelta(0)
+    if covered < min(min_history, window) or covered <= timedelta(0):
+        return NotEnoughHistory(currency, covered, min(min_history, window))
+    used = sum((movement(a, b)[0] for (_, a), (_, b) in pairwise(readings)), ZERO)
+    per_day = used / Decimal(covered.total_seconds()) * 86400
+    return Runway(currency, readings[-1][1].total, per_day, window, readings[-1][0], covered)
+
+
+def period_spends(
+    history: Sequence[BalanceSnapshot],
+    currency: Currency,
+    end: datetime,
+    period: timedelta,
+    count: int,
+) -> list[Decimal | None]:
+    """Spend in each of `count` consecutive periods ending at `end`, oldest first; None
+    for a period no snapshot pair reached into (the monitor was not watching: unknown,
+    not zero). A pair's spend counts in the period its later snapshot falls in."""
+    start = end - period * count
+    spends: list[Decimal | None] = [None] * count
+    readings = _readings(history, currency, start - period)
+    for (before_at, before), (after_at, after) in pairwise(readings):
+        if not start < after_at <= end or before_at < start - period:
+            continue
+        slot = min(count - 1, int((after_at - start - timedelta.resolution) / period))
+        spends[slot] = (spends[slot] or ZERO) + movement(before, after)[0]
+    return spends
+
+
+def median(values: Sequence[Decimal]) -> Decimal:
+    return Decimal(statistics.median(values))

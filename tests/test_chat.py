@@ -162,8 +162,10 @@ async def test_balance_is_fetched_when_stale_and_reused_when_fresh(
     assert first.details == (
         "prod (checked now):",
         "  CNY: 110.00 (granted 0.00, topped-up 110.00)",
+        "  CNY: not enough history yet (needs 6 h); spent today 0.00",
         "dev (checked now):",
         "  USD: 5.00 (granted 2.00, topped-up 3.00)",
+        "  USD: not enough history yet (needs 6 h); spent today 0.00",
     )
     requests = len(simulator.requests)
     clock.advance(120)

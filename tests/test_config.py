@@ -236,7 +236,8 @@ def test_missing_keys_bad_values_and_bad_amounts_are_reported_together(tmp_path:
         "accounts[1].timeout: 'later' is not a duration like 30s, 5m, 4h or 1h30m",
         "rules[0].thresholds.eur: Expected `str` matching regex '^[A-Z]{3}$'",
         "rules[0].thresholds.CNY: warning_below NaN is not a finite amount",
-        "rules[1].type: expected one of 'threshold', 'unavailable', 'check_failed', not None",
+        "rules[1].type: expected one of 'threshold', 'unavailable', 'check_failed', 'runway',"
+        " 'spend_spike', 'top_up', not None",
     ]
     raw["accounts"] = [account(api_key=" ")]
     raw["rules"] = []

@@ -121,7 +121,7 @@ async def test_firing_repeat_resolved_arrive_in_order_everywhere(
     expected = [
         "WARNING: prod DeepSeek balance 15.00 CNY < 20.00",
         "WARNING (still): prod DeepSeek balance 13.00 CNY < 20.00",
-        "RESOLVED: prod DeepSeek balance 50.00 CNY ≥ 20.00",
+        "RESOLVED: prod DeepSeek balance 50.00 CNY ≥ 20.00 (topped up +37.00 CNY)",
     ]
     for chat in ("42", "-100200"):
         got = [m for m in telegram.sent if m["chat_id"] == chat]

@@ -98,7 +98,7 @@ async def test_fire_repeat_escalate_resolve(
         "WARNING: prod DeepSeek balance 19.00 CNY < 20.00",
         "WARNING (still): prod DeepSeek balance 19.00 CNY < 20.00",
         "CRITICAL (escalated): prod DeepSeek balance 8.20 CNY < 10.00",
-        "RESOLVED: prod DeepSeek balance 120.00 CNY ≥ 20.00",
+        "RESOLVED: prod DeepSeek balance 120.00 CNY ≥ 20.00 (topped up +99.00 CNY)",
     ]
     assert "Lasted: 1h 15m" in recorder.sent[-1].details
     assert "CNY: 120.00 (granted 0.00, topped-up 120.00)" in recorder.sent[-1].details

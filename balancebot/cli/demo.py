@@ -1,8 +1,9 @@
 """`balancebot demo`: the real daemon against a simulated DeepSeek account on loopback.
 
 The simulated balance drains with every check and is topped up after a while, so within
-about 20 seconds the console shows a warning firing, a repeat, escalation to critical and,
-after the top-up, the resolved notice. Nothing leaves the machine; no credentials needed.
+about 20 seconds the console shows a warning firing, a runway warning ("runs out in about
+1 min"), a repeat, escalation to critical and, after the top-up, the top-up notice and the
+resolved notices. Nothing leaves the machine; no credentials needed.
 Lines typed (or piped) on standard input go through the same command layer as Telegram
 and Slack: `/balance`, `/status`, `/mute 1m demo`, `/help`.
 """
@@ -49,6 +50,18 @@ hysteresis = "2.00"
 thresholds = {{ CNY = {{ warning_below = "20.00", critical_below = "10.00" }} }}
 
 [[rules]]
+name = "runway"
+type = "runway"
+warning_days = "0.0002"     # 17 seconds: the demo spends fast
+window = "20s"
+min_history = "3s"
+repeat_interval = "1h"
+
+[[rules]]
+name = "top-up"
+type = "top_up"
+
+[[rules]]
 name = "unavailable"
 type = "unavailable"
 
@@ -78,7 +91,8 @@ async def run_demo(time_limit: float = 60.0) -> bool:
             print(
                 f"Simulated DeepSeek API at {simulator.base_url}; account 'demo' starts at "
                 "26.00 CNY and spends 1.50 per check (checked every second).\n"
-                "Thresholds: warning below 20.00, critical below 10.00. "
+                "Thresholds: warning below 20.00, critical below 10.00; runway: warning "
+                "when it runs out within 17 seconds. "
                 "A top-up of 100.00 CNY arrives after 14 checks.\n"
                 "Type /balance, /status, /mute 1m demo, /unmute demo or /help meanwhile.\n",
                 flush=True,

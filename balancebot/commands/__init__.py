@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING
 from ..clock import Clock
 from ..config import Config
 from ..i18n import N_, _
-from ..models import AlertStatus, BalanceSnapshot, CheckResult
+from ..models import AlertStatus, BalanceSnapshot, CheckResult, Severity
 from ..render import balance_lines, human_duration, local_time, severity_name
+from ..trends import history_state, outlook, outlook_since, waiting_text
 from .access import Access, Caller, Refusals
 from .operations import (
     MAX_HISTORY_DAYS,
@@ -120,6 +121,7 @@ class Commands:
         self.refusals = Refusals()
         # set by the daemon: each chat front-end's connection state, for /status
         self.front_ends: Callable[[], Mapping[str, FrontEndStatus]] = dict
+        self._outlooks: dict[str, tuple[BalanceSnapshot, list[str]]] = {}
 
     @property
     def registry(self) -> dict[str, Command]:
@@ -185,6 +187,27 @@ class Commands:
             return _("just now")
         return _("{duration} ago").format(duration=human_duration(span))
 
+    async def outlook_lines(self, result: BalanceSnapshot) -> list[str]:
+        """Runway and today's spend per currency: worked out once per snapshot (a busy
+        chat asks about the same one many times), from the history the checks keep in
+        memory when it reaches back far enough, else from the store."""
+        cached = self._outlooks.get(result.account)
+        if cached is not None and cached[0] is result:
+            return cached[1]
+        rules = self.config.rules_for(result.account)
+        now = self.clock.now()
+        since = outlook_since(rules, now, self.zone)
+        history = [
+            r for r in self.pipeline.recent(result.account) if isinstance(r, BalanceSnapshot)
+        ]
+        if not history or history[0].taken_at > since:
+            history = await self.store.history(result.account, since)
+        if not history or history[-1].taken_at < result.taken_at:
+            history.append(result)
+        lines = [outlook(rules, history, c, now, self.zone) for c in result.balances]
+        self._outlooks[result.account] = (result, lines)
+        return lines
+
     async def fresh_result(self, account: str) -> tuple[CheckResult, str]:
         """A snapshot younger than `chat.balance_max_age`, or a check made now."""
         latest = self.pipeline.latest(account)
@@ -211,6 +234,8 @@ async def balance(self: Commands, request: Request) -> Reply:
         state = _(" — NOT AVAILABLE for API calls") if unavailable else ""
         details.append(f"{name} ({freshness}){state}:")
         details += [f"  {line}" for line in balance_lines(result)]
+        if isinstance(result, BalanceSnapshot):
+            details += [f"  {line}" for line in await self.outlook_lines(result)]
     headline = (
         _("Balance of {account}").format(account=names[0]) if len(names) == 1 else _("Balances")
     )
@@ -230,6 +255,10 @@ async def status(self: Commands, request: Request) -> Reply:
         elif isinstance(latest, BalanceSnapshot):
             ago = self.ago(latest.taken_at)
             details.append("  " + _("{account}: ok, {ago}").format(account=name, ago=ago))
+            for waiting in history_state(self.config.rules_for(name), self.pipeline.recent(name)):
+                details.append(
+                    f"    {waiting.rule} {waiting.currency}: {waiting_text(waiting.waiting)}"
+                )
         else:
             details.append(
                 "  "
@@ -240,7 +269,9 @@ async def status(self: Commands, request: Request) -> Reply:
     firing = [
         s
         for s in self.pipeline.states().values()
-        if s.status is AlertStatus.FIRING and s.key.account in request.accounts
+        if s.status is AlertStatus.FIRING
+        and s.key.account in request.accounts
+        and s.severity is not Severity.INFO  # a top-up notice is news, not a problem
     ]
     details.append(_("Alerts firing: {count}").format(count=len(firing) or _("none")))
     for state in sorted(firing, key=lambda s: s.key):

@@ -177,11 +177,18 @@ class _RuleBase(_Strict, frozen=True, kw_only=True, tag_field="type"):
 class ThresholdRuleConfig(_RuleBase, frozen=True, kw_only=True, tag="threshold"):
     thresholds: Annotated[dict[Currency, ThresholdLimits], Meta(min_length=1)]
     hysteresis: Decimal = Decimal("0")
+    # a limit that grows with spend: below max(fixed limit, this much spend at the current rate)
+    warning_runway: Duration | None = None
+    critical_runway: Duration | None = None
+    window: Duration = Duration(days=1)  # the rate for *_runway is measured over this
+    min_history: Duration = Duration(hours=6)
 
     def __post_init__(self) -> None:
         _finite(self.hysteresis, "hysteresis")
         if self.hysteresis < 0:
             raise ValueError("hysteresis must not be negative")
+        _ordered(self.critical_runway, self.warning_runway, "critical_runway", "warning_runway")
+        _ordered(self.min_history, self.window, "min_history", "window")
 
 
 class UnavailableRuleConfig(_RuleBase, frozen=True, kw_only=True, tag="unavailable"):
@@ -192,7 +199,84 @@ class CheckFailedRuleConfig(_RuleBase, frozen=True, kw_only=True, tag="check_fai
     after_failures: Annotated[int, Meta(ge=1, le=1000)] = 3
 
 
-RuleConfig = ThresholdRuleConfig | UnavailableRuleConfig | CheckFailedRuleConfig
+# --- trend rules (issue 15): they read the account's recent history through spend.py ---
+
+
+def _ordered(low: Any, high: Any, low_name: str, high_name: str) -> None:
+    if low is not None and high is not None and low > high:
+        raise ValueError(f"{low_name} must not be above {high_name}")
+
+
+def _amounts(rule: Struct, **signs: str) -> None:
+    """Each named amount is finite and positive (">") or not negative (">=")."""
+    for name, sign in signs.items():
+        amount = getattr(rule, name)
+        _finite(amount, name)
+        if amount is not None and (amount < 0 or (sign == ">" and amount == 0)):
+            raise ValueError(f"{name} must be {'positive' if sign == '>' else 'at least 0'}")
+
+
+class RunwayRuleConfig(_RuleBase, frozen=True, kw_only=True, tag="runway"):
+    """Days left at the burn rate over `window` below `warning_days` / `critical_days`."""
+
+    warning_days: Decimal | None = None
+    critical_days: Decimal | None = None
+    window: Duration = Duration(days=1)
+    min_history: Duration = Duration(hours=6)  # no verdict until the window spans this much
+    hysteresis: Decimal = Decimal("0")  # in days
+    currencies: list[Currency] | None = None  # None: every currency reported
+
+    def __post_init__(self) -> None:
+        _amounts(self, warning_days=">", critical_days=">", hysteresis=">=")
+        if self.warning_days is None and self.critical_days is None:
+            raise ValueError("set warning_days, critical_days or both")
+        _ordered(self.critical_days, self.warning_days, "critical_days", "warning_days")
+        _ordered(self.min_history, self.window, "min_history", "window")
+
+
+class SpendSpikeRuleConfig(_RuleBase, frozen=True, kw_only=True, tag="spend_spike"):
+    """Spend over the last `period` above `factor` x the median `period` of the past `days`."""
+
+    period: Duration = Duration(hours=1)
+    factor: Decimal = Decimal("3")
+    days: Annotated[int, Meta(ge=1, le=90)] = 7
+    min_history: Duration = Duration(days=1)  # of past periods before any verdict
+    min_spend: Decimal = Decimal("1")  # a spike spends at least this
+    currencies: list[Currency] | None = None
+
+    def __post_init__(self) -> None:
+        _amounts(self, factor=">", min_spend=">=")
+        if self.period > timedelta(days=1):
+            raise ValueError("period must be at most 1d")
+        _ordered(self.min_history, timedelta(days=self.days), "min_history", "days")
+
+
+class TopUpRuleConfig(_RuleBase, frozen=True, kw_only=True, tag="top_up"):
+    """An `info` notice when money arrives; an event, so there is nothing to resolve."""
+
+    min_amount: Decimal = Decimal("0.01")  # smaller rises are noise
+    send_resolved: bool = False
+
+    def __post_init__(self) -> None:
+        _amounts(self, min_amount=">")
+        if self.send_resolved:
+            raise ValueError("send_resolved: a top-up is an event, there is nothing to resolve")
+        if self.for_checks != 1:
+            raise ValueError("for: a top-up is seen at one check; it must be 1")
+
+
+TrendRuleConfig = RunwayRuleConfig | SpendSpikeRuleConfig | TopUpRuleConfig
+
+# --- end of trend rules ---
+
+RuleConfig = (
+    ThresholdRuleConfig
+    | UnavailableRuleConfig
+    | CheckFailedRuleConfig
+    | RunwayRuleConfig
+    | SpendSpikeRuleConfig
+    | TopUpRuleConfig
+)
 
 
 DEFAULT_RULES: tuple[RuleConfig, ...] = (

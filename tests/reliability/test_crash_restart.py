@@ -62,6 +62,7 @@ def expected_headlines(account: str, levels: list[str]) -> list[str]:
         datetime(2026, 1, 1, tzinfo=UTC),
         [],
     )
+    recent: tuple[BalanceSnapshot, ...] = ()
     for level in levels:
         now += timedelta(seconds=1)
         total = LEVELS[level]
@@ -72,7 +73,8 @@ def expected_headlines(account: str, levels: list[str]) -> list[str]:
             True,
             {"CNY": CurrencyBalance(total, Decimal(0), total)},
         )
-        for finding in evaluate(rule, snapshot):
+        recent = (*recent[-1:], snapshot)  # a resolved notice says what was topped up
+        for finding in evaluate(rule, snapshot, recent):
             state, transition = advance(
                 state, finding, now, Policy(repeat_interval=timedelta(hours=1))
             )
