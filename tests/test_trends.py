@@ -55,7 +55,7 @@ def failure(hours_ago: float) -> CheckFailure:
 
 
 def run(r: RuleConfig, history: list[CheckResult], zone: Any = UTC) -> list[Finding]:
-    return evaluate(r, history[-1], history, zone)
+    return evaluate(r, history[-1], history, zone=zone)
 
 
 def only(findings: list[Finding]) -> Finding:
