@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Sequence
-from datetime import tzinfo
+from datetime import datetime, timedelta, tzinfo
+from typing import Any
 
 from .config import ThresholdLimits
 from .errors import BalanceBotError
-from .i18n import N_, _, language
+from .i18n import N_, _, language, ngettext
 from .models import BalanceSnapshot, Currency
 
 INSTALL_HINT = "pip install 'balancebot[charts]'"
@@ -17,7 +18,15 @@ CJK_FONTS = ["Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Zen Hei", "Sim
 
 
 class ChartsUnavailable(BalanceBotError):
-    """matplotlib is not installed."""
+    """No chart can be drawn: matplotlib is not installed (or, as NoHistory, no data)."""
+
+
+class NoHistory(ChartsUnavailable):
+    """Nothing to draw: a chart of no data would only show an empty axis (at 1970)."""
+
+
+SHORTEST_SPAN = timedelta(minutes=2)  # one point, or a few seconds, still gets a readable axis
+MARKERS_UP_TO = 60  # few points: mark each check, so a lone point is visible
 
 
 def plot_history(
@@ -27,7 +36,9 @@ def plot_history(
     zone: tzinfo,
     thresholds: dict[Currency, ThresholdLimits],
 ) -> bytes:
-    """One panel per currency: total and granted balance over time, threshold lines."""
+    """One panel per currency: total and granted balance as steps (a balance changes in
+    steps, between checks), the thresholds as labelled lines. The x axis spans the data,
+    at least SHORTEST_SPAN; raises NoHistory when there is nothing to draw."""
     try:
         from matplotlib import font_manager, rcParams
         from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -38,6 +49,15 @@ def plot_history(
             _("Charts need the optional extra: {hint}").format(hint=INSTALL_HINT)
         ) from None
 
+    currencies = sorted({c for s in history for c in s.balances})
+    if not currencies:
+        raise NoHistory(
+            ngettext(
+                "no data yet: no balance of {account} in the last {days} day",
+                "no data yet: no balance of {account} in the last {days} days",
+                days,
+            ).format(account=account, days=days)
+        )
     text: Callable[[str], str] = _
     if language() == "zh":
         try:
@@ -48,64 +68,81 @@ def plot_history(
         except ValueError:  # no Chinese font installed: English beats empty boxes
             text = N_  # returns the English message as it is
 
-    currencies = sorted({c for s in history for c in s.balances})
-    figure = Figure(figsize=(9, 1.2 + 2.8 * max(1, len(currencies))), dpi=100)
+    figure = Figure(figsize=(9, 1.2 + 2.8 * len(currencies)), dpi=100)
     FigureCanvasAgg(figure)
-    axes = figure.subplots(max(1, len(currencies)), 1, sharex=True, squeeze=False)[:, 0]
-    for ax, currency in zip(axes, currencies, strict=False):
+    axes = figure.subplots(len(currencies), 1, sharex=True, squeeze=False)[:, 0]
+    for ax, currency in zip(axes, currencies, strict=True):
         points = [s for s in history if currency in s.balances]
         times = [s.taken_at.astimezone(zone) for s in points]
-        ax.plot(
-            times,
-            [float(s.balances[currency].total) for s in points],
-            color="tab:blue",
-            linewidth=1.8,
-            label=text(N_("total")),
-        )
-        ax.plot(
-            times,
-            [float(s.balances[currency].granted) for s in points],
-            color="tab:green",
-            linewidth=1,
-            linestyle="--",
-            label=text(N_("granted")),
-        )
-        limits = thresholds.get(currency)
-        for value, colour, name in (
-            (limits.warning_below if limits else None, "tab:orange", text(N_("warning below"))),
-            (limits.critical_below if limits else None, "tab:red", text(N_("critical below"))),
+        marker = "o" if len(points) <= MARKERS_UP_TO else None
+        for label, field, colour, width, linestyle in (
+            (N_("total"), "total", "tab:blue", 1.8, "-"),
+            (N_("granted"), "granted", "tab:green", 1.0, "--"),
         ):
-            if value is not None:
-                ax.axhline(
-                    float(value),
-                    color=colour,
-                    linestyle=":",
-                    linewidth=1.2,
-                    label=f"{name} {value:.2f}",
-                )
+            ax.plot(
+                times,
+                [float(getattr(s.balances[currency], field)) for s in points],
+                drawstyle="steps-post",
+                marker=marker,
+                markersize=3,
+                linestyle=linestyle,
+                color=colour,
+                linewidth=width,
+                label=text(label),
+            )
+        _draw_thresholds(ax, thresholds.get(currency), text)
         ax.set_ylabel(f"{text(N_('balance'))} ({currency})")
         ax.set_ylim(bottom=min(0.0, ax.get_ylim()[0]))
         ax.grid(True, alpha=0.3)
         ax.legend(loc="best", fontsize="small")
-    if not currencies:
-        axes[0].text(
-            0.5,
-            0.5,
-            text(N_("No balance history in this period")),
-            ha="center",
-            va="center",
-            transform=axes[0].transAxes,
-        )
+    first, last = _span(history)
+    axes[-1].set_xlim(first.astimezone(zone), last.astimezone(zone))
     locator = AutoDateLocator(tz=zone)  # type: ignore[no-untyped-call]
     axes[-1].xaxis.set_major_locator(locator)
     axes[-1].xaxis.set_major_formatter(
         ConciseDateFormatter(locator, tz=zone)  # type: ignore[no-untyped-call]
     )
     axes[-1].set_xlabel(str(zone))
-    figure.suptitle(
-        text(N_("{account}: DeepSeek balance, last {days} days")).format(account=account, days=days)
+    title = ngettext(
+        "{account}: DeepSeek balance, last {days} day",
+        "{account}: DeepSeek balance, last {days} days",
+        days,
+        translate=text is _,
     )
+    figure.suptitle(title.format(account=account, days=days))
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     return buffer.getvalue()
+
+
+def _span(history: Sequence[BalanceSnapshot]) -> tuple[datetime, datetime]:
+    """The data's own time range, padded by 2% (or widened to SHORTEST_SPAN, centred)."""
+    first = min(s.taken_at for s in history)
+    last = max(s.taken_at for s in history)
+    if last - first < SHORTEST_SPAN:
+        middle = first + (last - first) / 2
+        return middle - SHORTEST_SPAN / 2, middle + SHORTEST_SPAN / 2
+    pad = (last - first) / 50
+    return first - pad, last + pad
+
+
+def _draw_thresholds(ax: Any, limits: ThresholdLimits | None, text: Callable[[str], str]) -> None:
+    """Dotted lines, each labelled on the chart at its right end (no legend lookup)."""
+    for value, colour, name in (
+        (limits.warning_below if limits else None, "tab:orange", text(N_("warning below"))),
+        (limits.critical_below if limits else None, "tab:red", text(N_("critical below"))),
+    ):
+        if value is None:
+            continue
+        ax.axhline(float(value), color=colour, linestyle=":", linewidth=1.2)
+        ax.text(
+            0.995,
+            float(value),
+            f"{name} {value:.2f}",
+            transform=ax.get_yaxis_transform(),  # x in axes fractions, y in data
+            ha="right",
+            va="bottom",
+            color=colour,
+            fontsize="small",
+        )

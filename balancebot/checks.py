@@ -172,6 +172,8 @@ class CheckPipeline:
         time); store trouble has been told to `health`, which alerts without the store."""
         try:
             await self.check(account_name)
+        except asyncio.CancelledError:  # abandoned at shutdown: no job error, no traceback
+            log.debug("check of %s abandoned at shutdown", account_name)
         except StoreError:
             return  # logged by `check`, told to `health`
         except Exception as exc:

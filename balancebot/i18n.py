@@ -15,6 +15,7 @@ DOMAIN = "balancebot"
 
 _active: gettext.NullTranslations = gettext.NullTranslations()
 _language = "en"
+_ENGLISH = gettext.NullTranslations()
 
 
 def language() -> str:
@@ -33,6 +34,12 @@ def activate(language: str) -> None:
 
 def _(message: str) -> str:
     return _active.gettext(message)
+
+
+def ngettext(singular: str, plural: str, n: int, translate: bool = True) -> str:
+    """A message with a number in it: "1 day", "3 days" (Chinese has one form).
+    `translate=False`: English whatever the language (e.g. no font to draw Chinese)."""
+    return (_active if translate else _ENGLISH).ngettext(singular, plural, n)
 
 
 def N_(message: str) -> str:

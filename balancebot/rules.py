@@ -22,7 +22,7 @@ from .config import (
     TopUpRuleConfig,
     UnavailableRuleConfig,
 )
-from .i18n import _
+from .i18n import _, ngettext
 from .models import (
     AlertKey,
     BalanceSnapshot,
@@ -172,9 +172,11 @@ def _check_failed(
         severity=severity,
         # while checks keep failing, an open alert stays open at least as a warning
         sticky_severity=severity or Severity.WARNING,
-        description=_("balance check failed {count} time(s) in a row: {message}").format(
-            count=failures, message=message
-        ),
+        description=ngettext(
+            "balance check failed {count} time in a row: {message}",
+            "balance check failed {count} times in a row: {message}",
+            failures,
+        ).format(count=failures, message=message),
         observed=Decimal(failures),
         limit=Decimal(rule.after_failures),
     )

@@ -8,16 +8,20 @@ import struct
 import sys
 import zoneinfo
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from balancebot.charts import ChartsUnavailable, plot_history
+from balancebot import charts
+from balancebot.charts import CHART_POINTS, ChartsUnavailable, NoHistory, plot_history
 from balancebot.config import Config, load_config
 from balancebot.daemon import Daemon
+from balancebot.errors import StoreError
 from balancebot.frontends import FrontEndState
+from balancebot.models import BalanceSnapshot, Currency, CurrencyBalance
 from balancebot.store import Store
 from balancebot.testing.deepseek import DeepSeekSimulator
 from balancebot.testing.processes import spawn
@@ -34,7 +38,24 @@ from .test_chat import (  # noqa: F401 - fixtures
 from .test_digest import NOW, week_of_history
 
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
-ARTIFACTS = Path(os.environ.get("BALANCEBOT_TEST_ARTIFACTS", "/tmp/balancebot-test-artifacts"))
+# the rendered charts, kept for a person to look at (tests/artifacts/ is git-ignored)
+ARTIFACTS = Path(os.environ.get("BALANCEBOT_TEST_ARTIFACTS", Path(__file__).parent / "artifacts"))
+THRESHOLDS = {
+    "name": "low",
+    "type": "threshold",
+    "thresholds": {"CNY": {"warning_below": "150", "critical_below": "80"}},
+}
+
+
+def keep(name: str, data: bytes) -> bytes:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / name).write_bytes(data)
+    return data
+
+
+def cny(at: datetime, total: str) -> BalanceSnapshot:
+    balance = CurrencyBalance(Decimal(total), Decimal("0.00"), Decimal(total))
+    return BalanceSnapshot("prod", "deepseek", at, True, {Currency.CNY: balance})
 
 
 def png_size(data: bytes) -> tuple[int, int]:
@@ -45,26 +66,63 @@ def png_size(data: bytes) -> tuple[int, int]:
 
 
 def test_chart_is_a_sane_png_with_thresholds(make_config: Any) -> None:
-    config: Config = make_config(
-        rules=[
-            {
-                "name": "low",
-                "type": "threshold",
-                "thresholds": {"CNY": {"warning_below": "150", "critical_below": "80"}},
-            }
-        ]
-    )
+    config: Config = make_config(rules=[THRESHOLDS])
     data = plot_history(week_of_history(), "prod", 7, SHANGHAI, config.thresholds_for("prod"))
-    width, height = png_size(data)
+    width, height = png_size(keep("history-7d.png", data))
     assert (width, height) == (900, 400)
     assert 10_000 < len(data) < 500_000
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    (ARTIFACTS / "history-7d.png").write_bytes(data)  # to look at
 
 
-def test_chart_of_nothing_still_renders() -> None:
-    width, _ = png_size(plot_history([], "prod", 30, SHANGHAI, {}))
-    assert width == 900
+def test_no_history_says_no_data_yet_instead_of_a_chart() -> None:
+    with pytest.raises(NoHistory, match=r"^no data yet: no balance of prod in the last 1 day$"):
+        plot_history([], "prod", 1, SHANGHAI, {})
+    failed_only = [BalanceSnapshot("prod", "deepseek", NOW, False, {})]
+    with pytest.raises(NoHistory, match="last 30 days"):
+        plot_history(failed_only, "prod", 30, SHANGHAI, {})
+
+
+@pytest.mark.parametrize(
+    ("name", "offsets", "span"),
+    [
+        ("one-point", [0], (NOW - timedelta(minutes=1), NOW + timedelta(minutes=1))),
+        (
+            "twenty-seconds",
+            [0, 5, 10, 15, 20],
+            (
+                NOW + timedelta(seconds=10) - timedelta(minutes=1),
+                NOW + timedelta(seconds=10, minutes=1),
+            ),
+        ),
+        (
+            "two-hours",
+            list(range(0, 7201, 60)),
+            (NOW - timedelta(seconds=144), NOW + timedelta(seconds=7200 + 144)),
+        ),
+    ],
+)
+def test_short_histories_span_their_data_not_a_default_window(
+    make_config: Any, name: str, offsets: list[int], span: tuple[datetime, datetime]
+) -> None:
+    history = [cny(NOW + timedelta(seconds=s), f"{170 - s / 60:.2f}") for s in offsets]
+    assert charts._span(history) == span
+    thresholds = make_config(rules=[THRESHOLDS]).thresholds_for("prod")
+    data = plot_history(history, "prod", 30, SHANGHAI, thresholds)
+    assert png_size(keep(f"history-{name}-in-30d.png", data)) == (900, 400)
+
+
+async def test_the_store_thins_from_the_first_snapshot_so_minutes_keep_their_detail(
+    tmp_path: Path,
+) -> None:
+    store = await Store.open(f"sqlite:///{tmp_path / 'state.db'}")
+    try:
+        for second in range(0, 600, 5):  # ten minutes, in a 30-day window
+            await store.save_check(cny(NOW + timedelta(seconds=second), "100.00"))
+        kept = await store.history(
+            "prod", NOW - timedelta(days=29), max_points=CHART_POINTS, until=NOW + timedelta(days=1)
+        )
+    finally:
+        await store.close()
+    assert len(kept) == 120
 
 
 def test_without_matplotlib_the_command_explains(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -109,6 +167,7 @@ async def test_history_on_slack_uploads_the_chart(
     from balancebot.integrations.slack.frontend import SlackSocketFrontEnd
 
     await seed(chat_daemon)
+    chat_daemon.clock.advance((NOW - chat_daemon.clock.now()).total_seconds())  # type: ignore[attr-defined]
     front = next(f for f in chat_daemon.front_ends if isinstance(f, SlackSocketFrontEnd))
     front.start()
     await front.wait_state(FrontEndState.CONNECTED)
@@ -162,3 +221,31 @@ base_url = "{simulator.base_url}"
     _, said = await run("--plot", str(out_png))
     assert said.startswith(f"wrote {out_png}")
     assert png_size(out_png.read_bytes())[0] == 900
+
+
+async def test_history_never_creates_a_store_and_a_wrong_path_creates_no_directory(
+    tmp_path: Path,
+) -> None:
+    async def history(store_path: str) -> tuple[int, str]:
+        config = tmp_path / "config.toml"
+        config.write_text(
+            f'[store]\npath = "{store_path}"\n[[accounts]]\nname = "prod"\napi_key = "{API_KEY}"\n'
+        )
+        process = await spawn("history", "-c", str(config), cwd=tmp_path)
+        out, err = await asyncio.wait_for(process.communicate(), 60)
+        assert process.returncode is not None
+        return process.returncode, (err or out).decode()
+
+    returncode, err = await history("state.db")
+    assert (returncode, err.count("\n")) == (1, 1), err
+    assert err.startswith(f"balancebot: no store at {tmp_path / 'state.db'}: nothing recorded yet")
+    returncode, err = await history("stte/state.db")  # a typo in the directory
+    assert (returncode, err.count("\n")) == (1, 1), err
+    assert f"the directory {tmp_path / 'stte'} does not exist" in err
+    assert sorted(os.listdir(tmp_path)) == ["config.toml"]
+    store = await Store.open(f"sqlite:///{tmp_path / 'state.db'}")  # the daemon creates it
+    await store.close()
+    with pytest.raises(StoreError, match="does not exist"):
+        await Store.open(f"sqlite:///{tmp_path / 'nosuch' / 'state.db'}")
+    returncode, out = await history("state.db")
+    assert (returncode, out) == (0, "no balance history for prod in the last 30 days\n")

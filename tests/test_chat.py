@@ -242,7 +242,7 @@ async def test_status_reports_checks_alerts_and_notifier_health(
     daemon.dispatcher.problems["oncall:42"] = "Forbidden: bot was blocked by the user"
     clock.advance(90)
     status = await daemon.commands.handle(OWNER, "/status")
-    assert status.headline == "Status: 1 alert(s) firing"
+    assert status.headline == "Status: 1 alert firing"
     assert status.details[1].startswith("  prod: ok, 1m 3")  # plus dev's retry backoff
     assert status.details[:5:2] == (
         "Accounts:",

@@ -51,8 +51,10 @@ def test_every_message_is_translated_and_compiled() -> None:
         have = {m.id: m.string for m in catalog if m.id}
         assert set(have) == wanted, "run: python tools/catalogs.py"
         for msgid, msgstr in have.items():
-            assert msgstr, f"{language}: {msgid!r} is not translated"
-            assert set(PLACEHOLDER.findall(msgstr)) == set(PLACEHOLDER.findall(str(msgid)))
+            forms = msgstr if isinstance(msgstr, tuple) else (msgstr,)  # plurals: a tuple
+            assert all(forms), f"{language}: {msgid!r} is not translated"
+            for form in forms:
+                assert set(PLACEHOLDER.findall(form)) == set(PLACEHOLDER.findall(str(msgid)))
         assert po.with_suffix(".mo").read_bytes() == catalogs.compiled(po), (
             "the .mo is stale: run python tools/catalogs.py"
         )
@@ -139,3 +141,12 @@ async def test_command_replies_and_digest_in_chinese(
     assert status.headline == "状态：一切正常"
     assert usage.headline == "用法：/mute <duration> [account|rule]"
     assert help_.details[0] == "/balance [account] — 当前余额（若上次检查过旧则立即查询）。"
+
+
+def test_counts_take_the_plural_their_language_needs(chinese: None) -> None:
+    one, many = "{account}: balance over {days} day", "{account}: balance over {days} days"
+    assert i18n.ngettext(one, many, 3) == "{account}：{days} 天余额"
+    assert i18n.ngettext(one, many, 1, translate=False) == one
+    i18n.activate("en")
+    assert [i18n.ngettext(one, many, n) for n in (1, 2)] == [one, many]
+    assert i18n.ngettext("{count} snapshot", "{count} snapshots", 0) == "{count} snapshots"

@@ -119,7 +119,7 @@ async def test_a_store_from_a_newer_balancebot_is_refused(store_url: str) -> Non
 
 
 async def test_read_only_opening_refuses_an_empty_store(tmp_path: Path) -> None:
-    with pytest.raises(StoreError, match="the store is empty"):
+    with pytest.raises(StoreError, match="no store at"):
         await Store.open(f"sqlite:///{tmp_path / 'new.db'}", migrate=False)
 
 

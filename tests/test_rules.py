@@ -112,12 +112,14 @@ def test_unavailable(tmp_path: Path) -> None:
 def test_check_failed_counts_consecutive_failures(tmp_path: Path) -> None:
     failing = rule(tmp_path, "failing")
     history: list[CheckResult] = [failure(), snapshot(cny="5"), failure(), failure()]
+    [one] = evaluate(failing, history[0], history[:1])
+    assert "failed 1 time in a row" in one.description  # ngettext: no "time(s)"
     [two] = evaluate(failing, history[-1], history)
     assert (two.severity, two.sticky_severity) == (None, Severity.WARNING)
     history.append(failure())
     [three] = evaluate(failing, history[-1], history)
     assert three.severity is Severity.WARNING
-    assert "3 time(s) in a row" in three.description
+    assert "3 times in a row" in three.description
     [ok] = evaluate(failing, snapshot(cny="5"), [*history, snapshot(cny="5")])
     assert ok.severity is None and ok.sticky_severity is None
 

@@ -1,6 +1,6 @@
 """Maintain the message catalogs: `python tools/catalogs.py`.
 
-Extracts every `_()`/`N_()` message from the package into balancebot/locale/balancebot.pot,
+Extracts every `_()`/`N_()`/`ngettext()` message from the package into balancebot/locale/balancebot.pot,
 merges new ones into each language's .po (to be translated by hand), and compiles the .po
 files into the .mo files the package loads. tests/test_i18n.py fails when any step is due.
 """
@@ -24,7 +24,7 @@ LANGUAGES = ("zh",)
 def extract() -> Catalog:
     catalog = Catalog(project="balancebot", charset="utf-8")
     for _file, _line, message, _comments, _context in extract_from_dir(
-        str(PACKAGE), keywords={"_": None, "N_": None}, comment_tags=()
+        str(PACKAGE), keywords={"_": None, "N_": None, "ngettext": (1, 2)}, comment_tags=()
     ):
         catalog.add(message)
     return catalog

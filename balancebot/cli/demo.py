@@ -5,14 +5,19 @@ about 20 seconds the console shows a warning firing, a runway warning ("runs out
 1 min"), a repeat, escalation to critical and, after the top-up, the top-up notice and the
 resolved notices. Nothing leaves the machine; no credentials needed.
 Lines typed (or piped) on standard input go through the same command layer as Telegram
-and Slack: `/balance`, `/status`, `/mute 1m demo`, `/help`.
+and Slack: `/balance`, `/status`, `/mute 1m demo`, `/history`, `/help`. Ctrl-C stops it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import signal
+import stat
 import sys
 import tempfile
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -84,21 +89,38 @@ async def run_demo(time_limit: float = 60.0) -> bool:
             top_up_after=14,
             top_up_amount=Decimal("100.00"),
         )
-        with tempfile.TemporaryDirectory(prefix="balancebot-demo-") as tmp:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        interrupted = asyncio.Event()
+
+        def interrupt() -> None:
+            interrupted.set()
+            stop.set()
+
+        for sig in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C stops at once, as `run` does
+            loop.add_signal_handler(sig, interrupt)
+        with (
+            _removing_signal_handlers(loop),
+            tempfile.TemporaryDirectory(prefix="balancebot-demo-") as tmp,
+        ):
             path = Path(tmp) / "config.toml"
             path.write_text(DEMO_CONFIG.format(base_url=simulator.base_url), encoding="utf-8")
             config = load_config(path, env={"BALANCEBOT_DEMO_KEY": DEMO_KEY})
+            console_off = console_unavailable()
             print(
                 f"Simulated DeepSeek API at {simulator.base_url}; account 'demo' starts at "
                 "26.00 CNY and spends 1.50 per check (checked every second).\n"
                 "Thresholds: warning below 20.00, critical below 10.00; runway: warning "
                 "when it runs out within 17 seconds. "
                 "A top-up of 100.00 CNY arrives after 14 checks.\n"
-                "Type /balance, /status, /mute 1m demo, /unmute demo or /help meanwhile.\n",
+                + (
+                    f"Console commands are off: {console_off}.\n"
+                    if console_off
+                    else "Type /balance, /status, /mute 1m demo, /unmute demo, /history or /help "
+                    "meanwhile; Ctrl-C stops the demo.\n"
+                ),
                 flush=True,
             )
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
 
             def watch(_notifier: str, notification: Notification) -> None:
                 seen.add(notification.kind)
@@ -108,36 +130,82 @@ async def run_demo(time_limit: float = 60.0) -> bool:
             async with Daemon.open(config) as daemon:
                 daemon.dispatcher.listeners.append(watch)
                 timer = loop.call_later(time_limit, stop.set)
-                console = asyncio.create_task(answer_console(daemon.commands, stop))
+                console = asyncio.create_task(
+                    answer_console(daemon.commands, stop) if console_off is None else stop.wait()
+                )
                 try:
                     await daemon.serve(stop)
                 finally:
                     timer.cancel()
                     console.cancel()
+                    await asyncio.gather(console, return_exceptions=True)
     story = {TransitionKind.FIRING, TransitionKind.ESCALATED, TransitionKind.RESOLVED}
     shown = story <= seen
     print(
         "\nDemo finished: the alert fired, escalated and resolved."
         if shown
+        else "\nDemo stopped (interrupted)."
+        if interrupted.is_set()
         else "\nDemo stopped before the whole story was shown.",
         flush=True,
     )
     return shown
 
 
+@contextlib.contextmanager
+def _removing_signal_handlers(loop: asyncio.AbstractEventLoop) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+def console_unavailable() -> str | None:
+    """Why standard input cannot carry commands, or None when it is a terminal or a pipe.
+
+    The event loop reads only terminals, pipes and sockets; /dev/null or a regular file
+    would fail inside the loop (epoll refuses them) with a traceback instead."""
+    if sys.stdin is None:
+        return "standard input is closed"
+    try:
+        mode = os.fstat(sys.stdin.fileno()).st_mode
+    except (OSError, ValueError):
+        return "standard input is closed"
+    if sys.stdin.isatty() or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
+        return None
+    return "standard input is not a terminal or a pipe"
+
+
 async def answer_console(commands: Commands, stop: asyncio.Event) -> None:
     """Answer commands read from standard input, as the chat front-ends do."""
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
+    fd = sys.stdin.fileno()
+    blocking = os.get_blocking(fd)
+    transport, _ = await loop.connect_read_pipe(
+        lambda: asyncio.StreamReaderProtocol(reader), sys.stdin
+    )
     try:
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    except (ValueError, OSError):  # stdin is a regular file or closed: nothing to read
-        return
-    while line := await reader.readline():
-        text = line.decode(errors="replace").strip()
-        if text:
-            reply = await commands.handle(CONSOLE, text)
-            if reply is not None:  # the console is always allowed
+        while line := await reader.readline():
+            text = line.decode(errors="replace").strip()
+            if text:
+                reply = await commands.handle(CONSOLE, text)
+                if reply is None:  # the console is always allowed: never happens
+                    continue
                 print(console_text(reply), flush=True)
-    if sys.stdin.isatty():  # Ctrl-D
-        stop.set()
+                if reply.image is not None:
+                    print(f"    chart written to {save_chart(reply.image)}", flush=True)
+        if sys.stdin.isatty():  # Ctrl-D
+            stop.set()
+    finally:
+        transport.pause_reading()
+        os.set_blocking(fd, blocking)  # the shell shares a terminal: leave it as it was
+
+
+def save_chart(image: bytes) -> Path:
+    """A chart asked for with /history outlives the demo's temporary directory."""
+    fd, name = tempfile.mkstemp(prefix="balancebot-demo-history-", suffix=".png")
+    with os.fdopen(fd, "wb") as out:
+        out.write(image)
+    return Path(name)

@@ -16,7 +16,7 @@ from ..store import Store
 async def load_history(
     config: Config, account: str, days: int, max_points: int | None = None
 ) -> list[BalanceSnapshot]:
-    store = await Store.open(config.store.database_url, migrate=False)
+    store = await Store.open(config.store.database_url, migrate=False)  # never creates
     try:
         since = datetime.now(UTC) - timedelta(days=days)
         return await store.history(account, since, max_points=max_points)
@@ -49,7 +49,7 @@ async def history_table(config: Config, account: str, days: int) -> str:
                 )
             )
     if len(rows) == 1:
-        return f"no balance history for {account} in the last {days} days"
+        return f"no balance history for {account} in the last {days} day{'s' * (days != 1)}"
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join(
         "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()

@@ -130,16 +130,15 @@ def history(args: argparse.Namespace) -> None:
     name = args.account or config.accounts[0].name
     if name not in {a.name for a in config.accounts}:
         _fail_config(Exception(f"no account named {name!r}"))
+    from ..errors import BalanceBotError
     from .history import history_png, history_table
 
-    if args.plot is None:
-        print(asyncio.run(history_table(config, name, args.days)))
-        return
-    from ..charts import ChartsUnavailable
-
-    try:
+    try:  # also StoreError: `history` reads a store, it never creates one
+        if args.plot is None:
+            print(asyncio.run(history_table(config, name, args.days)))
+            return
         image = asyncio.run(history_png(config, name, args.days))
-    except ChartsUnavailable as exc:
+    except BalanceBotError as exc:  # ChartsUnavailable, NoHistory ("no data yet") too
         print(f"balancebot: {exc}", file=sys.stderr)
         sys.exit(1)
     with open(args.plot, "wb") as out:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from ..clock import Clock
 from ..config import Config
-from ..i18n import N_, _
+from ..i18n import N_, _, ngettext
 from ..models import AlertStatus, BalanceSnapshot, CheckResult, Severity
 from ..render import balance_lines, human_duration, local_time, severity_name
 from ..trends import history_state, outlook, outlook_since, waiting_text
@@ -307,7 +307,9 @@ async def status(self: Commands, request: Request) -> Reply:
             details.append(_("Chat:"))
             details += [f"  {name}: {s.describe()}" for name, s in front_ends.items()]
     headline = (
-        _("Status: {count} alert(s) firing").format(count=len(firing))
+        ngettext(
+            "Status: {count} alert firing", "Status: {count} alerts firing", len(firing)
+        ).format(count=len(firing))
         if firing
         else _("Status: all clear")
     )
@@ -371,8 +373,14 @@ async def history(self: Commands, request: Request) -> Reply:
     except ChartsUnavailable as exc:
         return Reply(str(exc), icon="📉")
     return Reply(
-        _("{account}: balance over {days} days").format(account=account, days=days),
-        (_("{count} snapshots").format(count=len(snapshots)),),
+        ngettext(
+            "{account}: balance over {days} day", "{account}: balance over {days} days", days
+        ).format(account=account, days=days),
+        (
+            ngettext("{count} snapshot", "{count} snapshots", len(snapshots)).format(
+                count=len(snapshots)
+            ),
+        ),
         icon="📈",
         image=image,
     )

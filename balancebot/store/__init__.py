@@ -308,12 +308,14 @@ class Store:
 
         `exclusive` (the daemon): hold a SQLite file's lock, so a second daemon on it
         refuses to start instead of sending every alert twice; checked before anything else
-        is touched. `migrate=False` (read-only commands) refuses a database whose schema is
-        not the newest instead of changing it: `balancebot db upgrade` or `run` does that."""
+        is touched. `migrate=False` (readers such as `history`): a store that does not exist
+        yet, or whose schema is not the newest, is an error; nothing is created or changed
+        (`balancebot db upgrade` or `run` does that)."""
         parsed = make_url(async_url(url))
         file = None
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
             path = Path(parsed.database)
+            _check_sqlite_file(path, create=migrate)
             prepare(path)
             file = DatabaseFile(path)
             if exclusive:
@@ -329,18 +331,17 @@ class Store:
                     await conn.run_sync(migrations.upgrade, metadata)
                 else:
                     await conn.run_sync(_require_current_schema)
-        except StoreError:
-            await engine.dispose()
-            if file is not None:
-                file.unlock()
-            raise
+        except StoreError as exc:
+            problem, cause = str(exc), exc
         except (SQLAlchemyError, OSError) as exc:
-            await engine.dispose()
-            if file is not None:
-                file.unlock()
-            where = file.path if file is not None else parsed.render_as_string(hide_password=True)
-            raise StoreError(f"cannot open the store at {where}: {describe(exc)}") from exc
-        return cls(engine, file)
+            problem, cause = describe(exc), exc
+        else:
+            return cls(engine, file)
+        await engine.dispose()
+        if file is not None:
+            file.unlock()
+        where = file.path if file is not None else parsed.render_as_string(hide_password=True)
+        raise StoreError(f"cannot open the store at {where}: {problem}") from cause
 
     @property
     def shared(self) -> bool:
@@ -611,16 +612,28 @@ class Store:
     ) -> list[BalanceSnapshot]:
         """Successful snapshots since `since`, oldest first: one joined query.
 
-        With `max_points` (charts), the period is cut into that many equal slices and
-        only the first snapshot of each is read, found by one index lookup per slice: the
-        database does the thinning, and a month of one-minute checks costs as little as
-        a day of them.
+        With `max_points` (charts), the span of the data in the period (first to last
+        snapshot) is cut into that many equal slices and only the first snapshot of each
+        is read, found by one index lookup per slice: the database does the thinning, a
+        month of one-minute checks costs as little as a day of them, and ten minutes of
+        data in a 30-day window keep their detail.
         """
         ok = [snapshots.c.account == account, snapshots.c.outcome == "ok"]
         if max_points is None:
             wanted = [*ok, snapshots.c.taken_at >= since]
         else:
-            start, end = to_micros(since), to_micros(until or datetime.now(UTC))
+            until = until or datetime.now(UTC)
+            async with self._engine.connect() as conn:  # the data's own span in the period
+                first, last = (
+                    await conn.execute(
+                        sa.select(
+                            sa.func.min(snapshots.c.taken_at), sa.func.max(snapshots.c.taken_at)
+                        ).where(*ok, snapshots.c.taken_at >= since, snapshots.c.taken_at <= until)
+                    )
+                ).one()
+            if first is None:
+                return []
+            start, end = to_micros(first), to_micros(last) + 1
             width = max(1, -(-(end - start) // max_points))
             slices = sa.select(sa.literal(start, sa.BigInteger).label("start")).cte(
                 "slices", recursive=True
@@ -978,14 +991,31 @@ def _check_integrity(connection: sa.Connection) -> None:
 def _require_current_schema(connection: sa.Connection) -> None:
     found = migrations.status(connection)
     if found.empty:
-        raise StoreError(
-            "the store is empty: start `balancebot run` (or `balancebot db upgrade`) first"
-        )
+        raise StoreError(f"no balancebot tables: {NOTHING_YET}")
     if not found.up_to_date:
         raise StoreError(
             f"the store's schema is older ({found.current or 'balancebot 0.1.0'}) than this "
             f"balancebot's ({found.head}): run `balancebot db upgrade` first"
         )
+
+
+def _has_tables(conn: sa.Connection) -> bool:
+    return sa.inspect(conn).has_table("snapshots")
+
+
+NOTHING_YET = "nothing recorded yet (has `balancebot run` or `check` used it?)"
+
+
+def _check_sqlite_file(path: Path, create: bool) -> None:
+    """Create only the file, in a directory that exists: a mistyped `store.path` must not
+    silently create directories (and a fresh empty store) somewhere unexpected."""
+    if not path.parent.is_dir():
+        raise StoreError(
+            f"cannot open the store at {path}: the directory {path.parent} does not exist "
+            "(check store.path, or create the directory)"
+        )
+    if not create and not path.exists():
+        raise StoreError(f"no store at {path}: {NOTHING_YET}")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
