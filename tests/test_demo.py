@@ -17,6 +17,7 @@ from balancebot.loopback import LoopbackServer
 
 from balancebot.config import Config
 from balancebot.daemon import Daemon
+from balancebot.httpserver import LoopbackServer
 
 from .test_pipeline import Recorder
 

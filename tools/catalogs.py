@@ -1,8 +1,9 @@
 """Maintain the message catalogs: `python tools/catalogs.py`.
 
-Extracts every `_()`/`N_()`/`ngettext()` message from the package into balancebot/locale/balancebot.pot,
-merges new ones into each language's .po (to be translated by hand), and compiles the .po
-files into the .mo files the package loads. tests/test_i18n.py fails when any step is due.
+Extracts every `_()`/`N_()`/`ngettext()` message from the package into
+balancebot/locale/balancebot.pot, merges new ones into each language's .po (to be
+translated by hand), and compiles the .po files into the .mo files the package loads.
+tests/test_i18n.py fails when any step is due.
 """
 
 from __future__ import annotations

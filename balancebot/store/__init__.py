@@ -323,6 +323,7 @@ class Store:
         engine = create_async_engine(parsed)
         if engine.dialect.name == "sqlite":
             sa.event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        cause: BaseException
         try:
             async with engine.begin() as conn:
                 if engine.dialect.name == "sqlite":
@@ -333,8 +334,8 @@ class Store:
                     await conn.run_sync(_require_current_schema)
         except StoreError as exc:
             problem, cause = str(exc), exc
-        except (SQLAlchemyError, OSError) as exc:
-            problem, cause = describe(exc), exc
+        except (SQLAlchemyError, OSError) as failure:
+            problem, cause = describe(failure), failure
         else:
             return cls(engine, file)
         await engine.dispose()
