@@ -149,9 +149,13 @@ def history(args: argparse.Namespace) -> None:
 def demo(args: argparse.Namespace) -> None:
     """Watch a simulated account drain, alert, escalate and recover. No credentials needed."""
     _configure_logging(args, quiet_default="warning")
-    from .demo import run_demo
+    try:
+        from .demo import run_demo
 
-    shown = asyncio.run(run_demo(args.time_limit))
+        shown = asyncio.run(run_demo(args.time_limit))
+    except KeyboardInterrupt:  # Ctrl-C while starting, before the demo handles it itself
+        print("\nDemo stopped (interrupted).", flush=True)
+        shown = False
     sys.exit(0 if shown else 1)
 
 
