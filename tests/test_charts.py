@@ -21,7 +21,7 @@ from balancebot.config import Config, load_config
 from balancebot.daemon import Daemon
 from balancebot.errors import StoreError
 from balancebot.frontends import FrontEndState
-from balancebot.models import BalanceSnapshot, Currency, CurrencyBalance
+from balancebot.models import BalanceSnapshot, CurrencyBalance
 from balancebot.store import Store
 from balancebot.testing.deepseek import DeepSeekSimulator
 from balancebot.testing.processes import spawn
@@ -55,7 +55,7 @@ def keep(name: str, data: bytes) -> bytes:
 
 def cny(at: datetime, total: str) -> BalanceSnapshot:
     balance = CurrencyBalance(Decimal(total), Decimal("0.00"), Decimal(total))
-    return BalanceSnapshot("prod", "deepseek", at, True, {Currency.CNY: balance})
+    return BalanceSnapshot("prod", "deepseek", at, True, {"CNY": balance})
 
 
 def png_size(data: bytes) -> tuple[int, int]:
