@@ -36,7 +36,7 @@ def test_no_data_counts_as_a_failed_check(tmp_path: Path) -> None:
     [finding] = evaluate(failing, usd_only, history, watched)
     assert finding.severity is Severity.WARNING
     assert finding.description == (
-        "balance check failed 3 time(s) in a row: no CNY balance in the answer"
+        "balance check failed 3 times in a row: no CNY balance in the answer"
     )
     [early] = evaluate(failing, usd_only, history[1:], watched)
     assert early.severity is None and early.sticky_severity is Severity.WARNING  # never OK
@@ -71,7 +71,7 @@ async def test_a_usd_only_answer_never_resolves_a_cny_alert(
         assert await step(d, clock) == [TransitionKind.RESOLVED]  # CNY is back, still low
     assert recorder.headlines() == [
         "CRITICAL: prod DeepSeek balance 5.00 CNY < 10.00",
-        "WARNING: prod DeepSeek balance check failed 2 time(s) in a row:"
+        "WARNING: prod DeepSeek balance check failed 2 times in a row:"
         " no CNY balance in the answer",
         "RESOLVED: prod DeepSeek balance checks succeed again",
     ]

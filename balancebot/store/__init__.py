@@ -624,7 +624,7 @@ class Store:
             wanted = [*ok, snapshots.c.taken_at >= since]
         else:
             until = until or datetime.now(UTC)
-            async with self._engine.connect() as conn:  # the data's own span in the period
+            async with self._reading() as conn:  # the data's own span in the period
                 first, last = (
                     await conn.execute(
                         sa.select(
