@@ -13,7 +13,6 @@ from collections.abc import Callable
 
 import pytest
 from aiohttp import web
-from balancebot.loopback import LoopbackServer
 
 from balancebot.config import Config
 from balancebot.daemon import Daemon
