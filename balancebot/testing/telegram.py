@@ -101,6 +101,9 @@ class FakeTelegram(LoopbackServer):
         self._update_arrived = asyncio.Condition()
         self._next_message_id = 1
         self.poll_failures: deque[TelegramFault] = deque()
+        self.conflicts = 0
+        """getUpdates requests ended by another one (two bot instances polling)."""
+        self._polling: asyncio.Event | None = None
         self.app.router.add_post("/bot{token}/{method}", self._dispatch)
 
     @property
@@ -175,11 +178,32 @@ class FakeTelegram(LoopbackServer):
         offset = int(params.get("offset") or 0)
         timeout = float(params.get("timeout") or 0)
         async with self._update_arrived:
-            self._updates = [u for u in self._updates if u["update_id"] >= offset]
-            if not self._updates and timeout > 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._update_arrived.wait(), timeout)
-            return self.ok([u for u in self._updates if u["update_id"] >= offset])
+            # Telegram allows one consumer: a second getUpdates ends the one waiting
+            if self._polling is not None:
+                self._polling.set()
+                self.conflicts += 1
+                self._update_arrived.notify_all()
+            mine = self._polling = asyncio.Event()
+            try:
+                self._updates = [u for u in self._updates if u["update_id"] >= offset]
+                if not self._updates and timeout > 0:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(
+                            self._update_arrived.wait_for(
+                                lambda: bool(self._updates) or mine.is_set()
+                            ),
+                            timeout,
+                        )
+                if mine.is_set():
+                    return self.error(
+                        409,
+                        "Conflict: terminated by other getUpdates request; make sure that "
+                        "only one bot instance is running",
+                    )
+                return self.ok([u for u in self._updates if u["update_id"] >= offset])
+            finally:
+                if self._polling is mine:
+                    self._polling = None
 
     def _check_chat(self, chat: str) -> web.Response | None:
         if self.faults:
@@ -240,6 +264,11 @@ class FakeTelegram(LoopbackServer):
             )
             self._update_arrived.notify_all()
         return self.ok(self._message(chat, text=text))
+
+    async def wait_until(self, done: Callable[[], bool], within: float = 30) -> None:
+        """Until `done()` holds, looked at whenever something arrives or is sent."""
+        async with self._update_arrived:
+            await asyncio.wait_for(self._update_arrived.wait_for(done), within)
 
     async def wait_sent(self, count: int) -> list[dict[str, Any]]:
         async with self._update_arrived:
