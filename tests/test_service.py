@@ -154,3 +154,14 @@ def test_readme_quick_start_is_two_commands_and_ci_runs_the_second_exactly() -> 
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
     assert ci[-1] == tests
     assert not any(line.startswith(("source ", ". ")) for line in ci)  # no activated venv
+
+
+def test_replicas_compose_runs_two_replicas_on_postgres() -> None:
+    yaml: Any = pytest.importorskip("yaml", reason="PyYAML parses compose.yaml")
+    compose = yaml.safe_load((ROOT / "contrib" / "replicas" / "compose.yaml").read_text())
+    bot = compose["services"]["balancebot"]
+    assert bot["deploy"]["replicas"] == 2
+    assert bot["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert "ports" not in bot  # two replicas cannot share one host port
+    config = (ROOT / "contrib" / "docker" / "config.toml").read_text()
+    assert 'url = "postgresql://' in config  # replicas need the shared store
