@@ -7,6 +7,7 @@ only when a configuration names them.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from functools import cache
 from importlib.metadata import EntryPoint, entry_points
 from typing import TYPE_CHECKING, Any
@@ -59,36 +60,49 @@ def frontend_class(name: str, where: str = "chat") -> type[FrontEnd]:
     return cls
 
 
-def check_plugins(config: Config, with_notifiers: bool = True) -> None:
-    """Every named plugin exists and each account's and notifier's options fit its model."""
+def plugin_problems(
+    data: Mapping[str, Any], notifiers: Collection[int], config: Config | None = None
+) -> list[str]:
+    """Every named provider exists with options that fit its model, and every notifier in
+    `notifiers` (indexes) has a known type and options that fit its own model. Reads the raw
+    tables so that it runs even when other keys are wrong; with the finished `config`, also
+    builds each account's requests (pure: finds a bad URL made of options)."""
+    from .config.references import tables
+
     problems: list[str] = []
-    for i, account in enumerate(config.accounts):
+    for i, account in tables(data, "accounts"):
         try:
-            provider = provider_class(account.provider, f"accounts[{i}].provider")
-            options = convert(account.options, provider.Options, ("accounts", i, "options"))
-            provider().requests(account, options)  # pure: finds a bad URL made of options
+            provider = provider_class(
+                str(account.get("provider", "deepseek")), f"accounts[{i}].provider"
+            )
+            options = convert(
+                account.get("options", {}), provider.Options, ("accounts", i, "options")
+            )
+            if config is not None:
+                provider().requests(config.accounts[i], options)
         except ConfigError as exc:
             problems += exc.problems
         except CheckError as exc:
             problems.append(f"accounts[{i}]: {exc.message}")
-    for i, notifier in enumerate(config.notifiers if with_notifiers else ()):
+    for i, notifier in tables(data, "notifiers"):
+        if i not in notifiers or not isinstance(notifier.get("type"), str):
+            continue
         try:
-            cls = notifier_class(notifier.type, f"notifiers[{i}].type")
-            convert(notifier.options, cls.Options, ("notifiers", i))
+            cls = notifier_class(notifier["type"], f"notifiers[{i}].type")
+            convert(notifier.get("options", {}), cls.Options, ("notifiers", i))
         except ConfigError as exc:
             problems += exc.problems
-    if problems:
-        raise ConfigError(problems)
+    return problems
 
 
-def config_secrets(config: Config, with_notifiers: bool = True) -> set[str]:
+def config_secrets(config: Config) -> set[str]:
     """Every secret a configuration holds, notifier options included, for log redaction."""
     from .redact import secrets_in
 
     found = secrets_in(config)
     for account in config.accounts:
         found |= secrets_in(convert(account.options, provider_class(account.provider).Options))
-    for notifier in config.notifiers if with_notifiers else ():
+    for notifier in config.notifiers:
         cls = notifier_class(notifier.type)
         found |= cls.secrets(convert(notifier.options, cls.Options))
     return found

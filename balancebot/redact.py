@@ -113,3 +113,8 @@ def install(secrets: Iterable[str]) -> None:
     for handler in logging.getLogger().handlers:
         if not isinstance(handler.formatter, RedactingFormatter):
             handler.setFormatter(RedactingFormatter(handler.formatter or logging.Formatter()))
+
+
+def scrub(text: str) -> str:
+    """`text` with every installed secret masked, for messages that do not go through logging."""
+    return redact(text, _ordered())

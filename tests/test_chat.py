@@ -482,11 +482,12 @@ async def test_slack_http_rejects_replays(http_front: str, clock: FakeClock) -> 
         ),
         (
             {"telegram": {"notifier": "console"}},
-            "chat.telegram.notifier: no telegram notifier named 'console'",
+            "chat.telegram.notifier: no telegram notifier named 'console' "
+            "(telegram notifiers configured: none)",
         ),
         (
             {"allow": [{"platform": "telegram", "chats": [1], "accounts": ["nope"]}]},
-            "chat.allow[0].accounts: no account named 'nope'",
+            "chat.allow[0].accounts: no account named 'nope' (configured: 'prod')",
         ),
         ({"allow": [{"platform": "slack"}]}, "chat.allow[0]: list chats, users or both"),
     ],

@@ -151,12 +151,20 @@ async def test_check_verifies_https_with_the_trust_store_it_loads(tmp_path: Path
         await simulator.stop()
 
 
-async def test_check_with_bad_config_exits_2(tmp_path: Path) -> None:
+async def test_check_with_bad_config_is_unknown_in_one_line(tmp_path: Path) -> None:
+    """A bad config is no verdict on the balance: UNKNOWN (3), where `validate` says 2."""
     path = tmp_path / "c.toml"
     path.write_text('[[accounts]]\nname = "a"\napi_key = "${UNSET_FOR_SURE}"\n')
     returncode, _, err = await balancebot("check", "-c", str(path), cwd=tmp_path)
-    assert returncode == 2
+    assert returncode == 3
+    assert err.count("\n") == 1
     assert "accounts[0].api_key: environment variable UNSET_FOR_SURE is not set" in err
+    returncode, out, _ = await balancebot(
+        "check", "-c", str(path), "--format", "nagios", cwd=tmp_path
+    )
+    assert returncode == 3
+    assert out.startswith("BALANCE UNKNOWN - invalid configuration: accounts[0].api_key:")
+    assert (await balancebot("validate", "-c", str(path), cwd=tmp_path))[0] == 2
 
 
 async def test_run_checks_alerts_and_stops_cleanly_on_sigterm(

@@ -12,12 +12,12 @@ started by cron or a monitoring system every minute) would otherwise spend.
 
 from __future__ import annotations
 
-import logging
+import enum
 import os
 import re
 import tomllib
 import zoneinfo
-from collections.abc import Hashable, Mapping
+from collections.abc import Collection, Hashable, Mapping
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -29,18 +29,21 @@ from msgspec import Meta, Struct, field
 
 from ..errors import ConfigError
 from ..models import Currency, Severity
-
-log = logging.getLogger(__name__)
+from .references import names, reference_problems, unknown_names
+from .secrets import Location, clean_secret, format_location, resolve_secrets
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
-_ENV_REF = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 T = TypeVar("T")
 
 
 class Duration(timedelta):
     """A timedelta written as `90`, `"90s"`, `"5m"`, `"1h30m"` or `"2d"` in the config."""
+
+
+class Delay(Duration):
+    """A Duration that may be zero (`jitter = "0s"`: no jitter)."""
 
 
 class TimeZoneName(str):
@@ -68,7 +71,7 @@ class Secret:
         return hash(self._value)
 
 
-def parse_duration(value: object) -> Duration:
+def parse_duration(value: object, allow_zero: bool = False) -> Duration:
     """`90`, `"90s"`, `"5m"`, `"1h30m"`, `"2d"` → Duration."""
     if isinstance(value, timedelta):
         return Duration(days=value.days, seconds=value.seconds, microseconds=value.microseconds)
@@ -83,8 +86,8 @@ def parse_duration(value: object) -> Duration:
         seconds = sum(float(n) * _DURATION_UNITS[unit] for n, unit in _DURATION_PART.findall(text))
     else:
         raise ValueError("expected a duration like 30s, 5m, 4h or a number of seconds")
-    if seconds <= 0:
-        raise ValueError("a duration must be positive")
+    if seconds < 0 or (seconds == 0 and not allow_zero):
+        raise ValueError("a duration must be positive" + (" or zero" if allow_zero else ""))
     return Duration(seconds=seconds)
 
 
@@ -92,10 +95,12 @@ def _decode(type_: type, value: object) -> object:
     """msgspec's hook for the types it does not know."""
     if type_ is Duration:
         return parse_duration(value)
+    if type_ is Delay:
+        return Delay(seconds=parse_duration(value, allow_zero=True).total_seconds())
     if not isinstance(value, str):
         raise ValueError("expected a string")
     if type_ is Secret:
-        return Secret(value)
+        return Secret(clean_secret(value))
     if type_ is Path:
         return Path(value)
     if type_ is TimeZoneName:
@@ -128,7 +133,7 @@ class AccountConfig(_Strict, frozen=True, kw_only=True):
     provider: str = "deepseek"
     base_url: str | None = None  # None: the provider's default
     check_interval: Duration = Duration(minutes=5)
-    jitter: Duration | None = None
+    jitter: Delay | None = None
     timeout: Duration = Duration(seconds=20)
     connect_timeout: Duration = Duration(seconds=5)
     options: dict[str, Any] = field(default_factory=dict)
@@ -367,7 +372,7 @@ class DigestConfig(_Strict, frozen=True, kw_only=True):
 
     def __post_init__(self) -> None:
         if self.schedule is not None:
-            from apscheduler.triggers.cron import CronTrigger
+            from apscheduler.triggers.cron import CronTrigger  # only when one is configured
 
             try:
                 CronTrigger.from_crontab(self.schedule)
@@ -394,15 +399,36 @@ class HeartbeatConfig(_Strict, frozen=True, kw_only=True):
             raise ValueError("url: expected an http:// or https:// URL")
 
 
+_URL_SCHEMES = {"sqlite": "sqlite", "postgres": "postgresql", "postgresql": "postgresql"}
+
+
 class StoreConfig(_Strict, frozen=True, kw_only=True):
-    url: str | None = None  # sqlite:///path or postgresql://...
+    url: str | None = None  # sqlite:///path or postgresql://... (postgres:// too)
     path: Path = Path("balancebot.db")
     keep_full_resolution: Duration = Duration(days=30)
     downsample_to: Duration = Duration(hours=1)
 
+    def __post_init__(self) -> None:
+        if self.url:
+            msgspec.structs.force_setattr(self, "url", normalise_store_url(self.url))
+
     @property
     def database_url(self) -> str:
         return self.url if self.url else f"sqlite:///{self.path}"
+
+
+def normalise_store_url(url: str) -> str:
+    """`postgres://` (what hosting providers hand out) and `postgresql+driver://` as
+    `postgresql://`, `sqlite+driver://` as `sqlite://`: the store picks its own asyncio
+    drivers. Any other database is refused here rather than failing in `run`."""
+    scheme, sep, rest = url.partition("://")
+    dialect = _URL_SCHEMES.get(scheme.lower().partition("+")[0]) if sep else None
+    if dialect is None:
+        raise ValueError(
+            f"url {scheme + sep if sep else url!r}: unsupported database; supported: "
+            "sqlite:///path/to/file.db, postgresql://user@host:5432/db (postgres:// too)"
+        )
+    return f"{dialect}://{rest}"
 
 
 def _default_notifiers() -> list[NotifierConfig]:
@@ -445,146 +471,63 @@ class Config(_Strict, frozen=True, kw_only=True):
         return list(names)
 
 
-def reference_problems(config: Config) -> list[str]:
-    """Names must be unique and every name a section mentions must exist."""
-    problems: list[str] = []
-    sections: tuple[tuple[str, list[Any]], ...] = (
-        ("accounts", config.accounts),
-        ("rules", config.rules),
-        ("notifiers", config.notifiers),
-    )
-    for section, items in sections:
-        seen: set[str] = set()
-        for i, item in enumerate(items):
-            if item.name in seen:
-                problems.append(f"{section}[{i}].name: duplicate name {item.name!r}")
-            seen.add(item.name)
-    accounts = {a.name for a in config.accounts}
-    rules = {r.name for r in config.rules}
-    notifiers = {n.name for n in config.notifiers}
-    for i, rule in enumerate(config.rules):
-        for name in sorted(set(rule.accounts or ()) - accounts):
-            problems.append(f"rules[{i}].accounts: no account named {name!r}")
-    for i, route in enumerate(config.routes):
-        for kind, known, names in (
-            ("notifiers", notifiers, route.notifiers),
-            ("accounts", accounts, route.accounts or ()),
-            ("rules", rules, route.rules or ()),
-        ):
-            for name in sorted(set(names) - known):
-                problems.append(f"routes[{i}].{kind}: no {kind[:-1]} named {name!r}")
-    for i, allow in enumerate(config.chat.allow):
-        for name in sorted(set(allow.accounts or ()) - accounts):
-            problems.append(f"chat.allow[{i}].accounts: no account named {name!r}")
-    by_name = {n.name: n for n in config.notifiers}
-    for platform, front_end in (("telegram", config.chat.telegram), ("slack", config.chat.slack)):
-        if front_end is None:
-            continue
-        notifier = by_name.get(front_end.notifier)
-        if notifier is None or notifier.type != platform:
-            problems.append(
-                f"chat.{platform}.notifier: no {platform} notifier named {front_end.notifier!r}"
-            )
-        elif platform == "slack" and "bot_token" not in notifier.options:
-            problems.append("chat.slack.notifier: answering commands needs a bot_token")
-    if config.chat.slack and config.chat.slack.mode == "http" and not config.http.enabled:
-        problems.append("chat.slack.mode: http mode is served by [http]; set enabled = true")
-    return problems
-
-
-def format_location(loc: tuple[int | str, ...]) -> str:
-    path = ""
-    for part in loc:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        else:
-            path += f".{part}" if path else str(part)
-    return path or "(top level)"
-
-
-def _resolve_secrets(
-    node: Any,
-    path: tuple[int | str, ...],
-    base_dir: Path,
-    env: Mapping[str, str],
-    problems: list[str],
-) -> Any:
-    """Expand `${VAR}` in strings and `<key>_file` into `<key>`, recording problems."""
-    if isinstance(node, dict):
-        resolved: dict[str, Any] = {}
-        for key, value in node.items():
-            if key.endswith("_file") and isinstance(value, str):
-                target = key.removesuffix("_file")
-                where = format_location((*path, key))
-                if target in node:
-                    problems.append(f"{where}: set at most one of {target} and {key}")
-                    continue
-                file = base_dir / _expand(value, where, env, problems)
-                try:
-                    resolved[target] = file.read_text(encoding="utf-8").strip()
-                    mode = file.stat().st_mode
-                except OSError as exc:
-                    problems.append(f"{where}: cannot read {file}: {exc.strerror}")
-                    continue
-                if mode & 0o077:
-                    log.warning(
-                        "%s: %s can be read by other users (mode %s); chmod 600 it",
-                        where,
-                        file,
-                        oct(mode & 0o777),
-                    )
-                continue
-            resolved[key] = _resolve_secrets(value, (*path, key), base_dir, env, problems)
-        return resolved
-    if isinstance(node, list):
-        return [
-            _resolve_secrets(item, (*path, i), base_dir, env, problems)
-            for i, item in enumerate(node)
-        ]
-    if isinstance(node, str):
-        return _expand(node, format_location(path), env, problems)
-    return node
-
-
-def _expand(text: str, where: str, env: Mapping[str, str], problems: list[str]) -> str:
-    def replace(match: re.Match[str]) -> str:
-        if match.group(0) == "$$":
-            return "$"
-        name, default = match.group(1), match.group(2)
-        if name in env:
-            return env[name]
-        if default is not None:
-            return default
-        problems.append(f"{where}: environment variable {name} is not set")
-        return ""
-
-    return _ENV_REF.sub(replace, text)
-
-
 def parse_config(
     raw: Mapping[str, Any],
     base_dir: Path,
     env: Mapping[str, str] | None = None,
-    with_notifiers: bool = True,
+    notifiers: Collection[str] | None = None,
 ) -> Config:
-    """`with_notifiers=False` skips loading notifier plugins (`check` sends nothing)."""
+    """Every problem at once, or the Config.
+
+    `notifiers`: the names of the notifiers the command will build (None: all). The others'
+    plugins are not loaded and their secrets are not needed, nor are `[chat]`'s: `check`
+    must run on a monitoring host that has no chat tokens."""
     problems: list[str] = []
-    data = _resolve_secrets(dict(raw), (), base_dir, os.environ if env is None else env, problems)
-    if problems:
-        raise ConfigError(problems)
+    selected = _selected_notifiers(raw, notifiers)
+
+    def needed(path: Location) -> bool:
+        if notifiers is None or not path:
+            return True
+        if path[0] == "chat":
+            return False
+        return path[0] != "notifiers" or len(path) < 2 or path[1] in selected
+
+    env = os.environ if env is None else env
+    data = resolve_secrets(dict(raw), base_dir, env, problems, needed)
     if isinstance(data.get("notifiers"), list):
         data["notifiers"] = [_gather_options(item) for item in data["notifiers"]]
-    config = convert(data, Config)
-    problems = reference_problems(config)
-    if problems:
-        raise ConfigError(problems)
+    config: Config | None = None
+    try:
+        config = convert(data, Config)
+    except ConfigError as exc:
+        problems += exc.problems
+    from ..plugins import plugin_problems  # plugins import config's models
+
+    problems += reference_problems(data)
+    if notifiers:
+        problems += unknown_names("--notifier", "notifier", notifiers, names(data, "notifiers"))
+    problems += plugin_problems(data, selected, config)
+    if problems or config is None:
+        raise ConfigError(list(dict.fromkeys(problems)))
     if not config.store.path.is_absolute():
         store = msgspec.structs.replace(config.store, path=base_dir / config.store.path)
         config = msgspec.structs.replace(config, store=store)
-    from ..plugins import check_plugins
-
-    check_plugins(config, with_notifiers)
+    if notifiers is not None:  # the others stay unresolved: keep them out of reach
+        kept = [n for i, n in enumerate(config.notifiers) if i in selected]
+        config = msgspec.structs.replace(config, notifiers=kept, chat=ChatConfig())
     return config
+
+
+def _selected_notifiers(raw: Mapping[str, Any], names: Collection[str] | None) -> set[int]:
+    """Indexes of the notifiers a command uses (all without a selection)."""
+    items = raw.get("notifiers", [{"name": "console"}])
+    if not isinstance(items, list):
+        return set()
+    return {
+        i
+        for i, item in enumerate(items)
+        if names is None or (isinstance(item, Mapping) and item.get("name") in names)
+    }
 
 
 def _gather_options(notifier: object) -> object:
@@ -616,6 +559,9 @@ def _explain(value: object, type_: Any, path: tuple[int | str, ...]) -> list[str
 def _explain_parts(value: object, type_: Any, path: tuple[int | str, ...]) -> list[str]:
     bare = get_args(type_)[0] if get_origin(type_) is Annotated else type_
     origin = get_origin(bare)
+    choices = _choices(bare)
+    if choices and isinstance(value, Hashable) and value not in choices:
+        return [f"{format_location(path)}: {value!r} is not one of {', '.join(map(repr, choices))}"]
     if origin is list and isinstance(value, list):
         (item_type,) = get_args(bare)
         return [p for i, item in enumerate(value) for p in _explain(item, item_type, (*path, i))]
@@ -632,6 +578,15 @@ def _explain_parts(value: object, type_: Any, path: tuple[int | str, ...]) -> li
     if isinstance(bare, type) and issubclass(bare, Struct) and isinstance(value, dict):
         return _explain_struct(value, bare, path)
     return []
+
+
+def _choices(type_: Any) -> tuple[object, ...]:
+    """The allowed values of a Literal or an Enum, to say them in the error."""
+    if get_origin(type_) is Literal:
+        return get_args(type_)
+    if isinstance(type_, type) and issubclass(type_, enum.Enum):
+        return tuple(member.value for member in type_)
+    return ()
 
 
 def _explain_tagged(
@@ -681,13 +636,17 @@ def _describe(exc: msgspec.ValidationError, path: tuple[int | str, ...]) -> str:
 
 
 def load_config(
-    path: str | Path, env: Mapping[str, str] | None = None, with_notifiers: bool = True
+    path: str | Path,
+    env: Mapping[str, str] | None = None,
+    notifiers: Collection[str] | None = None,
 ) -> Config:
     path = Path(path)
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError([f"{path}: cannot read: {exc.strerror}"]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError([f"{path}: not UTF-8 text (byte {exc.start + 1})"]) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{path}: not valid TOML: {exc}"]) from None
-    return parse_config(raw, path.parent.resolve(), env, with_notifiers)
+    return parse_config(raw, path.parent.resolve(), env, notifiers)

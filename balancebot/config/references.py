@@ -1,0 +1,108 @@
+"""Cross-reference checks on the raw configuration tables.
+
+They read the tables rather than the finished `Config` so that they run even when some other
+key is wrong: every problem comes out in one go, not one per edit-and-retry."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from .secrets import format_location
+
+DEFAULT_NAMES = {"rules": ("unavailable", "check-failed"), "notifiers": ("console",)}
+"""The names a section has when the file leaves it out (see `config.DEFAULT_RULES`)."""
+
+
+def tables(data: Mapping[str, Any], key: str) -> list[tuple[int, Mapping[str, Any]]]:
+    """The tables of an array-of-tables section, with their indexes; other shapes are skipped
+    (the model check reports them)."""
+    items = data.get(key)
+    if not isinstance(items, list):
+        return []
+    return [(i, item) for i, item in enumerate(items) if isinstance(item, Mapping)]
+
+
+def _strings(value: object) -> list[str]:
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def unknown_names(
+    where: str, kind: str, names: Iterable[str], known: Iterable[str], among: str = "configured"
+) -> list[str]:
+    """`no <kind> named 'x' (configured: 'a', 'b')` for each name not in `known`."""
+    known = sorted(set(known))
+    listed = ", ".join(map(repr, known)) if known else "none"
+    return [
+        f"{where}: no {kind} named {name!r} ({among}: {listed})"
+        for name in sorted(set(names) - set(known))
+    ]
+
+
+def names(data: Mapping[str, Any], section: str, problems: list[str] | None = None) -> list[str]:
+    if section not in data:
+        return list(DEFAULT_NAMES.get(section, ()))
+    seen: list[str] = []
+    for i, item in tables(data, section):
+        name = item.get("name")
+        if not isinstance(name, str):
+            continue
+        if name in seen and problems is not None:
+            problems.append(f"{section}[{i}].name: duplicate name {name!r}")
+        seen.append(name)
+    return seen
+
+
+def reference_problems(data: Mapping[str, Any]) -> list[str]:
+    """Names must be unique and every name a section mentions must exist."""
+    problems: list[str] = []
+    accounts = names(data, "accounts", problems)
+    rules = names(data, "rules", problems)
+    notifiers = names(data, "notifiers", problems)
+    for i, rule in tables(data, "rules"):
+        problems += unknown_names(
+            f"rules[{i}].accounts", "account", _strings(rule.get("accounts")), accounts
+        )
+    for i, route in tables(data, "routes"):
+        for kind, known in (("notifiers", notifiers), ("accounts", accounts), ("rules", rules)):
+            problems += unknown_names(
+                f"routes[{i}].{kind}", kind[:-1], _strings(route.get(kind)), known
+            )
+    chat = data.get("chat")
+    if isinstance(chat, Mapping):
+        problems += _chat_problems(data, chat, accounts)
+    return problems
+
+
+def _chat_problems(
+    data: Mapping[str, Any], chat: Mapping[str, Any], accounts: list[str]
+) -> list[str]:
+    problems: list[str] = []
+    for i, allow in tables(chat, "allow"):
+        problems += unknown_names(
+            f"chat.allow[{i}].accounts", "account", _strings(allow.get("accounts")), accounts
+        )
+    by_name = {str(n.get("name")): n for _, n in tables(data, "notifiers")}
+    for platform in ("telegram", "slack"):
+        front_end = chat.get(platform)
+        if not isinstance(front_end, Mapping) or not isinstance(front_end.get("notifier"), str):
+            continue
+        name = front_end["notifier"]
+        notifier = by_name.get(name)
+        if notifier is None or notifier.get("type") != platform:
+            same_type = [n for n, t in by_name.items() if t.get("type") == platform]
+            problems += unknown_names(
+                format_location(("chat", platform, "notifier")),
+                f"{platform} notifier",
+                [name],
+                same_type,
+                among=f"{platform} notifiers configured",
+            )
+        elif platform == "slack" and "bot_token" not in notifier.get("options", notifier):
+            problems.append("chat.slack.notifier: answering commands needs a bot_token")
+    slack = chat.get("slack")
+    http = data.get("http")
+    enabled = isinstance(http, Mapping) and http.get("enabled") is True
+    if isinstance(slack, Mapping) and slack.get("mode") == "http" and not enabled:
+        problems.append("chat.slack.mode: http mode is served by [http]; set enabled = true")
+    return problems

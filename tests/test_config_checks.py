@@ -1,0 +1,165 @@
+"""Config checks added for a newcomer's first hour and for secret mishaps (issues 11, 12)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from balancebot.config import parse_config
+from balancebot.config.locate import find_config
+from balancebot.errors import ConfigError
+
+from .test_config import account, problems
+
+
+@pytest.mark.parametrize("raw", ["sk-1\n", " sk-1\t", "\r\nsk-1\n\n"])
+def test_secrets_lose_surrounding_whitespace(tmp_path: Path, raw: str) -> None:
+    config = parse_config({"accounts": [account(api_key="${K}")]}, tmp_path, env={"K": raw})
+    assert config.accounts[0].api_key.get_secret_value() == "sk-1"
+    (tmp_path / "key").write_text(raw)
+    (tmp_path / "key").chmod(0o600)
+    config = parse_config({"accounts": [{"name": "a", "api_key_file": "key"}]}, tmp_path, env={})
+    assert config.accounts[0].api_key.get_secret_value() == "sk-1"
+
+
+@pytest.mark.parametrize(
+    ("raw", "said"),
+    [
+        ("sk-abc\u201d", "non-ASCII character U+201D at position 7"),
+        ("sk-a\nbc", "control character (U+000A) at position 5"),
+        ("sk-\x7fabc", "control character (U+007F) at position 4"),
+        ("sk-ab\u00e9c", "non-ASCII character U+00E9"),
+    ],
+)
+def test_secrets_that_cannot_go_in_a_header_are_refused(
+    tmp_path: Path, raw: str, said: str
+) -> None:
+    found = problems({"accounts": [account(api_key="${K}")]}, tmp_path, env={"K": raw})
+    assert len(found) == 1
+    assert found[0].startswith("accounts[0].api_key: the secret holds")
+    assert said in found[0] and "sk-a" not in found[0]
+
+
+def test_shell_style_and_unclosed_references_are_flagged(tmp_path: Path) -> None:
+    raw = {
+        "accounts": [
+            account(api_key="$DEEPSEEK_API_KEY"),
+            account(name="b", api_key="${DEEPSEEK_API_KEY"),
+            account(name="c", api_key="${DEEPSEEK-KEY}"),
+            account(name="d", api_key="sk-$$literal"),
+        ]
+    }
+    assert problems(raw, tmp_path, env={"DEEPSEEK_API_KEY": "sk-1"}) == [
+        "accounts[0].api_key: $DEEPSEEK_API_KEY is not expanded; write ${DEEPSEEK_API_KEY} "
+        "(or $$ for a literal $)",
+        "accounts[1].api_key: '${' without a closing '}'; write ${DEEPSEEK_API_KEY}",
+        "accounts[2].api_key: '${DEEPSEEK-KEY}' is not a variable reference; write ${NAME} "
+        "or ${NAME:-default} (or $$ for a literal $)",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("url", "normalised"),
+    [
+        ("postgres://u@db:5432/bb", "postgresql://u@db:5432/bb"),
+        ("postgresql+asyncpg://u@db/bb", "postgresql://u@db/bb"),
+        ("PostgreSQL+psycopg://u@db/bb", "postgresql://u@db/bb"),
+        ("sqlite+aiosqlite:////var/lib/bb.db", "sqlite:////var/lib/bb.db"),
+    ],
+)
+def test_store_urls_are_normalised(tmp_path: Path, url: str, normalised: str) -> None:
+    config = parse_config({"accounts": [account()], "store": {"url": url}}, tmp_path, env={})
+    assert config.store.url == normalised
+
+
+@pytest.mark.parametrize("url", ["mysql://u@db/bb", "mssql+pyodbc://x", "db.sqlite"])
+def test_unsupported_databases_are_refused(tmp_path: Path, url: str) -> None:
+    (found,) = problems({"accounts": [account()], "store": {"url": url}}, tmp_path)
+    assert found.startswith("store: url ")
+    assert "unsupported database; supported: sqlite:///" in found and "postgres://" in found
+
+
+def test_enum_errors_list_the_allowed_values(tmp_path: Path) -> None:
+    raw = {
+        "accounts": [account()],
+        "language": "fr",
+        "routes": [{"notifiers": ["console"]}, {"notifiers": ["nosuch"], "min_severity": "error"}],
+        "chat": {"allow": [{"platform": "irc", "users": [1]}]},
+    }
+    assert problems(raw, tmp_path) == [
+        "language: 'fr' is not one of 'en', 'zh'",
+        "routes[1].min_severity: 'error' is not one of 'info', 'warning', 'critical'",
+        "chat.allow[0].platform: 'irc' is not one of 'telegram', 'slack'",
+        "routes[1].notifiers: no notifier named 'nosuch' (configured: 'console')",
+    ]
+
+
+def test_zero_jitter_is_valid_and_negative_is_not(tmp_path: Path) -> None:
+    config = parse_config({"accounts": [account(jitter="0s")]}, tmp_path, env={})
+    assert config.accounts[0].jitter is not None
+    assert config.accounts[0].jitter.total_seconds() == 0
+    assert problems({"accounts": [account(check_interval="0s")]}, tmp_path) == [
+        "accounts[0].check_interval: a duration must be positive"
+    ]
+
+
+def test_structural_and_cross_reference_problems_come_out_together(tmp_path: Path) -> None:
+    """The example's Slack HTTP mode, uncommented as it was: two mistakes, one report."""
+    raw = {
+        "accounts": [account()],
+        "notifiers": [{"name": "team", "type": "slack", "bot_token": "xoxb-1", "channels": ["C1"]}],
+        "chat": {
+            "slack": {"notifier": "team", "mode": "http", "signing_secret": "s", "listen": ":3000"}
+        },
+    }
+    found = problems(raw, tmp_path)
+    assert found[0].startswith("chat.slack.listen: unknown key")
+    assert found[1:] == ["chat.slack.mode: http mode is served by [http]; set enabled = true"]
+
+
+def test_a_command_resolves_only_the_notifiers_it_uses(tmp_path: Path) -> None:
+    raw = {
+        "accounts": [account()],
+        "notifiers": [
+            {"name": "console", "type": "console"},
+            {"name": "tg", "type": "telegram", "bot_token": "${TG}", "chat_ids": [1]},
+        ],
+        "chat": {"telegram": {"notifier": "tg"}},
+    }
+    assert [n.name for n in parse_config(raw, tmp_path, env={}, notifiers=()).notifiers] == []
+    only = parse_config(raw, tmp_path, env={}, notifiers=["console"])
+    assert [n.name for n in only.notifiers] == ["console"] and only.chat.telegram is None
+    assert problems(raw, tmp_path) == ["notifiers[1].bot_token: environment variable TG is not set"]
+
+
+def test_config_file_search_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    xdg = tmp_path / "xdg"
+    env = {"XDG_CONFIG_HOME": str(xdg), "HOME": str(tmp_path)}
+    with pytest.raises(ConfigError) as none:
+        find_config(None, env)
+    assert str(none.value).count("\n") == 1
+    assert (
+        f"looked in $BALANCEBOT_CONFIG (not set), balancebot.toml, {xdg}/balancebot/config.toml, "
+        "/etc/balancebot/config.toml" in str(none.value)
+    )
+    (xdg / "balancebot").mkdir(parents=True)
+    (xdg / "balancebot" / "config.toml").write_text("")
+    assert find_config(None, env) == (xdg / "balancebot" / "config.toml", "found")
+    (tmp_path / "balancebot.toml").write_text("")
+    assert find_config(None, env) == (Path("balancebot.toml"), "found")
+    with pytest.raises(ConfigError, match=r"BALANCEBOT_CONFIG is '/nonexistent\.toml'"):
+        find_config(None, {**env, "BALANCEBOT_CONFIG": "/nonexistent.toml"})
+    explicit = tmp_path / "elsewhere.toml"
+    explicit.write_text("")
+    assert find_config(None, {**env, "BALANCEBOT_CONFIG": str(explicit)})[0] == explicit
+    assert find_config("given.toml", {**env, "BALANCEBOT_CONFIG": str(explicit)}) == (
+        Path("given.toml"),
+        "-c",
+    )
+    no_xdg = {"HOME": str(tmp_path)}
+    (tmp_path / "balancebot.toml").unlink()
+    (tmp_path / ".config" / "balancebot").mkdir(parents=True)
+    (tmp_path / ".config" / "balancebot" / "config.toml").write_text("")
+    assert find_config(None, no_xdg)[0] == tmp_path / ".config" / "balancebot" / "config.toml"
