@@ -15,7 +15,7 @@ from typing import Any
 
 from ..clock import Clock, SystemClock
 from ..config import AccountConfig, Config
-from ..models import BalanceSnapshot, CheckResult, Severity
+from ..models import BalanceSnapshot, CheckResult, Finding, Severity
 from ..providers import build_providers, fetch_result, http_client
 from ..retry import Backoff
 from ..rules import evaluate, money
@@ -40,6 +40,15 @@ class AccountReport:
     result: CheckResult
     status: Status
     problems: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)  # the ones at warning or above
+    missing: list[str] = field(default_factory=list)  # watched currencies not in the answer
+
+
+def missing_currencies(config: Config, snapshot: BalanceSnapshot) -> list[str]:
+    """Currencies a threshold rule watches for this account that the answer does not list:
+    nothing was checked for them, which is no data, never OK."""
+    watched = config.thresholds_for(snapshot.account)
+    return sorted(str(c) for c in watched if c not in snapshot.balances)
 
 
 def judge(config: Config, result: CheckResult) -> AccountReport:
@@ -47,14 +56,20 @@ def judge(config: Config, result: CheckResult) -> AccountReport:
         return AccountReport(result, Status.UNKNOWN, [f"{result.kind.value}: {result.message}"])
     worst: Severity | None = None
     problems = []
+    findings = []
     for rule in config.rules_for(result.account):
         for finding in evaluate(rule, result, (result,)):
             if finding.severity is None or finding.severity < Severity.WARNING:
                 continue
+            findings.append(finding)
             problems.append(f"{finding.severity.label}: {finding.description}")
             worst = finding.severity if worst is None else max(worst, finding.severity)
     status = {None: Status.OK, Severity.WARNING: Status.WARNING}.get(worst, Status.CRITICAL)
-    return AccountReport(result, status, problems)
+    missing = missing_currencies(config, result)
+    if missing:
+        problems += [f"UNKNOWN: no {currency} balance in the answer" for currency in missing]
+        status = max(status, Status.UNKNOWN, key=lambda s: s.rank)
+    return AccountReport(result, status, problems, findings, missing)
 
 
 async def check_all(
@@ -148,3 +163,55 @@ def as_table(reports: list[AccountReport]) -> str:
         lines += ["", *notes]
     lines += ["", f"overall: {overall(reports).name}"]
     return "\n".join(lines)
+
+
+def as_nagios(config: Config, reports: list[AccountReport]) -> str:
+    """The monitoring-plugin format: `BALANCE <STATUS> - <summary> | <perfdata>`, then one
+    line per account. Thresholds are "alert below" ranges (`50.00:`), as the plugin
+    guidelines define them, so Nagios, Icinga, Checkmk and Zabbix read the same verdict."""
+    status = overall(reports)
+    worst = [r for r in reports if r.status is status]
+    summary = (
+        "; ".join(_nagios_summary(r) for r in worst)
+        if status is not Status.OK
+        else (f"{len(reports)} account(s) above every threshold")
+    )
+    perfdata = " ".join(p for r in reports for p in _perfdata(config, r))
+    lines = [f"BALANCE {status.name} - {summary}" + (f" | {perfdata}" if perfdata else "")]
+    for report in reports:
+        detail = "; ".join(report.problems) or "ok"
+        lines.append(f"{report.result.account}: {report.status.name} - {detail}")
+    return "\n".join(lines)
+
+
+def _nagios_summary(report: AccountReport) -> str:
+    account = report.result.account
+    parts = [
+        f"{account} {money(f.observed)} {f.key.subject} < {money(f.limit)}"
+        for f in report.findings
+        if f.severity is not None
+        and report.status.name == f.severity.name
+        and f.observed is not None
+        and f.limit is not None
+    ]
+    parts += [f"{account}: no {currency} balance in the answer" for currency in report.missing]
+    return ", ".join(parts) or f"{account}: " + "; ".join(report.problems or ["no balance"])
+
+
+def _perfdata(config: Config, report: AccountReport) -> list[str]:
+    """`'label'=value;warn;crit` per balance; the label's quotes doubled, `=` replaced."""
+    result = report.result
+    if not isinstance(result, BalanceSnapshot):
+        return []
+    limits = config.thresholds_for(result.account)
+    found = []
+    for currency, balance in result.balances.items():
+        label = f"{result.account} {currency}".replace("=", "_").replace("'", "''")
+        limit = limits.get(currency)
+        warn = crit = ""
+        if limit is not None and limit.warning_below is not None:
+            warn = f"{money(limit.warning_below)}:"
+        if limit is not None and limit.critical_below is not None:
+            crit = f"{money(limit.critical_below)}:"
+        found.append(f"'{label}'={money(balance.total)};{warn};{crit}".rstrip(";"))
+    return found

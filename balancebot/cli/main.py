@@ -9,14 +9,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
     from ..config import Config
 
 EXIT_CONFIG_ERROR = 2
+EXIT_UNKNOWN = 3  # what `check` says when it cannot give a verdict (monitoring-plugin rules)
 LOG_LEVELS = ("debug", "info", "warning", "error")
+CHECK_FORMATS = ("text", "json", "nagios")
 
 
 def _configure_logging(args: argparse.Namespace, quiet_default: str | None = None) -> None:
@@ -27,18 +29,31 @@ def _configure_logging(args: argparse.Namespace, quiet_default: str | None = Non
     configure(level, args.log_format)
 
 
-def _load(config_path: str, with_notifiers: bool = True) -> Config:
-    """Load or exit 2; secrets are masked in every log line from here on."""
+def _load(
+    args: argparse.Namespace,
+    notifiers: Collection[str] | None = None,
+    fail: Callable[[Exception], NoReturn] | None = None,
+) -> Config:
+    """Load or `fail` (default: exit 2); secrets are masked in every log line from here on.
+
+    `notifiers`: the ones the command builds (None: all); only their secrets are needed."""
+    import logging
+
     from ..config import load_config
+    from ..config.locate import find_config
     from ..errors import ConfigError
     from ..plugins import config_secrets
     from ..redact import install
 
     try:
-        config = load_config(config_path, with_notifiers=with_notifiers)
+        path, found_by = find_config(args.config_path)
+        config = load_config(path, notifiers=notifiers)
     except ConfigError as exc:
-        _fail_config(exc)
-    install(config_secrets(config, with_notifiers))
+        (fail or _fail_config)(exc)
+    if found_by != "-c":
+        logging.getLogger("balancebot").info("configuration: %s (from %s)", path, found_by)
+    args.config_path = str(path)
+    install(config_secrets(config))
     from ..i18n import activate
 
     activate(config.language)
@@ -52,7 +67,8 @@ def _fail_config(exc: Exception) -> NoReturn:
 
 def validate(args: argparse.Namespace) -> None:
     """Check a configuration without touching the network."""
-    config = _load(args.config_path)
+    _configure_logging(args, quiet_default="warning")
+    config = _load(args)
     print(
         f"{args.config_path}: OK — {len(config.accounts)} account(s), {len(config.rules)} "
         f"rule(s), notifiers: {', '.join(n.name for n in config.notifiers)}"
@@ -61,23 +77,48 @@ def validate(args: argparse.Namespace) -> None:
 
 def check(args: argparse.Namespace) -> None:
     """Check every account once; exit 0 OK, 1 warning, 2 critical, 3 unknown."""
+    try:
+        _check(args)
+    except (Exception, KeyboardInterrupt) as exc:  # whatever it is: one line, UNKNOWN
+        from ..redact import scrub
+
+        reason = " ".join(scrub(f"{type(exc).__name__}: {exc}").split())
+        _unknown(args, f"internal error: {reason}")
+
+
+def _unknown(args: argparse.Namespace, reason: str) -> NoReturn:
+    """One line: on stdout as a plugin status for Nagios, else on stderr."""
+    if args.format == "nagios":
+        print(f"BALANCE UNKNOWN - {reason}")
+    else:
+        print(f"balancebot: {reason}", file=sys.stderr)
+    sys.exit(EXIT_UNKNOWN)
+
+
+def _check(args: argparse.Namespace) -> None:
     _configure_logging(args, quiet_default="error")
     from ..tls import load_in_background
 
     trust_store = load_in_background()  # on a thread, while the config is read
-    config = _load(args.config_path, with_notifiers=False)  # keeps Slack/Telegram unimported
+
+    def fail(exc: Exception) -> NoReturn:
+        first, *rest = str(exc).splitlines()
+        _unknown(args, " ".join([first, "; ".join(line.strip() for line in rest)]).strip())
+
+    config = _load(args, notifiers=(), fail=fail)  # keeps Slack/Telegram unimported
     from . import check as oneshot
 
     try:
         tls = trust_store.result()
     except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
-        print(f"balancebot: cannot load CA certificates: {exc}", file=sys.stderr)
-        sys.exit(oneshot.Status.UNKNOWN)
+        _unknown(args, f"cannot load CA certificates: {exc}")
     reports = asyncio.run(oneshot.check_all(config, tls=tls))
-    if args.as_json:
+    if args.format == "json":
         import json
 
         print(json.dumps(oneshot.as_json(reports), indent=2))
+    elif args.format == "nagios":
+        print(oneshot.as_nagios(config, reports))
     else:
         print(oneshot.as_table(reports))
     sys.exit(int(oneshot.overall(reports)))
@@ -88,7 +129,7 @@ def run(args: argparse.Namespace) -> None:
     import signal
 
     _configure_logging(args)
-    config = _load(args.config_path)
+    config = _load(args)
     from ..daemon import Daemon
     from ..errors import BalanceBotError
 
@@ -110,11 +151,8 @@ def run(args: argparse.Namespace) -> None:
 def notify_test(args: argparse.Namespace) -> None:
     """Send a test message through each notifier, to check tokens and channel ids."""
     _configure_logging(args, quiet_default="warning")
-    config = _load(args.config_path)
     only = tuple(args.only)
-    unknown = sorted(set(only) - {n.name for n in config.notifiers})
-    if unknown:
-        _fail_config(Exception(f"no notifier named {', '.join(map(repr, unknown))}"))
+    config = _load(args, notifiers=only or None)  # an unknown name is a config error
     from .notify_test import send_test_messages
 
     outcomes = asyncio.run(send_test_messages(config, only))
@@ -126,10 +164,11 @@ def notify_test(args: argparse.Namespace) -> None:
 def history(args: argparse.Namespace) -> None:
     """Balance history from the store: a table (one row per hour), or a chart."""
     _configure_logging(args, quiet_default="warning")
-    config = _load(args.config_path)
+    config = _load(args, notifiers=())
     name = args.account or config.accounts[0].name
     if name not in {a.name for a in config.accounts}:
-        _fail_config(Exception(f"no account named {name!r}"))
+        names = ", ".join(repr(a.name) for a in config.accounts)
+        _fail_config(Exception(f"no account named {name!r} (configured: {names})"))
     from ..errors import BalanceBotError
     from .history import history_png, history_table
 
@@ -180,7 +219,7 @@ def silences(args: argparse.Namespace) -> None:
 def _operate(args: argparse.Namespace, work: Callable[[Any], Any]) -> None:
     """Exit 0 done, 1 store missing/unreachable or no such silence, 2 bad config/arguments."""
     _configure_logging(args, quiet_default="warning")
-    config = _load(args.config_path, with_notifiers=False)
+    config = _load(args, notifiers=())
     from sqlalchemy.exc import SQLAlchemyError
 
     from ..commands.operations import UsageError
@@ -229,7 +268,7 @@ def _add_operate_commands(
 def db(args: argparse.Namespace) -> None:
     """The store's schema: `status` (exit 1 if an upgrade is due) or `upgrade`."""
     _configure_logging(args, quiet_default="warning")
-    config = _load(args.config_path, with_notifiers=False)
+    config = _load(args, notifiers=())
     from ..errors import StoreError
     from . import db as schema
 
@@ -251,6 +290,17 @@ def providers(args: argparse.Namespace) -> None:
     from .providers import providers_table
 
     print(providers_table())
+
+
+def init(args: argparse.Namespace) -> None:
+    """Write a commented starter configuration; asks a few questions on a terminal."""
+    from ..errors import ConfigError
+    from .init import run_init
+
+    try:
+        run_init(args)
+    except (ConfigError, ValueError, OSError) as exc:
+        _fail_config(exc)
 
 
 class _Version(argparse.Action):
@@ -297,14 +347,21 @@ def _parser() -> argparse.ArgumentParser:
             "--config",
             dest="config_path",
             metavar="FILE",
-            required=True,
-            help="the TOML configuration",
+            help="the TOML configuration (default: $BALANCEBOT_CONFIG, ./balancebot.toml, "
+            "$XDG_CONFIG_HOME/balancebot/config.toml, /etc/balancebot/config.toml)",
         )
         return sub
 
     with_config(command(validate))
-    with_config(command(check)).add_argument(
-        "--json", dest="as_json", action="store_true", help="machine-readable output"
+    checking = with_config(command(check))
+    checking.add_argument(
+        "--format",
+        choices=CHECK_FORMATS,
+        default="text",
+        help="text (a table), json, or nagios (status line and performance data)",
+    )
+    checking.add_argument(
+        "--json", dest="format", action="store_const", const="json", help="= --format json"
     )
     with_config(command(run))
     with_config(command(notify_test, "notify-test")).add_argument(
@@ -323,6 +380,9 @@ def _parser() -> argparse.ArgumentParser:
     _add_operate_commands(command, with_config)
     command(providers)
     with_config(command(db)).add_argument("action", choices=("status", "upgrade"))
+    from .init import add_arguments  # stdlib only at import: keeps start-up fast
+
+    add_arguments(command(init))
     command(demo).add_argument(
         "--time-limit", default=60.0, type=float, help="seconds before giving up (default: 60)"
     )

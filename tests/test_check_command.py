@@ -1,0 +1,217 @@
+"""`balancebot check` as a monitoring plugin, and the secrets each command needs."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from balancebot.cli import check as oneshot
+from balancebot.cli import main as cli
+from balancebot.cli.init import Answers, ask
+from balancebot.config import ThresholdLimits, load_config
+from balancebot.testing.deepseek import DeepSeekSimulator
+
+from .conftest import API_KEY
+from .test_cli import balancebot
+
+CONFIG = """
+[store]
+path = "state.db"
+
+[[accounts]]
+name = "prod"
+api_key = "${{TEST_DEEPSEEK_KEY}}"
+base_url = "{base_url}"
+timeout = "2s"
+{more_accounts}
+[[rules]]
+name = "low"
+type = "threshold"
+thresholds = {{ CNY = {{ warning_below = "50", critical_below = "10" }} }}
+
+[[notifiers]]
+name = "console"
+type = "console"
+
+[[notifiers]]
+name = "oncall"
+type = "telegram"
+bot_token = "${{UNSET_TELEGRAM_TOKEN}}"
+chat_ids = [1]
+
+[chat.telegram]
+notifier = "oncall"
+"""
+
+
+def write(tmp_path: Path, simulator: DeepSeekSimulator, more_accounts: str = "") -> Path:
+    path = tmp_path / "c.toml"
+    path.write_text(CONFIG.format(base_url=simulator.base_url, more_accounts=more_accounts))
+    return path
+
+
+async def test_check_history_and_console_notify_test_need_no_chat_tokens(
+    simulator: DeepSeekSimulator, tmp_path: Path
+) -> None:
+    simulator.add_account(API_KEY, {"CNY": ("0.00", "100.00")})
+    path = write(tmp_path, simulator)
+    code, out, err = await balancebot("check", "-c", str(path), cwd=tmp_path)
+    assert (code, err) == (0, ""), out + err
+    code, out, err = await balancebot("history", "-c", str(path), cwd=tmp_path)
+    assert code == 0, out + err
+    code, out, err = await balancebot(
+        "notify-test", "-c", str(path), "--notifier", "console", cwd=tmp_path
+    )
+    assert code == 0, out + err
+    assert "ok      console" in out
+    # the commands that do use the token still need it, and say which
+    for command in (("validate",), ("notify-test", "--notifier", "oncall")):
+        code, _, err = await balancebot(*command, "-c", str(path), cwd=tmp_path)
+        assert code == 2
+        assert "notifiers[1].bot_token: environment variable UNSET_TELEGRAM_TOKEN" in err
+    code, _, err = await balancebot(
+        "notify-test", "-c", str(path), "--notifier", "nosuch", cwd=tmp_path
+    )
+    assert code == 2
+    assert "--notifier: no notifier named 'nosuch' (configured: 'console', 'oncall')" in err
+
+
+async def test_nagios_format_status_line_perfdata_and_details(
+    simulator: DeepSeekSimulator, tmp_path: Path
+) -> None:
+    simulator.add_account(API_KEY, {"CNY": ("0.00", "40.00")})
+    simulator.add_account("sk-staging-1234", {"CNY": ("0.00", "120.50"), "USD": ("1", "2")})
+    staging = '[[accounts]]\nname = "st\'g"\napi_key = "sk-staging-1234"\n'
+    staging += f'base_url = "{simulator.base_url}"\n'
+    path = write(tmp_path, simulator, staging)
+    code, out, err = await balancebot("check", "-c", str(path), "--format", "nagios", cwd=tmp_path)
+    assert code == 1, out + err
+    assert out.splitlines() == [
+        "BALANCE WARNING - prod 40.00 CNY < 50.00 | 'prod CNY'=40.00;50.00:;10.00: "
+        "'st''g CNY'=120.50;50.00:;10.00: 'st''g USD'=3.00",
+        "prod: WARNING - warning: balance 40.00 CNY < 50.00",
+        "st'g: OK - ok",
+    ]
+
+
+@pytest.mark.parametrize(
+    "balances", [{}, {"USD": ("0.00", "100.00")}], ids=["no-balances", "usd-only"]
+)
+async def test_a_watched_currency_missing_from_the_answer_is_unknown(
+    simulator: DeepSeekSimulator, tmp_path: Path, balances: dict[str, tuple[str, str]]
+) -> None:
+    simulator.add_account(API_KEY, balances, available_override=True)
+    path = write(tmp_path, simulator)
+    code, out, _ = await balancebot("check", "-c", str(path), "--format", "nagios", cwd=tmp_path)
+    assert code == 3
+    assert out.startswith("BALANCE UNKNOWN - prod: no CNY balance in the answer")
+    code, out, _ = await balancebot("check", "-c", str(path), cwd=tmp_path)
+    assert code == 3
+    assert "prod: UNKNOWN: no CNY balance in the answer" in out
+
+
+async def test_a_key_with_a_curly_quote_is_one_unknown_line(
+    simulator: DeepSeekSimulator, tmp_path: Path
+) -> None:
+    path = write(tmp_path, simulator)
+    code, out, err = await balancebot(
+        "check", "-c", str(path), cwd=tmp_path, env={"TEST_DEEPSEEK_KEY": "sk-abc\u201d"}
+    )
+    assert code == 3
+    assert "Traceback" not in err and err.count("\n") == 1
+    assert "accounts[0].api_key" in err and "U+201D" in err
+    assert "sk-abc" not in out + err
+    (tmp_path / "latin1.toml").write_bytes(b"# caf\xe9\n")
+    code, _, err = await balancebot("check", "-c", "latin1.toml", cwd=tmp_path)
+    assert (code, err.count("\n")) == (3, 1)
+    assert "not UTF-8" in err
+
+
+@pytest.fixture
+def root_logging() -> Iterator[None]:
+    """`cli.main` in this process configures the root logger; give it back to pytest."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+@pytest.mark.usefixtures("root_logging")
+def test_any_unexpected_exception_in_check_is_one_unknown_line(
+    simulator: DeepSeekSimulator,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = write(tmp_path, simulator)
+    monkeypatch.setenv("TEST_DEEPSEEK_KEY", API_KEY)
+
+    async def broken(*_: object, **__: object) -> list[oneshot.AccountReport]:
+        raise MemoryError(f"while holding {API_KEY}\nsecond line")
+
+    monkeypatch.setattr(oneshot, "check_all", broken)
+    for extra, stream in (((), "err"), (("--format", "nagios"), "out")):
+        with pytest.raises(SystemExit) as exited:
+            cli.main(["check", "-c", str(path), *extra])
+        assert exited.value.code == 3
+        captured = capsys.readouterr()
+        line = captured.err if stream == "err" else captured.out
+        assert line.count("\n") == 1
+        assert "internal error: MemoryError: while holding *** second line" in line
+        assert API_KEY not in captured.out + captured.err
+
+
+async def test_init_writes_a_starter_that_validates_and_is_found_without_c(
+    tmp_path: Path,
+) -> None:
+    code, out, err = await balancebot("init", "--non-interactive", cwd=tmp_path)
+    assert code == 0, out + err
+    written = (tmp_path / "balancebot.toml").read_text()
+    assert 'api_key = "${DEEPSEEK_API_KEY}"' in written and "[[chat" not in written
+    code, out, _ = await balancebot("validate", cwd=tmp_path, env={"DEEPSEEK_API_KEY": "sk-1"})
+    assert (code, out) == (0, "balancebot.toml: OK — 1 account(s), 3 rule(s), notifiers: console\n")
+    code, _, err = await balancebot("init", "--non-interactive", cwd=tmp_path)
+    assert code == 2 and "balancebot.toml exists; pass --force" in err
+    assert (tmp_path / "balancebot.toml").read_text() == written
+    flags = ("--account-name", "main", "--currency", "usd", "--warning-below", "20")
+    code, _, _ = await balancebot("init", "--non-interactive", "--force", *flags, cwd=tmp_path)
+    config = load_config(tmp_path / "balancebot.toml", env={"DEEPSEEK_API_KEY": "sk-1"})
+    assert config.accounts[0].name == "main"
+    assert config.thresholds_for("main") == {
+        "USD": ThresholdLimits(warning_below=Decimal("20.00"), critical_below=Decimal("4.00"))
+    }
+    code, _, err = await balancebot(
+        "init",
+        "--non-interactive",
+        "--output",
+        "x.toml",
+        "--warning-below",
+        "5",
+        "--critical-below",
+        "9",
+        cwd=tmp_path,
+    )
+    assert code == 2 and "critical_below must not be above warning_below" in err
+    assert not (tmp_path / "x.toml").exists()
+
+
+async def test_no_config_anywhere_says_where_it_looked(tmp_path: Path) -> None:
+    env = {"XDG_CONFIG_HOME": str(tmp_path / "xdg"), "BALANCEBOT_CONFIG": ""}
+    code, _, err = await balancebot("validate", cwd=tmp_path, env=env)
+    assert code == 2
+    assert "no configuration file; looked in $BALANCEBOT_CONFIG (not set), balancebot.toml" in err
+    assert "`balancebot init`" in err
+    code, _, err = await balancebot("check", cwd=tmp_path, env=env)
+    assert code == 3 and err.count("\n") == 1
+
+
+def test_init_asks_on_a_terminal(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    replies = iter(["team a", "team-a", "eur", "abc", "12.5"])
+    answers = ask(Answers(), lambda _: next(replies))
+    assert answers == Answers("team-a", "EUR", Decimal("12.5"))
+    assert "without spaces" in capsys.readouterr().out
