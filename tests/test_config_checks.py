@@ -133,6 +133,9 @@ def test_a_command_resolves_only_the_notifiers_it_uses(tmp_path: Path) -> None:
     assert problems(raw, tmp_path) == ["notifiers[1].bot_token: environment variable TG is not set"]
 
 
+FOUND = "the first of the default places that exists"
+
+
 def test_config_file_search_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     xdg = tmp_path / "xdg"
@@ -146,9 +149,9 @@ def test_config_file_search_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     )
     (xdg / "balancebot").mkdir(parents=True)
     (xdg / "balancebot" / "config.toml").write_text("")
-    assert find_config(None, env) == (xdg / "balancebot" / "config.toml", "found")
+    assert find_config(None, env) == (xdg / "balancebot" / "config.toml", FOUND)
     (tmp_path / "balancebot.toml").write_text("")
-    assert find_config(None, env) == (Path("balancebot.toml"), "found")
+    assert find_config(None, env) == (Path("balancebot.toml"), FOUND)
     with pytest.raises(ConfigError, match=r"BALANCEBOT_CONFIG is '/nonexistent\.toml'"):
         find_config(None, {**env, "BALANCEBOT_CONFIG": "/nonexistent.toml"})
     explicit = tmp_path / "elsewhere.toml"

@@ -51,7 +51,7 @@ def _load(
     except ConfigError as exc:
         (fail or _fail_config)(exc)
     if found_by != "-c":
-        logging.getLogger("balancebot").info("configuration: %s (from %s)", path, found_by)
+        logging.getLogger("balancebot").info("configuration: %s (%s)", path.resolve(), found_by)
     args.config_path = str(path)
     install(config_secrets(config))
     from ..i18n import activate

@@ -37,7 +37,7 @@ def find_config(explicit: str | None, env: Mapping[str, str] | None = None) -> t
     places = candidates(env)
     for path in places:
         if path.is_file():
-            return path, "found"
+            return path, "the first of the default places that exists"
     looked = ", ".join([f"${ENV_VAR} (not set)", *map(str, places)])
     raise ConfigError(
         [
