@@ -12,17 +12,15 @@ started by cron or a monitoring system every minute) would otherwise spend.
 
 from __future__ import annotations
 
-import enum
 import os
 import re
 import tomllib
 import zoneinfo
-from collections.abc import Collection, Hashable, Mapping
+from collections.abc import Collection, Mapping
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
-from types import UnionType
-from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 from msgspec import Meta, Struct, field
@@ -30,7 +28,7 @@ from msgspec import Meta, Struct, field
 from ..errors import ConfigError
 from ..models import Currency, Severity
 from .references import names, reference_problems, unknown_names
-from .secrets import Location, clean_secret, format_location, resolve_secrets
+from .secrets import Location, clean_secret, resolve_secrets
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -543,96 +541,9 @@ def convert(value: object, type_: type[T], where: tuple[int | str, ...] = ()) ->
     try:
         return msgspec.convert(value, type_, dec_hook=_decode)
     except msgspec.ValidationError:
-        raise ConfigError(_explain(value, type_, where)) from None
+        from .explain import explain  # only for a config that is wrong
 
-
-def _explain(value: object, type_: Any, path: tuple[int | str, ...]) -> list[str]:
-    """Why `value` is not a `type_`; msgspec stops at the first mistake, so look deeper
-    for the others (this runs only for a config that is already known to be wrong)."""
-    try:
-        msgspec.convert(value, type_, dec_hook=_decode)
-        return []
-    except msgspec.ValidationError as exc:
-        return _explain_parts(value, type_, path) or [_describe(exc, path)]
-
-
-def _explain_parts(value: object, type_: Any, path: tuple[int | str, ...]) -> list[str]:
-    bare = get_args(type_)[0] if get_origin(type_) is Annotated else type_
-    origin = get_origin(bare)
-    choices = _choices(bare)
-    if choices and isinstance(value, Hashable) and value not in choices:
-        return [f"{format_location(path)}: {value!r} is not one of {', '.join(map(repr, choices))}"]
-    if origin is list and isinstance(value, list):
-        (item_type,) = get_args(bare)
-        return [p for i, item in enumerate(value) for p in _explain(item, item_type, (*path, i))]
-    if origin is dict and isinstance(value, dict):
-        key_type, value_type = get_args(bare)
-        found = []
-        for key, item in value.items():
-            found += _explain(key, key_type, (*path, key)) or _explain(
-                item, value_type, (*path, key)
-            )
-        return found
-    if origin in (Union, UnionType) and isinstance(value, dict):
-        return _explain_tagged(value, get_args(bare), path)
-    if isinstance(bare, type) and issubclass(bare, Struct) and isinstance(value, dict):
-        return _explain_struct(value, bare, path)
-    return []
-
-
-def _choices(type_: Any) -> tuple[object, ...]:
-    """The allowed values of a Literal or an Enum, to say them in the error."""
-    if get_origin(type_) is Literal:
-        return get_args(type_)
-    if isinstance(type_, type) and issubclass(type_, enum.Enum):
-        return tuple(member.value for member in type_)
-    return ()
-
-
-def _explain_tagged(
-    value: dict[str, Any], members: tuple[Any, ...], path: tuple[int | str, ...]
-) -> list[str]:
-    tagged = {
-        m.__struct_config__.tag: m for m in members if isinstance(m, type) and issubclass(m, Struct)
-    }
-    if not tagged:
-        return []
-    tag_field = str(next(iter(tagged.values())).__struct_config__.tag_field)
-    tag = value.get(tag_field)
-    if isinstance(tag, Hashable) and tag in tagged:
-        return _explain(value, tagged[tag], path)
-    choices = ", ".join(map(repr, tagged))
-    return [f"{format_location((*path, tag_field))}: expected one of {choices}, not {tag!r}"]
-
-
-def _explain_struct(
-    value: dict[str, Any], struct: type[Struct], path: tuple[int | str, ...]
-) -> list[str]:
-    fields = {f.encode_name: f for f in msgspec.structs.fields(struct)}
-    known = f"known: {', '.join(fields)}" if fields else "none are known here"
-    found = []
-    for key, item in value.items():
-        if key == struct.__struct_config__.tag_field:
-            continue
-        if key not in fields:
-            found.append(f"{format_location((*path, key))}: unknown key ({known})")
-        else:
-            found += _explain(item, fields[key].type, (*path, key))
-    for name, info in fields.items():
-        if info.required and name not in value:
-            found.append(f"{format_location((*path, name))}: missing")
-    return found
-
-
-def _describe(exc: msgspec.ValidationError, path: tuple[int | str, ...]) -> str:
-    """msgspec's `Expected ... - at `$.a[0].b`` as `prefix.a[0].b: Expected ...`."""
-    message, at, where = str(exc).rpartition(" - at `")
-    if not at:
-        message, where = str(exc), "$`"
-    location = format_location(path) if path else ""
-    location += where.removeprefix("$").removesuffix("`")
-    location = location.removeprefix(".")
-    return f"{location}: {message}" if location else message
+        raise ConfigError(explain(value, type_, where)) from None
 
 
 def load_config(
