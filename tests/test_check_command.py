@@ -133,12 +133,21 @@ async def test_a_key_with_a_curly_quote_is_one_unknown_line(
 
 @pytest.fixture
 def root_logging() -> Iterator[None]:
-    """`cli.main` in this process configures the root logger; give it back to pytest."""
+    """`cli.main` in this process configures logging (root handlers, library levels, the
+    record factory); give it all back for the tests that follow."""
     root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
+    handlers, factory = root.handlers[:], logging.getLogRecordFactory()
+    levels = {
+        name: logger.level
+        for name, logger in {"": root, **logging.root.manager.loggerDict}.items()
+        if isinstance(logger, logging.Logger)
+    }
     yield
     root.handlers[:] = handlers
-    root.setLevel(level)
+    logging.setLogRecordFactory(factory)
+    for name, logger in {"": root, **logging.root.manager.loggerDict}.items():
+        if isinstance(logger, logging.Logger):
+            logger.setLevel(levels.get(name, logging.NOTSET))
 
 
 @pytest.mark.usefixtures("root_logging")
