@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import pty
+import sys
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -224,3 +228,30 @@ def test_init_asks_on_a_terminal(tmp_path: Path, capsys: pytest.CaptureFixture[s
     answers = ask(Answers(), lambda _: next(replies))
     assert answers == Answers("team-a", "EUR", Decimal("12.5"))
     assert "without spaces" in capsys.readouterr().out
+
+
+async def test_init_on_a_terminal_asks_and_writes_the_answers(tmp_path: Path) -> None:
+    master, slave = pty.openpty()
+    try:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "balancebot",
+            "init",
+            cwd=tmp_path,
+            stdin=slave,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        os.write(master, b"team-a\nusd\n20\n")
+        out, err = await asyncio.wait_for(process.communicate(), 60)
+    finally:
+        os.close(slave)
+        os.close(master)
+    assert process.returncode == 0, out.decode() + err.decode()
+    assert "Account name (used in alerts) [prod]:" in out.decode()
+    config = load_config(tmp_path / "balancebot.toml", env={"DEEPSEEK_API_KEY": "sk-1"})
+    assert config.accounts[0].name == "team-a"
+    assert config.thresholds_for("team-a") == {
+        "USD": ThresholdLimits(warning_below=Decimal("20.00"), critical_below=Decimal("4.00"))
+    }
