@@ -1,4 +1,5 @@
-"""docs/configuration.md documents every option of every config model: it cannot drift."""
+"""docs/configuration.md documents every option of every config model, provider and
+notifier: it cannot drift."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import msgspec
 from msgspec import Struct
 
 from balancebot.config import Config, NotifierConfig
-from balancebot.plugins import NOTIFIERS, available, notifier_class
+from balancebot.plugins import NOTIFIERS, PROVIDERS, available, notifier_class, provider_class
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
 
@@ -73,6 +74,9 @@ def sections() -> list[tuple[str, list[msgspec.structs.FieldInfo]]]:
                 walk(_heading(child, info.type), child, s)
 
     walk("(top level)", "", Config)
+    for name in available(PROVIDERS):
+        fields = list(msgspec.structs.fields(provider_class(name).Options))
+        found.append((f'[accounts.options] provider = "{name}"', fields))
     for name in available(NOTIFIERS):
         fields = list(msgspec.structs.fields(notifier_class(name).Options))
         found.append((f'[[notifiers]] type = "{name}"', fields))
