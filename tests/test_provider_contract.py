@@ -36,7 +36,7 @@ def test_options_are_validated_by_the_providers_struct(make_config: Callable[...
     with pytest.raises(ConfigError) as raised:
         make_config(accounts=accounts)
     assert raised.value.problems == [
-        "accounts[0].options.region: Invalid enum value 'eu'",
+        "accounts[0].options.region: 'eu' is not one of 'cn', 'ai'",
         "accounts[1].options.org_id: unknown key (none are known here)",
         "accounts[2]: base_url is required: the relay site's address",
     ]
