@@ -115,6 +115,6 @@ def install(secrets: Iterable[str]) -> None:
             handler.setFormatter(RedactingFormatter(handler.formatter or logging.Formatter()))
 
 
-def scrub(text: str) -> str:
-    """`text` with every installed secret masked, for messages that do not go through logging."""
-    return redact(text, _ordered())
+def scrub_installed(text: str) -> str:
+    """`scrub` with every installed secret, for messages that do not go through logging."""
+    return scrub(text, _ordered())
