@@ -65,8 +65,10 @@ async def test_check_history_and_console_notify_test_need_no_chat_tokens(
     path = write(tmp_path, simulator)
     code, out, err = await balancebot("check", "-c", str(path), cwd=tmp_path)
     assert (code, err) == (0, ""), out + err
-    code, out, err = await balancebot("history", "-c", str(path), cwd=tmp_path)
-    assert code == 0, out + err
+    for command in (("db", "status"), ("history",)):  # no store yet: that, not the token
+        code, out, err = await balancebot(*command, "-c", str(path), cwd=tmp_path)
+        assert (code, "TELEGRAM" in err) == (1, False), out + err
+        assert "store" in err  # (db status: "no store at"; history: "the store is empty")
     code, out, err = await balancebot(
         "notify-test", "-c", str(path), "--notifier", "console", cwd=tmp_path
     )
