@@ -19,6 +19,7 @@ ENV = {
     "SLACK_APP_TOKEN": "xapp-1",
     "SLACK_SIGNING_SECRET": "s3cret",
     "SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T/B/x",
+    "HEARTBEAT_URL": "https://hc-ping.com/0000",
 }
 _START = re.compile(r"^# >>> variant: ([\w-]+)(?: \(needs: ([\w, -]+)\))?$")
 
@@ -105,4 +106,5 @@ def test_every_variant_is_found() -> None:
         "allow",
         "http",
         "digest",
+        "heartbeat",
     }

@@ -18,7 +18,7 @@ from ..config import AccountConfig, Config
 from ..models import BalanceSnapshot, CheckResult, Finding, Severity
 from ..providers import build_providers, fetch_result, http_client
 from ..retry import Backoff
-from ..rules import evaluate, money
+from ..rules import evaluate, missing_currencies, money, no_data_message
 
 
 class Status(enum.IntEnum):
@@ -44,13 +44,6 @@ class AccountReport:
     missing: list[str] = field(default_factory=list)  # watched currencies not in the answer
 
 
-def missing_currencies(config: Config, snapshot: BalanceSnapshot) -> list[str]:
-    """Currencies a threshold rule watches for this account that the answer does not list:
-    nothing was checked for them, which is no data, never OK."""
-    watched = config.thresholds_for(snapshot.account)
-    return sorted(str(c) for c in watched if c not in snapshot.balances)
-
-
 def judge(config: Config, result: CheckResult) -> AccountReport:
     if not isinstance(result, BalanceSnapshot):
         return AccountReport(result, Status.UNKNOWN, [f"{result.kind.value}: {result.message}"])
@@ -65,9 +58,9 @@ def judge(config: Config, result: CheckResult) -> AccountReport:
             problems.append(f"{finding.severity.label}: {finding.description}")
             worst = finding.severity if worst is None else max(worst, finding.severity)
     status = {None: Status.OK, Severity.WARNING: Status.WARNING}.get(worst, Status.CRITICAL)
-    missing = missing_currencies(config, result)
-    if missing:
-        problems += [f"UNKNOWN: no {currency} balance in the answer" for currency in missing]
+    missing = missing_currencies(config.rules_for(result.account), result)
+    if missing:  # nothing was checked for them: no data, never OK
+        problems.append(f"UNKNOWN: {no_data_message(missing)}")
         status = max(status, Status.UNKNOWN, key=lambda s: s.rank)
     return AccountReport(result, status, problems, findings, missing)
 
@@ -194,7 +187,8 @@ def _nagios_summary(report: AccountReport) -> str:
         and f.observed is not None
         and f.limit is not None
     ]
-    parts += [f"{account}: no {currency} balance in the answer" for currency in report.missing]
+    if report.missing:
+        parts.append(f"{account}: {no_data_message(report.missing)}")
     return ", ".join(parts) or f"{account}: " + "; ".join(report.problems or ["no balance"])
 
 
