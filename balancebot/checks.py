@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from .alerts import Policy, advance
 from .clock import Clock
 from .config import AccountConfig, Config
+from .config.plugin_options import config_secrets
 from .errors import LeaseLost, StoreError
 from .models import (
     AlertKey,
@@ -25,7 +26,6 @@ from .models import (
     Transition,
     TransitionKind,
 )
-from .plugins import config_secrets
 from .providers import BalanceFetcher, fetch_result
 from .recent import Keep, RecentResults, keep_for
 from .redact import scrub

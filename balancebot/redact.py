@@ -17,7 +17,7 @@ from typing import Any
 
 from msgspec import Struct
 
-from .config import Secret
+from .config.values import Secret
 
 MASK = "***"
 

@@ -16,11 +16,11 @@ import pytest
 from aiohttp import web
 
 from balancebot.config import Config
+from balancebot.config.plugin_options import config_secrets
 from balancebot.daemon import Daemon
 from balancebot.errors import ConfigError, DeliveryError
 from balancebot.integrations.apprise.notifier import AppriseNotifier, notify_type
 from balancebot.models import Severity, TransitionKind
-from balancebot.plugins import config_secrets
 from balancebot.redact import install
 from balancebot.testing.clock import FakeClock
 from balancebot.testing.deepseek import DeepSeekSimulator

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from balancebot.config import Config
+from balancebot.config.plugin_options import config_secrets
 from balancebot.daemon import Daemon
 from balancebot.errors import ConfigError
-from balancebot.plugins import config_secrets
 from balancebot.redact import install
 from balancebot.retry import retry_after_seconds
 from balancebot.testing.clock import FakeClock

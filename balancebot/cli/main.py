@@ -41,8 +41,8 @@ def _load(
 
     from ..config import load_config
     from ..config.locate import find_config
+    from ..config.plugin_options import config_secrets
     from ..errors import ConfigError
-    from ..plugins import config_secrets
     from ..redact import install
 
     try:

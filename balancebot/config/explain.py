@@ -6,27 +6,31 @@ others. It runs only for a configuration already known to be wrong, so it is imp
 from __future__ import annotations
 
 import enum
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from types import UnionType
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import msgspec
 from msgspec import Struct
 
-from . import _decode
 from .secrets import format_location
 
+Decode = Callable[[type, object], object]
 
-def explain(value: object, type_: Any, path: tuple[int | str, ...]) -> list[str]:
-    """Why `value` is not a `type_`, every problem with its key path."""
+
+def explain(value: object, type_: Any, path: tuple[int | str, ...], decode: Decode) -> list[str]:
+    """Why `value` is not a `type_`, every problem with its key path (`decode`: msgspec's
+    hook for the config's own value types)."""
     try:
-        msgspec.convert(value, type_, dec_hook=_decode)
+        msgspec.convert(value, type_, dec_hook=decode)
         return []
     except msgspec.ValidationError as exc:
-        return _explain_parts(value, type_, path) or [_describe(exc, path)]
+        return _explain_parts(value, type_, path, decode) or [_describe(exc, path)]
 
 
-def _explain_parts(value: object, type_: Any, path: tuple[int | str, ...]) -> list[str]:
+def _explain_parts(
+    value: object, type_: Any, path: tuple[int | str, ...], decode: Decode
+) -> list[str]:
     bare = get_args(type_)[0] if get_origin(type_) is Annotated else type_
     origin = get_origin(bare)
     choices = _choices(bare)
@@ -34,17 +38,21 @@ def _explain_parts(value: object, type_: Any, path: tuple[int | str, ...]) -> li
         return [f"{format_location(path)}: {value!r} is not one of {', '.join(map(repr, choices))}"]
     if origin is list and isinstance(value, list):
         (item_type,) = get_args(bare)
-        return [p for i, item in enumerate(value) for p in explain(item, item_type, (*path, i))]
+        return [
+            p for i, item in enumerate(value) for p in explain(item, item_type, (*path, i), decode)
+        ]
     if origin is dict and isinstance(value, dict):
         key_type, value_type = get_args(bare)
         found = []
         for key, item in value.items():
-            found += explain(key, key_type, (*path, key)) or explain(item, value_type, (*path, key))
+            found += explain(key, key_type, (*path, key), decode) or explain(
+                item, value_type, (*path, key), decode
+            )
         return found
     if origin in (Union, UnionType) and isinstance(value, dict):
-        return _explain_tagged(value, get_args(bare), path)
+        return _explain_tagged(value, get_args(bare), path, decode)
     if isinstance(bare, type) and issubclass(bare, Struct) and isinstance(value, dict):
-        return _explain_struct(value, bare, path)
+        return _explain_struct(value, bare, path, decode)
     return []
 
 
@@ -58,7 +66,7 @@ def _choices(type_: Any) -> tuple[object, ...]:
 
 
 def _explain_tagged(
-    value: dict[str, Any], members: tuple[Any, ...], path: tuple[int | str, ...]
+    value: dict[str, Any], members: tuple[Any, ...], path: tuple[int | str, ...], decode: Decode
 ) -> list[str]:
     tagged = {
         m.__struct_config__.tag: m for m in members if isinstance(m, type) and issubclass(m, Struct)
@@ -68,13 +76,13 @@ def _explain_tagged(
     tag_field = str(next(iter(tagged.values())).__struct_config__.tag_field)
     tag = value.get(tag_field)
     if isinstance(tag, Hashable) and tag in tagged:
-        return explain(value, tagged[tag], path)
+        return explain(value, tagged[tag], path, decode)
     choices = ", ".join(map(repr, tagged))
     return [f"{format_location((*path, tag_field))}: expected one of {choices}, not {tag!r}"]
 
 
 def _explain_struct(
-    value: dict[str, Any], struct: type[Struct], path: tuple[int | str, ...]
+    value: dict[str, Any], struct: type[Struct], path: tuple[int | str, ...], decode: Decode
 ) -> list[str]:
     fields = {f.encode_name: f for f in msgspec.structs.fields(struct)}
     known = f"known: {', '.join(fields)}" if fields else "none are known here"
@@ -85,7 +93,7 @@ def _explain_struct(
         if key not in fields:
             found.append(f"{format_location((*path, key))}: unknown key ({known})")
         else:
-            found += explain(item, fields[key].type, (*path, key))
+            found += explain(item, fields[key].type, (*path, key), decode)
     for name, info in fields.items():
         if info.required and name not in value:
             found.append(f"{format_location((*path, name))}: missing")

@@ -1,0 +1,374 @@
+"""The configuration's models: msgspec Structs, strict (unknown keys are errors)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta, Struct, field
+
+from ..models import Currency, Severity
+from .values import Delay, Duration, Secret, TimeZoneName
+
+
+def _finite(amount: Decimal | None, where: str) -> None:
+    if amount is not None and not amount.is_finite():
+        raise ValueError(f"{where} {amount} is not a finite amount")
+
+
+Name = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^\S+$")]
+
+
+class _Strict(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Unknown keys are errors: a typo must not silently become a default.
+
+    Subclasses repeat `frozen=True, kw_only=True` because mypy's dataclass_transform
+    support does not inherit class parameters; msgspec would."""
+
+
+class AccountConfig(_Strict, frozen=True, kw_only=True):
+    name: Name
+    api_key: Secret
+    provider: str = "deepseek"
+    base_url: str | None = None  # None: the provider's default
+    check_interval: Duration = Duration(minutes=5)
+    jitter: Delay | None = None
+    timeout: Duration = Duration(seconds=20)
+    connect_timeout: Duration = Duration(seconds=5)
+    options: dict[str, Any] = field(default_factory=dict)
+    """The provider's own settings, validated by its `Options` struct (`plugins.py`)."""
+
+    def __post_init__(self) -> None:
+        if not self.api_key.get_secret_value().strip():
+            raise ValueError("api_key is empty")
+        if self.base_url is not None and not re.match(r"^https?://[^/\s]+", self.base_url):
+            raise ValueError(f"base_url {self.base_url!r} is not an http(s) URL")
+
+
+class ThresholdLimits(_Strict, frozen=True, kw_only=True):
+    warning_below: Decimal | None = None
+    critical_below: Decimal | None = None
+
+    def __post_init__(self) -> None:
+        _finite(self.warning_below, "warning_below")
+        _finite(self.critical_below, "critical_below")
+        if self.warning_below is None and self.critical_below is None:
+            raise ValueError("set warning_below, critical_below or both")
+        if (
+            self.warning_below is not None
+            and self.critical_below is not None
+            and self.critical_below > self.warning_below
+        ):
+            raise ValueError("critical_below must not be above warning_below")
+
+
+class _RuleBase(_Strict, frozen=True, kw_only=True, tag_field="type"):
+    name: Name
+    accounts: list[str] | None = None  # None: every account
+    for_checks: Annotated[int, Meta(ge=1, le=1000)] = field(default=1, name="for")
+    repeat_interval: Duration = Duration(hours=4)
+    send_resolved: bool = True
+
+    @property
+    def type(self) -> str:
+        """The `type` key the rule was written with (msgspec keeps it as the class's tag)."""
+        return str(self.__struct_config__.tag)
+
+    def applies_to(self, account: str) -> bool:
+        return self.accounts is None or account in self.accounts
+
+
+class ThresholdRuleConfig(_RuleBase, frozen=True, kw_only=True, tag="threshold"):
+    thresholds: Annotated[dict[Currency, ThresholdLimits], Meta(min_length=1)]
+    hysteresis: Decimal = Decimal("0")
+    # a limit that grows with spend: below max(fixed limit, this much spend at the current rate)
+    warning_runway: Duration | None = None
+    critical_runway: Duration | None = None
+    window: Duration = Duration(days=1)  # the rate for *_runway is measured over this
+    min_history: Duration = Duration(hours=6)
+
+    def __post_init__(self) -> None:
+        _finite(self.hysteresis, "hysteresis")
+        if self.hysteresis < 0:
+            raise ValueError("hysteresis must not be negative")
+        _ordered(self.critical_runway, self.warning_runway, "critical_runway", "warning_runway")
+        _ordered(self.min_history, self.window, "min_history", "window")
+
+
+class UnavailableRuleConfig(_RuleBase, frozen=True, kw_only=True, tag="unavailable"):
+    pass
+
+
+class CheckFailedRuleConfig(_RuleBase, frozen=True, kw_only=True, tag="check_failed"):
+    after_failures: Annotated[int, Meta(ge=1, le=1000)] = 3
+
+
+# --- trend rules (issue 15): they read the account's recent history through spend.py ---
+
+
+def _ordered(low: Any, high: Any, low_name: str, high_name: str) -> None:
+    if low is not None and high is not None and low > high:
+        raise ValueError(f"{low_name} must not be above {high_name}")
+
+
+def _amounts(rule: Struct, **signs: str) -> None:
+    """Each named amount is finite and positive (">") or not negative (">=")."""
+    for name, sign in signs.items():
+        amount = getattr(rule, name)
+        _finite(amount, name)
+        if amount is not None and (amount < 0 or (sign == ">" and amount == 0)):
+            raise ValueError(f"{name} must be {'positive' if sign == '>' else 'at least 0'}")
+
+
+class RunwayRuleConfig(_RuleBase, frozen=True, kw_only=True, tag="runway"):
+    """Days left at the burn rate over `window` below `warning_days` / `critical_days`."""
+
+    warning_days: Decimal | None = None
+    critical_days: Decimal | None = None
+    window: Duration = Duration(days=1)
+    min_history: Duration = Duration(hours=6)  # no verdict until the window spans this much
+    hysteresis: Decimal = Decimal("0")  # in days
+    currencies: list[Currency] | None = None  # None: every currency reported
+
+    def __post_init__(self) -> None:
+        _amounts(self, warning_days=">", critical_days=">", hysteresis=">=")
+        if self.warning_days is None and self.critical_days is None:
+            raise ValueError("set warning_days, critical_days or both")
+        _ordered(self.critical_days, self.warning_days, "critical_days", "warning_days")
+        _ordered(self.min_history, self.window, "min_history", "window")
+
+
+class SpendSpikeRuleConfig(_RuleBase, frozen=True, kw_only=True, tag="spend_spike"):
+    """Spend over the last `period` above `factor` x the median `period` of the past `days`."""
+
+    period: Duration = Duration(hours=1)
+    factor: Decimal = Decimal("3")
+    days: Annotated[int, Meta(ge=1, le=90)] = 7
+    min_history: Duration = Duration(days=1)  # of past periods before any verdict
+    min_spend: Decimal = Decimal("1")  # a spike spends at least this
+    currencies: list[Currency] | None = None
+
+    def __post_init__(self) -> None:
+        _amounts(self, factor=">", min_spend=">=")
+        if self.period > timedelta(days=1):
+            raise ValueError("period must be at most 1d")
+        _ordered(self.min_history, timedelta(days=self.days), "min_history", "days")
+
+
+class TopUpRuleConfig(_RuleBase, frozen=True, kw_only=True, tag="top_up"):
+    """An `info` notice when money arrives; an event, so there is nothing to resolve."""
+
+    min_amount: Decimal = Decimal("0.01")  # smaller rises are noise
+    send_resolved: bool = False
+
+    def __post_init__(self) -> None:
+        _amounts(self, min_amount=">")
+        if self.send_resolved:
+            raise ValueError("send_resolved: a top-up is an event, there is nothing to resolve")
+        if self.for_checks != 1:
+            raise ValueError("for: a top-up is seen at one check; it must be 1")
+
+
+TrendRuleConfig = RunwayRuleConfig | SpendSpikeRuleConfig | TopUpRuleConfig
+
+# --- end of trend rules ---
+
+RuleConfig = (
+    ThresholdRuleConfig
+    | UnavailableRuleConfig
+    | CheckFailedRuleConfig
+    | RunwayRuleConfig
+    | SpendSpikeRuleConfig
+    | TopUpRuleConfig
+)
+
+
+DEFAULT_RULES: tuple[RuleConfig, ...] = (
+    UnavailableRuleConfig(name="unavailable"),
+    CheckFailedRuleConfig(name="check-failed"),
+)
+"""Without a `[[rules]]` section: alert when the account is unusable or checks fail."""
+
+
+class NotifierConfig(_Strict, frozen=True, kw_only=True):
+    """Name and type here; the plugin validates `options` against its own model (`plugins`).
+
+    In the file the options sit beside name and type; `parse_config` gathers them."""
+
+    name: Name
+    type: str
+    options: dict[str, Any] = {}
+
+    def __repr__(self) -> str:
+        # options may hold tokens; the plugin's own model knows which, this one doesn't
+        return f"NotifierConfig(name={self.name!r}, type={self.type!r})"
+
+
+class RouteConfig(_Strict, frozen=True, kw_only=True):
+    notifiers: Annotated[list[str], Meta(min_length=1)]
+    accounts: list[str] | None = None
+    rules: list[str] | None = None
+    min_severity: Literal["info", "warning", "critical"] = "info"
+
+    def matches(self, account: str, rule: str, severity: Severity) -> bool:
+        return (
+            (self.accounts is None or account in self.accounts)
+            and (self.rules is None or rule in self.rules)
+            and severity >= Severity[self.min_severity.upper()]
+        )
+
+
+class AllowRule(_Strict, frozen=True, kw_only=True):
+    """Who may ask about which accounts: anyone in `chats`; `users` in private chats
+    (or in `chats` when both are given: user AND chat); `any_chat` restores "that user
+    in any chat" for a users-only rule."""
+
+    platform: Literal["telegram", "slack"]
+    chats: list[str | int] = []
+    users: list[str | int] = []
+    any_chat: bool = False
+    accounts: list[str] | None = None  # None: every account
+
+    def __post_init__(self) -> None:
+        if not self.chats and not self.users:
+            raise ValueError("list chats, users or both")
+        if self.any_chat and (self.chats or not self.users):
+            raise ValueError(
+                "any_chat applies to a rule with users and no chats (with both, a user "
+                "is allowed only in the listed chats)"
+            )
+        # Telegram ids are numbers in TOML; callers are compared as strings
+        msgspec.structs.force_setattr(self, "chats", [str(c) for c in self.chats])
+        msgspec.structs.force_setattr(self, "users", [str(u) for u in self.users])
+
+
+class TelegramChatConfig(_Strict, frozen=True, kw_only=True):
+    notifier: str  # the telegram notifier whose bot answers
+
+
+class SlackChatConfig(_Strict, frozen=True, kw_only=True):
+    notifier: str  # the slack notifier (bot token) that answers
+    mode: Literal["socket", "http"] = "socket"
+    app_token: Secret | None = None  # xapp-..., for socket mode
+    signing_secret: Secret | None = None  # for http mode
+
+    def __post_init__(self) -> None:
+        if self.mode == "socket" and self.app_token is None:
+            raise ValueError("socket mode needs app_token (an xapp- app-level token)")
+        if self.mode == "http" and self.signing_secret is None:
+            raise ValueError("http mode needs signing_secret")
+
+
+class ChatConfig(_Strict, frozen=True, kw_only=True):
+    balance_max_age: Duration = Duration(minutes=5)
+    telegram: TelegramChatConfig | None = None
+    slack: SlackChatConfig | None = None
+    allow: list[AllowRule] = []
+
+
+class DigestConfig(_Strict, frozen=True, kw_only=True):
+    schedule: str | None = None  # cron, in `timezone`: "0 9 * * *"
+
+    def __post_init__(self) -> None:
+        if self.schedule is not None:
+            from apscheduler.triggers.cron import CronTrigger  # only when one is configured
+
+            try:
+                CronTrigger.from_crontab(self.schedule)
+            except ValueError as exc:
+                raise ValueError(
+                    f"schedule {self.schedule!r} is not a cron expression: {exc}"
+                ) from None
+
+
+class HttpConfig(_Strict, frozen=True, kw_only=True):
+    enabled: bool = False
+    listen: Annotated[str, Meta(pattern=r"^[^:\s]+:\d+$")] = "127.0.0.1:9464"
+
+
+class HeartbeatConfig(_Strict, frozen=True, kw_only=True):
+    """A push monitor (healthchecks.io, Uptime Kuma) told after each good check round."""
+
+    url: Secret  # push URLs carry their own token
+    method: Literal["GET", "POST"] = "GET"
+    timeout: Duration = Duration(seconds=10)
+
+    def __post_init__(self) -> None:
+        if not self.url.get_secret_value().startswith(("http://", "https://")):
+            raise ValueError("url: expected an http:// or https:// URL")
+
+
+_URL_SCHEMES = {"sqlite": "sqlite", "postgres": "postgresql", "postgresql": "postgresql"}
+
+
+class StoreConfig(_Strict, frozen=True, kw_only=True):
+    url: str | None = None  # sqlite:///path or postgresql://... (postgres:// too)
+    path: Path = Path("balancebot.db")
+    keep_full_resolution: Duration = Duration(days=30)
+    downsample_to: Duration = Duration(hours=1)
+
+    def __post_init__(self) -> None:
+        if self.url:
+            msgspec.structs.force_setattr(self, "url", normalise_store_url(self.url))
+
+    @property
+    def database_url(self) -> str:
+        return self.url if self.url else f"sqlite:///{self.path}"
+
+
+def normalise_store_url(url: str) -> str:
+    """`postgres://` (what hosting providers hand out) and `postgresql+driver://` as
+    `postgresql://`, `sqlite+driver://` as `sqlite://`: the store picks its own asyncio
+    drivers. Any other database is refused here rather than failing in `run`."""
+    scheme, sep, rest = url.partition("://")
+    dialect = _URL_SCHEMES.get(scheme.lower().partition("+")[0]) if sep else None
+    if dialect is None:
+        raise ValueError(
+            f"url {scheme + sep if sep else url!r}: unsupported database; supported: "
+            "sqlite:///path/to/file.db, postgresql://user@host:5432/db (postgres:// too)"
+        )
+    return f"{dialect}://{rest}"
+
+
+def _default_notifiers() -> list[NotifierConfig]:
+    return [NotifierConfig(name="console", type="console")]
+
+
+class Config(_Strict, frozen=True, kw_only=True):
+    accounts: Annotated[list[AccountConfig], Meta(min_length=1)]
+    timezone: TimeZoneName = TimeZoneName("UTC")
+    max_concurrent_checks: Annotated[int, Meta(ge=1, le=1000)] = 10
+    store: StoreConfig = StoreConfig()
+    rules: list[RuleConfig] = field(default_factory=lambda: list(DEFAULT_RULES))
+    notifiers: list[NotifierConfig] = field(default_factory=_default_notifiers)
+    routes: list[RouteConfig] = []
+    chat: ChatConfig = ChatConfig()
+    http: HttpConfig = HttpConfig()
+    digest: DigestConfig = DigestConfig()
+    heartbeat: HeartbeatConfig | None = None
+    language: Literal["en", "zh"] = "en"
+
+    def rules_for(self, account: str) -> list[RuleConfig]:
+        return [r for r in self.rules if r.applies_to(account)]
+
+    def thresholds_for(self, account: str) -> dict[Currency, ThresholdLimits]:
+        """The threshold limits that apply to an account (for charts)."""
+        limits: dict[Currency, ThresholdLimits] = {}
+        for rule in self.rules_for(account):
+            if isinstance(rule, ThresholdRuleConfig):
+                limits.update(rule.thresholds)
+        return limits
+
+    def route(self, account: str, rule: str, severity: Severity) -> list[str]:
+        """Notifier names an alert goes to; with no routes, to every notifier."""
+        if not self.routes:
+            return [n.name for n in self.notifiers]
+        names: dict[str, None] = {}
+        for route in self.routes:
+            if route.matches(account, rule, severity):
+                names.update(dict.fromkeys(route.notifiers))
+        return list(names)
