@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -23,6 +23,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from ...commands import Commands, Reply
 from ...commands.access import Caller
+from ...config import SlackChatConfig
 from ...frontends import Demote, FrontEnd, FrontEndContext, Supervised
 from ...render import slack_blocks, slack_text
 from .notifier import SlackNotifier
@@ -98,39 +99,42 @@ async def upload_chart(web: AsyncWebClient, reply: Reply, channel: str) -> None:
 
 
 class SlackFrontEnd(FrontEnd):
-    """Slash commands, over Socket Mode or HTTP as `[chat.slack] mode` says."""
+    """Slash commands, over Socket Mode or HTTP as `[chat.slack] mode` says: each mode is a
+    subclass that registers itself under its name (`mode=...`), so this module needs no
+    import of the HTTP one (`plugin.py` loads both for the entry point)."""
 
     name = "slack"
+    modes: ClassVar[dict[str, type[SlackFrontEnd]]] = {}
+
+    def __init_subclass__(cls, mode: str = "", **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if mode:
+            SlackFrontEnd.modes[mode] = cls
 
     @classmethod
     def build(cls, context: FrontEndContext) -> FrontEnd:
         section = context.config.chat.slack
         assert section is not None  # built only when configured
-        notifier = context.notifier(section.notifier, SlackNotifier)
-        if section.mode == "socket":
-            assert section.app_token is not None  # config checks it
-            return SlackSocketFrontEnd(
-                context.commands, section.app_token.get_secret_value(), notifier
-            )
-        from .http import SlackHttpFrontEnd
+        return cls.modes[section.mode].for_mode(context, section)
 
-        assert section.signing_secret is not None and context.server is not None
-        return SlackHttpFrontEnd(
-            context.commands,
-            section.signing_secret.get_secret_value(),
-            context.clock,
-            context.server,
-            notifier,
-        )
+    @classmethod
+    def for_mode(cls, context: FrontEndContext, section: SlackChatConfig) -> FrontEnd:
+        raise NotImplementedError  # each mode's subclass builds itself
 
 
-class SlackSocketFrontEnd(SlackFrontEnd, Supervised):
+class SlackSocketFrontEnd(SlackFrontEnd, Supervised, mode="socket"):
     """One `SocketModeClient` per attempt. slack-sdk's own reconnect loop retries forever
     with a traceback every 5 s and cannot be stopped from outside (issue 11), so a lost
     connection is watched here and replaced under our backoff instead."""
 
     watch_interval = WATCHDOG_INTERVAL
     connect_timeout = CONNECT_TIMEOUT
+
+    @classmethod
+    def for_mode(cls, context: FrontEndContext, section: SlackChatConfig) -> FrontEnd:
+        assert section.app_token is not None  # config checks it
+        notifier = context.notifier(section.notifier, SlackNotifier)
+        return cls(context.commands, section.app_token.get_secret_value(), notifier)
 
     def __init__(self, commands: Commands, app_token: str, notifier: SlackNotifier) -> None:
         Supervised.__init__(self, notifier.clock)

@@ -25,8 +25,9 @@ from slack_sdk.signature import SignatureVerifier
 
 from ...clock import Clock
 from ...commands import Commands
+from ...config import SlackChatConfig
 from ...errors import StoreError
-from ...frontends import FrontEndState
+from ...frontends import FrontEnd, FrontEndContext, FrontEndState
 from ...httpserver import UNREADABLE_BODY, LoopbackServer
 from .frontend import SlackFrontEnd, answer
 from .notifier import SlackNotifier
@@ -131,11 +132,18 @@ def slash_command_route(
     return handle
 
 
-class SlackHttpFrontEnd(SlackFrontEnd):
+class SlackHttpFrontEnd(SlackFrontEnd, mode="http"):
     """Slash commands POSTed to `/slack/commands` on the daemon's HTTP server; "connected"
     as soon as it is routed (the server itself is started by the daemon)."""
 
     PATH = "/slack/commands"
+
+    @classmethod
+    def for_mode(cls, context: FrontEndContext, section: SlackChatConfig) -> FrontEnd:
+        assert section.signing_secret is not None and context.server is not None
+        notifier = context.notifier(section.notifier, SlackNotifier)
+        secret = section.signing_secret.get_secret_value()
+        return cls(context.commands, secret, context.clock, context.server, notifier)
 
     def __init__(
         self,
