@@ -21,12 +21,13 @@ import os
 import secrets
 import socket
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from .base import StoreBase
 from .schema import UTCDateTime, metadata
 
 Target = tuple[str, str]  # (notifier, target)
@@ -153,3 +154,25 @@ async def lost_leases(conn: AsyncConnection, owners: dict[str, str]) -> list[str
     )
     holders = dict(held.tuples().all())
     return sorted(account for account, owner in owners.items() if holders.get(account) != owner)
+
+
+class LeaseRecords(StoreBase):
+    """The shared check schedule, as the store's methods."""
+
+    async def schedule_accounts(self, first_due: dict[str, datetime]) -> None:
+        async with self._writing() as conn:
+            await schedule_accounts(conn, first_due)
+
+    async def claim_due_checks(
+        self, owner: str, now: datetime, lease: timedelta, limit: int
+    ) -> list[str]:
+        async with self._writing() as conn:
+            return await claim_due_checks(conn, owner, now, now + lease, limit)
+
+    async def finish_check(self, account: str, owner: str, next_at: datetime) -> bool:
+        async with self._writing() as conn:
+            return await finish_check(conn, account, owner, next_at)
+
+    async def next_check_due(self) -> datetime | None:
+        async with self._engine.connect() as conn:
+            return await next_check_due(conn)

@@ -38,3 +38,111 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
 
 metadata = sa.MetaData()
 ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # SQLite autoincrements INTEGER only
+
+
+snapshots = sa.Table(
+    "snapshots",
+    metadata,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column("account", sa.String(64), nullable=False),
+    sa.Column("provider", sa.String(64), nullable=False),
+    sa.Column("taken_at", UTCDateTime(), nullable=False),
+    sa.Column("outcome", sa.String(16), nullable=False),  # "ok" or a FailureKind
+    sa.Column("is_available", sa.Boolean(), nullable=True),
+    sa.Column("message", sa.Text(), nullable=True),
+    sa.Index("ix_snapshots_account_taken_at", "account", "taken_at"),
+)
+
+
+snapshot_balances = sa.Table(
+    "snapshot_balances",
+    metadata,
+    sa.Column(
+        "snapshot_id",
+        ID,
+        sa.ForeignKey("snapshots.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("currency", sa.String(3), primary_key=True),
+    sa.Column("total", sa.String(40), nullable=False),
+    sa.Column("granted", sa.String(40), nullable=False),
+    sa.Column("topped_up", sa.String(40), nullable=False),
+)
+
+
+alert_states = sa.Table(
+    "alert_states",
+    metadata,
+    sa.Column("account", sa.String(64), primary_key=True),
+    sa.Column("rule", sa.String(64), primary_key=True),
+    sa.Column("subject", sa.String(16), primary_key=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("severity", sa.Integer(), nullable=True),
+    sa.Column("pending_checks", sa.Integer(), nullable=False),
+    sa.Column("started_at", UTCDateTime(), nullable=True),
+    sa.Column("last_notified_at", UTCDateTime(), nullable=True),
+)
+
+
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("notifier", sa.String(64), nullable=False),
+    sa.Column("target", sa.String(128), nullable=False),
+    sa.Column("account", sa.String(64), nullable=False),
+    sa.Column("rule", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("payload", sa.Text(), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer(), nullable=False, default=0),
+    sa.Column("next_attempt_at", UTCDateTime(), nullable=False),
+    sa.Column("delivered_at", UTCDateTime(), nullable=True),
+    sa.Column("last_error", sa.Text(), nullable=True),
+    sa.Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+)
+
+
+_earlier = outbox.alias("earlier")
+
+
+silences = sa.Table(
+    "silences",
+    metadata,
+    sa.Column("id", ID, primary_key=True, autoincrement=True),
+    sa.Column("account", sa.String(64), nullable=True),
+    sa.Column("rule", sa.String(64), nullable=True),
+    sa.Column("until", UTCDateTime(), nullable=False),
+    sa.Column("created_by", sa.String(128), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+
+silence_comments = sa.Table(
+    "silence_comments",
+    metadata,
+    sa.Column("silence_id", ID, sa.ForeignKey("silences.id"), primary_key=True),
+    sa.Column("comment", sa.Text(), nullable=False),
+)
+
+
+alert_routes = sa.Table(
+    "alert_routes",
+    metadata,
+    sa.Column("account", sa.String(64), primary_key=True),
+    sa.Column("rule", sa.String(64), primary_key=True),
+    sa.Column("subject", sa.String(16), primary_key=True),
+    sa.Column("notifier", sa.String(64), primary_key=True),
+    sa.Column("target", sa.String(128), primary_key=True),
+)
+"""Where each open alert was told it fired: its resolved notice goes there and nowhere else."""
+
+
+seen_requests = sa.Table(
+    "seen_requests",
+    metadata,
+    sa.Column("digest", sa.String(64), primary_key=True),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+)
+"""Signed requests already answered (Slack HTTP), kept across restarts until they expire."""

@@ -1,0 +1,121 @@
+"""How rows and the engine's objects map onto each other: outbox entries, notifications as
+JSON, snapshots as rows."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from ..models import (
+    BalanceSnapshot,
+    CheckFailure,
+    CheckResult,
+    Currency,
+    CurrencyBalance,
+    FailureKind,
+    Notification,
+    Severity,
+    TransitionKind,
+)
+from .schema import from_micros
+
+TOLD = frozenset({TransitionKind.FIRING, TransitionKind.REPEAT, TransitionKind.ESCALATED})
+
+
+Route = tuple[str, str]
+
+
+class OutboxStatus:
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    MUTED = "muted"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    """A notification bound for one notifier's target, before it has an id."""
+
+    notifier: str
+    target: str
+    notification: Notification
+    muted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    id: int
+    notifier: str
+    target: str
+    notification: Notification
+    attempts: int
+
+
+def notification_to_json(n: Notification) -> str:
+    data = asdict(n)
+    data.update(
+        kind=n.kind.value,
+        severity=n.severity.name,
+        details=list(n.details),
+        at=n.at.isoformat(),
+        started_at=n.started_at.isoformat(),
+    )
+    return json.dumps(data, ensure_ascii=False)
+
+
+def notification_from_json(text: str) -> Notification:
+    data = json.loads(text)
+    return Notification(
+        kind=TransitionKind(data["kind"]),
+        severity=Severity[data["severity"]],
+        account=data["account"],
+        rule=data["rule"],
+        subject=data["subject"],
+        headline=data["headline"],
+        details=tuple(data["details"]),
+        at=datetime.fromisoformat(data["at"]),
+        started_at=datetime.fromisoformat(data["started_at"]),
+    )
+
+
+def matches_null(column: sa.Column[Any], value: str | None) -> sa.ColumnElement[bool]:
+    return column.is_(None) if value is None else column == value
+
+
+def as_utc(value: int | datetime) -> datetime:
+    """max() keeps the column type on some backends and returns the raw integer on others."""
+    return value if isinstance(value, datetime) else from_micros(int(value))
+
+
+def snapshot_row(result: CheckResult) -> dict[str, Any]:
+    """Every key in every row: rows inserted together must have the same columns."""
+    row: dict[str, Any] = {
+        "account": result.account,
+        "provider": result.provider,
+        "taken_at": result.taken_at,
+    }
+    if isinstance(result, CheckFailure):
+        row.update(outcome=result.kind.value, is_available=None, message=result.message)
+    else:
+        row.update(outcome="ok", is_available=result.is_available, message=None)
+    return row
+
+
+def new_id(inserted: sa.CursorResult[Any]) -> int:
+    key = inserted.inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
+def result_from_row(row: Any, balances: dict[Currency, CurrencyBalance]) -> CheckResult:
+    if row.outcome == "ok":
+        return BalanceSnapshot(
+            row.account, row.provider, row.taken_at, bool(row.is_available), balances
+        )
+    return CheckFailure(
+        row.account, row.provider, row.taken_at, FailureKind(row.outcome), row.message or ""
+    )

@@ -1,0 +1,141 @@
+"""The outbox: notifications waiting for delivery, each target's in order, claimed through
+delivery leases so several replicas never send one twice or out of order."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..models import (
+    TransitionKind,
+)
+from . import leases
+from .base import StoreBase
+from .codec import Delivery, OutboxEntry, OutboxStatus, notification_from_json, notification_to_json
+from .schema import _earlier, outbox
+
+
+async def insert_outbox(
+    conn: AsyncConnection, entries: Iterable[tuple[OutboxEntry, datetime]]
+) -> None:
+    rows = [
+        {
+            "created_at": now,
+            "notifier": e.notifier,
+            "target": e.target,
+            "account": e.notification.account,
+            "rule": e.notification.rule,
+            "kind": e.notification.kind.value,
+            "payload": notification_to_json(e.notification),
+            "status": OutboxStatus.MUTED if e.muted else OutboxStatus.PENDING,
+            "attempts": 0,
+            "next_attempt_at": now,
+        }
+        for e, now in entries
+    ]
+    if rows:
+        await conn.execute(outbox.insert(), rows)
+
+
+class OutboxRecords(StoreBase):
+    async def enqueue(self, entries: Iterable[OutboxEntry], now: datetime) -> None:
+        """Outbox rows that no check produced (the digest)."""
+        async with self._writing() as conn:
+            await insert_outbox(conn, [(entry, now) for entry in entries])
+
+    async def due_deliveries(
+        self, now: datetime, limit: int = 100, only: Iterable[leases.Target] | None = None
+    ) -> list[Delivery]:
+        """Due rows, oldest first, keeping the messages to each target in order
+        (`only`: to these (notifier, target) pairs)."""
+        query = (
+            sa.select(outbox)
+            .where(
+                outbox.c.status == OutboxStatus.PENDING,
+                outbox.c.next_attempt_at <= now,
+                ~sa.exists().where(  # an earlier row waiting on a retry holds the line
+                    _earlier.c.notifier == outbox.c.notifier,
+                    _earlier.c.target == outbox.c.target,
+                    _earlier.c.status == OutboxStatus.PENDING,
+                    _earlier.c.id < outbox.c.id,
+                    _earlier.c.next_attempt_at > now,
+                ),
+            )
+            .order_by(outbox.c.id)
+            .limit(limit)
+        )
+        if only is not None:
+            query = query.where(sa.tuple_(outbox.c.notifier, outbox.c.target).in_(list(only)))
+        async with self._reading() as conn:
+            rows = (await conn.execute(query)).all()
+        return [
+            Delivery(r.id, r.notifier, r.target, notification_from_json(r.payload), r.attempts)
+            for r in rows
+        ]
+
+    async def claim_deliveries(
+        self, now: datetime, owner: str, lease: timedelta, limit: int = 100
+    ) -> list[Delivery]:
+        """Due rows of the targets whose delivery lease `owner` wins (see `leases.py`).
+
+        The rows are read again after the claim: a replica that held a target until a
+        moment ago marked its rows delivered before letting go, and must not be repeated."""
+        due = await self.due_deliveries(now, limit)
+        if not due:
+            return []
+        async with self._writing() as conn:
+            won = await leases.claim_targets(
+                conn, {(d.notifier, d.target) for d in due}, owner, now, now + lease
+            )
+        return await self.due_deliveries(now, limit, only=won) if won else []
+
+    async def release_deliveries(self, targets: Iterable[leases.Target], owner: str) -> None:
+        async with self._writing() as conn:
+            await leases.release_targets(conn, targets, owner)
+
+    async def alerts_fired(self, account: str, since: datetime) -> int:
+        """Alerts that fired for `account` since then (each once, however many targets)."""
+        fired = (
+            sa.select(outbox.c.rule, outbox.c.created_at)
+            .where(
+                outbox.c.account == account,
+                outbox.c.kind == TransitionKind.FIRING.value,
+                outbox.c.created_at >= since,
+            )
+            .distinct()
+            .subquery()
+        )
+        async with self._reading() as conn:
+            return int(await conn.scalar(sa.select(sa.func.count()).select_from(fired)) or 0)
+
+    async def next_delivery_due(self) -> datetime | None:
+        async with self._reading() as conn:
+            due: datetime | None = await conn.scalar(
+                sa.select(sa.func.min(outbox.c.next_attempt_at)).where(
+                    outbox.c.status == OutboxStatus.PENDING
+                )
+            )
+        return due
+
+    async def mark_delivered(self, delivery_id: int, at: datetime) -> None:
+        await self._update_outbox(
+            delivery_id, status=OutboxStatus.DELIVERED, delivered_at=at, last_error=None
+        )
+
+    async def mark_retry(self, delivery_id: int, attempts: int, at: datetime, error: str) -> None:
+        await self._update_outbox(
+            delivery_id, attempts=attempts, next_attempt_at=at, last_error=error
+        )
+
+    async def mark_failed(self, delivery_id: int, attempts: int, error: str) -> None:
+        await self._update_outbox(
+            delivery_id, status=OutboxStatus.FAILED, attempts=attempts, last_error=error
+        )
+
+    async def _update_outbox(self, delivery_id: int, **values: Any) -> None:
+        async with self._writing() as conn:
+            await conn.execute(outbox.update().where(outbox.c.id == delivery_id).values(**values))

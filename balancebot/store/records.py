@@ -1,0 +1,280 @@
+"""A check's result, the alert states it changed and the outbox rows it produced, written in
+one transaction; checks that finish together share it (group commit, see `save_check`)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from ..errors import LeaseLost
+from ..models import (
+    AlertKey,
+    AlertState,
+    AlertStatus,
+    BalanceSnapshot,
+    CheckResult,
+    Severity,
+    TransitionKind,
+)
+from . import leases
+from .base import StoreBase
+from .codec import TOLD, OutboxEntry, Route, as_utc, result_from_row, snapshot_row
+from .history import balances_for
+from .outbox import insert_outbox
+from .schema import alert_routes, alert_states, snapshot_balances, snapshots
+from .sqlitefile import DatabaseFile
+
+GROUP_COMMIT_MAX = 500
+"""Checks written in one transaction at most; more wait for the next."""
+
+
+@dataclass(frozen=True, slots=True)
+class _CheckWrite:
+    result: CheckResult
+    states: tuple[AlertState, ...]
+    entries: tuple[OutboxEntry, ...]
+    now: datetime
+    lease_owner: str | None = None
+
+
+def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
+    if future.done():  # its caller was cancelled meanwhile
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)
+
+
+class CheckRecords(StoreBase):
+    def __init__(self, engine: AsyncEngine, file: DatabaseFile | None = None) -> None:
+        super().__init__(engine, file)
+        self._queued: list[tuple[_CheckWrite, asyncio.Future[None]]] = []
+        self._committer: asyncio.Task[None] | None = None
+
+    async def close(self) -> None:
+        """After the checks already queued are written (or have failed)."""
+        if self._committer is not None:
+            await asyncio.gather(self._committer, return_exceptions=True)
+        await super().close()
+
+    async def save_check(
+        self,
+        result: CheckResult,
+        states: Iterable[AlertState] = (),
+        entries: Iterable[OutboxEntry] = (),
+        now: datetime | None = None,
+        lease_owner: str | None = None,
+    ) -> None:
+        """Returns once the check's rows are committed (or raises why they were not).
+
+        `lease_owner`: with replicas, the rows are written only while that owner still
+        holds the account's check lease, under a row lock (else `LeaseLost`).
+
+        Checks that arrive while a transaction is being written are queued and written
+        together in the next one: beginning and committing cost more than the rows, and a
+        sweep of a thousand accounts otherwise spent most of its time on them. A caller
+        cancelled before its rows went out leaves nothing behind, as a rollback would."""
+        write = _CheckWrite(
+            result, tuple(states), tuple(entries), now or result.taken_at, lease_owner
+        )
+        committed = asyncio.get_running_loop().create_future()
+        self._queued.append((write, committed))
+        if self._committer is None or self._committer.done():
+            self._committer = asyncio.create_task(self._commit_queued())
+        await committed
+
+    async def _commit_queued(self) -> None:
+        batch: list[tuple[_CheckWrite, asyncio.Future[None]]] = []
+        try:
+            while batch := self._next_batch():
+                try:
+                    await self._write_checks([write for write, _ in batch])
+                except Exception as exc:
+                    if len(batch) == 1:
+                        _settle(batch[0][1], exc)
+                        continue
+                    # one bad check must not sink the others: write each on its own
+                    for write, committed in batch:
+                        try:
+                            await self._write_checks([write])
+                        except Exception as alone:
+                            _settle(committed, alone)
+                        else:
+                            _settle(committed, None)
+                else:
+                    for _, committed in batch:
+                        _settle(committed, None)
+                batch = []
+        except BaseException:  # cancelled with the loop: nobody may wait forever
+            for _, committed in [*batch, *self._queued]:
+                committed.cancel()
+            self._queued.clear()
+            raise
+
+    def _next_batch(self) -> list[tuple[_CheckWrite, asyncio.Future[None]]]:
+        """Queued writes whose callers still wait, each result's (account, taken_at) once."""
+        batch: list[tuple[_CheckWrite, asyncio.Future[None]]] = []
+        keys: set[tuple[str, datetime]] = set()
+        while self._queued and len(batch) < GROUP_COMMIT_MAX:
+            write, committed = self._queued[0]
+            key = (write.result.account, write.result.taken_at)
+            if key in keys:
+                break
+            del self._queued[0]
+            if not committed.done():
+                batch.append((write, committed))
+                keys.add(key)
+        return batch
+
+    async def _write_checks(self, writes: Sequence[_CheckWrite]) -> None:
+        async with self._writing() as conn:
+            owners = {w.result.account: w.lease_owner for w in writes if w.lease_owner}
+            if owners:
+                lost = await leases.lost_leases(conn, owners)
+                if lost:
+                    raise LeaseLost(f"another replica took over the check of {', '.join(lost)}")
+            # One INSERT for all. SQLite cannot tie RETURNING rows to the parameter sets
+            # (SQLAlchemy would fall back to a statement per row), so rows are matched back
+            # by (account, taken_at), which `_next_batch` keeps unique.
+            inserted = await conn.execute(
+                snapshots.insert().returning(
+                    snapshots.c.id, snapshots.c.account, snapshots.c.taken_at
+                ),
+                [snapshot_row(write.result) for write in writes],
+            )
+            ids = {(row.account, row.taken_at): row.id for row in inserted}
+            balances = [
+                {
+                    "snapshot_id": snapshot_id,
+                    "currency": currency,
+                    "total": str(b.total),
+                    "granted": str(b.granted),
+                    "topped_up": str(b.topped_up),
+                }
+                for write in writes
+                if isinstance(write.result, BalanceSnapshot)
+                for snapshot_id in [ids[(write.result.account, write.result.taken_at)]]
+                for currency, b in write.result.balances.items()
+            ]
+            if balances:
+                await conn.execute(snapshot_balances.insert(), balances)
+            for write in writes:
+                for state in write.states:
+                    await self._put_state(conn, state)
+            entries = [e for w in writes for e in w.entries]
+            await insert_outbox(conn, [(e, w.now) for w in writes for e in w.entries])
+            await self._remember_routes(conn, entries)
+
+    async def _remember_routes(self, conn: AsyncConnection, entries: list[OutboxEntry]) -> None:
+        """Routes told an alert fired (not muted) are remembered until it resolves."""
+        told, resolved = set(), set()
+        for e in entries:
+            n = e.notification
+            key = (n.account, n.rule, n.subject)
+            if n.kind is TransitionKind.RESOLVED:
+                resolved.add(key)
+            elif n.kind in TOLD and not e.muted:
+                told.add((*key, e.notifier, e.target))
+        for account, rule, subject in resolved:
+            await conn.execute(
+                alert_routes.delete().where(
+                    alert_routes.c.account == account,
+                    alert_routes.c.rule == rule,
+                    alert_routes.c.subject == subject,
+                )
+            )
+        for account, rule, subject, notifier, target in told:
+            row = dict(
+                account=account, rule=rule, subject=subject, notifier=notifier, target=target
+            )
+            await conn.execute(
+                alert_routes.delete().where(*(alert_routes.c[k] == v for k, v in row.items()))
+            )
+            await conn.execute(alert_routes.insert().values(**row))
+
+    async def told_routes(self, account: str | None = None) -> dict[AlertKey, set[Route]]:
+        """Per open alert (of one account, or all), the (notifier, target) pairs that were
+        told it fired."""
+        found: dict[AlertKey, set[Route]] = {}
+        query = sa.select(alert_routes)
+        if account is not None:
+            query = query.where(alert_routes.c.account == account)
+        async with self._reading() as conn:
+            for r in await conn.execute(query):
+                key = AlertKey(r.account, r.rule, r.subject)
+                found.setdefault(key, set()).add((r.notifier, r.target))
+        return found
+
+    async def _put_state(self, conn: AsyncConnection, state: AlertState) -> None:
+        key = state.key
+        await conn.execute(
+            alert_states.delete().where(
+                alert_states.c.account == key.account,
+                alert_states.c.rule == key.rule,
+                alert_states.c.subject == key.subject,
+            )
+        )
+        if state.status is AlertStatus.INACTIVE:
+            return  # inactive is the default: absence says it
+        await conn.execute(
+            alert_states.insert().values(
+                account=key.account,
+                rule=key.rule,
+                subject=key.subject,
+                status=state.status.value,
+                severity=None if state.severity is None else int(state.severity),
+                pending_checks=state.pending_checks,
+                started_at=state.started_at,
+                last_notified_at=state.last_notified_at,
+            )
+        )
+
+    async def recent_results(self, account: str, limit: int) -> list[CheckResult]:
+        """The account's last `limit` results, oldest first."""
+        async with self._reading() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(snapshots)
+                    .where(snapshots.c.account == account)
+                    .order_by(snapshots.c.taken_at.desc(), snapshots.c.id.desc())
+                    .limit(limit)
+                )
+            ).all()
+            balances = await balances_for(conn, [r.id for r in rows])
+        return [result_from_row(r, balances.get(r.id, {})) for r in reversed(rows)]
+
+    async def last_successes(self) -> dict[str, datetime]:
+        """Per account, when it was last checked successfully."""
+        async with self._reading() as conn:
+            rows = await conn.execute(
+                sa.select(snapshots.c.account, sa.func.max(snapshots.c.taken_at))
+                .where(snapshots.c.outcome == "ok")
+                .group_by(snapshots.c.account)
+            )
+            return {account: as_utc(at) for account, at in rows}
+
+    async def alert_states(self, account: str | None = None) -> dict[AlertKey, AlertState]:
+        """Every alert's state, or one account's."""
+        query = sa.select(alert_states)
+        if account is not None:
+            query = query.where(alert_states.c.account == account)
+        async with self._reading() as conn:
+            rows = (await conn.execute(query)).all()
+        states = {}
+        for row in rows:
+            key = AlertKey(row.account, row.rule, row.subject)
+            states[key] = AlertState(
+                key=key,
+                status=AlertStatus(row.status),
+                severity=None if row.severity is None else Severity(row.severity),
+                pending_checks=row.pending_checks,
+                started_at=row.started_at,
+                last_notified_at=row.last_notified_at,
+            )
+        return states

@@ -1,0 +1,94 @@
+"""What chat users and the CLI leave in the store: silences (mutes), and the signed Slack
+requests already answered (so a replay is refused across restarts)."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from ..models import (
+    Silence,
+)
+from .base import StoreBase
+from .codec import matches_null, new_id
+from .schema import seen_requests, silence_comments, silences
+
+
+class SilenceRecords(StoreBase):
+    async def add_silence(
+        self,
+        account: str | None,
+        rule: str | None,
+        until: datetime,
+        created_by: str,
+        now: datetime,
+        comment: str = "",
+    ) -> Silence:
+        async with self._writing() as conn:
+            inserted = await conn.execute(
+                silences.insert().values(
+                    account=account, rule=rule, until=until, created_by=created_by, created_at=now
+                )
+            )
+            silence_id = new_id(inserted)
+            if comment:
+                await conn.execute(
+                    silence_comments.insert().values(silence_id=silence_id, comment=comment)
+                )
+        return Silence(silence_id, account, rule, until, created_by, now, comment)
+
+    async def end_silences(self, account: str | None, rule: str | None, now: datetime) -> int:
+        """End the active silences for exactly this account/rule pair; how many ended."""
+        async with self._writing() as conn:
+            result = await conn.execute(
+                silences.update()
+                .where(
+                    silences.c.until > now,
+                    matches_null(silences.c.account, account),
+                    matches_null(silences.c.rule, rule),
+                )
+                .values(until=now)
+            )
+        return result.rowcount
+
+    async def active_silences(self, now: datetime) -> list[Silence]:
+        async with self._reading() as conn:
+            rows = await conn.execute(
+                sa.select(silences, silence_comments.c.comment)
+                .outerjoin(silence_comments, silence_comments.c.silence_id == silences.c.id)
+                .where(silences.c.until > now)
+                .order_by(silences.c.id)
+            )
+            return [
+                Silence(
+                    r.id, r.account, r.rule, r.until, r.created_by, r.created_at, r.comment or ""
+                )
+                for r in rows
+            ]
+
+    async def end_silence(self, silence_id: int, now: datetime) -> bool:
+        """End one active silence by id (`balancebot silences expire`); False if none."""
+        async with self._writing() as conn:
+            result = await conn.execute(
+                silences.update()
+                .where(silences.c.id == silence_id, silences.c.until > now)
+                .values(until=now)
+            )
+        return result.rowcount > 0
+
+    async def first_seen(self, request_id: str, expires_at: datetime, now: datetime) -> bool:
+        """True the first time a signed request is seen before `expires_at`, False for a
+        replay: kept in the store, so a restart forgets nothing. Expired ones are pruned."""
+        digest = hashlib.sha256(request_id.encode("utf-8", "backslashreplace")).hexdigest()
+        try:
+            async with self._writing() as conn:
+                await conn.execute(seen_requests.delete().where(seen_requests.c.expires_at < now))
+                await conn.execute(
+                    seen_requests.insert().values(digest=digest, expires_at=expires_at)
+                )
+        except IntegrityError:
+            return False
+        return True
