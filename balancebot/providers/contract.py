@@ -97,6 +97,12 @@ def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}", "Accept": "application/json"}
 
 
+def bearer_get(account: AccountConfig, url: str) -> list[HttpRequest]:
+    """The one request most providers make: GET with the account's key as a Bearer token."""
+    key = account.api_key.get_secret_value()
+    return [HttpRequest("GET", url, bearer(key), secret=key)]
+
+
 def status_error(response: HttpResponse, now: datetime, secret: str = "") -> CheckError | None:
     """The one mapping from HTTP statuses to balancebot's errors."""
     status = response.status

@@ -9,7 +9,7 @@ from typing import Any
 from ...config import AccountConfig
 from ...errors import MalformedResponse
 from ...models import BalanceSnapshot, Currency, CurrencyBalance, currency
-from ..contract import HttpRequest, HttpResponse, NoOptions, Provider, base_url, bearer
+from ..contract import HttpRequest, HttpResponse, NoOptions, Provider, base_url, bearer_get
 from ..strict import amount, boolean, load_json
 
 _AMOUNT_FIELDS = ("total_balance", "granted_balance", "topped_up_balance")
@@ -21,9 +21,7 @@ class DeepSeekProvider(Provider[NoOptions]):
     default_hosts = ("https://api.deepseek.com",)
 
     def requests(self, account: AccountConfig, options: NoOptions) -> list[HttpRequest]:
-        key = account.api_key.get_secret_value()
-        url = f"{base_url(account, self.default_hosts[0])}/user/balance"
-        return [HttpRequest("GET", url, bearer(key), secret=key)]
+        return bearer_get(account, f"{base_url(account, self.default_hosts[0])}/user/balance")
 
     def parse(
         self,

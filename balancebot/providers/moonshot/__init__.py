@@ -15,7 +15,7 @@ from msgspec import Struct
 
 from ...config import AccountConfig
 from ...models import BalanceSnapshot, CurrencyBalance
-from ..contract import HttpRequest, HttpResponse, Provider, base_url, bearer, business_error
+from ..contract import HttpRequest, HttpResponse, Provider, base_url, bearer_get, business_error
 from ..strict import amount, load_json, obj
 
 HOSTS = {"cn": ("https://api.moonshot.cn", "CNY"), "ai": ("https://api.moonshot.ai", "USD")}
@@ -31,9 +31,9 @@ class MoonshotProvider(Provider[MoonshotOptions]):
     default_hosts = (HOSTS["cn"][0], HOSTS["ai"][0])
 
     def requests(self, account: AccountConfig, options: MoonshotOptions) -> list[HttpRequest]:
-        key = account.api_key.get_secret_value()
-        url = f"{base_url(account, HOSTS[options.region][0])}/v1/users/me/balance"
-        return [HttpRequest("GET", url, bearer(key), secret=key)]
+        return bearer_get(
+            account, f"{base_url(account, HOSTS[options.region][0])}/v1/users/me/balance"
+        )
 
     def parse(
         self,

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from ...config import AccountConfig
 from ...models import BalanceSnapshot, CurrencyBalance
-from ..contract import HttpRequest, HttpResponse, NoOptions, Provider, base_url, bearer
+from ..contract import HttpRequest, HttpResponse, NoOptions, Provider, base_url, bearer_get
 from ..strict import amount, load_json, obj
 
 UNITS_PER_USD = 4  # powers of ten: amounts are in 1/10,000 USD
@@ -23,9 +23,9 @@ class NovitaProvider(Provider[NoOptions]):
     default_hosts = ("https://api.novita.ai",)
 
     def requests(self, account: AccountConfig, options: NoOptions) -> list[HttpRequest]:
-        key = account.api_key.get_secret_value()
-        url = f"{base_url(account, self.default_hosts[0])}/openapi/v1/billing/balance/detail"
-        return [HttpRequest("GET", url, bearer(key), secret=key)]
+        return bearer_get(
+            account, f"{base_url(account, self.default_hosts[0])}/openapi/v1/billing/balance/detail"
+        )
 
     def parse(
         self,

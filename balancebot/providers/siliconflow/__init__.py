@@ -15,7 +15,7 @@ from msgspec import Struct
 from ...config import AccountConfig
 from ...errors import MalformedResponse
 from ...models import BalanceSnapshot, CurrencyBalance
-from ..contract import HttpRequest, HttpResponse, Provider, base_url, bearer, business_error
+from ..contract import HttpRequest, HttpResponse, Provider, base_url, bearer_get, business_error
 from ..strict import amount, load_json, obj
 
 HOSTS = {
@@ -35,9 +35,7 @@ class SiliconFlowProvider(Provider[SiliconFlowOptions]):
     default_hosts = (HOSTS["cn"][0], HOSTS["com"][0])
 
     def requests(self, account: AccountConfig, options: SiliconFlowOptions) -> list[HttpRequest]:
-        key = account.api_key.get_secret_value()
-        url = f"{base_url(account, HOSTS[options.region][0])}/v1/user/info"
-        return [HttpRequest("GET", url, bearer(key), secret=key)]
+        return bearer_get(account, f"{base_url(account, HOSTS[options.region][0])}/v1/user/info")
 
     def parse(
         self,

@@ -14,7 +14,7 @@ from msgspec import Struct
 from ...config import AccountConfig
 from ...errors import MalformedResponse
 from ...models import BalanceSnapshot, CurrencyBalance
-from ..contract import HttpRequest, HttpResponse, Provider, base_url, bearer
+from ..contract import HttpRequest, HttpResponse, Provider, base_url, bearer_get
 from ..strict import amount, load_json, obj
 
 HOSTS = {"com": ("https://api.stepfun.com", "CNY"), "ai": ("https://api.stepfun.ai", "USD")}
@@ -30,9 +30,7 @@ class StepFunProvider(Provider[StepFunOptions]):
     default_hosts = (HOSTS["com"][0], HOSTS["ai"][0])
 
     def requests(self, account: AccountConfig, options: StepFunOptions) -> list[HttpRequest]:
-        key = account.api_key.get_secret_value()
-        url = f"{base_url(account, HOSTS[options.region][0])}/v1/accounts"
-        return [HttpRequest("GET", url, bearer(key), secret=key)]
+        return bearer_get(account, f"{base_url(account, HOSTS[options.region][0])}/v1/accounts")
 
     def parse(
         self,
