@@ -6,7 +6,6 @@ import asyncio
 import logging
 import random
 import time
-import zoneinfo
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -81,7 +80,7 @@ class CheckPipeline:
         self._on_outbox = on_outbox
         self._backoff = backoff or Backoff()
         self._rng = rng or random.Random()
-        self._zone = zoneinfo.ZoneInfo(config.timezone)
+        self._zone = config.zone
         self._bound = asyncio.Semaphore(config.max_concurrent_checks)
         self._states: dict[AlertKey, AlertState] = {}
         self._keys: dict[str, set[AlertKey]] = {}  # each account's keys in `_states`

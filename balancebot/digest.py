@@ -3,7 +3,6 @@ and days of balance left at the current rate. Delivered through the outbox like 
 
 from __future__ import annotations
 
-import zoneinfo
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
@@ -52,7 +51,7 @@ async def build_digest(
     config: Config, store: Store, targets: Mapping[str, list[str]], now: datetime
 ) -> list[OutboxEntry]:
     """One digest per notifier, covering the accounts routed to it, one row per target."""
-    zone = zoneinfo.ZoneInfo(config.timezone)
+    zone = config.zone
     lines_of: dict[str, list[str]] = {}
     entries = []
     for notifier in config.notifiers:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -42,7 +41,7 @@ def build_scheduler(
     if config.digest.schedule is not None:
         scheduler.add_job(
             digest,
-            CronTrigger.from_crontab(config.digest.schedule, timezone=ZoneInfo(config.timezone)),
+            CronTrigger.from_crontab(config.digest.schedule, timezone=config.zone),
             id="digest",
             max_instances=1,
             coalesce=True,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import zoneinfo
 from datetime import UTC, datetime, timedelta
 
 from ..charts import CHART_POINTS, plot_history
@@ -33,7 +32,7 @@ def hourly(history: list[BalanceSnapshot]) -> list[BalanceSnapshot]:
 
 
 async def history_table(config: Config, account: str, days: int) -> str:
-    zone = zoneinfo.ZoneInfo(config.timezone)
+    zone = config.zone
     rows = [("TIME", "CURRENCY", "TOTAL", "GRANTED", "TOPPED-UP", "AVAILABLE")]
     for snapshot in hourly(await load_history(config, account, days)):
         when = snapshot.taken_at.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
@@ -59,7 +58,7 @@ async def history_table(config: Config, account: str, days: int) -> str:
 
 async def history_png(config: Config, account: str, days: int) -> bytes:
     history = await load_history(config, account, days, max_points=CHART_POINTS)
-    zone = zoneinfo.ZoneInfo(config.timezone)
+    zone = config.zone
     return await asyncio.to_thread(
         plot_history, history, account, days, zone, config.thresholds_for(account)
     )

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import getpass
 import json
-import zoneinfo
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -84,7 +83,7 @@ def alerts_output(rows: list[AlertRow], config: Config, as_json: bool) -> str:
         )
     if not rows:
         return "no alerts firing or pending"
-    zone = zoneinfo.ZoneInfo(config.timezone)
+    zone = config.zone
 
     def when(moment: datetime | None) -> str:
         return "-" if moment is None else local_time(moment, zone)
@@ -122,7 +121,7 @@ def silences_output(silences: list[Silence], config: Config, as_json: bool) -> s
         return json.dumps([silence_json(s) for s in silences], indent=2)
     if not silences:
         return "no active silences"
-    zone = zoneinfo.ZoneInfo(config.timezone)
+    zone = config.zone
     header = ("ID", "ACCOUNT", "RULE", "UNTIL", "BY", "COMMENT")
     body = [
         (
@@ -163,7 +162,7 @@ class Operator:
         now = self.clock.now()
         silence = await add_silence(self.store, now, span, target, self.caller.label, comment)
         what = " / ".join(x for x in (account, rule and f"rule {rule}") if x) or "all alerts"
-        zone = zoneinfo.ZoneInfo(self.config.timezone)
+        zone = self.config.zone
         return (
             f"silence {silence.id}: muted {what} for {human_duration(span)}, "
             f"until {local_time(silence.until, zone)}"

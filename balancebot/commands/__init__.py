@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import zoneinfo
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -116,7 +115,7 @@ class Commands:
         self.dispatcher = dispatcher
         self.access = access
         self.clock = clock
-        self.zone = zoneinfo.ZoneInfo(config.timezone)
+        self.zone = config.zone
         self.metrics = metrics
         self.refusals = Refusals()
         # set by the daemon: each chat front-end's connection state, for /status

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import zoneinfo
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -362,6 +363,11 @@ class Config(_Strict, frozen=True, kw_only=True):
             if isinstance(rule, ThresholdRuleConfig):
                 limits.update(rule.thresholds)
         return limits
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        """The configured time zone, for times shown to people (validated at load)."""
+        return zoneinfo.ZoneInfo(self.timezone)
 
     def route(self, account: str, rule: str, severity: Severity) -> list[str]:
         """Notifier names an alert goes to; with no routes, to every notifier."""
