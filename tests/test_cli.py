@@ -201,7 +201,8 @@ async def test_demo_shows_fire_escalate_resolve_and_answers_commands(tmp_path: P
     resolved = next(i for i, line in enumerate(story) if line.startswith("RESOLVED: demo"))
     assert firing < escalated < resolved
     assert "Demo finished" in out
-    assert "Balance of demo" in story
+    assert "Balances" in story  # two accounts, two providers
+    assert "    demo (checked" in out and "    kimi (checked" in out
     assert "Usage: /mute <duration> [account|rule]" in story
     assert "    no account or rule 'nosuch' that you may mute" in out
     assert "Commands" in story

@@ -1,4 +1,5 @@
-"""`balancebot demo`: the real daemon against a simulated DeepSeek account on loopback.
+"""`balancebot demo`: the real daemon against simulated DeepSeek and Moonshot accounts on
+loopback (two providers, as a team that pays both would watch them).
 
 The simulated balance drains with every check and is topped up after a while, so within
 about 20 seconds the console shows a warning firing, a runway warning ("runs out in about
@@ -28,6 +29,7 @@ from ..daemon import Daemon
 from ..models import Notification, TransitionKind
 from ..render import console_text
 from ..testing.deepseek import DeepSeekSimulator
+from ..testing.moonshot import MoonshotFake
 
 DEMO_KEY = "sk-demo-not-a-real-key"
 
@@ -45,6 +47,14 @@ api_key = "${{BALANCEBOT_DEMO_KEY}}"
 base_url = "{base_url}"
 check_interval = "1s"
 jitter = "1ms"
+timeout = "5s"
+
+[[accounts]]
+name = "kimi"
+provider = "moonshot"
+api_key = "${{BALANCEBOT_DEMO_KEY}}"
+base_url = "{moonshot_url}"
+check_interval = "5s"
 timeout = "5s"
 
 [[rules]]
@@ -81,7 +91,8 @@ CONSOLE = Caller("console", "local", "console", "you")
 async def run_demo(time_limit: float = 60.0) -> bool:
     """Returns whether the whole story (fire → escalate → resolve) was shown."""
     seen: set[TransitionKind] = set()
-    async with DeepSeekSimulator() as simulator:
+    async with DeepSeekSimulator() as simulator, MoonshotFake() as moonshot:
+        moonshot.add_account(DEMO_KEY, voucher=12.5, cash=140.0)
         simulator.add_account(
             DEMO_KEY,
             {"CNY": ("5.00", "21.00")},
@@ -104,7 +115,8 @@ async def run_demo(time_limit: float = 60.0) -> bool:
             tempfile.TemporaryDirectory(prefix="balancebot-demo-") as tmp,
         ):
             path = Path(tmp) / "config.toml"
-            path.write_text(DEMO_CONFIG.format(base_url=simulator.base_url), encoding="utf-8")
+            text = DEMO_CONFIG.format(base_url=simulator.base_url, moonshot_url=moonshot.url)
+            path.write_text(text, encoding="utf-8")
             config = load_config(path, env={"BALANCEBOT_DEMO_KEY": DEMO_KEY})
             console_off = console_unavailable()
             print(
@@ -113,6 +125,8 @@ async def run_demo(time_limit: float = 60.0) -> bool:
                 "Thresholds: warning below 20.00, critical below 10.00; runway: warning "
                 "when it runs out within 17 seconds. "
                 "A top-up of 100.00 CNY arrives after 14 checks.\n"
+                f"Simulated Moonshot API at {moonshot.url}; account 'kimi' holds 152.50 CNY "
+                "(voucher 12.50, cash 140.00) and stays well above the thresholds.\n"
                 + (
                     f"Console commands are off: {console_off}.\n"
                     if console_off
