@@ -22,10 +22,12 @@ from .models import (
     CheckFailure,
     CheckResult,
     FailureKind,
+    Silence,
     Transition,
     TransitionKind,
 )
 from .providers import BalanceFetcher, fetch_result
+from .quiet import quiet_until
 from .recent import Keep, RecentResults, keep_for
 from .redact import scrub
 from .render import notification_for
@@ -283,19 +285,25 @@ class CheckPipeline:
                     transitions.append(transition)
 
         entries: list[OutboxEntry] = []
+        silences: list[Silence] = []
         if transitions:
             silences = await self._store.active_silences(now)
             for transition in transitions:
                 notification = notification_for(
                     transition, result, provider.display_name, self._zone
                 )
-                muted = any(s.matches(transition.key, now) for s in silences)
+                muted = any(
+                    s.mutes(transition.kind, transition.key, transition.severity, now)
+                    for s in silences
+                )
                 told = self._told.get(transition.key, set())
+                quiet = self._config.quiet_hours
+                held = quiet_until(quiet, now, self._zone, transition.severity) if quiet else None
                 for notifier in self._config.route(
                     transition.key.account, transition.key.rule, transition.severity
                 ):
                     entries += [
-                        OutboxEntry(notifier, target, notification, muted)
+                        OutboxEntry(notifier, target, notification, muted, held)
                         for target in self._targets.get(notifier, [""])
                         # a resolved notice only where the firing was seen
                         if transition.kind is not TransitionKind.RESOLVED
@@ -308,12 +316,17 @@ class CheckPipeline:
         for state in changed:
             self._states[state.key] = state
             self._keys.setdefault(state.key.account, set()).add(state.key)
-        self._remember_told(entries)
+        self.remember_told(entries)
         if entries:
             self._on_outbox()
+        for transition in transitions:  # an until-resolved mute ends with its alert
+            if transition.kind is TransitionKind.RESOLVED and any(
+                s.until_resolved and s.matches(transition.key, now) for s in silences
+            ):
+                await self._store.end_resolved_silences(transition.key, now)
         return CheckOutcome(result, transitions)
 
-    def _remember_told(self, entries: list[OutboxEntry]) -> None:
+    def remember_told(self, entries: list[OutboxEntry]) -> None:
         """Memory's copy of the store's `alert_routes`, written in the same transaction."""
         for entry in entries:
             n = entry.notification

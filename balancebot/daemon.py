@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from .checks import CheckPipeline
 from .clock import Clock, SystemClock
@@ -27,6 +28,7 @@ from .ops import OpsServer
 from .plugins import FRONTENDS, available, frontend_class, notifier_class
 from .providers import build_providers, http_client
 from .scheduler import build_scheduler
+from .silences import release_loop
 from .store import Store
 from .sweep import SharedSweep
 
@@ -244,6 +246,18 @@ class Daemon:
             if self.leadership is not None
             else None
         )
+        release = asyncio.create_task(
+            release_loop(
+                self.pipeline,
+                self.store,
+                self.clock,
+                ZoneInfo(self.config.timezone),
+                self.dispatcher.wake,
+                stop,
+                lambda: self.leading,
+            ),
+            name="release",
+        )
         scheduler.start()
         for front_end in self.front_ends:
             if not (front_end.single_consumer and self.leadership is not None):
@@ -265,4 +279,5 @@ class Daemon:
             await delivery
             if campaign is not None:
                 await campaign
+            await release
             log.info("balancebot stopped")

@@ -182,7 +182,12 @@ class Notification:
 
 @dataclass(frozen=True, slots=True)
 class Silence:
-    """A mute: matches an account, a rule, or both (None matches anything)."""
+    """A mute: matches an account, a rule, or both (None matches anything).
+
+    A mute set from an alert's button is bound to that alert's key (`subject` set too);
+    `until_resolved` mutes keep quiet about repeats and escalations below critical, still
+    let the resolved notice through, and end when the alert resolves (alertmanager#3825).
+    """
 
     id: int
     account: str | None
@@ -191,10 +196,23 @@ class Silence:
     created_by: str
     created_at: datetime
     comment: str = ""
+    subject: str | None = None
+    until_resolved: bool = False
 
     def matches(self, key: AlertKey, now: datetime) -> bool:
         return (
             now < self.until
             and self.account in (None, key.account)
             and self.rule in (None, key.rule)
+            and self.subject in (None, key.subject)
         )
+
+    def mutes(self, kind: TransitionKind, key: AlertKey, severity: Severity, now: datetime) -> bool:
+        """Whether this transition stays unsent because of this silence."""
+        if not self.matches(key, now):
+            return False
+        if not self.until_resolved:
+            return True
+        if kind is TransitionKind.RESOLVED:
+            return False
+        return not (kind is TransitionKind.ESCALATED and severity is Severity.CRITICAL)

@@ -530,7 +530,7 @@ async def command_latency(commands: int) -> Row:
                     ],
                     "chat": {
                         "telegram": {"notifier": "tg"},
-                        "allow": [{"platform": "telegram", "users": [42]}],
+                        "allow": [{"platform": "telegram", "users": [42], "any_chat": True}],
                     },
                 },
                 Path(tmp),

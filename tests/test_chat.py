@@ -200,8 +200,9 @@ async def test_refusals_are_logged_with_the_user_id(
 
 
 async def test_mute_suppresses_the_next_alert_and_unmute_restores_it(
-    daemon: Daemon, simulator: DeepSeekSimulator, clock: FakeClock
+    daemon: Daemon, simulator: DeepSeekSimulator, clock: FakeClock, slack: FakeSlack
 ) -> None:
+    slack.clock = clock  # its per-channel rate limit on our time
     reply = await daemon.commands.handle(OWNER, "/mute 2h prod")
     assert reply.headline == "Muted prod for 2h 00m"
     simulator.add_account(f"{API_KEY}-prod", {"CNY": ("0.00", "15.00")})
@@ -214,6 +215,7 @@ async def test_mute_suppresses_the_next_alert_and_unmute_restores_it(
     assert (await daemon.commands.handle(OWNER, "/unmute prod")).headline == (
         "Nothing was muted for prod"
     )
+    assert await daemon.dispatcher.deliver_due() == 2  # the warning it held back, at once
     simulator.add_account(f"{API_KEY}-prod", {"CNY": ("0.00", "5.00")})  # escalates
     clock.advance(60)
     await daemon.pipeline.check("prod")
@@ -308,7 +310,9 @@ async def test_telegram_mute_through_chat(
     daemon: Daemon,
     simulator: DeepSeekSimulator,
     clock: FakeClock,
+    slack: FakeSlack,
 ) -> None:
+    slack.clock = clock  # its per-channel rate limit on our time
     await telegram.command("/mute 2h prod")
     sent = await telegram.wait_sent(1)
     assert "Muted prod for 2h 00m" in sent[0]["text"]
@@ -317,10 +321,12 @@ async def test_telegram_mute_through_chat(
     assert await daemon.dispatcher.deliver_due() == 0
     await telegram.command("/unmute prod")
     await telegram.wait_sent(2)
+    assert await daemon.dispatcher.deliver_due() == 2  # what the mute held back, at once
+    assert "CRITICAL: prod" in (await telegram.wait_sent(3))[2]["text"]
     clock.advance(3600)
     await daemon.pipeline.check("prod")  # the repeat is no longer muted
     assert await daemon.dispatcher.deliver_due() == 2
-    assert "CRITICAL (still): prod" in (await telegram.wait_sent(3))[2]["text"]
+    assert "CRITICAL (still): prod" in (await telegram.wait_sent(4))[3]["text"]
 
 
 # --- Slack over Socket Mode: the real SocketModeClient against the fake ------------------
@@ -383,13 +389,14 @@ def signed(body: bytes, timestamp: int, secret: str = SIGNING_SECRET) -> dict[st
 
 
 @pytest.fixture
-async def http_front(
+async def http_daemon(
     make_config: Callable[..., Config],
     simulator: DeepSeekSimulator,
     telegram: FakeTelegram,
     slack: FakeSlack,
     clock: FakeClock,
-) -> AsyncIterator[str]:
+) -> AsyncIterator[tuple[Daemon, str]]:
+    """A daemon answering Slack over HTTP, and its server's base URL."""
     config = chat_config(
         make_config,
         simulator,
@@ -405,10 +412,15 @@ async def http_front(
         front.start()
         url = await d.server.serve()
         try:
-            yield f"{url}{front.PATH}"
+            yield d, url
         finally:
             await d.server.stop()
             await front.stop()
+
+
+@pytest.fixture
+def http_front(http_daemon: tuple[Daemon, str]) -> str:
+    return f"{http_daemon[1]}{SlackHttpFrontEnd.PATH}"
 
 
 BODY = urlencode(

@@ -14,10 +14,11 @@ PACKAGE = Path(__file__).resolve().parents[1] / "balancebot"
 # Lower numbers are lower layers; a module may import its own layer or lower ones only.
 LAYERS: list[tuple[int, tuple[str, ...]]] = [
     (0, ("models", "errors", "clock", "i18n")),
-    (1, ("plugins", "redact", "logs", "retry", "config", "health")),
+    (1, ("plugins", "redact", "logs", "retry", "config", "health", "quiet")),
     (2, ("rules", "alerts", "spend", "trends", "recent", "render", "charts")),
     (3, ("notifiers", "providers", "frontends", "store", "httpserver", "commands")),
     (3, ("metrics", "tls")),
+    (3, ("silences", "held")),
     (4, ("checks", "delivery", "scheduler", "sweep", "leader", "digest", "ops", "heartbeat")),
     (5, ("integrations",)),
     (6, ("daemon", "cli", "testing", "__main__", "__init__")),

@@ -15,7 +15,7 @@ from balancebot.testing.deepseek import DeepSeekSimulator, Fault
 from balancebot.testing.slack import FakeSlack
 
 from .conftest import SUMMARY
-from .test_chat import BODY, http_front, signed, slack, telegram  # noqa: F401 - fixtures
+from .test_chat import BODY, http_daemon, http_front, signed, slack, telegram  # noqa: F401 - fixtures
 from .test_httpserver import exchange
 
 

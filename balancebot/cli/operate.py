@@ -113,6 +113,8 @@ def silence_json(s: Silence) -> dict[str, Any]:
         "created_by": s.created_by,
         "created_at": _iso(s.created_at),
         "comment": s.comment,
+        "subject": s.subject,
+        "until_resolved": s.until_resolved,
     }
 
 
@@ -127,8 +129,8 @@ def silences_output(silences: list[Silence], config: Config, as_json: bool) -> s
         (
             str(s.id),
             s.account or "*",
-            s.rule or "*",
-            local_time(s.until, zone),
+            s.rule + (f" {s.subject}" if s.subject else "") if s.rule else "*",
+            "resolved" if s.until_resolved else local_time(s.until, zone),
             s.created_by,
             s.comment,
         )
@@ -171,4 +173,5 @@ class Operator:
     async def expire(self, silence_id: int) -> str:
         if not await self.store.end_silence(silence_id, self.clock.now()):
             raise LookupError(f"no active silence {silence_id} (see balancebot silences list)")
+        # a running daemon sends what the silence held back at its next pass (30 s)
         return f"silence {silence_id} expired"

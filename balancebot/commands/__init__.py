@@ -18,7 +18,9 @@ from ..clock import Clock
 from ..config import Config
 from ..i18n import N_, _, ngettext
 from ..models import AlertStatus, BalanceSnapshot, CheckResult, Severity
+from ..quiet import quiet_until
 from ..render import balance_lines, human_duration, local_time, severity_name
+from ..silences import release_unmuted
 from ..trends import history_state, outlook, outlook_since, waiting_text
 from .access import Access, Caller, Refusals
 from .operations import (
@@ -286,11 +288,20 @@ async def status(self: Commands, request: Request) -> Reply:
     silences = await visible_silences(self.store, now, request.accounts, request.full_access)
     details.append(_("Muted: {count}").format(count=len(silences) or _("nothing")))
     for silence in silences:
-        what = " / ".join(x for x in (silence.account, silence.rule) if x) or _("everything")
+        parts = (silence.account, silence.rule, silence.subject)
+        what = " / ".join(x for x in parts if x) or _("everything")
+        until = _("resolved") if silence.until_resolved else local_time(silence.until, self.zone)
         details.append(
             "  "
             + _("{what} until {time} (by {who})").format(
-                what=what, time=local_time(silence.until, self.zone), who=silence.created_by
+                what=what, time=until, who=silence.created_by
+            )
+        )
+    quiet = quiet_until(self.config.quiet_hours, now, self.zone, Severity.WARNING)
+    if quiet is not None:
+        details.append(
+            _("Quiet hours until {time}: warnings and infos are held").format(
+                time=local_time(quiet, self.zone)
             )
         )
     if request.full_access:
@@ -343,6 +354,10 @@ async def unmute(self: Commands, request: Request) -> Reply:
     if not ended:
         return Reply(_("Nothing was muted for {what}").format(what=what), icon="🔔")
     log.info("%s unmuted %s", request.caller.label, what)
+    if await release_unmuted(
+        self.store, self.clock.now(), self.pipeline.remember_told
+    ):  # what the mute held back
+        self.dispatcher.wake()
     return Reply(_("Unmuted {what}").format(what=what), icon="🔔")
 
 

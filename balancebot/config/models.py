@@ -13,6 +13,7 @@ import msgspec
 from msgspec import Meta, Struct, field
 
 from ..models import Currency, Severity
+from ..quiet import QuietHours
 from .values import Delay, Duration, Secret, TimeZoneName
 
 
@@ -269,6 +270,7 @@ class ChatConfig(_Strict, frozen=True, kw_only=True):
     telegram: TelegramChatConfig | None = None
     slack: SlackChatConfig | None = None
     allow: list[AllowRule] = []
+    buttons: bool = True  # mute buttons on alerts where a front-end hears the clicks
 
 
 class DigestConfig(_Strict, frozen=True, kw_only=True):
@@ -352,6 +354,7 @@ class Config(_Strict, frozen=True, kw_only=True):
     digest: DigestConfig = DigestConfig()
     heartbeat: HeartbeatConfig | None = None
     language: Literal["en", "zh"] = "en"
+    quiet_hours: list[QuietHours] = []
 
     def rules_for(self, account: str) -> list[RuleConfig]:
         return [r for r in self.rules if r.applies_to(account)]

@@ -34,6 +34,8 @@ class OutboxStatus:
     DELIVERED = "delivered"
     MUTED = "muted"
     FAILED = "failed"
+    HELD = "held"  # quiet hours: waits for the summary at their end (next_attempt_at)
+    SUMMARIZED = "summarized"  # went out in a quiet-hours summary
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +46,23 @@ class OutboxEntry:
     target: str
     notification: Notification
     muted: bool = False
+    held_until: datetime | None = None  # quiet hours: in the summary at this time
+
+    @property
+    def status(self) -> str:
+        if self.muted:
+            return OutboxStatus.MUTED
+        return OutboxStatus.PENDING if self.held_until is None else OutboxStatus.HELD
+
+
+@dataclass(frozen=True, slots=True)
+class SentRow:
+    """An alert notice in the outbox, with whether it went out or was muted."""
+
+    notifier: str
+    target: str
+    status: str
+    notification: Notification
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,7 @@ delivery leases so several replicas never send one twice or out of order."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,7 +15,14 @@ from ..models import (
 )
 from . import leases
 from .base import StoreBase
-from .codec import Delivery, OutboxEntry, OutboxStatus, notification_from_json, notification_to_json
+from .codec import (
+    Delivery,
+    OutboxEntry,
+    OutboxStatus,
+    SentRow,
+    notification_from_json,
+    notification_to_json,
+)
 from .schema import _earlier, outbox
 
 
@@ -31,9 +38,9 @@ async def insert_outbox(
             "rule": e.notification.rule,
             "kind": e.notification.kind.value,
             "payload": notification_to_json(e.notification),
-            "status": OutboxStatus.MUTED if e.muted else OutboxStatus.PENDING,
+            "status": e.status,
             "attempts": 0,
-            "next_attempt_at": now,
+            "next_attempt_at": e.held_until or now,
         }
         for e, now in entries
     ]
@@ -42,10 +49,51 @@ async def insert_outbox(
 
 
 class OutboxRecords(StoreBase):
-    async def enqueue(self, entries: Iterable[OutboxEntry], now: datetime) -> None:
-        """Outbox rows that no check produced (the digest)."""
+    async def held_due(self, now: datetime) -> list[Delivery]:
+        """Rows held by quiet hours that have ended, oldest first."""
+        async with self._reading() as conn:
+            rows = await conn.execute(
+                sa.select(outbox)
+                .where(outbox.c.status == OutboxStatus.HELD, outbox.c.next_attempt_at <= now)
+                .order_by(outbox.c.id)
+            )
+            return [
+                Delivery(r.id, r.notifier, r.target, notification_from_json(r.payload), 0)
+                for r in rows
+            ]
+
+    async def summarize_held(
+        self, ids: Sequence[int], summaries: Iterable[OutboxEntry], now: datetime
+    ) -> None:
+        """Replace held rows by their summaries, in one transaction."""
         async with self._writing() as conn:
-            await insert_outbox(conn, [(entry, now) for entry in entries])
+            for start in range(0, len(ids), 500):
+                await conn.execute(
+                    outbox.update()
+                    .where(outbox.c.id.in_(ids[start : start + 500]))
+                    .values(status=OutboxStatus.SUMMARIZED)
+                )
+            await insert_outbox(conn, [(entry, now) for entry in summaries])
+
+    async def alert_rows(self, account: str, rule: str, since: datetime) -> list[SentRow]:
+        """The alert notices (not resolved ones) queued for an account's rule since then,
+        oldest first, with whether each went out or was muted: what a route was told."""
+        kinds = [TransitionKind.FIRING, TransitionKind.REPEAT, TransitionKind.ESCALATED]
+        async with self._reading() as conn:
+            rows = await conn.execute(
+                sa.select(outbox.c.notifier, outbox.c.target, outbox.c.status, outbox.c.payload)
+                .where(
+                    outbox.c.account == account,
+                    outbox.c.rule == rule,
+                    outbox.c.kind.in_([k.value for k in kinds]),
+                    outbox.c.created_at >= since,
+                )
+                .order_by(outbox.c.id)
+            )
+            return [
+                SentRow(r.notifier, r.target, r.status, notification_from_json(r.payload))
+                for r in rows
+            ]
 
     async def due_deliveries(
         self, now: datetime, limit: int = 100, only: Iterable[leases.Target] | None = None

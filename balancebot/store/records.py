@@ -171,6 +171,14 @@ class CheckRecords(StoreBase):
             await insert_outbox(conn, [(e, w.now) for w in writes for e in w.entries])
             await self._remember_routes(conn, entries)
 
+    async def enqueue(self, entries: Iterable[OutboxEntry], now: datetime) -> None:
+        """Outbox rows that no check produced (the digest, notices a mute held back: those
+        count as telling their route, so the resolved notice follows)."""
+        entries = list(entries)
+        async with self._writing() as conn:
+            await insert_outbox(conn, [(entry, now) for entry in entries])
+            await self._remember_routes(conn, entries)
+
     async def _remember_routes(self, conn: AsyncConnection, entries: list[OutboxEntry]) -> None:
         """Routes told an alert fired (not muted) are remembered until it resolves."""
         told, resolved = set(), set()

@@ -126,6 +126,14 @@ silence_comments = sa.Table(
     sa.Column("comment", sa.Text(), nullable=False),
 )
 
+silence_bindings = sa.Table(  # a mute from an alert's button: bound to that alert's key
+    "silence_bindings",
+    metadata,
+    sa.Column("silence_id", ID, sa.ForeignKey("silences.id"), primary_key=True),
+    sa.Column("subject", sa.String(16), nullable=False),
+    sa.Column("until_resolved", sa.Boolean(), nullable=False),
+)
+
 
 alert_routes = sa.Table(
     "alert_routes",

@@ -10,11 +10,12 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from ..models import (
+    AlertKey,
     Silence,
 )
 from .base import StoreBase
 from .codec import matches_null, new_id
-from .schema import seen_requests, silence_comments, silences
+from .schema import seen_requests, silence_bindings, silence_comments, silences
 
 
 class SilenceRecords(StoreBase):
@@ -26,7 +27,12 @@ class SilenceRecords(StoreBase):
         created_by: str,
         now: datetime,
         comment: str = "",
+        subject: str | None = None,
+        until_resolved: bool = False,
     ) -> Silence:
+        """`subject` binds the mute to one alert key (account and rule must be set too)."""
+        if (subject is not None or until_resolved) and (account is None or rule is None):
+            raise ValueError("a silence bound to an alert names its account, rule and subject")
         async with self._writing() as conn:
             inserted = await conn.execute(
                 silences.insert().values(
@@ -38,17 +44,44 @@ class SilenceRecords(StoreBase):
                 await conn.execute(
                     silence_comments.insert().values(silence_id=silence_id, comment=comment)
                 )
-        return Silence(silence_id, account, rule, until, created_by, now, comment)
+            if subject is not None:
+                await conn.execute(
+                    silence_bindings.insert().values(
+                        silence_id=silence_id, subject=subject, until_resolved=until_resolved
+                    )
+                )
+        return Silence(
+            silence_id, account, rule, until, created_by, now, comment, subject, until_resolved
+        )
 
     async def end_silences(self, account: str | None, rule: str | None, now: datetime) -> int:
-        """End the active silences for exactly this account/rule pair; how many ended."""
+        """End the active silences for exactly this account/rule pair; how many ended.
+        Ending an account's mute also ends the mutes set from its alerts' buttons."""
+        exact = sa.and_(
+            matches_null(silences.c.account, account), matches_null(silences.c.rule, rule)
+        )
+        if account is not None and rule is None:
+            bound = sa.select(silence_bindings.c.silence_id)
+            exact = sa.or_(exact, sa.and_(silences.c.account == account, silences.c.id.in_(bound)))
+        async with self._writing() as conn:
+            result = await conn.execute(
+                silences.update().where(silences.c.until > now, exact).values(until=now)
+            )
+        return result.rowcount
+
+    async def end_resolved_silences(self, key: AlertKey, now: datetime) -> int:
+        """End the until-resolved mutes bound to an alert that has just resolved."""
+        bound = sa.select(silence_bindings.c.silence_id).where(
+            silence_bindings.c.subject == key.subject, silence_bindings.c.until_resolved
+        )
         async with self._writing() as conn:
             result = await conn.execute(
                 silences.update()
                 .where(
                     silences.c.until > now,
-                    matches_null(silences.c.account, account),
-                    matches_null(silences.c.rule, rule),
+                    silences.c.account == key.account,
+                    silences.c.rule == key.rule,
+                    silences.c.id.in_(bound),
                 )
                 .values(until=now)
             )
@@ -57,14 +90,28 @@ class SilenceRecords(StoreBase):
     async def active_silences(self, now: datetime) -> list[Silence]:
         async with self._reading() as conn:
             rows = await conn.execute(
-                sa.select(silences, silence_comments.c.comment)
+                sa.select(
+                    silences,
+                    silence_comments.c.comment,
+                    silence_bindings.c.subject,
+                    silence_bindings.c.until_resolved,
+                )
                 .outerjoin(silence_comments, silence_comments.c.silence_id == silences.c.id)
+                .outerjoin(silence_bindings, silence_bindings.c.silence_id == silences.c.id)
                 .where(silences.c.until > now)
                 .order_by(silences.c.id)
             )
             return [
                 Silence(
-                    r.id, r.account, r.rule, r.until, r.created_by, r.created_at, r.comment or ""
+                    r.id,
+                    r.account,
+                    r.rule,
+                    r.until,
+                    r.created_by,
+                    r.created_at,
+                    r.comment or "",
+                    r.subject,
+                    bool(r.until_resolved),
                 )
                 for r in rows
             ]

@@ -23,6 +23,8 @@ from aiohttp import web
 from balancebot.clock import Clock, SystemClock
 from balancebot.httpserver import LoopbackServer
 
+from .slack_buttons import InteractiveMethods
+
 
 @dataclass
 class SlackFault:
@@ -31,7 +33,7 @@ class SlackFault:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-class FakeSlack(LoopbackServer):
+class FakeSlack(InteractiveMethods, LoopbackServer):
     def __init__(
         self, bot_token: str, clock: Clock | None = None, app_token: str = "xapp-1-test"
     ) -> None:
@@ -62,6 +64,8 @@ class FakeSlack(LoopbackServer):
         self.app.router.add_post("/upload/{file_id}", self._upload)
         self.uploads: dict[str, bytes] = {}
         self.files: list[dict[str, Any]] = []
+        self.app.router.add_post("/actions/{id}", self._action_response)
+        self._init_interactive()
 
     @property
     def api_url(self) -> str:
@@ -159,6 +163,8 @@ class FakeSlack(LoopbackServer):
         blocks = body.get("blocks")
         if isinstance(blocks, str):
             blocks = json.loads(blocks)
+        self._ts += 1
+        ts = f"1700000000.{self._ts:06d}"
         async with self._acked:
             self.posted.append(
                 {
@@ -166,11 +172,10 @@ class FakeSlack(LoopbackServer):
                     "text": body.get("text"),
                     "blocks": blocks,
                     "at": time.perf_counter(),
+                    "ts": ts,
                 }
             )
             self._acked.notify_all()
-        self._ts += 1
-        ts = f"1700000000.{self._ts:06d}"
         return web.json_response(
             {
                 "ok": True,
@@ -275,6 +280,10 @@ class FakeSlack(LoopbackServer):
         """Close the Socket Mode connection without a `disconnect` envelope (a network cut)."""
         assert self._socket is not None
         await self._socket.close()
+
+    async def _send_envelope(self, envelope: dict[str, Any]) -> None:
+        assert self._socket is not None, "no Socket Mode client connected"
+        await self._socket.send_json(envelope)
 
     async def send_disconnect(self, reason: str = "refresh_requested") -> None:
         assert self._socket is not None

@@ -21,6 +21,8 @@ from aiohttp import web
 from balancebot.clock import Clock, SystemClock
 from balancebot.httpserver import LoopbackServer
 
+from .telegram_buttons import CallbackMethods, markup_problem
+
 ALLOWED_TAGS = {
     "b",
     "strong",
@@ -81,7 +83,7 @@ class TelegramFault:
     parameters: dict[str, Any] = field(default_factory=dict)
 
 
-class FakeTelegram(LoopbackServer):
+class FakeTelegram(CallbackMethods, LoopbackServer):
     def __init__(self, token: str, clock: Clock | None = None) -> None:
         super().__init__()
         self.token = token
@@ -104,7 +106,11 @@ class FakeTelegram(LoopbackServer):
         self.conflicts = 0
         """getUpdates requests ended by another one (two bot instances polling)."""
         self._polling: asyncio.Event | None = None
+        self._init_callbacks()
         self.app.router.add_post("/bot{token}/{method}", self._dispatch)
+
+    def html_problem(self, text: str) -> str | None:
+        return html_problem(text)
 
     @property
     def base_url(self) -> str:
@@ -253,6 +259,8 @@ class FakeTelegram(LoopbackServer):
             return self.error(400, "Bad Request: message is too long")
         if params.get("parse_mode") == "HTML" and (problem := html_problem(text)):
             return self.error(400, f"Bad Request: {problem}")
+        if problem := markup_problem(params.get("reply_markup")):
+            return self.error(400, problem)
         async with self._update_arrived:
             self.sent.append(
                 {
@@ -263,7 +271,9 @@ class FakeTelegram(LoopbackServer):
                 }
             )
             self._update_arrived.notify_all()
-        return self.ok(self._message(chat, text=text))
+        message = self._message(chat, text=text)
+        self.remember(message, text, params.get("reply_markup"))
+        return self.ok(message)
 
     async def wait_until(self, done: Callable[[], bool], within: float = 30) -> None:
         """Until `done()` holds, looked at whenever something arrives or is sent."""

@@ -26,6 +26,7 @@ from ...commands.access import Caller
 from ...config import SlackChatConfig
 from ...frontends import Demote, FrontEnd, FrontEndContext, Supervised
 from ...render import slack_blocks, slack_text
+from . import buttons
 from .notifier import SlackNotifier
 
 log = logging.getLogger(__name__)
@@ -141,6 +142,7 @@ class SlackSocketFrontEnd(SlackFrontEnd, Supervised, mode="socket"):
         self._commands = commands
         self._app_token = app_token
         self._notifier = notifier
+        notifier.show_buttons = commands.config.chat.buttons
         self.client: SocketModeClient | None = None
         self._session: aiohttp.ClientSession | None = None
 
@@ -185,6 +187,8 @@ class SlackSocketFrontEnd(SlackFrontEnd, Supervised, mode="socket"):
 
         if request.type != "slash_commands":
             await ack(None)
+            if request.type == "interactive" and self._session is not None:
+                await buttons.on_interactive(self._commands, request.payload, self._session)
             return
         assert self._session is not None
         await answer(self._commands, request.payload, ack, self._session, self._notifier.web)

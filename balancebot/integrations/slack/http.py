@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import re
 import time
@@ -29,6 +30,7 @@ from ...config import SlackChatConfig
 from ...errors import StoreError
 from ...frontends import FrontEnd, FrontEndContext, FrontEndState
 from ...httpserver import UNREADABLE_BODY, LoopbackServer
+from . import buttons
 from .frontend import SlackFrontEnd, answer
 from .notifier import SlackNotifier
 
@@ -70,15 +72,12 @@ async def read_body(request: web.Request) -> bytes:
         raise Rejected(400, f"unreadable body ({type(exc).__name__})") from None
 
 
-def slash_command_route(
-    commands: Commands,
-    signing_secret: str,
-    clock: Clock,
-    session: aiohttp.ClientSession,
-    notifier: SlackNotifier,
-    spawn: Callable[[Awaitable[None]], asyncio.Future[None]],
-) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-    """The aiohttp handler for slash commands over HTTP: verify, then answer."""
+Verified = Callable[[web.Request], Awaitable[dict[str, Any]]]
+"""A request's form fields once its signature checked out, else `Rejected`."""
+
+
+def request_verifier(commands: Commands, signing_secret: str, clock: Clock) -> Verified:
+    """Slack's request signing, one for slash commands and button clicks alike."""
     verifier = SignatureVerifier(signing_secret, clock=WallClockSeconds(clock))
 
     async def verified(request: web.Request) -> dict[str, Any]:
@@ -101,6 +100,18 @@ def slash_command_route(
         if not first:  # a valid request sent again within its 5 minutes
             raise Rejected(401, "replayed request")
         return dict(parse_qsl(body, keep_blank_values=True))
+
+    return verified
+
+
+def slash_command_route(
+    commands: Commands,
+    verified: Verified,
+    session: aiohttp.ClientSession,
+    notifier: SlackNotifier,
+    spawn: Callable[[Awaitable[None]], asyncio.Future[None]],
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """The aiohttp handler for slash commands over HTTP: verify, then answer."""
 
     async def handle(request: web.Request) -> web.StreamResponse:
         try:
@@ -132,6 +143,34 @@ def slash_command_route(
     return handle
 
 
+def interactive_route(
+    commands: Commands,
+    verified: Verified,
+    session: aiohttp.ClientSession,
+    spawn: Callable[[Awaitable[None]], asyncio.Future[None]],
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """`/slack/interactive`: button clicks, signature-checked like slash commands, their
+    JSON in the form field `payload`. Acknowledged with an empty 200 at once; the answer
+    goes to the payload's `response_url` from a detached task."""
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        try:
+            fields = await verified(request)
+        except Rejected as exc:
+            log.debug("slack buttons: rejected a request (%d): %s", exc.status, exc)
+            return web.Response(status=exc.status, text="invalid request")
+        try:
+            payload = json.loads(fields.get("payload", ""))
+        except ValueError:
+            return web.Response(status=400, text="payload is not JSON")
+        if not isinstance(payload, dict):
+            return web.Response(status=400, text="payload is not an object")
+        spawn(buttons.on_interactive(commands, payload, session))
+        return web.Response(status=200)
+
+    return handle
+
+
 class SlackHttpFrontEnd(SlackFrontEnd, mode="http"):
     """Slash commands POSTed to `/slack/commands` on the daemon's HTTP server; "connected"
     as soon as it is routed (the server itself is started by the daemon)."""
@@ -156,12 +195,15 @@ class SlackHttpFrontEnd(SlackFrontEnd, mode="http"):
         super().__init__(clock)
         self._session = aiohttp.ClientSession()
         self._tasks: set[asyncio.Task[None]] = set()
+        verified = request_verifier(commands, signing_secret, clock)
         server.app.router.add_post(
             self.PATH,
-            slash_command_route(
-                commands, signing_secret, clock, self._session, notifier, self._spawn
-            ),
+            slash_command_route(commands, verified, self._session, notifier, self._spawn),
         )
+        server.app.router.add_post(
+            buttons.PATH, interactive_route(commands, verified, self._session, self._spawn)
+        )
+        notifier.show_buttons = commands.config.chat.buttons
 
     def _spawn(self, work: Awaitable[None]) -> asyncio.Future[None]:
         task: asyncio.Task[None] = asyncio.ensure_future(work)

@@ -22,6 +22,7 @@ from ...models import Notification
 from ...notifiers import Notifier
 from ...render import slack_blocks, slack_text
 from ..pacing import Pacer
+from .buttons import with_buttons
 
 CHANNEL_INTERVAL = 1.0  # chat.postMessage: about one message per second per channel
 OVERALL_PER_SECOND = 10.0
@@ -69,6 +70,7 @@ class SlackNotifier(Notifier):
         self._session: aiohttp.ClientSession | None = None
         self.web: AsyncWebClient | None = None
         self._webhook: AsyncWebhookClient | None = None
+        self.show_buttons = False  # set by the front-end that answers the clicks
 
     def targets(self) -> list[str]:
         return list(self.settings.channels) or [""]
@@ -112,7 +114,10 @@ class SlackNotifier(Notifier):
             await self._session.close()
 
     async def send(self, notification: Notification, target: str) -> None:
-        await self.post(slack_text(notification), slack_blocks(notification), target)
+        blocks = slack_blocks(notification)
+        if self.show_buttons:
+            blocks = with_buttons(blocks, notification)
+        await self.post(slack_text(notification), blocks, target)
 
     async def post(self, text: str, blocks: list[dict[str, Any]], target: str) -> None:
         await self._pacer.wait(target)

@@ -25,6 +25,7 @@ from ...frontends import FrontEndContext, Supervised, demote
 from ...i18n import _
 from ...redact import redact
 from ...render import TELEGRAM_CAPTION_MAX_CHARS, telegram_html
+from . import buttons
 from .notifier import TelegramNotifier
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ class TelegramFrontEnd(Supervised):
         self.app.add_handler(PTBMessageHandler(filters.COMMAND, self._on_command))
         # PTB logs each failed poll (and the final getUpdates on stop) with a traceback
         demote("telegram.ext", "telegram.ext.Updater", "telegram.ext.Application")
+        buttons.install(self.app, commands, notifier)
 
     @classmethod
     def build(cls, context: FrontEndContext) -> TelegramFrontEnd:
@@ -72,7 +74,7 @@ class TelegramFrontEnd(Supervised):
             assert self.app.updater is not None
             await self.app.updater.start_polling(
                 timeout=POLL_TIMEOUT,
-                allowed_updates=[Update.MESSAGE],
+                allowed_updates=[Update.MESSAGE, Update.CALLBACK_QUERY],
                 error_callback=self._polling_error,
             )
             await self.app.start()

@@ -12,7 +12,7 @@ from typing import Annotated, cast
 os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 from msgspec import Meta, Struct
-from telegram import Bot, LinkPreviewOptions
+from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -33,6 +33,7 @@ from ...notifiers import Notifier
 from ...redact import redact
 from ...render import telegram_html
 from ..pacing import Pacer
+from .buttons import keyboard
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,7 @@ class TelegramNotifier(Notifier):
         self.settings = cast(TelegramOptions, options)
         self._token = self.settings.bot_token.get_secret_value()
         self._migrated: dict[str, str] = {}
+        self.show_buttons = False  # set by the front-end that answers the clicks
         self._pacer = Pacer(self.clock, chat_interval, OVERALL_PER_SECOND)
         timeout = self.settings.timeout.total_seconds()
         self.bot = Bot(
@@ -101,9 +103,12 @@ class TelegramNotifier(Notifier):
         return self._pacer.try_now(chat)
 
     async def send(self, notification: Notification, target: str) -> None:
-        await self.send_html(telegram_html(notification), target)
+        markup = keyboard(notification) if self.show_buttons else None
+        await self.send_html(telegram_html(notification), target, markup)
 
-    async def send_html(self, text: str, target: str) -> None:
+    async def send_html(
+        self, text: str, target: str, buttons: InlineKeyboardMarkup | None = None
+    ) -> None:
         chat = self._migrated.get(target, target)
         await self.pace(chat)
         try:
@@ -112,6 +117,7 @@ class TelegramNotifier(Notifier):
                 text=text,
                 parse_mode=ParseMode.HTML,
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
+                reply_markup=buttons,
             )
         except ChatMigrated as exc:
             new_chat = str(exc.new_chat_id)
@@ -123,7 +129,7 @@ class TelegramNotifier(Notifier):
                 new_chat,
             )
             self._migrated[target] = new_chat
-            await self.send_html(text, target)
+            await self.send_html(text, target, buttons)
         except TelegramError as exc:
             raise self._classify(exc, chat) from None
 

@@ -1,0 +1,92 @@
+"""What happens when a silence ends.
+
+Alertmanager's behaviour on silence expiry: every alert still firing whose routes were
+never told about it (each of their notices since it started was muted, or all but ones
+of a lower severity than it has now) is sent at once,
+instead of waiting for the next repeat. One idempotent pass, run after /unmute, a button,
+`balancebot silences expire`, and on a timer for mutes that simply ran out; once a route
+has a notice that was not muted, it is never sent again by this pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta, tzinfo
+from typing import TYPE_CHECKING
+
+from .clock import Clock
+from .held import send_held
+from .models import AlertStatus, TransitionKind
+from .store import OutboxEntry, OutboxStatus, SentRow, Store
+
+if TYPE_CHECKING:
+    from .checks import CheckPipeline
+
+log = logging.getLogger(__name__)
+
+RELEASE_INTERVAL = timedelta(seconds=30)
+"""How late, at most, an expired mute's held-back alerts go out (or one made by the CLI)."""
+
+
+async def release_unmuted(
+    store: Store, now: datetime, remember: Callable[[list[OutboxEntry]], None]
+) -> int:
+    """Queue the latest muted notice for each route of each unmuted firing alert that was
+    never told about it at its current severity; returns how many were queued. `remember`
+    is the pipeline's memory of told routes (its resolved notices go there)."""
+    silences = await store.active_silences(now)
+    entries: list[OutboxEntry] = []
+    for key, state in sorted((await store.alert_states()).items()):
+        if state.status is not AlertStatus.FIRING or state.started_at is None:
+            continue
+        assert state.severity is not None
+        if any(s.mutes(TransitionKind.REPEAT, key, state.severity, now) for s in silences):
+            continue  # still muted
+        routes: dict[tuple[str, str], list[SentRow]] = {}
+        for row in await store.alert_rows(key.account, key.rule, state.started_at):
+            if row.notification.subject == key.subject:
+                routes.setdefault((row.notifier, row.target), []).append(row)
+        for (notifier, target), rows in routes.items():
+            told = any(
+                row.status != OutboxStatus.MUTED and row.notification.severity >= state.severity
+                for row in rows
+            )
+            if not told:  # never, or only of a lower severity than it has now
+                latest = [row for row in rows if row.status == OutboxStatus.MUTED][-1].notification
+                repeat = latest.kind is TransitionKind.REPEAT
+                notification = dataclasses.replace(
+                    latest, kind=TransitionKind.FIRING if repeat else latest.kind
+                )
+                entries.append(OutboxEntry(notifier, target, notification))
+    if entries:
+        await store.enqueue(entries, now)
+        remember(entries)
+        log.info("a mute ended: %d held-back alert notice(s) queued", len(entries))
+    return len(entries)
+
+
+async def release_loop(
+    pipeline: CheckPipeline,
+    store: Store,
+    clock: Clock,
+    zone: tzinfo,
+    wake: Callable[[], None],
+    stop: asyncio.Event,
+    leading: Callable[[], bool] = lambda: True,
+) -> None:
+    """On a timer in the daemon, release what ended mutes and ended quiet hours held back;
+    a failed pass is logged and tried again. With replicas, only the leader does it."""
+    while not stop.is_set():
+        try:
+            if leading():
+                await release_unmuted(store, clock.now(), pipeline.remember_told)
+                await send_held(store, clock.now(), zone)
+                wake()
+        except Exception:
+            log.exception("releasing alerts after a mute ended failed; trying again")
+        with contextlib.suppress(TimeoutError):  # real seconds, as the dispatcher waits
+            await asyncio.wait_for(stop.wait(), RELEASE_INTERVAL.total_seconds())
