@@ -12,7 +12,6 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-import sqlalchemy as sa
 
 from balancebot.config import Config
 from balancebot.daemon import Daemon
@@ -208,8 +207,10 @@ async def test_a_store_from_before_told_routes_keeps_its_resolved_notices(
     store_url: str,
 ) -> None:
     """Upgrading must not swallow the resolved notice of an alert firing at the time."""
+    from alembic import command
+
     from balancebot.models import AlertKey, AlertState, AlertStatus, Severity
-    from balancebot.store import OutboxEntry, alert_routes, seen_requests
+    from balancebot.store import OutboxEntry, migrations
 
     from .test_store import T0, note, snap
 
@@ -224,9 +225,7 @@ async def test_a_store_from_before_told_routes_keeps_its_resolved_notices(
             T0,
         )
         async with store._engine.begin() as conn:  # back to the schema before revision 0004
-            await conn.run_sync(lambda c: alert_routes.drop(c))
-            await conn.run_sync(lambda c: seen_requests.drop(c))
-            await conn.execute(sa.text("UPDATE alembic_version SET version_num = '0003'"))
+            await conn.run_sync(lambda c: command.downgrade(migrations.alembic_config(c), "0003"))
     finally:
         await store.close()
     store = await Store.open(store_url)
