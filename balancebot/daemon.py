@@ -49,15 +49,20 @@ def build_front_ends(context: FrontEndContext) -> list[FrontEnd]:
         frontend_class(name).build(context)
         for name in available(FRONTENDS)
         if getattr(context.config.chat, name, None) is not None
+        or name in context.config.chat.frontends
     ]
 
 
 def notified_chats(config: Config, notifiers: Mapping[str, Notifier]) -> dict[str, list[str]]:
-    """The chats each front-end's bot notifies: allowed to ask when no rule says otherwise."""
+    """The chats each front-end's bot notifies: allowed to ask when no rule says otherwise.
+    A plugin front-end's section names its notifier the same way: `notifier = "..."`."""
     chats: dict[str, list[str]] = {}
     for platform, front_end in (("telegram", config.chat.telegram), ("slack", config.chat.slack)):
         if front_end is not None and front_end.notifier in notifiers:
             chats[platform] = notifiers[front_end.notifier].targets()
+    for platform, section in config.chat.frontends.items():
+        if section.get("notifier") in notifiers:
+            chats[platform] = notifiers[section["notifier"]].targets()
     return chats
 
 

@@ -18,8 +18,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, ClassVar, TypeVar
 
+from msgspec import Struct
+
 from .clock import Clock
+from .config import convert
 from .errors import BalanceBotError
+from .notifiers import NoOptions
 
 if TYPE_CHECKING:
     from .commands import Commands
@@ -86,6 +90,15 @@ class FrontEnd(abc.ABC):
     single_consumer: ClassVar[bool] = False
     """True where the platform lets one process take the updates (Telegram `getUpdates`):
     with replicas, only the elected leader runs it."""
+    Options: ClassVar[type[Struct]] = NoOptions
+    """A plugin's `[chat.<name>]` keys, checked when the config loads (unknown keys are
+    errors); Telegram's and Slack's sections are typed in the config itself."""
+
+    @classmethod
+    def options(cls, context: FrontEndContext) -> Struct:
+        """This front-end's `[chat.<name>]` section as its `Options` struct."""
+        section = context.config.chat.frontends.get(cls.name, {})
+        return convert(section, cls.Options, ("chat", cls.name))
 
     def __init__(self, clock: Clock) -> None:
         self.clock = clock

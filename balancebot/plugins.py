@@ -32,6 +32,15 @@ def available(group: str) -> list[str]:
     return sorted(_registered(group))
 
 
+def distribution(group: str, name: str) -> str:
+    """The distribution that registered a plugin, with its version ("balancebot" for
+    the built-in ones): tells a user which package to look at, and tests which are ours."""
+    dist = _registered(group)[name].dist
+    if dist is None or dist.name == "balancebot":
+        return "balancebot"
+    return f"{dist.name} {dist.version}"
+
+
 def _load(group: str, name: str, where: str) -> Any:
     entry = _registered(group).get(name)
     if entry is None:

@@ -90,8 +90,9 @@ def test_enum_errors_list_the_allowed_values(tmp_path: Path) -> None:
     assert problems(raw, tmp_path) == [
         "language: 'fr' is not one of 'en', 'zh'",
         "routes[1].min_severity: 'error' is not one of 'info', 'warning', 'critical'",
-        "chat.allow[0].platform: 'irc' is not one of 'telegram', 'slack'",
         "routes[1].notifiers: no notifier named 'nosuch' (configured: 'console')",
+        "chat.allow[0].platform: no front-end 'irc' "
+        "(telegram, slack or a configured [chat.<name>] plugin)",
     ]
 
 

@@ -11,8 +11,15 @@ from typing import Annotated, Any, Union, get_args, get_origin
 import msgspec
 from msgspec import Struct
 
-from balancebot.config import Config, NotifierConfig
-from balancebot.plugins import NOTIFIERS, PROVIDERS, available, notifier_class, provider_class
+from balancebot.config import ChatConfig, Config, NotifierConfig
+from balancebot.plugins import (
+    NOTIFIERS,
+    PROVIDERS,
+    available,
+    distribution,
+    notifier_class,
+    provider_class,
+)
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
 
@@ -45,6 +52,8 @@ def sections() -> list[tuple[str, list[msgspec.structs.FieldInfo]]]:
         fields = list(msgspec.structs.fields(struct))
         if struct is NotifierConfig:  # the file's options sit beside name and type
             fields = [f for f in fields if f.encode_name != "options"]
+        if struct is ChatConfig:  # plugin front-ends' [chat.<name>] sit beside telegram
+            fields = [f for f in fields if f.encode_name != "frontends"]
         found.append((heading, fields))
         for info in fields:
             inner = _structs(info.type)
@@ -74,10 +83,15 @@ def sections() -> list[tuple[str, list[msgspec.structs.FieldInfo]]]:
                 walk(_heading(child, info.type), child, s)
 
     walk("(top level)", "", Config)
+    # balancebot's own plugins; a third party's installed beside documents itself
     for name in available(PROVIDERS):
+        if distribution(PROVIDERS, name) != "balancebot":
+            continue
         fields = list(msgspec.structs.fields(provider_class(name).Options))
         found.append((f'[accounts.options] provider = "{name}"', fields))
     for name in available(NOTIFIERS):
+        if distribution(NOTIFIERS, name) != "balancebot":
+            continue
         fields = list(msgspec.structs.fields(notifier_class(name).Options))
         found.append((f'[[notifiers]] type = "{name}"', fields))
     return found

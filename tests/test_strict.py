@@ -215,7 +215,7 @@ def test_every_provider_reads_hostile_answers_as_malformed_or_bounded(data: Any)
     from datetime import UTC, datetime
 
     from balancebot.errors import CheckError
-    from balancebot.plugins import PROVIDERS, available, provider_class
+    from balancebot.plugins import PROVIDERS, available, distribution, provider_class
     from balancebot.providers import HttpResponse
     from balancebot.providers.engine import provider_options
 
@@ -223,6 +223,8 @@ def test_every_provider_reads_hostile_answers_as_malformed_or_bounded(data: Any)
 
     body = _dump(data).encode()
     for name in available(PROVIDERS):
+        if distribution(PROVIDERS, name) != "balancebot":
+            continue  # a third party's provider installed beside: its options are unknown here
         provider = provider_class(name)()
         options = {"url": "https://x.example/b", "balance": "data.balance", "currency": "USD"}
         config = account(name, "https://x.example", **(options if name == "json" else {}))

@@ -5,12 +5,13 @@ from __future__ import annotations
 import msgspec
 
 from ..errors import ConfigError
-from ..plugins import PROVIDERS, available, provider_class
+from ..plugins import PROVIDERS, available, distribution, provider_class
 
 
 def providers_table() -> str:
     """One block per provider: its name for `provider = ...`, the key it needs, its hosts,
-    and its options with their defaults (a broken plugin is listed, not fatal)."""
+    its options with their defaults, and the package of a third-party one (a broken
+    plugin is listed, not fatal)."""
     blocks = []
     for name in available(PROVIDERS):
         try:
@@ -27,6 +28,8 @@ def providers_table() -> str:
         ]
         if fields:
             lines.append(f"  options: {', '.join(fields)}")
+        if (origin := distribution(PROVIDERS, name)) != "balancebot":
+            lines.append(f"  from:    {origin}")
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
 

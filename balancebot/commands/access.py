@@ -33,7 +33,9 @@ class Caller:
             return self.chat_id == self.user_id
         if self.platform == "slack":
             return self.chat_id.startswith("D")
-        return True
+        # a plugin's platform: no chat is taken for private, so users-only rules need
+        # `any_chat` there (or list the chats)
+        return self.platform in ("console", "cli")
 
 
 def _matches(rule: AllowRule, caller: Caller) -> bool:

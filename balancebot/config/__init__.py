@@ -114,6 +114,8 @@ def parse_config(
     data = resolve_secrets(dict(raw), base_dir, env, problems, needed)
     if isinstance(data.get("notifiers"), list):
         data["notifiers"] = [_gather_options(item) for item in data["notifiers"]]
+    if isinstance(data.get("chat"), dict):
+        data["chat"] = _gather_frontends(data["chat"])
     config: Config | None = None
     try:
         config = convert(data, Config)
@@ -123,7 +125,7 @@ def parse_config(
     problems += reference_problems(data)
     if notifiers:
         problems += unknown_names("--notifier", "notifier", notifiers, names(data, "notifiers"))
-    problems += plugin_problems(data, selected, config)
+    problems += plugin_problems(data, selected, config, chat=notifiers is None)
     if problems or config is None:
         raise ConfigError(list(dict.fromkeys(problems)))
     if not config.store.path.is_absolute():
@@ -145,6 +147,13 @@ def _selected_notifiers(raw: Mapping[str, Any], names: Collection[str] | None) -
         for i, item in enumerate(items)
         if names is None or (isinstance(item, Mapping) and item.get("name") in names)
     }
+
+
+def _gather_frontends(chat: dict[str, Any]) -> dict[str, Any]:
+    """`[chat.<name>]` of a plugin front-end sits beside `[chat.telegram]`."""
+    own = {f.encode_name for f in msgspec.structs.fields(ChatConfig)} - {"frontends"}
+    gathered = {k: v for k, v in chat.items() if k in own}
+    return gathered | {"frontends": {k: v for k, v in chat.items() if k not in own}}
 
 
 def _gather_options(notifier: object) -> object:

@@ -229,7 +229,7 @@ class AllowRule(_Strict, frozen=True, kw_only=True):
     (or in `chats` when both are given: user AND chat); `any_chat` restores "that user
     in any chat" for a users-only rule."""
 
-    platform: Literal["telegram", "slack"]
+    platform: Name  # "telegram", "slack" or a plugin front-end's `[chat.<name>]`
     chats: list[str | int] = []
     users: list[str | int] = []
     any_chat: bool = False
@@ -271,6 +271,9 @@ class ChatConfig(_Strict, frozen=True, kw_only=True):
     slack: SlackChatConfig | None = None
     allow: list[AllowRule] = []
     buttons: bool = True  # mute buttons on alerts where a front-end hears the clicks
+    frontends: dict[str, dict[str, Any]] = {}
+    """Plugin front-ends' `[chat.<name>]` sections, checked by their own `Options` struct
+    (`plugin_options.py`); `parse_config` gathers them from beside the keys above."""
 
 
 class DigestConfig(_Strict, frozen=True, kw_only=True):

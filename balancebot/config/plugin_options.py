@@ -1,5 +1,6 @@
 """Each plugin's own options, validated by its own struct: a provider's `options` table,
-a notifier's keys beside `name` and `type`. Also every secret they hold, for redaction."""
+a notifier's keys beside `name` and `type`, a plugin front-end's `[chat.<name>]`. Also
+every secret they hold, for redaction."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..errors import CheckError, ConfigError
-from ..plugins import notifier_class, provider_class
+from ..plugins import frontend_class, notifier_class, provider_class
 from .references import tables
 from .values import convert
 
@@ -16,11 +17,15 @@ if TYPE_CHECKING:
 
 
 def plugin_problems(
-    data: Mapping[str, Any], notifiers: Collection[int], config: Config | None = None
+    data: Mapping[str, Any],
+    notifiers: Collection[int],
+    config: Config | None = None,
+    chat: bool = True,
 ) -> list[str]:
     """Every named provider exists with options that fit its model, and every notifier in
-    `notifiers` (indexes) has a known type and options that fit its own model. Reads the raw
-    tables so that it runs even when other keys are wrong; with the finished `config`, also
+    `notifiers` (indexes) has a known type and options that fit its own model, as has each
+    plugin front-end's `[chat.<name>]` when the command uses `chat`. Reads the raw tables
+    so that it runs even when other keys are wrong; with the finished `config`, also
     builds each account's requests (pure: finds a bad URL made of options)."""
     problems: list[str] = []
     for i, account in tables(data, "accounts"):
@@ -45,11 +50,18 @@ def plugin_problems(
             convert(notifier.get("options", {}), cls.Options, ("notifiers", i))
         except ConfigError as exc:
             problems += exc.problems
+    section_of = data.get("chat")
+    sections = section_of.get("frontends") if chat and isinstance(section_of, Mapping) else None
+    for name, section in sections.items() if isinstance(sections, Mapping) else ():
+        try:
+            convert(section, frontend_class(name).Options, ("chat", name))
+        except ConfigError as exc:
+            problems += exc.problems
     return problems
 
 
 def config_secrets(config: Config) -> set[str]:
-    """Every secret a configuration holds, notifier options included, for log redaction."""
+    """Every secret a configuration holds, plugins' options included, for log redaction."""
     from ..redact import secrets_in  # redact imports config's Secret
 
     found = secrets_in(config)
@@ -58,4 +70,6 @@ def config_secrets(config: Config) -> set[str]:
     for notifier in config.notifiers:
         cls = notifier_class(notifier.type)
         found |= cls.secrets(convert(notifier.options, cls.Options))
+    for name, section in config.chat.frontends.items():
+        found |= secrets_in(convert(section, frontend_class(name).Options))
     return found

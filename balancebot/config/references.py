@@ -78,13 +78,22 @@ def _chat_problems(
     data: Mapping[str, Any], chat: Mapping[str, Any], accounts: list[str]
 ) -> list[str]:
     problems: list[str] = []
+    plugins = chat.get("frontends")  # gathered `[chat.<name>]` of plugin front-ends
+    plugins = plugins if isinstance(plugins, Mapping) else {}
+    platforms = ("telegram", "slack", *plugins)
     for i, allow in tables(chat, "allow"):
         problems += unknown_names(
             f"chat.allow[{i}].accounts", "account", _strings(allow.get("accounts")), accounts
         )
+        platform = allow.get("platform")
+        if isinstance(platform, str) and platform not in platforms:
+            problems.append(
+                f"chat.allow[{i}].platform: no front-end {platform!r} "
+                "(telegram, slack or a configured [chat.<name>] plugin)"
+            )
     by_name = {str(n.get("name")): n for _, n in tables(data, "notifiers")}
-    for platform in ("telegram", "slack"):
-        front_end = chat.get(platform)
+    for platform in platforms:  # a plugin front-end names its notifier the same way
+        front_end = chat.get(platform, plugins.get(platform))
         if not isinstance(front_end, Mapping) or not isinstance(front_end.get("notifier"), str):
             continue
         name = front_end["notifier"]
