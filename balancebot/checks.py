@@ -34,6 +34,7 @@ from .render import notification_for
 from .retry import Backoff
 from .rules import evaluate, watched_currencies
 from .store import OutboxEntry, Route, Store
+from .store.leases import CheckLease
 
 if TYPE_CHECKING:
     from .metrics import Metrics
@@ -157,14 +158,14 @@ class CheckPipeline:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def check(self, account_name: str, lease_owner: str | None = None) -> CheckOutcome:
-        """`lease_owner`: with replicas (`sweep.py`), the results are stored only while this
-        owner still holds the account's check lease."""
+    async def check(self, account_name: str, lease: CheckLease | None = None) -> CheckOutcome:
+        """`lease`: with replicas (`sweep.py`), the results are stored only while its owner
+        still holds the account's check lease, and the next check is scheduled with them."""
         task = asyncio.current_task()
         assert task is not None
         self._in_flight.add(task)
         try:
-            return await self._check(account_name, lease_owner)
+            return await self._check(account_name, lease)
         finally:
             self._in_flight.discard(task)
 
@@ -180,7 +181,7 @@ class CheckPipeline:
         except Exception as exc:
             self._trace_once(account_name, exc, "check %s ended unexpectedly: %s")
 
-    async def _check(self, account_name: str, lease_owner: str | None) -> CheckOutcome:
+    async def _check(self, account_name: str, lease: CheckLease | None) -> CheckOutcome:
         account = self._accounts[account_name]
         provider = self._providers[account.provider]
         async with self._locks[account_name]:  # one check per account at a time, in order
@@ -194,7 +195,7 @@ class CheckPipeline:
                     result = self._internal_failure(account, exc)
             result = self._scrubbed(result)
             try:
-                outcome = await self._record(account, provider, result, lease_owner)
+                outcome = await self._record(account, provider, result, lease)
             except LeaseLost:
                 raise  # another replica has the account now: not store trouble
             except StoreError as exc:
@@ -202,7 +203,7 @@ class CheckPipeline:
                 raise
             except Exception as exc:  # a rule or rendering bug: record that instead
                 result = self._internal_failure(account, exc)
-                outcome = await self._record(account, provider, result, lease_owner)
+                outcome = await self._record(account, provider, result, lease)
             self._watch_internal(account_name, result)
         elapsed = time.perf_counter() - started
         if self._metrics is not None:
@@ -268,7 +269,7 @@ class CheckPipeline:
         account: AccountConfig,
         provider: BalanceFetcher,
         result: CheckResult,
-        lease_owner: str | None = None,
+        lease: CheckLease | None = None,
     ) -> CheckOutcome:
         recent = self._recent.setdefault(account.name, RecentResults((), Keep()))
         history = [*recent, result]
@@ -310,7 +311,7 @@ class CheckPipeline:
                         or (notifier, target) in told
                     ]
 
-        await self._store.save_check(result, changed, entries, now, lease_owner)
+        await self._store.save_check(result, changed, entries, now, lease)
         # memory follows the store only once the transaction committed
         recent.append(result)
         for state in changed:

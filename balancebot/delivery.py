@@ -37,8 +37,9 @@ trouble is told within seconds, not at the next check an hour later."""
 PROBE_TIMEOUT = 3.0
 """A store that takes longer to answer a probe counts as unreachable (and SIGTERM waits
 at most this long for it)."""
-DELIVERY_LEASE = timedelta(minutes=2)
-"""Longer than any notifier's own time limit for one send, so a live sender never loses it."""
+DELIVERY_LEASE = timedelta(seconds=45)
+"""Longer than any notifier's own time limit for one send (renewed before each row), so a
+live sender keeps it; short, so a dead replica's targets are sent to again soon."""
 LEASE_POLL_SECONDS = 1.0
 
 
@@ -139,7 +140,13 @@ class Dispatcher:
     async def _deliver_in_order(self, rows: list[Delivery]) -> int:
         """One target's rows in order; a transient failure holds back the rest behind it."""
         delivered = 0
-        for delivery in rows:
+        for index, delivery in enumerate(rows):
+            if index:  # a long line of rows keeps the target's lease while it is sent
+                target = (delivery.notifier, delivery.target)
+                if not await self._store.renew_delivery(
+                    target, self.owner, self._clock.now(), DELIVERY_LEASE
+                ):
+                    break  # another replica has the target now: it sends the rest
             attempts = delivery.attempts + 1
             started = time.perf_counter()
             try:

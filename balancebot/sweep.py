@@ -25,6 +25,7 @@ from .clock import Clock
 from .config import AccountConfig, Config
 from .errors import LeaseLost
 from .store import Store
+from .store.leases import CheckLease
 
 log = logging.getLogger(__name__)
 
@@ -86,28 +87,36 @@ class SharedSweep:
                 self._running[name] = task
 
     async def _check(self, name: str) -> None:
+        """The check's results and its next time are written in one transaction (under the
+        lease); only when that write did not happen is the check rescheduled on its own."""
         account = self._accounts[name]
+        started = self._clock.now()
+        jitter = account.jitter.total_seconds() if account.jitter is not None else 0.0
+        next_at = started + account.check_interval + timedelta(seconds=self._rng.uniform(0, jitter))
+        written = False
         try:
-            started = self._clock.now()
             await self._pipeline.refresh(name)
-            await self._pipeline.check(name, lease_owner=self.owner)
+            await self._pipeline.check(name, CheckLease(self.owner, next_at))
+            written = True
             if self.on_checked is not None:
                 self.on_checked(name, started)
         except LeaseLost as exc:
+            written = True  # the replica that took it over schedules it
             log.warning("check %s: results dropped: %s", name, exc)
         except Exception:  # the pipeline records failures itself; this is a bug's last stop
             log.exception("check %s ended unexpectedly", name)
         finally:
             self._running.pop(name, None)
-            jitter = account.jitter.total_seconds() if account.jitter is not None else 0.0
-            next_at = self._clock.now() + account.check_interval
-            next_at += timedelta(seconds=self._rng.uniform(0, jitter))
-            try:
-                if not await self._store.finish_check(name, self.owner, next_at):
-                    log.warning("check %s outlived its lease; another replica took it", name)
-            except Exception as exc:
-                log.warning("check %s: cannot reschedule (%s); its lease will expire", name, exc)
+            if not written:
+                await self._reschedule(name, next_at)
             self._refill()
+
+    async def _reschedule(self, name: str, next_at: datetime) -> None:
+        try:
+            if not await self._store.finish_check(name, self.owner, next_at):
+                log.warning("check %s outlived its lease; another replica took it", name)
+        except Exception as exc:
+            log.warning("check %s: cannot reschedule (%s); its lease will expire", name, exc)
 
     def _refill(self) -> None:
         half = self._config.max_concurrent_checks // 2

@@ -124,6 +124,7 @@ async def test_results_of_a_check_whose_lease_was_taken_over_are_refused(
 ) -> None:
     from balancebot.errors import LeaseLost
     from balancebot.models import CheckFailure, FailureKind
+    from balancebot.store.leases import CheckLease
 
     one, two = replicas
     await one.schedule_accounts({"prod": T0})
@@ -132,7 +133,7 @@ async def test_results_of_a_check_whose_lease_was_taken_over_are_refused(
     assert await two.claim_due_checks("two", T0 + LEASE, LEASE, 10) == ["prod"]
     late = CheckFailure("prod", "deepseek", T0 + LEASE, FailureKind.TIMEOUT, "slow")
     with pytest.raises(LeaseLost, match="prod"):
-        await one.save_check(late, entries=[entry("a", "late")], lease_owner="one")
-    await two.save_check(late, entries=[entry("a", "on time")], lease_owner="two")
+        await one.save_check(late, entries=[entry("a", "late")], lease=CheckLease("one", T0))
+    await two.save_check(late, entries=[entry("a", "on time")], lease=CheckLease("two", T0))
     due = await two.due_deliveries(T0 + LEASE)
     assert headlines(due) == [("a", "on time")]

@@ -109,6 +109,10 @@ async def test_each_due_check_runs_on_one_replica_and_state_carries_over(
     interval = config.accounts[0].check_interval
     await round_of_checks(replicas)  # 3 accounts each (max_concurrent_checks)
     assert [a.requests for a in simulator.accounts.values()] == [1] * ACCOUNTS
+    # each check's next time was written with its results: none is still due or leased
+    store = replicas[0][0].store
+    assert await store.next_check_due() >= clock.now() + interval  # type: ignore[operator]
+    assert await store.claim_due_checks("x", clock.now(), interval, 10) == []
     for rounds in range(2, 5):
         clock.advance(interval.total_seconds() + 1)
         await round_of_checks(replicas)

@@ -21,6 +21,7 @@ import os
 import secrets
 import socket
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -31,6 +32,15 @@ from .base import StoreBase
 from .schema import UTCDateTime, metadata
 
 Target = tuple[str, str]  # (notifier, target)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckLease:
+    """A check claimed from the shared schedule: its results are written only while `owner`
+    still holds it, and the same transaction schedules the next one at `next_at`."""
+
+    owner: str
+    next_at: datetime
 
 
 def new_owner() -> str:
@@ -142,6 +152,21 @@ async def finish_check(conn: AsyncConnection, account: str, owner: str, next_at:
 async def next_check_due(conn: AsyncConnection) -> datetime | None:
     due: datetime | None = await conn.scalar(sa.select(sa.func.min(check_schedule.c.next_at)))
     return due
+
+
+async def reschedule(conn: AsyncConnection, leases: dict[str, CheckLease]) -> None:
+    """Next check times for checks just written, their leases released (in the same
+    transaction as their results: one commit a batch, not one a check)."""
+    if leases:
+        await conn.execute(
+            check_schedule.update()
+            .where(
+                check_schedule.c.account == sa.bindparam("a"),
+                check_schedule.c.owner == sa.bindparam("o"),
+            )
+            .values(next_at=sa.bindparam("n"), owner=None, until=None),
+            [{"a": a, "o": lease.owner, "n": lease.next_at} for a, lease in leases.items()],
+        )
 
 
 async def lost_leases(conn: AsyncConnection, owners: dict[str, str]) -> list[str]:

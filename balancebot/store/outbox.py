@@ -141,6 +141,14 @@ class OutboxRecords(StoreBase):
             )
         return await self.due_deliveries(now, limit, only=won) if won else []
 
+    async def renew_delivery(
+        self, target: leases.Target, owner: str, now: datetime, lease: timedelta
+    ) -> bool:
+        """Extend `owner`'s lease on `target`; False if it was lost meanwhile."""
+        async with self._writing() as conn:
+            won = await leases.claim_targets(conn, [target], owner, now, now + lease)
+        return bool(won)
+
     async def release_deliveries(self, targets: Iterable[leases.Target], owner: str) -> None:
         async with self._writing() as conn:
             await leases.release_targets(conn, targets, owner)

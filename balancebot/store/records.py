@@ -25,6 +25,7 @@ from . import leases
 from .base import StoreBase
 from .codec import TOLD, OutboxEntry, Route, as_utc, result_from_row, snapshot_row
 from .history import balances_for
+from .leases import CheckLease
 from .outbox import insert_outbox
 from .schema import alert_routes, alert_states, snapshot_balances, snapshots
 from .sqlitefile import DatabaseFile
@@ -39,7 +40,7 @@ class _CheckWrite:
     states: tuple[AlertState, ...]
     entries: tuple[OutboxEntry, ...]
     now: datetime
-    lease_owner: str | None = None
+    lease: CheckLease | None = None
 
 
 def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
@@ -69,20 +70,18 @@ class CheckRecords(StoreBase):
         states: Iterable[AlertState] = (),
         entries: Iterable[OutboxEntry] = (),
         now: datetime | None = None,
-        lease_owner: str | None = None,
+        lease: CheckLease | None = None,
     ) -> None:
         """Returns once the check's rows are committed (or raises why they were not).
 
-        `lease_owner`: with replicas, the rows are written only while that owner still
+        `lease`: with replicas, the rows are written only while its owner still
         holds the account's check lease, under a row lock (else `LeaseLost`).
 
         Checks that arrive while a transaction is being written are queued and written
         together in the next one: beginning and committing cost more than the rows, and a
         sweep of a thousand accounts otherwise spent most of its time on them. A caller
         cancelled before its rows went out leaves nothing behind, as a rollback would."""
-        write = _CheckWrite(
-            result, tuple(states), tuple(entries), now or result.taken_at, lease_owner
-        )
+        write = _CheckWrite(result, tuple(states), tuple(entries), now or result.taken_at, lease)
         committed = asyncio.get_running_loop().create_future()
         self._queued.append((write, committed))
         if self._committer is None or self._committer.done():
@@ -134,11 +133,13 @@ class CheckRecords(StoreBase):
 
     async def _write_checks(self, writes: Sequence[_CheckWrite]) -> None:
         async with self._writing() as conn:
-            owners = {w.result.account: w.lease_owner for w in writes if w.lease_owner}
+            leased = {w.result.account: w.lease for w in writes if w.lease is not None}
+            owners = {account: lease.owner for account, lease in leased.items()}
             if owners:
                 lost = await leases.lost_leases(conn, owners)
                 if lost:
                     raise LeaseLost(f"another replica took over the check of {', '.join(lost)}")
+                await leases.reschedule(conn, leased)
             # One INSERT for all. SQLite cannot tie RETURNING rows to the parameter sets
             # (SQLAlchemy would fall back to a statement per row), so rows are matched back
             # by (account, taken_at), which `_next_batch` keeps unique.
