@@ -5,12 +5,14 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, tzinfo
+from itertools import pairwise
 from typing import Any
 
 from .config import ThresholdLimits
 from .errors import BalanceBotError
 from .i18n import N_, _, language, ngettext
 from .models import BalanceSnapshot, Currency
+from .spend import Runway, movement, runway
 
 INSTALL_HINT = "pip install 'balancebot[charts]'"
 CHART_POINTS = 1500  # more than a chart's width in pixels needs; the store thins to this
@@ -71,6 +73,7 @@ def plot_history(
     figure = Figure(figsize=(9, 1.2 + 2.8 * len(currencies)), dpi=100)
     FigureCanvasAgg(figure)
     axes = figure.subplots(len(currencies), 1, sharex=True, squeeze=False)[:, 0]
+    ends: list[datetime] = []  # where forecasts reach zero: the axis stretches to them
     for ax, currency in zip(axes, currencies, strict=True):
         points = [s for s in history if currency in s.balances]
         times = [s.taken_at.astimezone(zone) for s in points]
@@ -90,12 +93,17 @@ def plot_history(
                 linewidth=width,
                 label=text(label),
             )
+        _draw_top_ups(ax, points, currency, zone, text)
+        forecast_end = _draw_forecast(ax, history, currency, zone, text)
+        if forecast_end is not None:
+            ends.append(forecast_end)
         _draw_thresholds(ax, thresholds.get(currency), text)
         ax.set_ylabel(f"{text(N_('balance'))} ({currency})")
         ax.set_ylim(bottom=min(0.0, ax.get_ylim()[0]))
         ax.grid(True, alpha=0.3)
         ax.legend(loc="best", fontsize="small")
     first, last = _span(history)
+    last = max([last, *ends])
     axes[-1].set_xlim(first.astimezone(zone), last.astimezone(zone))
     locator = AutoDateLocator(tz=zone)  # type: ignore[no-untyped-call]
     axes[-1].xaxis.set_major_locator(locator)
@@ -146,3 +154,50 @@ def _draw_thresholds(ax: Any, limits: ThresholdLimits | None, text: Callable[[st
             color=colour,
             fontsize="small",
         )
+
+
+def _draw_top_ups(
+    ax: Any,
+    points: Sequence[BalanceSnapshot],
+    currency: Currency,
+    zone: tzinfo,
+    text: Callable[[str], str],
+) -> None:
+    """A marker where the paid balance rose between two checks (`spend.movement`)."""
+    ups = [
+        (b.taken_at.astimezone(zone), float(b.balances[currency].total))
+        for a, b in pairwise(points)
+        if movement(a.balances[currency], b.balances[currency])[1] > 0
+    ]
+    if ups:
+        times, values = zip(*ups, strict=True)
+        ax.plot(times, values, "^", color="tab:green", markersize=8, label=text(N_("top-up")))
+
+
+def _draw_forecast(
+    ax: Any,
+    history: Sequence[BalanceSnapshot],
+    currency: Currency,
+    zone: tzinfo,
+    text: Callable[[str], str],
+) -> datetime | None:
+    """The balance at the recent burn rate (`spend.runway`, the rule's own computation)
+    down to zero, when it runs out within half the chart's span again; the axis then
+    stretches to show the end."""
+    now = max(s.taken_at for s in history)
+    outlook = runway(history, currency, now)
+    if not isinstance(outlook, Runway) or outlook.runs_out_at is None:
+        return None
+    span = now - min(s.taken_at for s in history)
+    end = outlook.runs_out_at
+    if end - outlook.as_of > max(span / 2, SHORTEST_SPAN):
+        return None  # far beyond the chart: a flat slope would say nothing
+    ax.plot(
+        [outlook.as_of.astimezone(zone), end.astimezone(zone)],
+        [float(outlook.balance), 0.0],
+        linestyle="--",
+        color="tab:red",
+        linewidth=1.2,
+        label=text(N_("forecast at the recent spend rate")),
+    )
+    return end + (end - outlook.as_of) / 20

@@ -22,6 +22,7 @@ from balancebot.daemon import Daemon
 from balancebot.errors import StoreError
 from balancebot.frontends import FrontEndState
 from balancebot.models import BalanceSnapshot, CurrencyBalance
+from balancebot.spend import Runway, runway
 from balancebot.store import Store
 from balancebot.testing.deepseek import DeepSeekSimulator
 from balancebot.testing.processes import spawn
@@ -249,3 +250,50 @@ async def test_history_never_creates_a_store_and_a_wrong_path_creates_no_directo
         await Store.open(f"sqlite:///{tmp_path / 'nosuch' / 'state.db'}")
     returncode, out = await history("state.db")
     assert (returncode, out) == (0, "no balance history for prod in the last 30 days\n")
+
+
+def spending_with_a_top_up() -> list[BalanceSnapshot]:
+    """12 hours at 10 CNY an hour from 70, topped up by 100 at hour 6: 50 left at the end."""
+    history, total = [], Decimal(70)
+    for minute in range(0, 12 * 60 + 1, 10):
+        if minute:
+            total -= Decimal(10) / 6
+        if minute == 6 * 60:
+            total += 100
+        history.append(cny(NOW + timedelta(minutes=minute), f"{total:.2f}"))
+    return history
+
+
+def test_the_forecast_runs_to_zero_and_top_ups_are_marked(make_config: Any) -> None:
+    from matplotlib.figure import Figure
+
+    history = spending_with_a_top_up()
+    ax = Figure().subplots()
+    charts._draw_top_ups(ax, history, "CNY", SHANGHAI, str)
+    end = charts._draw_forecast(ax, history, "CNY", SHANGHAI, str)
+    top_ups, forecast = ax.get_lines()
+    assert [t.replace(tzinfo=None) for t in top_ups.get_xdata()] == [
+        (NOW + timedelta(hours=6)).astimezone(SHANGHAI).replace(tzinfo=None)
+    ]
+    # the rule's own runway (top-up excluded): ~237 CNY a day, 50 left → about 5 hours
+    outlook = runway(history, "CNY", history[-1].taken_at)
+    assert isinstance(outlook, Runway) and outlook.runs_out_at is not None
+    runs_out = outlook.runs_out_at
+    assert timedelta(hours=4) < runs_out - history[-1].taken_at < timedelta(hours=6)
+    zero_at = forecast.get_xdata()[1]
+    assert (float(forecast.get_ydata()[0]), float(forecast.get_ydata()[1])) == (50.0, 0.0)
+    assert zero_at == runs_out.astimezone(SHANGHAI)
+    assert end is not None and end > runs_out  # the axis reaches past the end
+    data = plot_history(
+        history, "prod", 1, SHANGHAI, make_config(rules=[THRESHOLDS]).thresholds_for("prod")
+    )
+    assert png_size(keep("history-forecast-and-top-up.png", data)) == (900, 400)
+
+
+def test_no_forecast_when_the_money_lasts_far_beyond_the_chart() -> None:
+    from matplotlib.figure import Figure
+
+    history = [cny(NOW + timedelta(hours=h), f"{1000 - h:.2f}") for h in range(13)]
+    ax = Figure().subplots()  # 24 CNY a day, 988 left: 41 days, far past a 12-hour chart
+    assert charts._draw_forecast(ax, history, "CNY", SHANGHAI, str) is None
+    assert ax.get_lines() == []
