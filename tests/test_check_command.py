@@ -257,3 +257,39 @@ async def test_init_on_a_terminal_asks_and_writes_the_answers(tmp_path: Path) ->
     assert config.thresholds_for("team-a") == {
         "USD": ThresholdLimits(warning_below=Decimal("20.00"), critical_below=Decimal("4.00"))
     }
+
+
+async def test_check_outlook_reads_runway_and_spend_from_the_daemons_history(
+    tmp_path: Path, simulator: DeepSeekSimulator
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from balancebot.models import BalanceSnapshot, CurrencyBalance
+    from balancebot.store import Store
+
+    simulator.add_account(API_KEY, {"CNY": ("0.00", "40.00")})
+    config = write(tmp_path, simulator)
+    env = {"TEST_DEEPSEEK_KEY": API_KEY}
+
+    code, out, _ = await balancebot("check", "-c", str(config), "--outlook", cwd=tmp_path, env=env)
+    assert code == 1  # 40 < 50: a warning; and no store yet, said once per account
+    assert "prod: no outlook: no store at" in out
+
+    # what a running daemon would have recorded: 10 CNY an hour over the last 12 hours
+    store = await Store.open(f"sqlite:///{tmp_path / 'state.db'}")
+    now = datetime.now(UTC)
+    for hours in range(12, 0, -1):
+        total = Decimal(40 + 10 * hours)
+        balance = CurrencyBalance(total, Decimal(0), total)
+        at = now - timedelta(hours=hours)
+        await store.save_check(BalanceSnapshot("prod", "deepseek", at, True, {"CNY": balance}))
+    await store.close()
+
+    code, out, _ = await balancebot("check", "-c", str(config), "--outlook", cwd=tmp_path, env=env)
+    assert code == 1
+    line = next(x for x in out.splitlines() if x.startswith("prod: CNY: at 240.00 CNY/day"))
+    assert "runs out in about 4 h" in line and "spent today" in line
+    code, out, _ = await balancebot(
+        "check", "-c", str(config), "--outlook", "--json", cwd=tmp_path, env=env
+    )
+    assert '"outlook": [' in out and "CNY/day" in out

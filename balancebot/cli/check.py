@@ -10,7 +10,7 @@ import asyncio
 import enum
 import random
 import ssl
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..clock import Clock, SystemClock
@@ -42,6 +42,40 @@ class AccountReport:
     problems: list[str] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)  # the ones at warning or above
     missing: list[str] = field(default_factory=list)  # watched currencies not in the answer
+    outlook: list[str] = field(default_factory=list)  # runway and today's spend (--outlook)
+
+
+def with_outlook(report: AccountReport, lines: list[str] | None) -> AccountReport:
+    return replace(report, outlook=lines or [])
+
+
+async def outlooks(config: Config, reports: list[AccountReport]) -> dict[str, list[str]]:
+    """Per account, each currency's runway and today's spend (`trends.outlook`, as `/balance`
+    shows them), from the history the daemon records; a check alone has none, so without a
+    store every line says why. Read only: the store is neither created nor upgraded."""
+    from ..errors import StoreError
+    from ..store import Store
+    from ..trends import outlook, outlook_since
+
+    snapshots = [r.result for r in reports if isinstance(r.result, BalanceSnapshot)]
+    try:
+        store = await Store.open(config.store.database_url, migrate=False)
+    except StoreError as exc:
+        reason = f"no outlook: {str(exc).splitlines()[0]}"
+        return {s.account: [reason] for s in snapshots}
+    try:
+        found: dict[str, list[str]] = {}
+        for snapshot in snapshots:
+            rules = config.rules_for(snapshot.account)
+            since = outlook_since(rules, snapshot.taken_at, config.zone)
+            history = [*await store.history(snapshot.account, since), snapshot]
+            found[snapshot.account] = [
+                outlook(rules, history, currency, snapshot.taken_at, config.zone)
+                for currency in snapshot.balances
+            ]
+        return found
+    finally:
+        await store.close()
 
 
 def judge(config: Config, result: CheckResult) -> AccountReport:
@@ -105,6 +139,8 @@ def as_json(reports: list[AccountReport]) -> dict[str, Any]:
             "checked_at": result.taken_at.isoformat(),
             "problems": report.problems,
         }
+        if report.outlook:
+            entry["outlook"] = report.outlook
         if isinstance(result, BalanceSnapshot):
             entry["is_available"] = result.is_available
             entry["balances"] = {
@@ -147,6 +183,7 @@ def as_table(reports: list[AccountReport]) -> str:
         else:
             rows.append((result.account, status, "-", "-", "-", "-", "?"))
         notes += [f"{result.account}: {problem}" for problem in report.problems]
+        notes += [f"{result.account}: {line}" for line in report.outlook]
     widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
     lines = [
         "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()

@@ -113,6 +113,9 @@ def _check(args: argparse.Namespace) -> None:
     except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
         _unknown(args, f"cannot load CA certificates: {exc}")
     reports = asyncio.run(oneshot.check_all(config, tls=tls))
+    if args.outlook:
+        outlooks = asyncio.run(oneshot.outlooks(config, reports))
+        reports = [oneshot.with_outlook(r, outlooks.get(r.result.account)) for r in reports]
     if args.format == "json":
         import json
 
@@ -362,6 +365,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     checking.add_argument(
         "--json", dest="format", action="store_const", const="json", help="= --format json"
+    )
+    checking.add_argument(
+        "--outlook",
+        action="store_true",
+        help="also runway and today's spend per currency, from the history the daemon keeps "
+        "in the store (read only; slower to start)",
     )
     with_config(command(run))
     with_config(command(notify_test, "notify-test")).add_argument(
