@@ -148,3 +148,21 @@ async def test_a_dead_replicas_accounts_are_checked_after_its_lease(
     await alive.settle()
     assert all(a.requests == 1 for a in simulator.accounts.values())
     assert lease_for(config.accounts[0]) == timedelta(seconds=4)
+
+
+async def test_balance_on_one_replica_shows_the_check_another_made(
+    replicas: list[tuple[Daemon, SharedSweep]], simulator: DeepSeekSimulator, clock: FakeClock
+) -> None:
+    from balancebot.commands.access import Caller
+
+    (_, sweep), (other, _) = replicas
+    await sweep.tick()
+    await sweep.settle()  # the first replica checked a0..a2
+    checked = [a.requests for a in simulator.accounts.values()]
+    name = f"a{checked.index(1)}"  # one the first replica checked (keys a0.. in order)
+    console = Caller("console", "local", "console", "you")
+    reply = await other.commands.handle(console, f"/balance {name}")
+    assert reply is not None and f"{name} (checked just now):" in reply.details[0]
+    assert "CNY: 100.00" in reply.details[1]
+    # read from the store: no check of its own (it would write outside the leases)
+    assert [a.requests for a in simulator.accounts.values()] == checked

@@ -210,7 +210,14 @@ class Commands:
         return lines
 
     async def fresh_result(self, account: str) -> tuple[CheckResult, str]:
-        """A snapshot younger than `chat.balance_max_age`, or a check made now."""
+        """A snapshot younger than `chat.balance_max_age`, or a check made now. With replicas
+        on one store, another replica may have made the last check: it is read from the
+        store instead, and no check is made here (it would write outside the check leases)."""
+        if self.store.shared:
+            await self.pipeline.refresh(account)
+            latest = self.pipeline.latest(account)
+            if latest is not None:
+                return latest, _("checked {ago}").format(ago=self.ago(latest.taken_at))
         latest = self.pipeline.latest(account)
         max_age = self.config.chat.balance_max_age
         if isinstance(latest, BalanceSnapshot) and self.clock.now() - latest.taken_at <= max_age:
@@ -250,6 +257,8 @@ async def status(self: Commands, request: Request) -> Reply:
     now = self.clock.now()
     details = [_("Accounts:")]
     for name in self.visible_accounts(request):
+        if self.store.shared:  # another replica may have checked it last
+            await self.pipeline.refresh(name)
         latest = self.pipeline.latest(name)
         if latest is None:
             details.append("  " + _("{account}: not checked yet").format(account=name))
