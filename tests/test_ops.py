@@ -89,7 +89,7 @@ async def test_metrics_and_health_from_the_running_daemon(
     assert found[("balancebot_check_failures_total", (("account", failed), ("error", "auth")))] == 1
     assert ("balancebot_last_success_timestamp_seconds", (("account", ok),)) in found
     assert ("balancebot_last_success_timestamp_seconds", (("account", failed),)) not in found
-    assert found[("balancebot_check_duration_seconds_count", (("account", ok),))] == 1
+    assert found[("balancebot_check_duration_seconds_count", (("provider", "deepseek"),))] == 2
     assert found[("balancebot_alerts_firing", (("severity", "critical"),))] == 2
     assert found[("balancebot_alerts_firing", (("severity", "warning"),))] == 0
     assert (
