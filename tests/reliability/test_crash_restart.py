@@ -88,26 +88,52 @@ def expected_headlines(account: str, levels: list[str]) -> list[str]:
     return out
 
 
-def write_config(path: Path, simulator: DeepSeekSimulator, telegram: FakeTelegram) -> None:
-    lines = ['[store]\npath = "state.db"\n']
-    for i in range(ACCOUNTS):
+def config_text(
+    simulator: DeepSeekSimulator,
+    telegram: FakeTelegram,
+    *,
+    store: str,
+    keys: str,
+    accounts: int,
+    token: str,
+    interval: str,
+    timeout: str,
+) -> str:
+    """Accounts acct0.. (keys `keys`0..) on the simulator, RULE, and a Telegram chat each."""
+    lines = [store]
+    for i in range(accounts):
         lines.append(
-            f'[[accounts]]\nname = "acct{i}"\napi_key = "sk-crash-{i}"\n'
-            f'base_url = "{simulator.base_url}"\ncheck_interval = "250ms"\n'
-            f'jitter = "1ms"\ntimeout = "2s"\n'
+            f'[[accounts]]\nname = "acct{i}"\napi_key = "{keys}{i}"\n'
+            f'base_url = "{simulator.base_url}"\ncheck_interval = "{interval}"\n'
+            f'jitter = "1ms"\ntimeout = "{timeout}"\n'
         )
     lines.append(
         "[[rules]]\n"
         + "\n".join(f"{k} = {json.dumps(v)}" for k, v in RULE.items() if k != "thresholds")
         + '\nthresholds = { CNY = { warning_below = "20", critical_below = "10" } }\n'
     )
-    for i in range(ACCOUNTS):
+    for i in range(accounts):
         lines.append(
-            f'[[notifiers]]\nname = "tg{i}"\ntype = "telegram"\nbot_token = "{TOKEN}"\n'
+            f'[[notifiers]]\nname = "tg{i}"\ntype = "telegram"\nbot_token = "{token}"\n'
             f'chat_ids = [{100 + i}]\nbase_url = "{telegram.base_url}"\n'
         )
         lines.append(f'[[routes]]\nnotifiers = ["tg{i}"]\naccounts = ["acct{i}"]\n')
-    path.write_text("\n".join(lines))
+    return "\n".join(lines)
+
+
+def write_config(path: Path, simulator: DeepSeekSimulator, telegram: FakeTelegram) -> None:
+    path.write_text(
+        config_text(
+            simulator,
+            telegram,
+            store='[store]\npath = "state.db"\n',
+            keys="sk-crash-",
+            accounts=ACCOUNTS,
+            token=TOKEN,
+            interval="250ms",
+            timeout="2s",
+        )
+    )
 
 
 def acknowledged(store: Path) -> set[str]:

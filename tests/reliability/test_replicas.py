@@ -27,7 +27,7 @@ from balancebot.testing.processes import start_daemon
 from balancebot.testing.telegram import FakeTelegram
 
 from ..conftest import POSTGRES_URL, SUMMARY, _postgres_reachable, _reset_postgres
-from .test_crash_restart import LEVELS, RULE, expected_headlines, received_key
+from .test_crash_restart import LEVELS, config_text, expected_headlines, received_key
 
 pytestmark = pytest.mark.postgres
 
@@ -53,29 +53,21 @@ def scripts(rng: random.Random) -> list[list[str]]:
 
 
 def write_config(path: Path, simulator: DeepSeekSimulator, telegram: FakeTelegram) -> None:
-    lines = [f'[store]\nurl = "{POSTGRES_URL}"\n']
-    for i in range(ACCOUNTS):
-        lines.append(
-            f'[[accounts]]\nname = "acct{i}"\napi_key = "sk-replica-{i}"\n'
-            f'base_url = "{simulator.base_url}"\ncheck_interval = "{INTERVAL}s"\n'
-            f'jitter = "1ms"\ntimeout = "200ms"\n'
-        )
-    lines.append(
-        "[[rules]]\n"
-        + "\n".join(f"{k} = {json.dumps(v)}" for k, v in RULE.items() if k != "thresholds")
-        + '\nthresholds = { CNY = { warning_below = "20", critical_below = "10" } }\n'
+    common = config_text(
+        simulator,
+        telegram,
+        store=f'[store]\nurl = "{POSTGRES_URL}"\n',
+        keys="sk-replica-",
+        accounts=ACCOUNTS,
+        token=TOKEN,
+        interval=f"{INTERVAL}s",
+        timeout="200ms",
     )
-    for i in range(ACCOUNTS):
-        lines.append(
-            f'[[notifiers]]\nname = "tg{i}"\ntype = "telegram"\nbot_token = "{TOKEN}"\n'
-            f'chat_ids = [{100 + i}]\nbase_url = "{telegram.base_url}"\n'
-        )
-        lines.append(f'[[routes]]\nnotifiers = ["tg{i}"]\naccounts = ["acct{i}"]\n')
-    lines.append(
+    chat = (
         f'[chat.telegram]\nnotifier = "tg0"\n\n[[chat.allow]]\nplatform = "telegram"\n'
         f"users = [{ASKER}]\n"
     )
-    path.write_text("\n".join(lines))
+    path.write_text(f"{common}\n{chat}")
 
 
 async def _query(sql: str) -> list[sa.Row[tuple[object, ...]]]:
