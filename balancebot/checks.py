@@ -6,10 +6,10 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from .alerts import Policy, advance
 from .clock import Clock
@@ -40,12 +40,19 @@ if TYPE_CHECKING:
     from .metrics import Metrics
 
 log = logging.getLogger(__name__)
+_V = TypeVar("_V", bound=Hashable)
 
 MESSAGE_LIMIT = 300
 """An exception's text kept in an internal failure, at most (some carry whole bodies)."""
 
 INTERNAL_FAILURES_UNHEALTHY = 3
 """Internal failures in a row after which an account's checks count as broken (self alert)."""
+
+
+def _interned(by_key: dict[str, _V]) -> dict[str, _V]:
+    """One object per distinct value: 10,000 accounts share a handful of rule sets."""
+    seen: dict[_V, _V] = {}
+    return {key: seen.setdefault(value, value) for key, value in by_key.items()}
 
 
 def internal_failure(account: AccountConfig, exc: BaseException, now: datetime) -> CheckFailure:
@@ -90,9 +97,9 @@ class CheckPipeline:
         self._recent: dict[str, RecentResults] = {}
         self._accounts = {a.name: a for a in config.accounts}  # a sweep looks up every one
         self._locks = {a.name: asyncio.Lock() for a in config.accounts}
-        self._watched = {
-            a.name: watched_currencies(config.rules_for(a.name)) for a in config.accounts
-        }
+        self._watched = _interned(
+            {a.name: watched_currencies(config.rules_for(a.name)) for a in config.accounts}
+        )
         self._in_flight: set[asyncio.Task[object]] = set()
         self._metrics = metrics
         self._last_success: dict[str, datetime] = {}
@@ -123,7 +130,8 @@ class CheckPipeline:
         for key in self._keys.pop(account, set()):  # inactive ones have no row: forget all
             self._states.pop(key, None)
         self._states.update(states)
-        self._keys[account] = set(states)
+        if states:  # an empty set is 216 bytes, and most accounts have no alert state
+            self._keys[account] = set(states)
         for key in [k for k in self._told if k.account == account]:
             del self._told[key]
         self._told.update(told)

@@ -10,7 +10,6 @@ top-up landed in between), which is as good for a median over hours and ~15x che
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -50,9 +49,11 @@ class RecentResults:
 
     def __init__(self, results: Iterable[CheckResult], keep: Keep) -> None:
         self._keep = keep
-        self._thinned: deque[BalanceSnapshot] = deque()
+        # lists, not deques: an empty deque is 624 bytes, times two, times 10,000 accounts;
+        # heads are dropped a slice at a time, at most a few thousand pointers to move
+        self._thinned: list[BalanceSnapshot] = []
         self._parked: BalanceSnapshot | None = None  # the last snapshot, older than `full`
-        self._items: deque[CheckResult] = deque()
+        self._items: list[CheckResult] = []
         self._snapshots = 0  # in _items
         for result in results:
             self.append(result)
@@ -79,17 +80,23 @@ class RecentResults:
                 self._thin(self._parked)
                 self._parked = None
         full_since = result.taken_at - keep.full
-        while len(items) > keep.count and items[0].taken_at < full_since:
-            head = items.popleft()
+        dropped = 0
+        while len(items) - dropped > keep.count and items[dropped].taken_at < full_since:
+            head = items[dropped]
+            dropped += 1
             if isinstance(head, BalanceSnapshot):
                 self._snapshots -= 1
                 if self._snapshots:
                     self._thin(head)
                 else:
                     self._parked = head
+        del items[:dropped]
         since = result.taken_at - keep.span
-        while self._thinned and self._thinned[0].taken_at < since:
-            self._thinned.popleft()
+        thinned = self._thinned
+        stale = 0
+        while stale < len(thinned) and thinned[stale].taken_at < since:
+            stale += 1
+        del thinned[:stale]
 
     def _thin(self, snapshot: BalanceSnapshot) -> None:
         """Keep one snapshot per step; the spend of a dropped one shows in the next pair."""
