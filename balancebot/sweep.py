@@ -81,12 +81,16 @@ class SharedSweep:
         now = self._clock.now()
         claimed = await self._store.claim_due_checks(self.owner, now, self._longest_lease, room)
         self._more_due = len(claimed) == room
-        for name in claimed:
-            if name in self._accounts and name not in self._running:
-                task = asyncio.create_task(self._check(name), name=f"check {name}")
-                self._running[name] = task
+        fresh = [name for name in claimed if name in self._accounts and name not in self._running]
+        if not fresh:
+            return
+        # the claim's accounts are read back in one go (their last checks may have run on
+        # another replica), not one read per check
+        read = asyncio.create_task(self._pipeline.refresh(*fresh), name="sweep read-back")
+        for name in fresh:
+            self._running[name] = asyncio.create_task(self._check(name, read), name=f"check {name}")
 
-    async def _check(self, name: str) -> None:
+    async def _check(self, name: str, read: asyncio.Task[None]) -> None:
         """The check's results and its next time are written in one transaction (under the
         lease); only when that write did not happen is the check rescheduled on its own."""
         account = self._accounts[name]
@@ -95,7 +99,8 @@ class SharedSweep:
         next_at = started + account.check_interval + timedelta(seconds=self._rng.uniform(0, jitter))
         written = False
         try:
-            await self._pipeline.refresh(name)
+            if not await _succeeded(read):  # one bad account must not sink its batch
+                await self._pipeline.refresh(name)
             await self._pipeline.check(name, CheckLease(self.owner, next_at))
             written = True
             if self.on_checked is not None:
@@ -144,3 +149,17 @@ class SharedSweep:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _succeeded(task: asyncio.Task[None]) -> bool:
+    """Whether `task`, shared by several checks, ended well; shielded, so a check cancelled
+    while waiting does not cancel it for the others."""
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        if not task.done():
+            raise  # this check was cancelled, not the read
+        return False
+    except Exception:
+        return False
+    return True

@@ -7,6 +7,8 @@ import contextlib
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pytest
+
 from balancebot.models import (
     AlertKey,
     AlertState,
@@ -19,7 +21,7 @@ from balancebot.models import (
     Severity,
     TransitionKind,
 )
-from balancebot.store import OutboxEntry, Store
+from balancebot.store import AccountView, OutboxEntry, Store, accounts
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -208,3 +210,30 @@ async def test_a_check_cancelled_before_its_commit_leaves_nothing(store: Store) 
     await store.save_check(snap(T0, account="kept"))  # the queue has been worked through
     assert await store.recent_results("gone", 5) == []
     assert len(await store.recent_results("kept", 5)) == 1
+
+
+async def test_a_batch_reads_back_each_account_as_a_read_of_its_own_would(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`account_views` (a sweep's claim, read in one go): each account's own last results,
+    states and told routes, across statement chunks, and an empty view for an unknown one."""
+    monkeypatch.setattr(accounts, "UNION_MAX", 2)  # five accounts: three statements
+    monkeypatch.setattr(accounts, "IN_LIST_MAX", 2)
+    names = [f"acct-{i}" for i in range(5)]
+    for i, name in enumerate(names):
+        key = AlertKey(name, "low", "CNY")
+        for minute in range(i + 1):  # acct-i has i + 1 results
+            at = T0 + timedelta(minutes=minute)
+            states = [AlertState(key, AlertStatus.FIRING, Severity.WARNING, 1, at)] if i % 2 else []
+            entries = [OutboxEntry("tg", "1", note("low", account=name))] if i % 2 else []
+            await store.save_check(snap(at, f"{i}{minute}", account=name), states, entries, at)
+    limits = {name: 1 + i % 3 for i, name in enumerate(names)} | {"unknown": 5}
+    views = await store.account_views(limits)
+    assert list(views) == list(limits)
+    for name, limit in limits.items():
+        assert views[name].recent == await store.recent_results(name, limit)
+        assert views[name].states == await store.alert_states(name)
+        assert views[name].told == await store.told_routes(name)
+    assert [len(views[n].recent) for n in names] == [1, 2, 3, 1, 2]
+    assert views["acct-3"].told == {AlertKey("acct-3", "low", "CNY"): {("tg", "1")}}
+    assert views["acct-2"].states == {} and views["unknown"] == AccountView()

@@ -166,3 +166,57 @@ async def test_balance_on_one_replica_shows_the_check_another_made(
     assert "CNY: 100.00" in reply.details[1]
     # read from the store: no check of its own (it would write outside the leases)
     assert [a.requests for a in simulator.accounts.values()] == checked
+
+
+async def test_a_claim_is_read_back_in_one_read_and_a_bad_account_fails_alone(
+    replicas: list[tuple[Daemon, SharedSweep]],
+    simulator: DeepSeekSimulator,
+    clock: FakeClock,
+    config: Config,
+) -> None:
+    (daemon, sweep), _ = replicas
+    interval = config.accounts[0].check_interval.total_seconds() + 1
+    await round_of_checks(replicas)
+    clock.advance(interval)
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(" ".join(statement.split()))
+
+    claims: list[int] = []
+    claim = daemon.store.claim_due_checks
+
+    async def counted_claim(*args: Any) -> list[str]:
+        claims.append(len(claimed := await claim(*args)))
+        return claimed
+
+    engine = daemon.store._engine.sync_engine
+    sa.event.listen(engine, "before_cursor_execute", seen)
+    daemon.store.claim_due_checks = counted_claim  # type: ignore[method-assign]
+    try:
+        await sweep.tick()  # claims three accounts (max_concurrent_checks), then the rest
+        await sweep.settle()
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", seen)
+        daemon.store.claim_due_checks = claim  # type: ignore[method-assign]
+    assert [a.requests for a in simulator.accounts.values()] == [2] * ACCOUNTS
+    batches = sum(1 for n in claims if n)
+    assert 1 < batches < ACCOUNTS, claims
+    reads = [s for s in statements if s.startswith("SELECT")]
+    assert sum(" FROM alert_states" in s for s in reads) == batches, reads
+    assert sum(" FROM alert_routes" in s for s in reads) == batches, reads
+
+    # an alert state no version of balancebot writes: that account's read fails, alone
+    async with daemon.store._engine.begin() as conn:
+        await conn.execute(sa.text("DELETE FROM check_schedule WHERE account <> 'a0'"))
+        await conn.execute(sa.text("UPDATE alert_states SET status = 'bogus' WHERE account = 'a0'"))
+        await conn.execute(
+            sa.text("UPDATE check_schedule SET next_at = 0, owner = NULL, until = NULL")
+        )
+    await sweep.register()  # the others come back, due now
+    before = [a.requests for a in simulator.accounts.values()]
+    await sweep.tick()
+    await sweep.settle()
+    after = [a.requests for a in simulator.accounts.values()]
+    assert after[0] == before[0]  # a0 could not be read: not checked from a stale memory
+    assert sum(after) - sum(before) == ACCOUNTS - 1  # but those claimed with it were

@@ -7,6 +7,7 @@ timezone-aware. `Store` is the one facade; each concern is a module of its own:
     base.py      opening, schema upgrades, transactions, health
     schema.py    the tables          codec.py     rows <-> the engine's objects
     records.py   checks and alert states (group commit)
+    accounts.py  accounts read back: recent results, alert states, told routes
     history.py   history and downsampling
     outbox.py    the outbox and delivery leases
     silences.py  silences and answered requests
@@ -16,6 +17,7 @@ timezone-aware. `Store` is the one facade; each concern is a module of its own:
 
 from __future__ import annotations
 
+from .accounts import AccountReads, AccountView
 from .base import NOTHING_YET, StoreBase, async_url, describe
 from .codec import (
     TOLD,
@@ -46,7 +48,15 @@ from .schema import (
 from .silences import SilenceRecords
 
 
-class Store(CheckRecords, HistoryRecords, OutboxRecords, SilenceRecords, LeaseRecords, StoreBase):
+class Store(
+    CheckRecords,
+    AccountReads,
+    HistoryRecords,
+    OutboxRecords,
+    SilenceRecords,
+    LeaseRecords,
+    StoreBase,
+):
     """Everything the engine, the commands and the CLI keep: one object, one connection pool."""
 
 
@@ -54,6 +64,7 @@ __all__ = [
     "GROUP_COMMIT_MAX",
     "NOTHING_YET",
     "TOLD",
+    "AccountView",
     "Delivery",
     "OutboxEntry",
     "OutboxStatus",

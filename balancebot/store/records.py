@@ -8,23 +8,19 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ..errors import LeaseLost
 from ..models import (
-    AlertKey,
     AlertState,
     AlertStatus,
     BalanceSnapshot,
     CheckResult,
-    Severity,
     TransitionKind,
 )
 from . import leases
 from .base import StoreBase
-from .codec import TOLD, OutboxEntry, Route, as_utc, result_from_row, snapshot_row
-from .history import balances_for
+from .codec import TOLD, OutboxEntry, snapshot_row
 from .leases import CheckLease
 from .outbox import insert_outbox
 from .schema import alert_routes, alert_states, snapshot_balances, snapshots
@@ -207,19 +203,6 @@ class CheckRecords(StoreBase):
             )
             await conn.execute(alert_routes.insert().values(**row))
 
-    async def told_routes(self, account: str | None = None) -> dict[AlertKey, set[Route]]:
-        """Per open alert (of one account, or all), the (notifier, target) pairs that were
-        told it fired."""
-        found: dict[AlertKey, set[Route]] = {}
-        query = sa.select(alert_routes)
-        if account is not None:
-            query = query.where(alert_routes.c.account == account)
-        async with self._reading() as conn:
-            for r in await conn.execute(query):
-                key = AlertKey(r.account, r.rule, r.subject)
-                found.setdefault(key, set()).add((r.notifier, r.target))
-        return found
-
     async def _put_state(self, conn: AsyncConnection, state: AlertState) -> None:
         key = state.key
         await conn.execute(
@@ -243,47 +226,3 @@ class CheckRecords(StoreBase):
                 last_notified_at=state.last_notified_at,
             )
         )
-
-    async def recent_results(self, account: str, limit: int) -> list[CheckResult]:
-        """The account's last `limit` results, oldest first."""
-        async with self._reading() as conn:
-            rows = (
-                await conn.execute(
-                    sa.select(snapshots)
-                    .where(snapshots.c.account == account)
-                    .order_by(snapshots.c.taken_at.desc(), snapshots.c.id.desc())
-                    .limit(limit)
-                )
-            ).all()
-            balances = await balances_for(conn, [r.id for r in rows])
-        return [result_from_row(r, balances.get(r.id, {})) for r in reversed(rows)]
-
-    async def last_successes(self) -> dict[str, datetime]:
-        """Per account, when it was last checked successfully."""
-        async with self._reading() as conn:
-            rows = await conn.execute(
-                sa.select(snapshots.c.account, sa.func.max(snapshots.c.taken_at))
-                .where(snapshots.c.outcome == "ok")
-                .group_by(snapshots.c.account)
-            )
-            return {account: as_utc(at) for account, at in rows}
-
-    async def alert_states(self, account: str | None = None) -> dict[AlertKey, AlertState]:
-        """Every alert's state, or one account's."""
-        query = sa.select(alert_states)
-        if account is not None:
-            query = query.where(alert_states.c.account == account)
-        async with self._reading() as conn:
-            rows = (await conn.execute(query)).all()
-        states = {}
-        for row in rows:
-            key = AlertKey(row.account, row.rule, row.subject)
-            states[key] = AlertState(
-                key=key,
-                status=AlertStatus(row.status),
-                severity=None if row.severity is None else Severity(row.severity),
-                pending_checks=row.pending_checks,
-                started_at=row.started_at,
-                last_notified_at=row.last_notified_at,
-            )
-        return states
