@@ -109,7 +109,8 @@ class CheckPipeline:
         self._in_flight: set[asyncio.Task[object]] = set()
         self._metrics = metrics
         self._last_success: dict[str, datetime] = {}
-        self._told: dict[AlertKey, set[Route]] = {}
+        # per account (a read-back replaces one account's without a scan of all of them)
+        self._told: dict[str, dict[AlertKey, set[Route]]] = {}
         self._internal: dict[str, int] = {}  # account -> internal failures in a row
         self._traced: set[tuple[str, str]] = set()  # (account, exception type) logged in full
         self._secrets = config_secrets(config)
@@ -129,7 +130,9 @@ class CheckPipeline:
             for account, view in views.items():
                 self._recent[account] = await self._recent_results(account, view.recent)
         self._last_success = await self._store.last_successes()
-        self._told = await self._store.told_routes()
+        self._told = {}
+        for key, routes in (await self._store.told_routes()).items():
+            self._told.setdefault(key.account, {})[key] = routes
 
     async def refresh(self, *accounts: str) -> None:
         """Re-read accounts' alert states and history: with replicas sharing the store, their
@@ -142,9 +145,9 @@ class CheckPipeline:
             self._states.update(view.states)
             if view.states:  # an empty set is 216 bytes, and most accounts have no alert state
                 self._keys[account] = set(view.states)
-            for key in [k for k in self._told if k.account == account]:
-                del self._told[key]
-            self._told.update(view.told)
+            self._told.pop(account, None)
+            if view.told:
+                self._told[account] = view.told
 
     def _limits(self, accounts: Sequence[str]) -> dict[str, int]:
         """How many of each account's last results its rules need."""
@@ -321,7 +324,7 @@ class CheckPipeline:
                     s.mutes(transition.kind, transition.key, transition.severity, now)
                     for s in silences
                 )
-                told = self._told.get(transition.key, set())
+                told = self._told.get(transition.key.account, {}).get(transition.key, set())
                 quiet = self._config.quiet_hours
                 held = quiet_until(quiet, now, self._zone, transition.severity) if quiet else None
                 for notifier in self._config.route(
@@ -357,6 +360,10 @@ class CheckPipeline:
             n = entry.notification
             key = AlertKey(n.account, n.rule, n.subject)
             if n.kind is TransitionKind.RESOLVED:
-                self._told.pop(key, None)
+                told = self._told.get(n.account, {})
+                told.pop(key, None)
+                if not told:
+                    self._told.pop(n.account, None)
             elif not entry.muted:
-                self._told.setdefault(key, set()).add((entry.notifier, entry.target))
+                told = self._told.setdefault(n.account, {})
+                told.setdefault(key, set()).add((entry.notifier, entry.target))
