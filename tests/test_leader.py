@@ -1,16 +1,19 @@
 """Leader election on a real PostgreSQL: one leader at a time, and leadership moves when the
-leader's connection dies (a SIGKILLed replica) or when it stops."""
+leader's connection dies (a SIGKILLed replica), when it stops, and when the network between it
+and the server goes silent (a TCP proxy blackholes it; nothing is closed)."""
 
 from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import asyncpg
 import pytest
+from sqlalchemy.engine import make_url
 
 from balancebot.leader import Leadership
+from balancebot.testing.netfaults import Proxy
 
 pytestmark = pytest.mark.postgres
 
@@ -19,15 +22,37 @@ KEY = 4242 + os.getpid()  # this run's own lock, whatever else uses the server
 
 
 class Replica:
-    def __init__(self, name: str) -> None:
+    def __init__(
+        self,
+        name: str,
+        url: str = URL,
+        *,
+        peers: list[Replica] | None = None,
+        interval: float = 0.02,
+        timeout: float = 2,
+    ) -> None:
         self.name = name
         self.changes: list[bool] = []
         self.changed = asyncio.Event()
         self.stop = asyncio.Event()
-        self.leadership = Leadership(URL, self._on_change, key=KEY, interval=0.02, timeout=2)
+        self.leadership = Leadership(
+            url, self._on_change, key=KEY, interval=interval, timeout=timeout
+        )
         self.task: asyncio.Task[None] | None = None
+        self.peers = peers if peers is not None else []
+        self.peers.append(self)
+        self.overlaps: list[str] = []  # peers that were leading when this one was elected
+        self.on_step_down: Callable[[], Awaitable[None]] | None = None  # runs as it steps down
+        self.stepped_down_at = 0.0
 
     async def _on_change(self, leading: bool) -> None:
+        if leading:
+            others = [p.name for p in self.peers if p is not self and p.leadership.is_leader]
+            self.overlaps += others
+        else:
+            self.stepped_down_at = asyncio.get_running_loop().time()
+            if self.on_step_down is not None:
+                await self.on_step_down()
         self.changes.append(leading)
         self.changed.set()
 
@@ -57,12 +82,41 @@ async def server() -> AsyncIterator[asyncpg.Connection]:
     await connection.close()
 
 
-async def _holder_pid(server: asyncpg.Connection) -> int:
-    pid: int = await server.fetchval(
+async def _holder_pid(server: asyncpg.Connection) -> int | None:
+    pids = await server.fetch(
         "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND granted",
         KEY,
     )
-    return pid
+    assert len(pids) <= 1, pids  # an advisory lock has one holder at most
+    return pids[0]["pid"] if pids else None
+
+
+async def _client_port(server: asyncpg.Connection, pid: int) -> int:
+    port: int = await server.fetchval(
+        "SELECT client_port FROM pg_stat_activity WHERE pid = $1", pid
+    )
+    return port
+
+
+async def _alive(server: asyncpg.Connection, pid: int) -> bool:
+    """Whether the session still exists (its lock too, if it held one)."""
+    return bool(await server.fetchval("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pid))
+
+
+async def _campaigners(server: asyncpg.Connection) -> set[int]:
+    """Client ports of the sessions whose last query was trying for the lock."""
+    rows = await server.fetch(
+        "SELECT client_port FROM pg_stat_activity"
+        " WHERE datname = current_database() AND query = 'SELECT pg_try_advisory_lock($1)'"
+    )
+    return {row["client_port"] for row in rows}
+
+
+async def _eventually(check: Callable[[], Awaitable[bool]], within: float = 15) -> None:
+    """Poll the server's state (a session's queries are observable no other way)."""
+    async with asyncio.timeout(within):
+        while not await check():  # noqa: ASYNC110 - only observable by polling
+            await asyncio.sleep(0.01)
 
 
 async def test_one_leader_and_a_takeover_when_its_connection_dies(
@@ -125,3 +179,89 @@ async def test_an_unreachable_server_is_retried_and_reported_once() -> None:
     stop.set()
     await asyncio.wait_for(task, 10)
     assert "ConnectionRefusedError" in leadership.last_error or "OSError" in leadership.last_error
+
+
+# A partition: short enough to run fast, long enough that a busy CI machine answers in time.
+INTERVAL, TIMEOUT = 0.05, 1.0
+
+
+@pytest.fixture
+async def proxy() -> AsyncIterator[Proxy]:
+    url = make_url(URL)
+    proxy = await Proxy.start(url.host or "127.0.0.1", url.port or 5432)
+    yield proxy
+    await proxy.close()
+
+
+def _through(proxy: Proxy) -> str:
+    url = make_url(URL).set(host="127.0.0.1", port=proxy.port)
+    return url.render_as_string(hide_password=False)
+
+
+async def _partitioned_leader(
+    server: asyncpg.Connection, proxy: Proxy
+) -> tuple[Replica, Replica, int]:
+    """The first replica leads through `proxy`, the second campaigns on a direct connection."""
+    peers: list[Replica] = []
+    first = Replica("first", _through(proxy), peers=peers, interval=INTERVAL, timeout=TIMEOUT)
+    second = Replica("second", peers=peers, interval=INTERVAL, timeout=TIMEOUT)
+    first.start()
+    await first.until(leading=True)
+    holder = await _holder_pid(server)
+    assert holder is not None and await _client_port(server, holder) in proxy.server_ports()
+    second.start()
+
+    async def second_tried() -> bool:
+        return bool(await _campaigners(server) - proxy.server_ports())
+
+    await _eventually(second_tried)
+    return first, second, holder
+
+
+async def test_a_partitioned_leader_steps_down_before_the_server_frees_its_lock(
+    server: asyncpg.Connection, proxy: Proxy
+) -> None:
+    first, second, holder = await _partitioned_leader(server, proxy)
+    link = proxy.link(await _client_port(server, holder))
+    seen: list[tuple[int | None, bool, bool]] = []
+
+    async def look() -> None:  # the moment the first stops leading, what the server says
+        sockets_open = link[0].open and link[1].open
+        seen.append((await _holder_pid(server), second.leadership.is_leader, sockets_open))
+
+    first.on_step_down = look
+    loop = asyncio.get_running_loop()
+    cut = loop.time()
+    proxy.blackhole()
+    await first.until(leading=False)
+    down = first.stepped_down_at - cut
+    # the server still holds the first's lock, over sockets nobody closed: no second leader
+    assert seen == [(holder, False, True)]
+
+    # the server gives up on the session (as its keepalive would): the second takes over
+    proxy.sever()
+    severed = loop.time()
+    await second.until(leading=True)
+    takeover = loop.time() - severed
+    new_holder = await _holder_pid(server)
+    assert new_holder is not None and new_holder != holder
+
+    # the partition heals: the first reconnects and campaigns, and loses to the second
+    proxy.heal()
+    healed = loop.time()
+
+    async def first_tries_again() -> bool:
+        return bool(await _campaigners(server) & proxy.server_ports())
+
+    await _eventually(first_tries_again)
+    back = loop.time() - healed
+    assert await _holder_pid(server) == new_holder  # one lock, the second's, none leaked
+    assert not await _alive(server, holder)
+    assert first.changes == [True, False] and second.changes == [True]
+
+    await second.halt()
+    await first.until(leading=True)
+    await first.halt()
+    assert first.changes == [True, False, True, False] and second.changes == [True, False]
+    assert first.overlaps == second.overlaps == []
+    print(f"PARTITION step-down {down:.3f}s, takeover {takeover:.3f}s, campaign {back:.3f}s")

@@ -1,3 +1,4 @@
 """Public helpers for tests, balancebot's own and plugin authors': loopback fakes that speak
 each service's real wire protocol (DeepSeek, the Telegram Bot API, the Slack Web API and
-Socket Mode) and a clock that moves only when told to. The demo uses the DeepSeek fake."""
+Socket Mode), a clock that moves only when told to, and a TCP proxy that partitions the network
+(`netfaults`). The demo uses the DeepSeek fake."""
