@@ -3,10 +3,16 @@
 Telegram lets one process consume a bot's updates (`getUpdates`); with several replicas,
 only the leader runs the Telegram front-end. PostgreSQL already knows how to do this: a
 session-level advisory lock belongs to one connection and is released the moment that
-connection ends — a replica killed with SIGKILL loses it at once (its socket closes), and
-TCP keepalives bound how long a replica cut off by the network keeps it on the server's
-side. The holder pings its connection every `interval` and steps down as soon as a ping
-fails or takes too long, so it stops acting as leader before another can be elected.
+connection ends — a replica killed with SIGKILL loses it at once (its socket closes).
+
+A replica cut off by the network (nothing closed, packets just stop) is bounded on both
+sides. The holder pings its connection every `interval` and steps down as soon as a ping
+fails or takes longer than `timeout`: within `interval + timeout` of its last answered ping.
+The server ends the session, and so frees the lock, once no query has arrived for twice
+that (`idle_session_timeout`, PostgreSQL 14+), even when TCP stays up (a proxy or load
+balancer in between answers the server's keepalives; on PostgreSQL 13 and older only the
+keepalives bound it). The holder has stepped down by then, so two replicas never both lead;
+`tests/test_leader.py` partitions one with a TCP proxy.
 
 With SQLite there is one instance (the store is locked), which is always the leader.
 """
@@ -26,7 +32,9 @@ log = logging.getLogger(__name__)
 LOCK_KEY = 0x62626C64  # "bbld"
 OnChange = Callable[[bool], Awaitable[None]]
 
-# The server drops a silent client's session (and so its lock) after about 5 + 2 * 2 s.
+# The server's kernel drops a silent client's socket after about 5 + 2 * 2 s too, but only when
+# the client is directly on the other end (a proxy in between answers the probes itself) and no
+# reply is unacknowledged (Linux probes only an idle socket; retransmissions go on ~15 min).
 KEEPALIVES = {
     "tcp_keepalives_idle": "5",
     "tcp_keepalives_interval": "2",
@@ -52,6 +60,9 @@ class Leadership:
         self._key = key
         self._interval = interval
         self._timeout = timeout
+        # Longer than the holder can go without stepping down (a ping's wait and its timeout),
+        # with as much again for a slow event loop: a leader that is alive keeps its lock.
+        self._release_after = 2 * (interval + timeout)
         self.is_leader = False
         self.elected = asyncio.Event()
         self.last_error: str | None = None
@@ -61,9 +72,7 @@ class Leadership:
         while not stop.is_set():
             connection: asyncpg.Connection | None = None
             try:
-                connection = await asyncio.wait_for(
-                    asyncpg.connect(self._dsn, server_settings=KEEPALIVES), self._timeout
-                )
+                connection = await asyncio.wait_for(self._connect(), self._timeout)
                 await self._campaign(connection, stop)
             except Exception as exc:  # a lost connection takes many shapes; all mean retry
                 reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
@@ -71,11 +80,25 @@ class Leadership:
                     log.warning("leader election: %s; retrying", reason)
                 self.last_error = reason
             finally:
+                # Step down before the connection goes (and the lock with it): never two leaders.
                 await self._step_down()
                 if connection is not None:
                     with contextlib.suppress(Exception):
                         await asyncio.wait_for(connection.close(), self._timeout)
             await _wait(stop, self._interval)
+
+    async def _connect(self) -> asyncpg.Connection:
+        connection = await asyncpg.connect(self._dsn, server_settings=KEEPALIVES)
+        try:
+            if connection.get_server_version() >= (14,):
+                await connection.fetchval(
+                    "SELECT set_config('idle_session_timeout', $1, false)",
+                    f"{round(self._release_after * 1000)}ms",
+                )
+        except BaseException:
+            connection.terminate()
+            raise
+        return connection
 
     async def _campaign(self, connection: asyncpg.Connection, stop: asyncio.Event) -> None:
         while not stop.is_set():

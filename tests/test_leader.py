@@ -237,6 +237,7 @@ async def test_a_partitioned_leader_steps_down_before_the_server_frees_its_lock(
     down = first.stepped_down_at - cut
     # the server still holds the first's lock, over sockets nobody closed: no second leader
     assert seen == [(holder, False, True)]
+    assert down < 2 * (INTERVAL + TIMEOUT)  # the server's own bound, the next test's
 
     # the server gives up on the session (as its keepalive would): the second takes over
     proxy.sever()
@@ -265,3 +266,30 @@ async def test_a_partitioned_leader_steps_down_before_the_server_frees_its_lock(
     assert first.changes == [True, False, True, False] and second.changes == [True, False]
     assert first.overlaps == second.overlaps == []
     print(f"PARTITION step-down {down:.3f}s, takeover {takeover:.3f}s, campaign {back:.3f}s")
+
+
+async def test_the_server_frees_a_partitioned_leaders_lock_though_tcp_stays_up(
+    server: asyncpg.Connection, proxy: Proxy
+) -> None:
+    """A proxy or load balancer between replica and server answers the server's keepalives,
+    so they never fire: the server ends the session itself once no ping arrives."""
+    first, second, holder = await _partitioned_leader(server, proxy)
+    port = await _client_port(server, holder)
+    client_end, server_end = proxy.link(port)
+    loop = asyncio.get_running_loop()
+    cut = loop.time()
+    proxy.blackhole()
+    await first.until(leading=False)
+    await second.until(leading=True)
+    takeover = loop.time() - cut
+    assert first.overlaps == second.overlaps == []
+    # the server closed the connection, with its idle-session timeout error (SQLSTATE 57P05),
+    # which the proxy holds back; its socket to the replica was never closed
+    await asyncio.wait_for(server_end.ended.wait(), 5)
+    assert b"57P05" in server_end.held
+    assert client_end.open
+    assert not await _alive(server, holder)
+    await second.halt()
+    await first.halt()
+    down = first.stepped_down_at - cut
+    print(f"PARTITION step-down {down:.3f}s, server released and second elected {takeover:.3f}s")
