@@ -21,12 +21,12 @@ from ..i18n import N_, _
 from ..models import AlertKey, AlertStatus, Notification, TransitionKind
 from ..render import human_duration, local_time
 from ..silences import release_unmuted
-from . import REFUSAL
 from .access import Caller
+from .core import REFUSAL
 from .operations import MAX_MUTE
 
 if TYPE_CHECKING:
-    from . import Commands
+    from .core import Commands
 
 log = logging.getLogger(__name__)
 
