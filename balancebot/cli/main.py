@@ -1,4 +1,5 @@
-"""The `balancebot` command. Imports stay inside commands, so `check` loads only what it uses.
+"""The `balancebot` command: its arguments. What each command does is in handlers.py, and
+imports stay inside the handlers, so `check` loads only what it uses.
 
 argparse rather than a CLI library: `check` is a process that cron or a monitoring system
 starts every minute, and importing click was a tenth of its whole run.
@@ -7,245 +8,26 @@ starts every minute, and importing click was a tenth of its whole run.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
-from collections.abc import Callable, Collection, Sequence
-from typing import TYPE_CHECKING, Any, NoReturn
+from collections.abc import Callable, Sequence
+from typing import Any
 
-if TYPE_CHECKING:
-    from ..config import Config
+from .handlers import (
+    alerts,
+    check,
+    db,
+    demo,
+    history,
+    init,
+    notify_test,
+    providers,
+    run,
+    silences,
+    validate,
+)
 
-EXIT_CONFIG_ERROR = 2
-EXIT_UNKNOWN = 3  # what `check` says when it cannot give a verdict (monitoring-plugin rules)
 LOG_LEVELS = ("debug", "info", "warning", "error")
 CHECK_FORMATS = ("text", "json", "nagios")
-
-
-def _configure_logging(args: argparse.Namespace, quiet_default: str | None = None) -> None:
-    """`quiet_default`: the level a command uses when the user left `--log-level` at info."""
-    from ..logs import configure
-
-    level = quiet_default if quiet_default and args.log_level == "info" else args.log_level
-    configure(level, args.log_format)
-
-
-def _load(
-    args: argparse.Namespace,
-    notifiers: Collection[str] | None = None,
-    fail: Callable[[Exception], NoReturn] | None = None,
-) -> Config:
-    """Load or `fail` (default: exit 2); secrets are masked in every log line from here on.
-
-    `notifiers`: the ones the command builds (None: all); only their secrets are needed."""
-    import logging
-
-    from ..config import load_config
-    from ..config.locate import find_config
-    from ..config.plugin_options import config_secrets
-    from ..errors import ConfigError
-    from ..redact import install
-
-    try:
-        path, found_by = find_config(args.config_path)
-        config = load_config(path, notifiers=notifiers)
-    except ConfigError as exc:
-        (fail or _fail_config)(exc)
-    if found_by != "-c":
-        logging.getLogger("balancebot").info("configuration: %s (%s)", path.resolve(), found_by)
-    args.config_path = str(path)
-    install(config_secrets(config))
-    from ..i18n import activate
-
-    activate(config.language)
-    return config
-
-
-def _fail_config(exc: Exception) -> NoReturn:
-    print(f"balancebot: {exc}", file=sys.stderr)
-    sys.exit(EXIT_CONFIG_ERROR)
-
-
-def validate(args: argparse.Namespace) -> None:
-    """Check a configuration without touching the network."""
-    _configure_logging(args, quiet_default="warning")
-    config = _load(args)
-    print(
-        f"{args.config_path}: OK — {len(config.accounts)} account(s), {len(config.rules)} "
-        f"rule(s), notifiers: {', '.join(n.name for n in config.notifiers)}"
-    )
-
-
-def check(args: argparse.Namespace) -> None:
-    """Check every account once; exit 0 OK, 1 warning, 2 critical, 3 unknown."""
-    try:
-        _check(args)
-    except (Exception, KeyboardInterrupt) as exc:  # whatever it is: one line, UNKNOWN
-        from ..redact import scrub_installed
-
-        reason = " ".join(scrub_installed(f"{type(exc).__name__}: {exc}").split())
-        _unknown(args, f"internal error: {reason}")
-
-
-def _unknown(args: argparse.Namespace, reason: str) -> NoReturn:
-    """One line: on stdout as a plugin status for Nagios, else on stderr."""
-    if args.format == "nagios":
-        print(f"BALANCE UNKNOWN - {reason}")
-    else:
-        print(f"balancebot: {reason}", file=sys.stderr)
-    sys.exit(EXIT_UNKNOWN)
-
-
-def _check(args: argparse.Namespace) -> None:
-    _configure_logging(args, quiet_default="error")
-    from ..tls import load_in_background
-
-    trust_store = load_in_background()  # on a thread, while the config is read
-
-    def fail(exc: Exception) -> NoReturn:
-        first, *rest = str(exc).splitlines()
-        _unknown(args, " ".join([first, "; ".join(line.strip() for line in rest)]).strip())
-
-    config = _load(args, notifiers=(), fail=fail)  # keeps Slack/Telegram unimported
-    from . import check as oneshot
-
-    try:
-        tls = trust_store.result()
-    except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
-        _unknown(args, f"cannot load CA certificates: {exc}")
-    reports = asyncio.run(oneshot.check_all(config, tls=tls))
-    if args.outlook:
-        outlooks = asyncio.run(oneshot.outlooks(config, reports))
-        reports = [oneshot.with_outlook(r, outlooks.get(r.result.account)) for r in reports]
-    if args.format == "json":
-        import json
-
-        print(json.dumps(oneshot.as_json(reports), indent=2))
-    elif args.format == "nagios":
-        print(oneshot.as_nagios(config, reports))
-    else:
-        print(oneshot.as_table(reports))
-    sys.exit(int(oneshot.overall(reports)))
-
-
-def run(args: argparse.Namespace) -> None:
-    """Run the daemon: scheduled checks, alerts and deliveries until SIGINT/SIGTERM."""
-    import signal
-
-    _configure_logging(args)
-    config = _load(args)
-    from ..daemon import Daemon
-    from ..errors import BalanceBotError
-
-    async def serve() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        async with Daemon.open(config) as daemon:
-            await daemon.serve(stop)
-
-    try:
-        asyncio.run(serve())
-    except BalanceBotError as exc:
-        print(f"balancebot: {exc}", file=sys.stderr)
-        sys.exit(1)
-
-
-def notify_test(args: argparse.Namespace) -> None:
-    """Send a test message through each notifier, to check tokens and channel ids."""
-    _configure_logging(args, quiet_default="warning")
-    only = tuple(args.only)
-    config = _load(args, notifiers=only or None)  # an unknown name is a config error
-    from .notify_test import send_test_messages
-
-    outcomes = asyncio.run(send_test_messages(config, only))
-    for outcome in outcomes:
-        print(outcome.line())
-    sys.exit(0 if all(o.error is None for o in outcomes) else 1)
-
-
-def history(args: argparse.Namespace) -> None:
-    """Balance history from the store: a table (one row per hour), or a chart."""
-    _configure_logging(args, quiet_default="warning")
-    config = _load(args, notifiers=())
-    name = args.account or config.accounts[0].name
-    if name not in {a.name for a in config.accounts}:
-        names = ", ".join(repr(a.name) for a in config.accounts)
-        _fail_config(Exception(f"no account named {name!r} (configured: {names})"))
-    from ..errors import BalanceBotError
-    from .history import history_png, history_table
-
-    try:  # also StoreError: `history` reads a store, it never creates one
-        if args.plot is None:
-            print(asyncio.run(history_table(config, name, args.days)))
-            return
-        image = asyncio.run(history_png(config, name, args.days))
-    except BalanceBotError as exc:  # ChartsUnavailable, NoHistory ("no data yet") too
-        print(f"balancebot: {exc}", file=sys.stderr)
-        sys.exit(1)
-    with open(args.plot, "wb") as out:
-        out.write(image)
-    print(f"wrote {args.plot} ({len(image) // 1024} KiB)")
-
-
-def demo(args: argparse.Namespace) -> None:
-    """Watch a simulated account drain, alert, escalate and recover. No credentials needed."""
-    _configure_logging(args, quiet_default="warning")
-    try:
-        from .demo import run_demo
-
-        shown = asyncio.run(run_demo(args.time_limit))
-    except KeyboardInterrupt:  # Ctrl-C while starting, before the demo handles it itself
-        print("\nDemo stopped (interrupted).", flush=True)
-        shown = False
-    sys.exit(0 if shown else 1)
-
-
-# --- alerts and silences: the chat command layer from a terminal (cli/operate.py) -----------
-
-
-def alerts(args: argparse.Namespace) -> None:
-    """Current alerts from the store (what /alerts shows): table or --json."""
-    _operate(args, lambda op: op.alerts(args.as_json))
-
-
-def silences(args: argparse.Namespace) -> None:
-    """List, add or expire silences (what /mute and /unmute change), without the daemon."""
-    if args.action == "add":
-        _operate(args, lambda op: op.add(args.duration, args.account, args.rule, args.comment))
-    elif args.action == "expire":
-        _operate(args, lambda op: op.expire(args.id))
-    else:
-        _operate(args, lambda op: op.list_silences(args.as_json))
-
-
-def _operate(args: argparse.Namespace, work: Callable[[Any], Any]) -> None:
-    """Exit 0 done, 1 store missing/unreachable or no such silence, 2 bad config/arguments."""
-    _configure_logging(args, quiet_default="warning")
-    config = _load(args, notifiers=())
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from ..commands.operations import UsageError
-    from ..errors import StoreError
-    from ..store import Store
-    from .operate import Operator, existing_store
-
-    async def go(url: str) -> str:
-        store = await Store.open(url, migrate=False)
-        try:
-            return str(await work(Operator(config, store)))
-        finally:
-            await store.close()
-
-    try:
-        print(asyncio.run(go(existing_store(config))))
-    except UsageError as exc:
-        _fail_config(exc)
-    except (StoreError, LookupError, SQLAlchemyError, OSError) as exc:
-        first = (str(exc).splitlines() or [type(exc).__name__])[0]  # SQLAlchemy adds lines
-        prefix = "" if isinstance(exc, StoreError | LookupError) else "the store failed: "
-        print(f"balancebot: {prefix}{first}", file=sys.stderr)
-        sys.exit(1)
 
 
 def _add_operate_commands(
@@ -266,44 +48,6 @@ def _add_operate_commands(
     adding.add_argument("--comment", default="", help="why, shown in the list")
     expiring = with_config(actions.add_parser("expire", help="end a silence now"))
     expiring.add_argument("id", metavar="ID", type=int, help="from `silences list`")
-
-
-def db(args: argparse.Namespace) -> None:
-    """The store's schema: `status` (exit 1 if an upgrade is due) or `upgrade`."""
-    _configure_logging(args, quiet_default="warning")
-    config = _load(args, notifiers=())
-    from ..errors import StoreError
-    from . import db as schema
-
-    url = config.store.database_url
-    try:
-        if args.action == "upgrade":
-            print(asyncio.run(schema.upgrade(url)))
-            return
-        found = asyncio.run(schema.schema_status(url))
-    except StoreError as exc:
-        print(f"balancebot: {exc}", file=sys.stderr)
-        sys.exit(1)
-    print(schema.describe(found))
-    sys.exit(0 if found.up_to_date else 1)
-
-
-def providers(args: argparse.Namespace) -> None:
-    """List the installed providers and what each needs (which key, which host, options)."""
-    from .providers import providers_table
-
-    print(providers_table())
-
-
-def init(args: argparse.Namespace) -> None:
-    """Write a commented starter configuration; asks a few questions on a terminal."""
-    from ..errors import ConfigError
-    from .init import run_init
-
-    try:
-        run_init(args)
-    except (ConfigError, ValueError, OSError) as exc:
-        _fail_config(exc)
 
 
 class _Version(argparse.Action):
