@@ -34,13 +34,16 @@ MARKERS_UP_TO = 60  # few points: mark each check, so a lone point is visible
 def plot_history(
     history: Sequence[BalanceSnapshot],
     account: str,
+    provider: str,
     days: int,
     zone: tzinfo,
     thresholds: dict[Currency, ThresholdLimits],
 ) -> bytes:
     """One panel per currency: total and granted balance as steps (a balance changes in
     steps, between checks), the thresholds as labelled lines. The x axis spans the data,
-    at least SHORTEST_SPAN; raises NoHistory when there is nothing to draw."""
+    at least SHORTEST_SPAN; raises NoHistory when there is nothing to draw. `provider`: the
+    account's provider as people know it (its `display_name`), named in the title, which is
+    also the PNG's Title."""
     try:
         from matplotlib import font_manager, rcParams
         from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -112,15 +115,15 @@ def plot_history(
     )
     axes[-1].set_xlabel(str(zone))
     title = ngettext(
-        "{account}: DeepSeek balance, last {days} day",
-        "{account}: DeepSeek balance, last {days} days",
+        "{account}: {provider} balance, last {days} day",
+        "{account}: {provider} balance, last {days} days",
         days,
         translate=text is _,
-    )
-    figure.suptitle(title.format(account=account, days=days))
+    ).format(account=account, provider=provider, days=days)
+    figure.suptitle(title)
     figure.tight_layout()
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
+    figure.savefig(buffer, format="png", metadata={"Title": title})
     return buffer.getvalue()
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import ConfigError
 
 if TYPE_CHECKING:
+    from .config import Config
     from .frontends import FrontEnd
     from .notifiers import Notifier
     from .providers import Provider
@@ -54,6 +55,12 @@ def _load(group: str, name: str, where: str) -> Any:
 def provider_class(name: str, where: str = "provider") -> type[Provider[Any]]:
     cls: type[Provider[Any]] = _load(PROVIDERS, name, where)
     return cls
+
+
+def provider_title(config: Config, account: str) -> str:
+    """What people call an account's provider ("DeepSeek"), as alerts and charts name it."""
+    name = next(a.provider for a in config.accounts if a.name == account)
+    return provider_class(name).display_name
 
 
 def notifier_class(name: str, where: str = "type") -> type[Notifier]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import struct
 import sys
@@ -66,20 +67,36 @@ def png_size(data: bytes) -> tuple[int, int]:
     return width, height
 
 
+def png_title(data: bytes) -> str:
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as image:
+        title: str = image.text["Title"]
+    return title
+
+
 def test_chart_is_a_sane_png_with_thresholds(make_config: Any) -> None:
     config: Config = make_config(rules=[THRESHOLDS])
-    data = plot_history(week_of_history(), "prod", 7, SHANGHAI, config.thresholds_for("prod"))
+    thresholds = config.thresholds_for("prod")
+    data = plot_history(week_of_history(), "prod", "DeepSeek", 7, SHANGHAI, thresholds)
     width, height = png_size(keep("history-7d.png", data))
     assert (width, height) == (900, 400)
     assert 10_000 < len(data) < 500_000
+    assert png_title(data) == "prod: DeepSeek balance, last 7 days"
+
+
+def test_the_title_names_the_accounts_provider() -> None:
+    history = [replace(s, account="kimi", provider="moonshot") for s in week_of_history()]
+    data = plot_history(history, "kimi", "Moonshot", 1, SHANGHAI, {})
+    assert png_title(data) == "kimi: Moonshot balance, last 1 day"
 
 
 def test_no_history_says_no_data_yet_instead_of_a_chart() -> None:
     with pytest.raises(NoHistory, match=r"^no data yet: no balance of prod in the last 1 day$"):
-        plot_history([], "prod", 1, SHANGHAI, {})
+        plot_history([], "prod", "DeepSeek", 1, SHANGHAI, {})
     failed_only = [BalanceSnapshot("prod", "deepseek", NOW, False, {})]
     with pytest.raises(NoHistory, match="last 30 days"):
-        plot_history(failed_only, "prod", 30, SHANGHAI, {})
+        plot_history(failed_only, "prod", "DeepSeek", 30, SHANGHAI, {})
 
 
 @pytest.mark.parametrize(
@@ -107,7 +124,7 @@ def test_short_histories_span_their_data_not_a_default_window(
     history = [cny(NOW + timedelta(seconds=s), f"{170 - s / 60:.2f}") for s in offsets]
     assert charts._span(history) == span
     thresholds = make_config(rules=[THRESHOLDS]).thresholds_for("prod")
-    data = plot_history(history, "prod", 30, SHANGHAI, thresholds)
+    data = plot_history(history, "prod", "DeepSeek", 30, SHANGHAI, thresholds)
     assert png_size(keep(f"history-{name}-in-30d.png", data)) == (900, 400)
 
 
@@ -129,7 +146,7 @@ async def test_the_store_thins_from_the_first_snapshot_so_minutes_keep_their_det
 def test_without_matplotlib_the_command_explains(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
     with pytest.raises(ChartsUnavailable, match=r"pip install 'balancebot\[charts\]'"):
-        plot_history([], "prod", 30, SHANGHAI, {})
+        plot_history([], "prod", "DeepSeek", 30, SHANGHAI, {})
 
 
 async def seed(daemon: Daemon) -> None:
@@ -158,6 +175,7 @@ async def test_history_on_telegram_sends_a_photo(
     [photo] = telegram.photos
     assert photo["chat_id"] == "42" and photo["caption"].startswith("📈 <b>prod: balance over 7")
     assert png_size(photo["data"])[0] == 900
+    assert png_title(photo["data"]) == "prod: DeepSeek balance, last 7 days"
     assert "not allowed" in telegram.sent[0]["text"]
 
 
@@ -194,12 +212,18 @@ path = "state.db"
 name = "prod"
 api_key = "{API_KEY}"
 base_url = "{simulator.base_url}"
+[[accounts]]
+name = "kimi"
+provider = "moonshot"
+api_key = "{API_KEY}"
 """)
     config = load_config(path)
     store = await Store.open(config.store.database_url)
     shift = datetime.now(UTC) - NOW
     for snapshot in week_of_history():
         await store.save_check(replace(snapshot, taken_at=snapshot.taken_at + shift))
+        kimi = replace(snapshot, account="kimi", provider="moonshot")
+        await store.save_check(replace(kimi, taken_at=snapshot.taken_at + shift))
     await store.close()
 
     async def run(*args: str) -> tuple[int, str]:
@@ -219,9 +243,10 @@ base_url = "{simulator.base_url}"
     assert 48 <= len(lines) - 1 <= 50  # one row per hour
     assert lines[-1].split()[2:] == ["CST", "CNY", "216.00", "0.00", "216.00", "yes"]
     out_png = tmp_path / "chart.png"
-    _, said = await run("--plot", str(out_png))
+    _, said = await run("--account", "kimi", "--plot", str(out_png))
     assert said.startswith(f"wrote {out_png}")
     assert png_size(out_png.read_bytes())[0] == 900
+    assert png_title(out_png.read_bytes()) == "kimi: Moonshot balance, last 30 days"
 
 
 async def test_history_never_creates_a_store_and_a_wrong_path_creates_no_directory(
@@ -284,9 +309,8 @@ def test_the_forecast_runs_to_zero_and_top_ups_are_marked(make_config: Any) -> N
     assert (float(forecast.get_ydata()[0]), float(forecast.get_ydata()[1])) == (50.0, 0.0)
     assert zero_at == runs_out.astimezone(SHANGHAI)
     assert end is not None and end > runs_out  # the axis reaches past the end
-    data = plot_history(
-        history, "prod", 1, SHANGHAI, make_config(rules=[THRESHOLDS]).thresholds_for("prod")
-    )
+    thresholds = make_config(rules=[THRESHOLDS]).thresholds_for("prod")
+    data = plot_history(history, "prod", "DeepSeek", 1, SHANGHAI, thresholds)
     assert png_size(keep("history-forecast-and-top-up.png", data)) == (900, 400)
 
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from ..charts import CHART_POINTS, plot_history
 from ..config import Config
 from ..models import BalanceSnapshot
+from ..plugins import provider_title
 from ..rules import money
 from ..store import Store
 
@@ -59,6 +60,7 @@ async def history_table(config: Config, account: str, days: int) -> str:
 async def history_png(config: Config, account: str, days: int) -> bytes:
     history = await load_history(config, account, days, max_points=CHART_POINTS)
     zone = config.zone
+    provider = provider_title(config, account)
     return await asyncio.to_thread(
-        plot_history, history, account, days, zone, config.thresholds_for(account)
+        plot_history, history, account, provider, days, zone, config.thresholds_for(account)
     )

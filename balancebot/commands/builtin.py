@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from ..i18n import N_, _, ngettext
 from ..models import AlertStatus, BalanceSnapshot, Severity
+from ..plugins import provider_title
 from ..quiet import quiet_until
 from ..render import balance_lines, human_duration, local_time, severity_name
 from ..silences import release_unmuted
@@ -196,9 +197,10 @@ async def history(self: Commands, request: Request) -> Reply:
         account, now - timedelta(days=days), max_points=CHART_POINTS, until=now
     )
     thresholds = self.config.thresholds_for(account)
+    provider = provider_title(self.config, account)
     try:
         image = await asyncio.to_thread(
-            plot_history, snapshots, account, days, self.zone, thresholds
+            plot_history, snapshots, account, provider, days, self.zone, thresholds
         )
     except ChartsUnavailable as exc:
         return Reply(str(exc), icon="📉")
