@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 import sqlalchemy as sa
-from run import Row, SimulatorProcess, proc_stats
+from common import Row, SimulatorProcess, proc_stats
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from balancebot.store import async_url, metadata

@@ -70,7 +70,7 @@ def _days(text: str) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="balancebot",
-        description="Watch DeepSeek API balances and warn your team before they run out.",
+        description="Watch LLM API balances and warn your team before they run out.",
     )
     parser.add_argument("--log-level", default="info", type=str.lower, choices=LOG_LEVELS)
     parser.add_argument(
