@@ -69,9 +69,13 @@ def now_micros() -> int:
 
 async def sweep_with(replicas: int, config: Path, engine: AsyncEngine, accounts: int) -> Any:
     """Seconds for `replicas` processes to check every account once (all due at once),
-    after a first sweep that warms them up; and the first replica's RSS afterwards."""
+    after a first sweep that warms them up; the first replica's RSS afterwards, and how
+    long it took to start on an empty database."""
     await reset(engine)
-    processes = [await start_daemon(config) for _ in range(replicas)]
+    started = time.perf_counter()
+    processes = [await start_daemon(config)]
+    startup = time.perf_counter() - started  # config, schema, schedule rows, read-back
+    processes += [await start_daemon(config) for _ in range(replicas - 1)]
     try:
         await until_all_checked(engine, 0, accounts)  # the warm-up sweep
         async with engine.begin() as conn:
@@ -80,7 +84,7 @@ async def sweep_with(replicas: int, config: Path, engine: AsyncEngine, accounts:
         elapsed = await until_all_checked(engine, start, accounts)
         await asyncio.sleep(3)  # idle
         rss, _ = proc_stats(processes[0].pid)
-        return elapsed, rss
+        return elapsed, rss, startup
     finally:
         for process in processes:
             process.send_signal(signal.SIGTERM)
@@ -156,8 +160,8 @@ async def main(accounts: int, url: str) -> list[Row]:
             config = Path(tmp) / "replicas.toml"
             write_config(config, url, server.url, accounts)
             bare = await bare_gets(server.url, accounts)
-            one, rss = await sweep_with(1, config, engine, accounts)
-            three, _ = await sweep_with(3, config, engine, accounts)
+            one, rss, startup = await sweep_with(1, config, engine, accounts)
+            three, _, _ = await sweep_with(3, config, engine, accounts)
         trips = await round_trips(url, server.url, 500)
     finally:
         await engine.dispose()
@@ -173,7 +177,16 @@ async def main(accounts: int, url: str) -> list[Row]:
                 "",
             )
         )
-    rows.append(Row("replicas: database statements per check", f"{trips:.1f}", "", None, ""))
+    rows.append(Row("replicas: database statements per check", f"{trips:.2f}", "", None, ""))
+    rows.append(
+        Row(
+            f"replicas: start-up of a replica with {accounts} accounts on an empty database",
+            f"{startup:.1f} s",
+            "",
+            None,
+            "",
+        )
+    )
     rows.append(
         Row(
             f"replicas: idle RSS of a replica with {accounts} accounts",

@@ -106,12 +106,12 @@ async def release_targets(conn: AsyncConnection, targets: Iterable[Target], owne
 async def schedule_accounts(conn: AsyncConnection, first_due: dict[str, datetime]) -> None:
     """Rows for accounts new to the schedule (existing ones keep their times); rows of
     accounts no longer configured are removed."""
-    insert = _upsert(conn)
-    for account, due in first_due.items():
+    if first_due:  # one statement for all (10,000 accounts: not 10,000 round trips)
         await conn.execute(
-            insert(check_schedule)
-            .values(account=account, next_at=due)
-            .on_conflict_do_nothing(index_elements=[check_schedule.c.account])
+            _upsert(conn)(check_schedule).on_conflict_do_nothing(
+                index_elements=[check_schedule.c.account]
+            ),
+            [{"account": account, "next_at": due} for account, due in first_due.items()],
         )
     await conn.execute(check_schedule.delete().where(check_schedule.c.account.not_in(first_due)))
 
