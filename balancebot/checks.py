@@ -29,7 +29,7 @@ from .models import (
 from .providers import BalanceFetcher, fetch_result
 from .quiet import quiet_until
 from .recent import Keep, RecentResults, keep_for
-from .redact import scrub
+from .redact import SecretMask
 from .render import notification_for
 from .retry import Backoff
 from .rules import evaluate, watched_currencies
@@ -113,7 +113,7 @@ class CheckPipeline:
         self._told: dict[str, dict[AlertKey, set[Route]]] = {}
         self._internal: dict[str, int] = {}  # account -> internal failures in a row
         self._traced: set[tuple[str, str]] = set()  # (account, exception type) logged in full
-        self._secrets = config_secrets(config)
+        self._mask = SecretMask(config_secrets(config))  # built once: thousands of keys
         self.health = store.health
         self.health.clock = clock
 
@@ -259,7 +259,7 @@ class CheckPipeline:
         """The traceback the first time an error of this type hits this account, one line
         after that: never silent, never a log storm."""
         what = (account, type(exc).__name__)
-        message = scrub(f"{type(exc).__name__}: {exc}", self._secrets)
+        message = self._mask.scrub(f"{type(exc).__name__}: {exc}")
         log.error(template, account, message, exc_info=what not in self._traced)
         self._traced.add(what)
 
@@ -272,7 +272,7 @@ class CheckPipeline:
         a header value, whatever raised it."""
         if not isinstance(result, CheckFailure):
             return result
-        clean = scrub(result.message, self._secrets)
+        clean = self._mask.scrub(result.message)
         if clean == result.message:
             return result
         return CheckFailure(result.account, result.provider, result.taken_at, result.kind, clean)

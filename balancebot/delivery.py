@@ -19,7 +19,7 @@ from .errors import DeliveryError
 from .health import SelfAlerts
 from .models import Notification
 from .notifiers import Notifier
-from .redact import scrub, secrets_in
+from .redact import SecretMask, secrets_in
 from .retry import Backoff
 from .store import Delivery, Store, leases
 
@@ -66,7 +66,7 @@ class Dispatcher:
         self._idle = False
         self.problems: dict[str, str] = {}
         """Targets whose last delivery failed permanently, with why (for status)."""
-        self._secrets = {secret for n in notifiers.values() for secret in secrets_in(n.options)}
+        self._mask = SecretMask(s for n in notifiers.values() for s in secrets_in(n.options))
         self.health = store.health
         self.health.clock = clock
         self.self_alerts = SelfAlerts(self.health, notifiers, clock)
@@ -97,7 +97,7 @@ class Dispatcher:
             except Exception as exc:  # the store, or a bug: never end delivery over it
                 log.error(
                     "delivery could not use the store: %s",
-                    scrub(str(exc), self._secrets),
+                    self._mask.scrub(str(exc)),
                     exc_info=store_failures == 0,
                 )
                 delay = STORE_RETRY.delay(store_failures, self._rng)
@@ -193,7 +193,7 @@ class Dispatcher:
 
     async def _failed(self, delivery: Delivery, attempts: int, exc: DeliveryError) -> None:
         where = _where(delivery)
-        exc.message = scrub(exc.message, self._secrets)
+        exc.message = self._mask.scrub(exc.message)
         permanent = exc.permanent or attempts >= self._backoff.attempts
         self._count(delivery, "failed" if permanent else "retried")
         if permanent:
