@@ -115,6 +115,17 @@ def test_cross_references_are_checked(tmp_path: Path) -> None:
     ]
 
 
+def test_a_long_list_of_names_is_cut_short_in_an_error(tmp_path: Path) -> None:
+    raw = {
+        "accounts": [account(name=f"a{i:02}") for i in range(20)],
+        "rules": [{"name": "u", "type": "unavailable", "accounts": ["nope"]}],
+    }
+    listed = ", ".join(f"'a{i:02}'" for i in range(12))
+    assert problems(raw, tmp_path) == [
+        f"rules[0].accounts: no account named 'nope' (configured: {listed} and 8 more)"
+    ]
+
+
 def test_plugins_are_checked(tmp_path: Path) -> None:
     raw = {
         "accounts": [account(provider="openai")],
