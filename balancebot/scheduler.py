@@ -11,18 +11,8 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from .checks import CheckPipeline
-from .config import AccountConfig, Config
-from .sweep import TICK_SECONDS, SharedSweep
-
-
-def default_jitter(account: AccountConfig) -> timedelta:
-    """Spread checks a little so many accounts don't hit the API in the same second."""
-    return (
-        account.jitter
-        if account.jitter is not None
-        else min(account.check_interval / 10, timedelta(seconds=30))
-    )
-
+from .config import Config
+from .sweep import TICK_SECONDS, SharedSweep, default_jitter
 
 HOUSEKEEPING_INTERVAL = timedelta(hours=6)
 

@@ -32,6 +32,16 @@ log = logging.getLogger(__name__)
 TICK_SECONDS = 0.5
 
 
+def default_jitter(account: AccountConfig) -> timedelta:
+    """Spread checks a little so many accounts don't hit the API in the same second (the
+    same default whether one instance schedules them or replicas share them)."""
+    return (
+        account.jitter
+        if account.jitter is not None
+        else min(account.check_interval / 10, timedelta(seconds=30))
+    )
+
+
 def lease_for(account: AccountConfig) -> timedelta:
     """Longer than a check's attempts take, so a live check normally keeps its lease; short,
     so a dead replica's accounts come due again soon. A check that outlives it (a long
@@ -95,7 +105,7 @@ class SharedSweep:
         lease); only when that write did not happen is the check rescheduled on its own."""
         account = self._accounts[name]
         started = self._clock.now()
-        jitter = account.jitter.total_seconds() if account.jitter is not None else 0.0
+        jitter = default_jitter(account).total_seconds()
         next_at = started + account.check_interval + timedelta(seconds=self._rng.uniform(0, jitter))
         written = False
         try:

@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from balancebot.config import Config
 from balancebot.daemon import Daemon
-from balancebot.store import async_url, outbox
+from balancebot.scheduler import default_jitter
+from balancebot.store import async_url, leases, outbox
 from balancebot.sweep import SharedSweep, lease_for
 from balancebot.testing.clock import FakeClock
 from balancebot.testing.deepseek import DeepSeekSimulator
@@ -93,6 +94,12 @@ async def _firing_rows(url: str) -> dict[str, int]:
         await engine.dispose()
 
 
+def _all_due(config: Config) -> float:
+    """Seconds after which every account checked now is due again, whatever its jitter."""
+    account = config.accounts[0]
+    return (account.check_interval + default_jitter(account)).total_seconds() + 1
+
+
 async def round_of_checks(replicas: list[tuple[Daemon, SharedSweep]]) -> None:
     for _, sweep in replicas:
         await sweep.tick()
@@ -114,7 +121,7 @@ async def test_each_due_check_runs_on_one_replica_and_state_carries_over(
     assert await store.next_check_due() >= clock.now() + interval  # type: ignore[operator]
     assert await store.claim_due_checks("x", clock.now(), interval, 10) == []
     for rounds in range(2, 5):
-        clock.advance(interval.total_seconds() + 1)
+        clock.advance(_all_due(config))
         await round_of_checks(replicas)
         assert [a.requests for a in simulator.accounts.values()] == [rounds] * ACCOUNTS
     # each account went low once: one FIRING each, whichever replica checked it
@@ -175,9 +182,8 @@ async def test_a_claim_is_read_back_in_one_read_and_a_bad_account_fails_alone(
     config: Config,
 ) -> None:
     (daemon, sweep), _ = replicas
-    interval = config.accounts[0].check_interval.total_seconds() + 1
     await round_of_checks(replicas)
-    clock.advance(interval)
+    clock.advance(_all_due(config))
     statements: list[str] = []
 
     def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
@@ -220,3 +226,24 @@ async def test_a_claim_is_read_back_in_one_read_and_a_bad_account_fails_alone(
     after = [a.requests for a in simulator.accounts.values()]
     assert after[0] == before[0]  # a0 could not be read: not checked from a stale memory
     assert sum(after) - sum(before) == ACCOUNTS - 1  # but those claimed with it were
+
+
+async def test_replicas_spread_checks_by_the_default_jitter(
+    replicas: list[tuple[Daemon, SharedSweep]], clock: FakeClock, config: Config
+) -> None:
+    """On main a replica scheduled every account's next check at the same instant when no
+    `jitter` was configured (a single instance spreads them by 10% of the interval)."""
+    interval = config.accounts[0].check_interval
+    assert config.accounts[0].jitter is None
+    started = clock.now()
+    await round_of_checks(replicas)
+    engine = create_async_engine(async_url(config.store.database_url))
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(sa.select(leases.check_schedule.c.next_at))
+            next_at = [row[0] for row in rows]
+    finally:
+        await engine.dispose()
+    assert len(next_at) == ACCOUNTS
+    assert all(started + interval <= at <= started + interval * 1.1 for at in next_at), next_at
+    assert len(set(next_at)) == ACCOUNTS, next_at  # spread, not all at once
