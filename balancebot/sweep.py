@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from .checks import CheckPipeline
 from .clock import Clock
 from .config import AccountConfig, Config
-from .errors import LeaseLost
+from .errors import LeaseLost, StoreError
 from .store import Store
 from .store.leases import CheckLease
 
@@ -71,6 +71,7 @@ class SharedSweep:
         self._accounts = {a.name: a for a in config.accounts}
         self._running: dict[str, asyncio.Task[None]] = {}
         self._more_due = False
+        self._claims_failing = False
         self._refilling = False
         self._refills: set[asyncio.Task[None]] = set()
         self._longest_lease = max(lease_for(a) for a in config.accounts)
@@ -89,7 +90,16 @@ class SharedSweep:
         if room <= 0:
             return
         now = self._clock.now()
-        claimed = await self._store.claim_due_checks(self.owner, now, self._longest_lease, room)
+        try:
+            claimed = await self._store.claim_due_checks(self.owner, now, self._longest_lease, room)
+        except StoreError as exc:  # the store's health says so, and alerts: one line here
+            if not self._claims_failing:
+                log.warning("cannot claim due checks (retrying every tick): %s", exc)
+            self._claims_failing = True
+            return
+        if self._claims_failing:
+            log.info("claiming due checks works again")
+            self._claims_failing = False
         self._more_due = len(claimed) == room
         fresh = [name for name in claimed if name in self._accounts and name not in self._running]
         if not fresh:
