@@ -286,3 +286,31 @@ class Daemon:
                 await campaign
             await release
             log.info("balancebot stopped")
+
+
+async def run_until_signalled(config: Config) -> None:
+    """`balancebot run`: the daemon until SIGINT or SIGTERM. A signal while it is still
+    starting (a database that accepts connections and never answers, or a migration waiting
+    for another replica's lock) ends the start at once, not when a timeout gives up."""
+    import signal
+
+    stop = asyncio.Event()
+    starting = asyncio.current_task()
+    running = False
+
+    def request_stop() -> None:
+        stop.set()
+        if not running and starting is not None:
+            starting.cancel()
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, request_stop)
+    try:
+        async with Daemon.open(config) as daemon:
+            running = True
+            await daemon.serve(stop)
+    except asyncio.CancelledError:
+        if not stop.is_set():
+            raise
+        log.info("balancebot stopped while starting")

@@ -14,6 +14,7 @@ import trustme
 
 from balancebot.testing.deepseek import DeepSeekSimulator, Fault
 from balancebot.testing.processes import spawn
+from balancebot.testing.tcpproxy import TcpProxy
 
 from .conftest import API_KEY
 
@@ -188,6 +189,30 @@ async def test_run_checks_alerts_and_stops_cleanly_on_sigterm(
     assert process.returncode == 0, err.decode()
     assert "balancebot stopped" in err.decode()
     assert API_KEY not in (out + err).decode()
+
+
+async def test_run_stops_at_once_on_sigterm_while_its_database_never_answers(
+    tmp_path: Path,
+) -> None:
+    """On main SIGTERM was ignored while the store was opening: a PostgreSQL that accepts
+    connections and never answers kept `run` for asyncpg's 60 s, then it exited 1."""
+    async with TcpProxy("127.0.0.1", 9) as database:
+        database.hold()
+        config = tmp_path / "config.toml"
+        store = f'[store]\nurl = "postgresql://u@127.0.0.1:{database.port}/none"\n'
+        text = CONFIG.format(base_url="http://127.0.0.1:9")
+        config.write_text(text.replace('[store]\npath = "state.db"\n', store))
+        process = await spawn("run", "-c", str(config), env={"TEST_DEEPSEEK_KEY": API_KEY})
+        try:
+            await asyncio.wait_for(database.accepted.wait(), timeout=30)
+            process.send_signal(signal.SIGTERM)
+            _, err = await asyncio.wait_for(process.communicate(), timeout=10)
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+    assert process.returncode == 0, err.decode()
+    assert "balancebot stopped while starting" in err.decode()
 
 
 async def test_demo_shows_fire_escalate_resolve_and_answers_commands(tmp_path: Path) -> None:

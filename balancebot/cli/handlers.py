@@ -128,23 +128,13 @@ def _check(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> None:
     """Run the daemon: scheduled checks, alerts and deliveries until SIGINT/SIGTERM."""
-    import signal
-
     _configure_logging(args)
     config = _load(args)
-    from ..daemon import Daemon
+    from ..daemon import run_until_signalled
     from ..errors import BalanceBotError
 
-    async def serve() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        async with Daemon.open(config) as daemon:
-            await daemon.serve(stop)
-
     try:
-        asyncio.run(serve())
+        asyncio.run(run_until_signalled(config))
     except BalanceBotError as exc:
         print(f"balancebot: {exc}", file=sys.stderr)
         sys.exit(1)
