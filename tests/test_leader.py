@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
+import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import asyncpg
@@ -293,3 +295,42 @@ async def test_the_server_frees_a_partitioned_leaders_lock_though_tcp_stays_up(
     await first.halt()
     down = first.stepped_down_at - cut
     print(f"PARTITION step-down {down:.3f}s, server released and second elected {takeover:.3f}s")
+
+
+FROZEN = """
+import asyncio, sys
+from balancebot.leader import Leadership
+
+async def told(leading):
+    print("leading" if leading else "stepped down", flush=True)
+
+leadership = Leadership(sys.argv[1], told, key=int(sys.argv[2]), interval=0.02, timeout=0.5)
+asyncio.run(leadership.run(asyncio.Event()))
+"""
+
+
+async def test_a_frozen_leader_loses_the_lock_and_steps_down_when_it_thaws(
+    server: asyncpg.Connection,
+) -> None:
+    """A leader stopped by SIGSTOP (a paused VM, an event loop blocked) keeps answering TCP
+    keepalives from its kernel; the server's idle_session_timeout frees its lock all the
+    same, and the thawed leader steps down at its next ping."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", FROZEN, URL, str(KEY), stdout=asyncio.subprocess.PIPE
+    )
+    assert process.stdout is not None
+    second = Replica("second")
+    try:
+        assert await asyncio.wait_for(process.stdout.readline(), 30) == b"leading\n"
+        process.send_signal(signal.SIGSTOP)
+        second.start()
+        await second.until(leading=True)
+        process.send_signal(signal.SIGCONT)
+        assert await asyncio.wait_for(process.stdout.readline(), 30) == b"stepped down\n"
+        assert second.leadership.is_leader
+    finally:
+        process.send_signal(signal.SIGCONT)
+        process.kill()
+        await process.wait()
+        if second.task is not None:
+            await second.halt()
