@@ -72,6 +72,7 @@ class SharedSweep:
         self._running: dict[str, asyncio.Task[None]] = {}
         self._more_due = False
         self._claims_failing = False
+        self._stopping = False
         self._refilling = False
         self._refills: set[asyncio.Task[None]] = set()
         self._longest_lease = max(lease_for(a) for a in config.accounts)
@@ -87,7 +88,7 @@ class SharedSweep:
         Also called as checks finish while more were due (a claim came back full), so a big
         sweep is not paced by the tick: claims go in batches of half the room."""
         room = self._config.max_concurrent_checks - len(self._running)
-        if room <= 0:
+        if room <= 0 or self._stopping:
             return
         now = self._clock.now()
         try:
@@ -117,7 +118,7 @@ class SharedSweep:
         started = self._clock.now()
         jitter = default_jitter(account).total_seconds()
         next_at = started + account.check_interval + timedelta(seconds=self._rng.uniform(0, jitter))
-        written = False
+        written = handed_back = False
         try:
             if not await _succeeded(read):  # one bad account must not sink its batch
                 await self._pipeline.refresh(name)
@@ -130,9 +131,12 @@ class SharedSweep:
             log.warning("check %s: results dropped: %s", name, exc)
         except Exception:  # the pipeline records failures itself; this is a bug's last stop
             log.exception("check %s ended unexpectedly", name)
+        except asyncio.CancelledError:
+            handed_back = self._stopping  # `stop` hands it back, due now
+            raise
         finally:
             self._running.pop(name, None)
-            if not written:
+            if not written and not handed_back:
                 await self._reschedule(name, next_at)
             self._refill()
 
@@ -145,6 +149,8 @@ class SharedSweep:
 
     def _refill(self) -> None:
         half = self._config.max_concurrent_checks // 2
+        if self._stopping:
+            return
         if self._more_due and len(self._running) <= half and not self._refilling:
             self._refilling = True
             task = asyncio.create_task(self._claim_more(), name="sweep refill")
@@ -165,10 +171,17 @@ class SharedSweep:
             await asyncio.gather(*self._running.values(), *self._refills, return_exceptions=True)
 
     async def stop(self) -> None:
+        """Cancel the checks running here and hand their accounts back due now, so another
+        replica checks them at once (not an interval later, nor after their leases)."""
+        self._stopping = True
         tasks = [*self._running.values(), *self._refills]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        try:
+            await self._store.release_checks(self.owner, self._clock.now())
+        except StoreError as exc:
+            log.warning("cannot hand back unfinished checks (%s); their leases will expire", exc)
 
 
 async def _succeeded(task: asyncio.Task[None]) -> bool:

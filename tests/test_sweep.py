@@ -291,3 +291,18 @@ async def test_a_store_outage_is_one_line_and_its_end_another(
     assert [r.levelno for r in lines] == [logging.WARNING, logging.INFO], lines
     assert "cannot claim due checks" in lines[0].getMessage()
     assert [a.requests for a in simulator.accounts.values()] == [1] * ACCOUNTS  # back at work
+
+
+async def test_a_stopping_replica_hands_its_claimed_checks_back_due_now(
+    replicas: list[tuple[Daemon, SharedSweep]], simulator: DeepSeekSimulator
+) -> None:
+    """On main a replica stopped (SIGTERM) mid-sweep left the checks it had claimed to their
+    leases, or rescheduled them an interval later as if checked: the other replica took
+    them over late, and one of each account's checks was skipped."""
+    (_, stopping), (_, other) = replicas
+    await stopping.tick()  # claims three accounts (max_concurrent_checks)
+    await stopping.stop()  # before any of their checks finished
+    assert [a.requests for a in simulator.accounts.values()] == [0] * ACCOUNTS
+    await other.tick()
+    await other.settle()
+    assert [a.requests for a in simulator.accounts.values()] == [1] * ACCOUNTS

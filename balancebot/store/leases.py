@@ -149,6 +149,17 @@ async def finish_check(conn: AsyncConnection, account: str, owner: str, next_at:
     return bool(done.rowcount)
 
 
+async def release_checks(conn: AsyncConnection, owner: str, now: datetime) -> int:
+    """A stopping replica's unfinished claims, handed back due at `now`: another replica
+    checks them at once instead of after their leases (or an interval)."""
+    done = await conn.execute(
+        check_schedule.update()
+        .where(check_schedule.c.owner == owner)
+        .values(next_at=now, owner=None, until=None)
+    )
+    return int(done.rowcount)
+
+
 async def next_check_due(conn: AsyncConnection) -> datetime | None:
     due: datetime | None = await conn.scalar(sa.select(sa.func.min(check_schedule.c.next_at)))
     return due
@@ -197,6 +208,10 @@ class LeaseRecords(StoreBase):
     async def finish_check(self, account: str, owner: str, next_at: datetime) -> bool:
         async with self._writing() as conn:
             return await finish_check(conn, account, owner, next_at)
+
+    async def release_checks(self, owner: str, now: datetime) -> int:
+        async with self._writing() as conn:
+            return await release_checks(conn, owner, now)
 
     async def next_check_due(self) -> datetime | None:
         async with self._engine.connect() as conn:
