@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 import signal
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import asyncpg
