@@ -29,6 +29,9 @@ from .store.leases import CheckLease
 
 log = logging.getLogger(__name__)
 
+STALE_AFTER = timedelta(days=1)
+"""A schedule row due this long ago (and at least three intervals) is no replica's: removed."""
+
 TICK_SECONDS = 0.5
 
 
@@ -72,6 +75,7 @@ class SharedSweep:
         self._running: dict[str, asyncio.Task[None]] = {}
         self._more_due = False
         self._claims_failing = False
+        self._foreign: set[str] = set()  # in the schedule, not in this configuration
         self._stopping = False
         self._refilling = False
         self._refills: set[asyncio.Task[None]] = set()
@@ -80,7 +84,9 @@ class SharedSweep:
     async def register(self) -> None:
         """Accounts new to the schedule are due now; the others keep their times."""
         now = self._clock.now()
-        await self._store.schedule_accounts({name: now for name in self._accounts})
+        longest = max(a.check_interval for a in self._config.accounts)
+        stale_before = now - max(STALE_AFTER, 3 * longest)
+        await self._store.schedule_accounts({name: now for name in self._accounts}, stale_before)
 
     async def tick(self) -> None:
         """Claim what this replica has room for and start those checks; returns at once.
@@ -92,7 +98,9 @@ class SharedSweep:
             return
         now = self._clock.now()
         try:
-            claimed = await self._store.claim_due_checks(self.owner, now, self._longest_lease, room)
+            claimed = await self._store.claim_due_checks(
+                self.owner, now, self._longest_lease, room, self._foreign
+            )
         except StoreError as exc:  # the store's health says so, and alerts: one line here
             if not self._claims_failing:
                 log.warning("cannot claim due checks (retrying every tick): %s", exc)
@@ -102,6 +110,9 @@ class SharedSweep:
             log.info("claiming due checks works again")
             self._claims_failing = False
         self._more_due = len(claimed) == room
+        foreign = [name for name in claimed if name not in self._accounts]
+        if foreign:
+            await self._hand_back(foreign)
         fresh = [name for name in claimed if name in self._accounts and name not in self._running]
         if not fresh:
             return
@@ -110,6 +121,22 @@ class SharedSweep:
         read = asyncio.create_task(self._pipeline.refresh(*fresh), name="sweep read-back")
         for name in fresh:
             self._running[name] = asyncio.create_task(self._check(name, read), name=f"check {name}")
+
+    async def _hand_back(self, foreign: list[str]) -> None:
+        """Accounts another replica's configuration lists and this one's does not (a rolling
+        change, or replicas run with different files): due again at once for that replica,
+        and never claimed here again."""
+        self._foreign.update(foreign)
+        log.warning(
+            "the shared schedule lists %d account(s) this configuration does not (%s): "
+            "another replica runs a different configuration; leaving them to it",
+            len(self._foreign),
+            ", ".join(sorted(self._foreign)[:5]) + (", ..." if len(self._foreign) > 5 else ""),
+        )
+        try:
+            await self._store.release_checks(self.owner, self._clock.now(), foreign)
+        except StoreError as exc:  # their leases expire instead
+            log.warning("cannot hand back checks of other configurations: %s", exc)
 
     async def _check(self, name: str, read: asyncio.Task[None]) -> None:
         """The check's results and its next time are written in one transaction (under the

@@ -16,6 +16,7 @@ from balancebot.store import OutboxEntry, Store
 
 T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=2)
+DAY = timedelta(days=1)
 
 
 def entry(target: str, headline: str) -> OutboxEntry:
@@ -91,8 +92,8 @@ async def test_due_checks_are_split_between_replicas_and_taken_over_after_a_cras
     stores = [await Store.open(store_url) for _ in range(3)]
     try:
         accounts = {f"acct{i}": T0 for i in range(30)}
-        await stores[0].schedule_accounts(accounts)
-        await stores[1].schedule_accounts(accounts)  # a second replica starting: no change
+        await stores[0].schedule_accounts(accounts, T0 - DAY)
+        await stores[1].schedule_accounts(accounts, T0 - DAY)  # a second replica: no change
         claims = await asyncio.gather(
             *(s.claim_due_checks(f"r{i}", T0, LEASE, 12) for i, s in enumerate(stores))
         )
@@ -112,8 +113,17 @@ async def test_due_checks_are_split_between_replicas_and_taken_over_after_a_cras
         assert not await stores[1].finish_check(claims[1][0], "r1", T0 + interval)
         assert await stores[0].next_check_due() == T0  # r2 still holds them, not finished
 
-        await stores[0].schedule_accounts({"acct0": T0})  # accounts removed from the config
-        assert await stores[0].claim_due_checks("r0", T0 + interval, LEASE, 50) == ["acct0"]
+        # a replica whose configuration lists only acct0 leaves the others' rows alone
+        # (another replica may list them) and claims only what it lists
+        await stores[0].schedule_accounts({"acct0": T0}, T0 - DAY)
+        others = {f"acct{i}" for i in range(1, 30)}
+        claimed = await stores[0].claim_due_checks("r0", T0 + interval, LEASE, 50, others)
+        assert claimed == ["acct0"]
+        assert len(await stores[1].claim_due_checks("r1", T0 + interval, LEASE, 50)) == 29
+        # rows no replica has checked for a day are removed at a start (acct0 re-added)
+        later = T0 + interval + DAY + 2 * LEASE
+        await stores[0].schedule_accounts({"acct0": T0}, later - DAY)
+        assert await stores[1].claim_due_checks("r1", later, LEASE, 50) == ["acct0"]
     finally:
         for store in stores:
             await store.close()
@@ -127,7 +137,7 @@ async def test_results_of_a_check_whose_lease_was_taken_over_are_refused(
     from balancebot.store.leases import CheckLease
 
     one, two = replicas
-    await one.schedule_accounts({"prod": T0})
+    await one.schedule_accounts({"prod": T0}, T0 - DAY)
     assert await one.claim_due_checks("one", T0, LEASE, 10) == ["prod"]
     # "one" is slow; its lease runs out and "two" takes the account over
     assert await two.claim_due_checks("two", T0 + LEASE, LEASE, 10) == ["prod"]

@@ -11,6 +11,7 @@ from contextlib import AsyncExitStack
 from datetime import timedelta
 from typing import Any
 
+import msgspec
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
@@ -306,3 +307,29 @@ async def test_a_stopping_replica_hands_its_claimed_checks_back_due_now(
     await other.tick()
     await other.settle()
     assert [a.requests for a in simulator.accounts.values()] == [1] * ACCOUNTS
+
+
+async def test_replicas_with_different_account_lists_check_every_account(
+    config: Config, clock: FakeClock, simulator: DeepSeekSimulator
+) -> None:
+    """A rolling configuration change: the new file lists three of the six accounts. Its
+    replica used to delete the others' schedule rows at start, so the old replica never
+    checked them again; and it claimed accounts it did not list and sat on their leases."""
+    fewer = msgspec.structs.replace(config, accounts=config.accounts[:3])
+    async with AsyncExitStack() as stack:
+        sweeps = []
+        for each in (config, fewer):  # the old replica, then the new one starts
+            daemon = await stack.enter_async_context(Daemon.open(each, clock))
+            sweep = SharedSweep(each, daemon.store, daemon.pipeline, clock, daemon.dispatcher.owner)
+            await sweep.register()
+            stack.push_async_callback(sweep.stop)
+            sweeps.append(sweep)
+        old, new = sweeps
+        for rounds in range(1, 4):
+            await new.tick()  # first: it claims accounts it does not list, and hands them back
+            await new.settle()
+            await old.tick()
+            await old.settle()
+            assert [a.requests for a in simulator.accounts.values()] == [rounds] * ACCOUNTS
+            clock.advance(_all_due(config))
+        assert new._foreign == {"a3", "a4", "a5"}  # never claimed by it again

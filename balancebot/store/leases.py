@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -103,9 +103,19 @@ async def release_targets(conn: AsyncConnection, targets: Iterable[Target], owne
         )
 
 
-async def schedule_accounts(conn: AsyncConnection, first_due: dict[str, datetime]) -> None:
-    """Rows for accounts new to the schedule (existing ones keep their times); rows of
-    accounts no longer configured are removed."""
+async def schedule_accounts(
+    conn: AsyncConnection, first_due: dict[str, datetime], stale_before: datetime
+) -> None:
+    """Rows for accounts new to the schedule (existing ones keep their times). Rows of other
+    accounts stay: another replica may run a configuration that lists them (a rolling
+    change). Rows due since before `stale_before` and not leased are removed: no replica
+    has checked them for that long, so none lists them (one that does re-adds its own)."""
+    await conn.execute(
+        check_schedule.delete().where(
+            check_schedule.c.next_at < stale_before,
+            sa.or_(check_schedule.c.until.is_(None), check_schedule.c.until < stale_before),
+        )
+    )
     if first_due:  # one statement for all (10,000 accounts: not 10,000 round trips)
         await conn.execute(
             _upsert(conn)(check_schedule).on_conflict_do_nothing(
@@ -113,19 +123,27 @@ async def schedule_accounts(conn: AsyncConnection, first_due: dict[str, datetime
             ),
             [{"account": account, "next_at": due} for account, due in first_due.items()],
         )
-    await conn.execute(check_schedule.delete().where(check_schedule.c.account.not_in(first_due)))
 
 
 async def claim_due_checks(
-    conn: AsyncConnection, owner: str, now: datetime, until: datetime, limit: int
+    conn: AsyncConnection,
+    owner: str,
+    now: datetime,
+    until: datetime,
+    limit: int,
+    skip: Collection[str] = (),
 ) -> list[str]:
-    """Accounts due for a check that no live lease holds, now leased to `owner`."""
+    """Accounts due for a check that no live lease holds, now leased to `owner`; not those
+    in `skip` (accounts the replica's configuration does not list)."""
+    wanted = [
+        check_schedule.c.next_at <= now,
+        sa.or_(check_schedule.c.until.is_(None), check_schedule.c.until <= now),
+    ]
+    if skip:
+        wanted.append(check_schedule.c.account.not_in(skip))
     due = (
         sa.select(check_schedule.c.account)
-        .where(
-            check_schedule.c.next_at <= now,
-            sa.or_(check_schedule.c.until.is_(None), check_schedule.c.until <= now),
-        )
+        .where(*wanted)
         .order_by(check_schedule.c.next_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -149,13 +167,16 @@ async def finish_check(conn: AsyncConnection, account: str, owner: str, next_at:
     return bool(done.rowcount)
 
 
-async def release_checks(conn: AsyncConnection, owner: str, now: datetime) -> int:
-    """A stopping replica's unfinished claims, handed back due at `now`: another replica
+async def release_checks(
+    conn: AsyncConnection, owner: str, now: datetime, accounts: Collection[str] | None = None
+) -> int:
+    """`owner`'s claims (or those of `accounts`), handed back due at `now`: another replica
     checks them at once instead of after their leases (or an interval)."""
+    mine = [check_schedule.c.owner == owner]
+    if accounts is not None:
+        mine.append(check_schedule.c.account.in_(accounts))
     done = await conn.execute(
-        check_schedule.update()
-        .where(check_schedule.c.owner == owner)
-        .values(next_at=now, owner=None, until=None)
+        check_schedule.update().where(*mine).values(next_at=now, owner=None, until=None)
     )
     return int(done.rowcount)
 
@@ -195,23 +216,27 @@ async def lost_leases(conn: AsyncConnection, owners: dict[str, str]) -> list[str
 class LeaseRecords(StoreBase):
     """The shared check schedule, as the store's methods."""
 
-    async def schedule_accounts(self, first_due: dict[str, datetime]) -> None:
+    async def schedule_accounts(
+        self, first_due: dict[str, datetime], stale_before: datetime
+    ) -> None:
         async with self._writing() as conn:
-            await schedule_accounts(conn, first_due)
+            await schedule_accounts(conn, first_due, stale_before)
 
     async def claim_due_checks(
-        self, owner: str, now: datetime, lease: timedelta, limit: int
+        self, owner: str, now: datetime, lease: timedelta, limit: int, skip: Collection[str] = ()
     ) -> list[str]:
         async with self._writing() as conn:
-            return await claim_due_checks(conn, owner, now, now + lease, limit)
+            return await claim_due_checks(conn, owner, now, now + lease, limit, skip)
 
     async def finish_check(self, account: str, owner: str, next_at: datetime) -> bool:
         async with self._writing() as conn:
             return await finish_check(conn, account, owner, next_at)
 
-    async def release_checks(self, owner: str, now: datetime) -> int:
+    async def release_checks(
+        self, owner: str, now: datetime, accounts: Collection[str] | None = None
+    ) -> int:
         async with self._writing() as conn:
-            return await release_checks(conn, owner, now)
+            return await release_checks(conn, owner, now, accounts)
 
     async def next_check_due(self) -> datetime | None:
         async with self._engine.connect() as conn:
