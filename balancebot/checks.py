@@ -170,6 +170,13 @@ class CheckPipeline:
     def last_success(self, account: str) -> datetime | None:
         return self._last_success.get(account)
 
+    def learn_successes(self, found: Mapping[str, datetime]) -> None:
+        """Successful checks made elsewhere (another replica), read from the store."""
+        for account, at in found.items():
+            known = self._last_success.get(account)
+            if account in self._accounts and (known is None or at > known):
+                self._last_success[account] = at
+
     def latest(self, account: str) -> CheckResult | None:
         recent = self._recent.get(account)
         return recent.latest() if recent else None

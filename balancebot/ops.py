@@ -4,8 +4,10 @@ Slack's slash-command route). Off by default; bound to 127.0.0.1 unless configur
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Mapping
+from datetime import datetime
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -51,6 +53,23 @@ class OpsServer(LoopbackServer):
     async def _healthz(self, _: web.Request) -> web.Response:
         return web.Response(text="ok\n")  # answering at all means the loop turns
 
+    async def _learn_others_checks(self, now: datetime) -> None:
+        """With replicas, another may have checked an account this one has not for a while:
+        read those accounts' last successes from the store before calling them stale (each
+        of three replicas sees an account's check a third of the time)."""
+        if not self._store.shared:
+            return
+        stale = [
+            a.name
+            for a in self._config.accounts
+            if (last := self._pipeline.last_success(a.name)) is None
+            or now - last > a.check_interval * READY_AFTER_INTERVALS
+        ]
+        if stale:
+            with contextlib.suppress(Exception):  # the store's trouble is reported above
+                found = await asyncio.wait_for(self._store.last_successes(stale), timeout=2)
+                self._pipeline.learn_successes(found)
+
     async def _readyz(self, _: web.Request) -> web.Response:
         problems = []
         try:
@@ -59,6 +78,7 @@ class OpsServer(LoopbackServer):
             problems.append(f"store unreachable: {type(exc).__name__}")
         problems += [p.message for p in self._store.health.problems().values()]
         now = self._clock.now()
+        await self._learn_others_checks(now)
         for account in self._config.accounts:
             last = self._pipeline.last_success(account.name)
             window = account.check_interval * READY_AFTER_INTERVALS

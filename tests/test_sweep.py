@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from balancebot.config import Config
 from balancebot.daemon import Daemon
+from balancebot.metrics import Metrics
+from balancebot.ops import OpsServer
 from balancebot.scheduler import default_jitter
 from balancebot.store import async_url, leases, outbox
 from balancebot.sweep import SharedSweep, lease_for
@@ -333,3 +335,19 @@ async def test_replicas_with_different_account_lists_check_every_account(
             assert [a.requests for a in simulator.accounts.values()] == [rounds] * ACCOUNTS
             clock.advance(_all_due(config))
         assert new._foreign == {"a3", "a4", "a5"}  # never claimed by it again
+
+
+async def test_a_replica_is_ready_when_another_made_the_checks(
+    replicas: list[tuple[Daemon, SharedSweep]], simulator: DeepSeekSimulator, config: Config
+) -> None:
+    """Readiness counted only a replica's own checks: with three replicas each saw an
+    account's check a third of the time, and /readyz flapped to 503 ("no successful check
+    for 9 s" at a 3 s interval). It reads the others' checks from the store first."""
+    (checker, sweep), (idle, _) = replicas
+    await sweep.tick()  # claims three, then the rest as they finish
+    await sweep.settle()
+    assert [a.requests for a in simulator.accounts.values()] == [1] * ACCOUNTS
+    for daemon, ready in ((checker, 200), (idle, 200)):
+        ops = OpsServer(config, Metrics(), daemon.store, daemon.pipeline, daemon.clock)
+        response = await ops._readyz(None)  # type: ignore[arg-type]  # the handler alone
+        assert response.status == ready, response.text

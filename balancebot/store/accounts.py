@@ -144,12 +144,16 @@ class AccountReads(StoreBase):
         async with self._reading() as conn:
             return _told(await _rows(conn, alert_routes, None if account is None else [account]))
 
-    async def last_successes(self) -> dict[str, datetime]:
-        """Per account, when it was last checked successfully."""
+    async def last_successes(self, accounts: Sequence[str] | None = None) -> dict[str, datetime]:
+        """Per account (of `accounts`, or every one), when it was last checked successfully."""
+        query = (
+            sa.select(snapshots.c.account, sa.func.max(snapshots.c.taken_at))
+            .where(snapshots.c.outcome == "ok")
+            .group_by(snapshots.c.account)
+        )
+        found: dict[str, datetime] = {}
         async with self._reading() as conn:
-            rows = await conn.execute(
-                sa.select(snapshots.c.account, sa.func.max(snapshots.c.taken_at))
-                .where(snapshots.c.outcome == "ok")
-                .group_by(snapshots.c.account)
-            )
-            return {account: as_utc(at) for account, at in rows}
+            for chunk in [None] if accounts is None else _chunks(accounts, IN_LIST_MAX):
+                some = query if chunk is None else query.where(snapshots.c.account.in_(chunk))
+                found |= {account: as_utc(at) for account, at in await conn.execute(some)}
+        return found
