@@ -8,10 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from ..errors import StoreError
-from ..store import Store, async_url
+from ..store import Store, engine_for
 from ..store.migrations import SchemaStatus, status
 
 
@@ -19,7 +18,7 @@ async def schema_status(url: str) -> SchemaStatus:
     database = make_url(url).database
     if url.startswith("sqlite") and database and not _exists(database):
         raise StoreError(f"no store at {database} (yet): `balancebot run` creates it")
-    engine = create_async_engine(async_url(url))
+    engine = engine_for(url)
     try:
         async with engine.connect() as conn:
             return await conn.run_sync(status)

@@ -18,7 +18,7 @@ timezone-aware. `Store` is the one facade; each concern is a module of its own:
 from __future__ import annotations
 
 from .accounts import AccountReads, AccountView
-from .base import NOTHING_YET, StoreBase, async_url, describe
+from .base import NOTHING_YET, StoreBase, async_url, describe, engine_for
 from .codec import (
     TOLD,
     Delivery,
@@ -75,6 +75,7 @@ __all__ = [
     "alert_states",
     "async_url",
     "describe",
+    "engine_for",
     "metadata",
     "notification_from_json",
     "notification_to_json",

@@ -31,6 +31,23 @@ def async_url(url: str) -> str:
     return parsed.set(drivername=driver).render_as_string(False) if driver else url
 
 
+CONNECT_TIMEOUT = 10.0
+"""Seconds to reach PostgreSQL; then the store is in trouble, loudly, not waited on."""
+STATEMENT_TIMEOUT = 60.0
+"""Seconds a statement may take (a migration waiting for another replica's included)."""
+
+
+def engine_for(url: str) -> AsyncEngine:
+    """The store's engine. On PostgreSQL nothing waits forever on the network: a server
+    that accepts connections and never answers (a hung host, a silent network) fails a
+    connection in `CONNECT_TIMEOUT` and a statement in `STATEMENT_TIMEOUT`."""
+    parsed = make_url(async_url(url))
+    if parsed.get_backend_name() != "postgresql":
+        return create_async_engine(parsed)
+    timeouts = {"timeout": CONNECT_TIMEOUT, "command_timeout": STATEMENT_TIMEOUT}
+    return create_async_engine(parsed, connect_args=timeouts, pool_timeout=CONNECT_TIMEOUT)
+
+
 def describe(exc: BaseException) -> str:
     """One line naming the cause: the driver's own message, not SQLAlchemy's SQL and links."""
     if isinstance(exc, StoreError):
@@ -112,7 +129,7 @@ class StoreBase:
             file = DatabaseFile(path)
             if exclusive:
                 file.lock()
-        engine = create_async_engine(parsed)
+        engine = engine_for(url)
         if engine.dialect.name == "sqlite":
             sa.event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         cause: BaseException
