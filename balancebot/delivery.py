@@ -69,7 +69,9 @@ class Dispatcher:
         self._mask = SecretMask(s for n in notifiers.values() for s in secrets_in(n.options))
         self.health = store.health
         self.health.clock = clock
-        self.self_alerts = SelfAlerts(self.health, notifiers, clock)
+        # with replicas each tells its own trouble: the message says which one
+        replica = self.owner if store.shared else None
+        self.self_alerts = SelfAlerts(self.health, notifiers, clock, replica=replica)
         """Problems of balancebot itself, sent straight to the notifiers (no store)."""
 
     def wake(self) -> None:

@@ -81,8 +81,10 @@ class SelfAlerts:
         repeat_interval: timedelta = timedelta(hours=1),
         retry_after: timedelta = timedelta(seconds=30),
         send_timeout: float = 10.0,
+        replica: str | None = None,
     ) -> None:
         self._health = health
+        self._replica = replica
         self._notifiers = notifiers
         self._clock = clock
         self._repeat = repeat_interval
@@ -151,6 +153,8 @@ class SelfAlerts:
             label = _("CRITICAL (still)") if kind is TransitionKind.REPEAT else _("CRITICAL")
             headline = f"{label}: balancebot: {problem.message}"
             details = (_("Balance alerts may not go out until this is fixed."),)
+        if self._replica is not None:
+            details += (_("Replica: {name}").format(name=self._replica),)
         return Notification(
             kind,
             Severity.CRITICAL,

@@ -260,6 +260,15 @@ async def test_resolved_self_alert_goes_only_where_the_firing_went(clock: FakeCl
     assert [n.kind for n in ok.sent] == [TransitionKind.FIRING, TransitionKind.RESOLVED]
 
 
+async def test_a_replicas_self_alert_says_which_replica(clock: FakeClock) -> None:
+    """Each replica tells its own trouble; three identical messages did not say whose."""
+    health, ok = Health(clock), Flaky("ok", [""])
+    alerts = SelfAlerts(health, {"ok": ok}, clock, replica="db-host-2:41:9f3c")
+    health.report("store", "cannot write the store: disk full")
+    await alerts.tell()
+    assert ok.sent[0].details[-1] == "Replica: db-host-2:41:9f3c"
+
+
 NEWLINE_KEY = API_KEY + "\n"  # what env-from-file and Kubernetes secrets often hand over
 
 
