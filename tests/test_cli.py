@@ -13,8 +13,8 @@ import pytest
 import trustme
 
 from balancebot.testing.deepseek import DeepSeekSimulator, Fault
+from balancebot.testing.netfaults import Proxy
 from balancebot.testing.processes import spawn
-from balancebot.testing.tcpproxy import TcpProxy
 
 from .conftest import API_KEY
 
@@ -196,8 +196,8 @@ async def test_run_stops_at_once_on_sigterm_while_its_database_never_answers(
 ) -> None:
     """On main SIGTERM was ignored while the store was opening: a PostgreSQL that accepts
     connections and never answers kept `run` for asyncpg's 60 s, then it exited 1."""
-    async with TcpProxy("127.0.0.1", 9) as database:
-        database.hold()
+    async with Proxy("127.0.0.1", 9) as database:
+        database.blackhole()  # accepts the connection, answers nothing
         config = tmp_path / "config.toml"
         store = f'[store]\nurl = "postgresql://u@127.0.0.1:{database.port}/none"\n'
         text = CONFIG.format(base_url="http://127.0.0.1:9")

@@ -190,9 +190,8 @@ INTERVAL, TIMEOUT = 0.05, 1.0
 @pytest.fixture
 async def proxy() -> AsyncIterator[Proxy]:
     url = make_url(URL)
-    proxy = await Proxy.start(url.host or "127.0.0.1", url.port or 5432)
-    yield proxy
-    await proxy.close()
+    async with Proxy(url.host or "127.0.0.1", url.port or 5432) as proxy:
+        yield proxy
 
 
 def _through(proxy: Proxy) -> str:

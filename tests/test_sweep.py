@@ -26,7 +26,7 @@ from balancebot.store import async_url, leases, outbox
 from balancebot.sweep import SharedSweep, lease_for
 from balancebot.testing.clock import FakeClock
 from balancebot.testing.deepseek import DeepSeekSimulator
-from balancebot.testing.tcpproxy import TcpProxy
+from balancebot.testing.netfaults import Proxy
 
 pytestmark = pytest.mark.postgres
 
@@ -278,7 +278,7 @@ async def test_a_store_outage_is_one_line_and_its_end_another(
     if not store_url.startswith("postgresql"):
         pytest.skip("replicas share a PostgreSQL store")
     server = make_url(store_url)
-    async with TcpProxy(server.host or "127.0.0.1", server.port or 5432) as database:
+    async with Proxy(server.host or "127.0.0.1", server.port or 5432) as database:
         config = config_for(server.set(port=database.port).render_as_string(False))
         async with Daemon.open(config, clock) as daemon:
             sweep = daemon.sweep

@@ -1,16 +1,24 @@
-"""A loopback TCP proxy that can partition the network: `blackhole()` stops bytes (and closes)
-going either way while every socket stays open, as when a cable is cut or a firewall starts
-dropping packets; nothing tells either end. `heal()` delivers what was held back, in order, as
-TCP retransmission would. `sever()` closes the proxy's sockets to the server only, as the
-server's kernel does when its TCP keepalives go unanswered.
+"""A loopback TCP proxy in front of a real server (PostgreSQL), to fail the network between it
+and its clients without touching either:
 
-    proxy = await Proxy.start("127.0.0.1", 5432)   # then connect to 127.0.0.1:proxy.port
+- `blackhole()` stops bytes (and closes) going either way while every socket stays open, as
+  when a cable is cut or a firewall starts dropping packets; nothing tells either end, and a
+  new connection is accepted and answered by nobody (a server that hangs). `heal()` delivers
+  what was held back, in order, as TCP retransmission would.
+- `sever()` closes the proxy's sockets to the server only, as the server's kernel does when
+  its TCP keepalives go unanswered.
+- `cut()` closes every socket and refuses new connections, as a server that went away;
+  `restore()` accepts them again, on the same port.
+
+    async with Proxy("127.0.0.1", 5432) as proxy:   # then connect to 127.0.0.1:proxy.port
+        ...
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import Self
 
 
 class _End(asyncio.Protocol):
@@ -55,23 +63,52 @@ class Proxy:
     def __init__(self, host: str, port: int) -> None:
         self._target = (host, port)
         self._server: asyncio.Server | None = None
+        self._dials: set[asyncio.Task[None]] = set()
         self.port = 0
         self.blackholed = False
         self.links: list[tuple[_End, _End]] = []  # (client side, server side), oldest first
+        self.accepted = asyncio.Event()
+        """Set as a connection is accepted (clear it to wait for the next one)."""
 
-    @classmethod
-    async def start(cls, host: str, port: int) -> Proxy:
-        proxy = cls(host, port)
-        loop = asyncio.get_running_loop()
-        proxy._server = await loop.create_server(proxy._accept, "127.0.0.1", 0)
-        proxy.port = proxy._server.sockets[0].getsockname()[1]
-        return proxy
+    async def __aenter__(self) -> Self:
+        await self.restore()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.cut()
+
+    async def restore(self) -> None:
+        """Accept connections: on a free port the first time, on the same one after `cut()`."""
+        if self._server is None:
+            loop = asyncio.get_running_loop()
+            self._server = await loop.create_server(self._accept, "127.0.0.1", self.port)
+            self.port = self._server.sockets[0].getsockname()[1]
+
+    async def cut(self) -> None:
+        """Refuse new connections and close every socket, as a server that went away."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
+        for task in self._dials:
+            task.cancel()
+        await asyncio.gather(*self._dials, return_exceptions=True)
+        for link in self.links:
+            for end in link:
+                if end.transport is not None:
+                    end.transport.abort()
+        self.links.clear()
+        if server is not None:
+            with contextlib.suppress(Exception):
+                await server.wait_closed()
 
     def _accept(self) -> _End:
         client, server = _End(self), _End(self)
         client.peer, server.peer = server, client
         self.links.append((client, server))
-        asyncio.get_running_loop().create_task(self._dial(server))
+        self.accepted.set()
+        dial = asyncio.get_running_loop().create_task(self._dial(server))
+        self._dials.add(dial)
+        dial.add_done_callback(self._dials.discard)
         return client
 
     async def _dial(self, server: _End) -> None:
@@ -95,7 +132,7 @@ class Proxy:
             target.close()
 
     def blackhole(self) -> None:
-        """Stop forwarding both ways; keep every socket open, as a partition does."""
+        """Stop forwarding both ways, on new connections too; keep every socket open."""
         self.blackholed = True
 
     def heal(self) -> None:
@@ -118,14 +155,3 @@ class Proxy:
     def link(self, server_port: int) -> tuple[_End, _End]:
         """The proxied connection whose socket to the server has this port."""
         return next(link for link in self.links if link[1].port == server_port)
-
-    async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-        for link in self.links:
-            for end in link:
-                if end.transport is not None:
-                    end.transport.abort()
-        if self._server is not None:
-            with contextlib.suppress(Exception):
-                await self._server.wait_closed()
