@@ -233,3 +233,31 @@ async def test_a_store_from_before_told_routes_keeps_its_resolved_notices(
         assert await store.told_routes() == {key: {("tg", "42")}}
     finally:
         await store.close()
+
+
+@pytest.mark.postgres
+async def test_a_database_that_never_answers_is_an_error_not_a_wait(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A PostgreSQL that accepts connections and never answers (a hung host, a network
+    dropping everything) held `Store.open` and every query as long as the network did."""
+    from sqlalchemy.engine import make_url
+
+    from balancebot.store import base
+    from balancebot.testing.netfaults import Proxy
+
+    monkeypatch.setattr(base, "CONNECT_TIMEOUT", 0.5)
+    monkeypatch.setattr(base, "STATEMENT_TIMEOUT", 0.5)
+    server = make_url(POSTGRES_URL)
+    async with Proxy(server.host or "127.0.0.1", server.port or 5432) as database:
+        url = server.set(port=database.port).render_as_string(False)
+        store = await Store.open(url)
+        try:
+            database.blackhole()  # mid-run: a pooled connection goes silent
+            with pytest.raises(StoreError, match="cannot read the store"):
+                await store.alert_states()
+            assert "store" in store.health.problems()
+        finally:
+            await store.close()
+        with pytest.raises(StoreError, match=r"cannot open the store.*TimeoutError"):
+            await Store.open(url)  # at start
