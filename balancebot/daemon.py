@@ -156,6 +156,9 @@ class Daemon:
                 sweep,
                 leadership,
             )
+            metrics.watch_role(
+                lambda: daemon.leading, lambda: "store" not in store.health.problems()
+            )
             if sweep is not None:
                 sweep.on_checked = daemon.observe
             if leadership is not None:

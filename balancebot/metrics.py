@@ -109,6 +109,26 @@ class _Accounts(Collector):
         yield from (balance, available, last_success, failures)
 
 
+class _Role(Collector):
+    """This process's part among replicas and its store, read at scrape time."""
+
+    def __init__(self, leading: Callable[[], bool], store_up: Callable[[], bool]) -> None:
+        self._leading = leading
+        self._store_up = store_up
+
+    def collect(self) -> Iterable[Metric]:
+        yield GaugeMetricFamily(
+            "balancebot_leader",
+            "1 if this process polls Telegram and sends digests (always 1 on SQLite).",
+            value=1 if self._leading() else 0,
+        )
+        yield GaugeMetricFamily(
+            "balancebot_store_up",
+            "1 unless the store can no longer be read or written (see /readyz).",
+            value=1 if self._store_up() else 0,
+        )
+
+
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
@@ -141,6 +161,9 @@ class Metrics:
 
     def watch_front_ends(self, statuses: Callable[[], Mapping[str, FrontEndStatus]]) -> None:
         self.registry.register(_FrontEnds(statuses))
+
+    def watch_role(self, leading: Callable[[], bool], store_up: Callable[[], bool]) -> None:
+        self.registry.register(_Role(leading, store_up))
 
     def observe_check(self, result: CheckResult, seconds: float) -> None:
         self.check_duration.labels(result.provider).observe(seconds)

@@ -101,6 +101,8 @@ async def test_metrics_and_health_from_the_running_daemon(
         == 3
     )
     assert found[("balancebot_account_available", (("account", ok),))] == 1
+    assert found[("balancebot_leader", ())] == 1  # one SQLite instance: always
+    assert found[("balancebot_store_up", ())] == 1
     assert (
         found[("balancebot_notifications_total", (("notifier", "rec"), ("outcome", "sent")))] == 2
     )
