@@ -98,7 +98,11 @@ class Daemon:
     ) -> AsyncIterator[Daemon]:
         clock = clock or SystemClock()
         activate(config.language)
-        store = await Store.open(config.store.database_url, exclusive=True)
+        store = await Store.open(
+            config.store.database_url,
+            exclusive=True,
+            application_name=f"balancebot/{config.fingerprint()}",  # replicas compare these
+        )
         http = http_client(config)
         notifiers = dict(notifiers) if notifiers is not None else build_notifiers(config, clock)
         front_ends: list[FrontEnd] = []

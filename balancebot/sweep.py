@@ -29,6 +29,8 @@ from .store.leases import CheckLease
 
 log = logging.getLogger(__name__)
 
+COMPARE_EVERY = timedelta(minutes=5)
+"""How often a replica compares its configuration with the others'."""
 STALE_AFTER = timedelta(days=1)
 """A schedule row due this long ago (and at least three intervals) is no replica's: removed."""
 
@@ -76,6 +78,9 @@ class SharedSweep:
         self._more_due = False
         self._claims_failing = False
         self._foreign: set[str] = set()  # in the schedule, not in this configuration
+        self._fingerprint = config.fingerprint()
+        self._configurations: set[str] = set()  # of the replicas connected, last compared
+        self._compared_at: datetime | None = None
         self._stopping = False
         self._refilling = False
         self._refills: set[asyncio.Task[None]] = set()
@@ -87,6 +92,7 @@ class SharedSweep:
         longest = max(a.check_interval for a in self._config.accounts)
         stale_before = now - max(STALE_AFTER, 3 * longest)
         await self._store.schedule_accounts({name: now for name in self._accounts}, stale_before)
+        await self.compare_configurations()
 
     async def tick(self) -> None:
         """Claim what this replica has room for and start those checks; returns at once.
@@ -97,6 +103,8 @@ class SharedSweep:
         if room <= 0 or self._stopping:
             return
         now = self._clock.now()
+        if self._compared_at is None or now - self._compared_at >= COMPARE_EVERY:
+            await self.compare_configurations()
         try:
             claimed = await self._store.claim_due_checks(
                 self.owner, now, self._longest_lease, room, self._foreign
@@ -121,6 +129,26 @@ class SharedSweep:
         read = asyncio.create_task(self._pipeline.refresh(*fresh), name="sweep read-back")
         for name in fresh:
             self._running[name] = asyncio.create_task(self._check(name, read), name=f"check {name}")
+
+    async def compare_configurations(self) -> None:
+        """Say (once per change) while the replicas connected run different configurations:
+        with different rules an alert may fire and resolve as they take turns."""
+        self._compared_at = self._clock.now()
+        try:
+            seen = await self._store.configurations()
+        except StoreError:
+            return  # the store's trouble is told elsewhere
+        if len(seen) > 1 and seen != self._configurations:
+            log.warning(
+                "replicas run %d different configurations (%s; this one %s): their accounts, "
+                "rules or routes differ, and alerts may flip as they take turns",
+                len(seen),
+                ", ".join(sorted(seen)),
+                self._fingerprint,
+            )
+        elif len(seen) <= 1 < len(self._configurations):
+            log.info("replicas run one configuration again (%s)", self._fingerprint)
+        self._configurations = seen
 
     async def _hand_back(self, foreign: list[str]) -> None:
         """Accounts another replica's configuration lists and this one's does not (a rolling

@@ -5,6 +5,7 @@ checked again once its leases run out."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
@@ -17,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from balancebot.config import Config
+from balancebot.config import Config, ThresholdRuleConfig
 from balancebot.daemon import Daemon
 from balancebot.metrics import Metrics
 from balancebot.ops import OpsServer
@@ -351,3 +352,50 @@ async def test_a_replica_is_ready_when_another_made_the_checks(
         ops = OpsServer(config, Metrics(), daemon.store, daemon.pipeline, daemon.clock)
         response = await ops._readyz(None)  # type: ignore[arg-type]  # the handler alone
         assert response.status == ready, response.text
+
+
+async def _sessions_settle(sweep: SharedSweep, config: Config) -> None:
+    """Until only `config`'s replicas have sessions (a closed one ends a moment later)."""
+    for _ in range(100):
+        if await sweep._store.configurations() == {config.fingerprint()}:
+            return
+        await asyncio.sleep(0.05)  # polling the server's state, not waiting on ours
+
+
+async def test_replicas_with_different_rules_say_so(
+    config: Config, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two files giving one rule different thresholds made an alert fire and resolve as the
+    replicas took turns, and nothing said why. Each replica names its configuration in its
+    database sessions; a replica that sees another's says so, once per change."""
+    rule = config.rules[0]
+    assert isinstance(rule, ThresholdRuleConfig)
+    limits = msgspec.structs.replace(rule.thresholds["CNY"], warning_below=_d("30"))
+    other = msgspec.structs.replace(
+        config, rules=[msgspec.structs.replace(rule, thresholds={"CNY": limits})]
+    )
+    assert other.fingerprint() != config.fingerprint()
+
+    def said(level: int) -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.levelno == level]
+
+    with caplog.at_level(logging.INFO, logger="balancebot.sweep"):
+        async with AsyncExitStack() as stack:
+            sweeps = []
+            for each in (config, config):
+                daemon = await stack.enter_async_context(Daemon.open(each, clock))
+                sweeps.append(SharedSweep(each, daemon.store, daemon.pipeline, clock, "r"))
+            first = sweeps[0]
+            await _sessions_settle(first, config)  # earlier tests' sessions are ending
+            await first.register()
+            assert said(logging.WARNING) == []  # two replicas, one configuration
+            async with Daemon.open(other, clock):
+                await first.compare_configurations()
+                await first.compare_configurations()  # said once per change
+                mine = f"this one {config.fingerprint()}"  # the other replica says it too
+                (warned,) = [m for m in said(logging.WARNING) if mine in m]
+                assert "replicas run 2 different configurations" in warned
+                assert other.fingerprint() in warned
+            await _sessions_settle(first, config)  # the other's, as the server ends them
+            await first.compare_configurations()
+            assert any("one configuration again" in m for m in said(logging.INFO))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import zoneinfo
 from datetime import timedelta
@@ -361,6 +362,12 @@ class Config(_Strict, frozen=True, kw_only=True):
 
     def rules_for(self, account: str) -> list[RuleConfig]:
         return [r for r in self.rules if r.applies_to(account)]
+
+    def fingerprint(self) -> str:
+        """Eight hex digits naming what replicas must agree on (the accounts' names, the
+        rules, the routes; no secret is part of it): `sweep.py` compares them."""
+        shared = [sorted(a.name for a in self.accounts), self.rules, self.routes]
+        return hashlib.sha256(msgspec.json.encode(shared, enc_hook=str)).hexdigest()[:8]
 
     def thresholds_for(self, account: str) -> dict[Currency, ThresholdLimits]:
         """The threshold limits that apply to an account (for charts)."""

@@ -37,15 +37,18 @@ STATEMENT_TIMEOUT = 60.0
 """Seconds a statement may take (a migration waiting for another replica's included)."""
 
 
-def engine_for(url: str) -> AsyncEngine:
+def engine_for(url: str, application_name: str | None = None) -> AsyncEngine:
     """The store's engine. On PostgreSQL nothing waits forever on the network: a server
     that accepts connections and never answers (a hung host, a silent network) fails a
-    connection in `CONNECT_TIMEOUT` and a statement in `STATEMENT_TIMEOUT`."""
+    connection in `CONNECT_TIMEOUT` and a statement in `STATEMENT_TIMEOUT`. Its sessions
+    carry `application_name` (replicas name their configuration with it)."""
     parsed = make_url(async_url(url))
     if parsed.get_backend_name() != "postgresql":
         return create_async_engine(parsed)
-    timeouts = {"timeout": CONNECT_TIMEOUT, "command_timeout": STATEMENT_TIMEOUT}
-    return create_async_engine(parsed, connect_args=timeouts, pool_timeout=CONNECT_TIMEOUT)
+    args: dict[str, Any] = {"timeout": CONNECT_TIMEOUT, "command_timeout": STATEMENT_TIMEOUT}
+    if application_name is not None:
+        args["server_settings"] = {"application_name": application_name}
+    return create_async_engine(parsed, connect_args=args, pool_timeout=CONNECT_TIMEOUT)
 
 
 def describe(exc: BaseException) -> str:
@@ -112,7 +115,13 @@ class StoreBase:
             self.health.clear("store")
 
     @classmethod
-    async def open(cls, url: str, exclusive: bool = False, migrate: bool = True) -> Self:
+    async def open(
+        cls,
+        url: str,
+        exclusive: bool = False,
+        migrate: bool = True,
+        application_name: str | None = None,
+    ) -> Self:
         """Connect, and bring the schema up to date (creating it on first use).
 
         `exclusive` (the daemon): hold a SQLite file's lock, so a second daemon on it
@@ -129,7 +138,7 @@ class StoreBase:
             file = DatabaseFile(path)
             if exclusive:
                 file.lock()
-        engine = engine_for(url)
+        engine = engine_for(url, application_name)
         if engine.dialect.name == "sqlite":
             sa.event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         cause: BaseException

@@ -238,6 +238,17 @@ class LeaseRecords(StoreBase):
         async with self._writing() as conn:
             return await release_checks(conn, owner, now, accounts)
 
+    async def configurations(self) -> set[str]:
+        """The configuration fingerprints of the replicas connected now (PostgreSQL: read
+        from the sessions' `application_name`, `balancebot/<fingerprint>`)."""
+        query = sa.text(
+            "SELECT DISTINCT application_name FROM pg_stat_activity "
+            "WHERE datname = current_database() AND application_name LIKE 'balancebot/%'"
+        )
+        async with self._reading() as conn:
+            names = (await conn.execute(query)).scalars()
+            return {name.removeprefix("balancebot/") for name in names}
+
     async def next_check_due(self) -> datetime | None:
         async with self._engine.connect() as conn:
             return await next_check_due(conn)
