@@ -14,7 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from .checks import CheckPipeline
 from .clock import Clock
-from .config import Config
+from .config import AccountConfig, Config
 from .frontends import FrontEndStatus
 from .httpserver import LoopbackServer, ServerLimits
 from .metrics import Metrics
@@ -53,18 +53,22 @@ class OpsServer(LoopbackServer):
     async def _healthz(self, _: web.Request) -> web.Response:
         return web.Response(text="ok\n")  # answering at all means the loop turns
 
+    def _unchecked(self, account: AccountConfig, now: datetime) -> str | None:
+        """Why `account` counts as unchecked for readiness, or None."""
+        last = self._pipeline.last_success(account.name)
+        if last is None:
+            return f"{account.name}: no successful check yet"
+        if now - last > account.check_interval * READY_AFTER_INTERVALS:
+            return f"{account.name}: no successful check for {now - last}"
+        return None
+
     async def _learn_others_checks(self, now: datetime) -> None:
         """With replicas, another may have checked an account this one has not for a while:
         read those accounts' last successes from the store before calling them stale (each
         of three replicas sees an account's check a third of the time)."""
         if not self._store.shared:
             return
-        stale = [
-            a.name
-            for a in self._config.accounts
-            if (last := self._pipeline.last_success(a.name)) is None
-            or now - last > a.check_interval * READY_AFTER_INTERVALS
-        ]
+        stale = [a.name for a in self._config.accounts if self._unchecked(a, now)]
         if stale:
             with contextlib.suppress(Exception):  # the store's trouble is reported above
                 found = await asyncio.wait_for(self._store.last_successes(stale), timeout=2)
@@ -79,13 +83,7 @@ class OpsServer(LoopbackServer):
         problems += [p.message for p in self._store.health.problems().values()]
         now = self._clock.now()
         await self._learn_others_checks(now)
-        for account in self._config.accounts:
-            last = self._pipeline.last_success(account.name)
-            window = account.check_interval * READY_AFTER_INTERVALS
-            if last is None:
-                problems.append(f"{account.name}: no successful check yet")
-            elif now - last > window:
-                problems.append(f"{account.name}: no successful check for {now - last}")
+        problems += filter(None, (self._unchecked(a, now) for a in self._config.accounts))
         # a chat front-end down is shown, not fatal: checks and alerts go on without it
         chat = [f"chat {name}: {s.describe()}" for name, s in self.front_ends().items()]
         if problems:
