@@ -80,7 +80,7 @@ async def test_socket_mode_click_mutes_and_replaces_the_message(
 
     await slack.click(posted["ts"], f"u{silence.id}")
     await slack.wait_interactions(3)
-    assert slack.replaced[1]["blocks"][3]["elements"][0]["text"] == "🔔 Unmuted by ann"
+    assert slack.replaced[1]["blocks"][2]["elements"][0]["text"] == "🔔 Unmuted by ann"
     assert [v[:3] for v in values(slack.posted[0])] == ["m1h", "m4h", "m24", "mur"]
     assert await daemon.store.active_silences(clock.now()) == []
 

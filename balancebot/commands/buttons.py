@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from ..errors import StoreError
 from ..i18n import N_, _
-from ..models import AlertKey, AlertStatus, Notification, TransitionKind
+from ..models import AlertKey, AlertStatus, Notification, Severity, TransitionKind
 from ..render import human_duration, local_time
 from ..silences import release_unmuted
 from .access import Caller
@@ -38,6 +39,8 @@ LABELS = {
     "24h": N_("Mute 24h"),
     UNTIL_RESOLVED: N_("Mute until resolved"),
 }
+MUTED, UNMUTED = "🔕", "🔔"
+NOTE_MARKS = (f"{MUTED} ", f"{UNMUTED} ")  # how a note a click adds to a message begins
 _MUTE = re.compile(r"m(1h|4h|24h|ur):([A-Za-z0-9_-]{16})", re.ASCII)
 _UNMUTE = re.compile(r"u([1-9][0-9]{0,17})", re.ASCII)  # a silence id
 
@@ -63,21 +66,31 @@ def buttons_for(notification: Notification) -> list[tuple[str, str]]:
 @dataclass(frozen=True, slots=True)
 class Pressed:
     """What a click did: `note` to add to the message, with `buttons` replacing its
-    buttons, when it worked; else only `answer`, to the person who clicked."""
+    buttons, when it worked; else only `answer`, to the person who clicked (None: a
+    stranger already told no, so nothing at all, not even an answer)."""
 
-    answer: str
+    answer: str | None
     note: str | None = None
     buttons: tuple[tuple[str, str], ...] = ()
 
 
 async def press(commands: Commands, caller: Caller, data: str) -> Pressed:
-    """Authorize, then mute the alert the button names (or end the mute it set)."""
+    """What a click does; a failure (the store unreadable, say) is answered and logged in
+    one line here, the same on every platform, rather than left to the chat library."""
+    try:
+        return await _press(commands, caller, data)
+    except StoreError as exc:
+        log.warning("a button click from %s failed: %s", caller.label, exc)
+    except Exception:
+        log.exception("a button click from %s failed", caller.label)
+    return Pressed(_("Sorry, that failed; the error is in the bot's log."))
+
+
+async def _press(commands: Commands, caller: Caller, data: str) -> Pressed:
+    """Authorize, then mute the alert the button names (or end the mutes set on it)."""
     accounts = commands.access.accounts_for(caller)
-    if not accounts:
-        log.warning("refused a button click from %s in chat %s", caller.label, caller.chat_id)
-        if commands.metrics is not None:
-            commands.metrics.commands_refused.labels(caller.platform, "answered").inc()
-        return Pressed(_(REFUSAL))
+    if not accounts:  # told as a command is told: once per chat per period, then nothing
+        return Pressed(_(REFUSAL) if commands.refuse(caller) else None)
     if found := _UNMUTE.fullmatch(data):
         return await _unmute(commands, caller, accounts, int(found.group(1)))
     found = _MUTE.fullmatch(data)
@@ -94,39 +107,54 @@ async def press(commands: Commands, caller: Caller, data: str) -> Pressed:
     if until_resolved and states[key].status is not AlertStatus.FIRING:
         return Pressed(_("That alert has already resolved."))
     until = now + (MAX_MUTE if until_resolved else SPANS[action])
-    silence = await commands.store.add_silence(
-        key.account, key.rule, until, caller.label, now, "", key.subject, until_resolved
-    )
+    silence, made = await commands.store.mute_alert(key, until, caller.label, now, until_resolved)
     who = caller.name or caller.label
     what = " ".join(x for x in (key.account, key.rule, key.subject) if x)
-    log.info("%s muted %s from a button (%s)", caller.label, what, action)
-    if until_resolved:
+    changed = "muted" if made else f"extended silence {silence.id} on"
+    log.info("%s %s %s from a button (%s)", caller.label, changed, what, action)
+    unmute = ((_("Unmute"), f"u{silence.id}"),)
+    if silence.until_resolved:
         note = _("Muted by {who} until resolved").format(who=who)
-        answer = _("Muted until resolved")
-    else:
-        time = local_time(until, commands.zone)
-        note = _("Muted by {who} until {time}").format(who=who, time=time)
-        answer = _("Muted for {duration}").format(duration=human_duration(SPANS[action]))
-    return Pressed(answer, "🔕 " + note, ((_("Unmute"), f"u{silence.id}"),))
+        if not until_resolved:  # the mute there was already longer
+            return Pressed(_("Already muted until resolved"), f"{MUTED} {note}", unmute)
+        return Pressed(_("Muted until resolved"), f"{MUTED} {note}", unmute)
+    time = local_time(silence.until, commands.zone)
+    note = _("Muted by {who} until {time}").format(who=who, time=time)
+    if silence.until > until:
+        return Pressed(_("Already muted until {time}").format(time=time), f"{MUTED} {note}", unmute)
+    answer = _("Muted for {duration}").format(duration=human_duration(SPANS[action]))
+    return Pressed(answer, f"{MUTED} {note}", unmute)
 
 
 async def _unmute(
     commands: Commands, caller: Caller, accounts: frozenset[str], silence_id: int
 ) -> Pressed:
-    """End a mute set from a button, then send what it held back."""
+    """End every mute set from a button on the alert, then send what they held back; the
+    message says so if another mute (a /mute of its account or rule) still holds it."""
     now = commands.clock.now()
-    found = [
-        s
-        for s in await commands.store.active_silences(now)
-        if s.id == silence_id and s.subject is not None and s.account in accounts
-    ]
-    if not found or not await commands.store.end_silence(silence_id, now):
+    visible = {s.id for s in await commands.store.active_silences(now) if s.account in accounts}
+    if silence_id not in visible:
         return Pressed(_("That mute has already ended."))
-    silence = found[0]
-    assert silence.account is not None and silence.rule is not None
-    log.info("%s ended silence %d from a button", caller.label, silence_id)
+    ended = await commands.store.unmute_alert(silence_id, now)
+    if ended is None or not ended[1]:
+        return Pressed(_("That mute has already ended."))
+    key, count = ended
+    what = " ".join(x for x in (key.account, key.rule, key.subject) if x)
+    log.info("%s ended %d button mute(s) of %s from a button", caller.label, count, what)
     if await release_unmuted(commands.store, now, commands.pipeline.remember_told):
         commands.dispatcher.wake()
-    key = AlertKey(silence.account, silence.rule, silence.subject or "")
-    note = _("Unmuted by {who}").format(who=caller.name or caller.label)
-    return Pressed(_("Unmuted"), "🔔 " + note, tuple(mute_buttons(key)))
+    who = caller.name or caller.label
+    state = (await commands.store.alert_states()).get(key)
+    severity = Severity.WARNING if state is None or state.severity is None else state.severity
+    holding = [
+        s
+        for s in await commands.store.active_silences(now)
+        if s.mutes(TransitionKind.REPEAT, key, severity, now)
+    ]
+    if holding:  # a /mute of its account or rule: saying "unmuted" would be a lie
+        note = _(
+            "Unmuted by {who}, but still muted until {time} by a mute of its account or rule"
+        ).format(who=who, time=local_time(max(s.until for s in holding), commands.zone))
+        return Pressed(_("Unmuted; still muted by another mute"), f"{MUTED} {note}")
+    note = _("Unmuted by {who}").format(who=who)
+    return Pressed(_("Unmuted"), f"{UNMUTED} {note}", tuple(mute_buttons(key)))

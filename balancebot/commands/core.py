@@ -140,15 +140,19 @@ class Commands:
             return Reply(_("Sorry, that failed; the error is in the bot's log."), icon="⚠️")
 
     def _refuse(self, caller: Caller) -> Reply | None:
-        """Once per chat per period a refusal (best effort), then silence: a flood of
-        stranger commands costs neither sends nor the allowed users' rate budget."""
+        return Reply(_(REFUSAL), icon="⛔", best_effort=True) if self.refuse(caller) else None
+
+    def refuse(self, caller: Caller) -> bool:
+        """Whether to tell a stranger no (commands and button clicks alike): once per chat
+        per period, then silence, so a flood costs neither sends nor log lines nor the
+        allowed users' rate budget."""
         answer = self.refusals.should_answer(caller, self.clock.now())
         if self.metrics is not None:
             outcome = "answered" if answer else "dropped"
             self.metrics.commands_refused.labels(caller.platform, outcome).inc()
         if not answer:
-            log.debug("dropped a command from %s in chat %s", caller.label, caller.chat_id)
-            return None
+            log.debug("dropped a request from %s in chat %s", caller.label, caller.chat_id)
+            return False
         log.warning(
             "refused %s user %s (%s) in chat %s%s",
             caller.platform,
@@ -157,7 +161,7 @@ class Commands:
             caller.chat_id,
             "" if caller.private else " (a group: allow rules need the user AND the chat)",
         )
-        return Reply(_(REFUSAL), icon="⛔", best_effort=True)
+        return True
 
     def visible_accounts(self, request: Request) -> list[str]:
         """The caller's accounts in config order."""

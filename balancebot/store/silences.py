@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..models import (
     AlertKey,
@@ -15,7 +17,29 @@ from ..models import (
 )
 from .base import StoreBase
 from .codec import matches_null, new_id
-from .schema import seen_requests, silence_bindings, silence_comments, silences
+from .schema import alert_states, seen_requests, silence_bindings, silence_comments, silences
+
+
+def _bound(key: AlertKey, now: datetime) -> sa.Select[Any]:
+    """The active mutes set from this alert's buttons, with their comments and bindings."""
+    return (
+        sa.select(
+            silences.c.id,
+            silences.c.until,
+            silences.c.created_by,
+            silences.c.created_at,
+            silence_comments.c.comment,
+            silence_bindings.c.until_resolved,
+        )
+        .join(silence_bindings, silence_bindings.c.silence_id == silences.c.id)
+        .outerjoin(silence_comments, silence_comments.c.silence_id == silences.c.id)
+        .where(
+            silences.c.until > now,
+            silences.c.account == key.account,
+            silences.c.rule == key.rule,
+            silence_bindings.c.subject == key.subject,
+        )
+    )
 
 
 class SilenceRecords(StoreBase):
@@ -34,25 +58,113 @@ class SilenceRecords(StoreBase):
         if (subject is not None or until_resolved) and (account is None or rule is None):
             raise ValueError("a silence bound to an alert names its account, rule and subject")
         async with self._writing() as conn:
-            inserted = await conn.execute(
-                silences.insert().values(
-                    account=account, rule=rule, until=until, created_by=created_by, created_at=now
+            return await self._insert(
+                conn, account, rule, until, created_by, now, comment, subject, until_resolved
+            )
+
+    @staticmethod
+    async def _insert(
+        conn: AsyncConnection,
+        account: str | None,
+        rule: str | None,
+        until: datetime,
+        created_by: str,
+        now: datetime,
+        comment: str,
+        subject: str | None,
+        until_resolved: bool,
+    ) -> Silence:
+        inserted = await conn.execute(
+            silences.insert().values(
+                account=account, rule=rule, until=until, created_by=created_by, created_at=now
+            )
+        )
+        silence_id = new_id(inserted)
+        if comment:
+            await conn.execute(
+                silence_comments.insert().values(silence_id=silence_id, comment=comment)
+            )
+        if subject is not None:
+            await conn.execute(
+                silence_bindings.insert().values(
+                    silence_id=silence_id, subject=subject, until_resolved=until_resolved
                 )
             )
-            silence_id = new_id(inserted)
-            if comment:
-                await conn.execute(
-                    silence_comments.insert().values(silence_id=silence_id, comment=comment)
-                )
-            if subject is not None:
-                await conn.execute(
-                    silence_bindings.insert().values(
-                        silence_id=silence_id, subject=subject, until_resolved=until_resolved
-                    )
-                )
         return Silence(
             silence_id, account, rule, until, created_by, now, comment, subject, until_resolved
         )
+
+    async def mute_alert(
+        self, key: AlertKey, until: datetime, created_by: str, now: datetime, until_resolved: bool
+    ) -> tuple[Silence, bool]:
+        """A button's mute: the alert's one button mute, made, extended to `until` (never
+        shortened), or turned into an until-resolved one; True when it was made. One write
+        transaction that first locks the alert's state row, so two clicks at once (on any
+        replica) cannot both make one."""
+        async with self._writing() as conn:
+            await conn.execute(
+                sa.select(alert_states.c.status)
+                .where(
+                    alert_states.c.account == key.account,
+                    alert_states.c.rule == key.rule,
+                    alert_states.c.subject == key.subject,
+                )
+                .with_for_update()
+            )
+            rows = (await conn.execute(_bound(key, now).order_by(silences.c.id))).all()
+            if not rows:
+                made = await self._insert(
+                    conn,
+                    key.account,
+                    key.rule,
+                    until,
+                    created_by,
+                    now,
+                    "",
+                    key.subject,
+                    until_resolved,
+                )
+                return made, True
+            row = rows[0]
+            until = max(until, row.until)
+            until_resolved = until_resolved or bool(row.until_resolved)
+            await conn.execute(silences.update().where(silences.c.id == row.id).values(until=until))
+            await conn.execute(
+                silence_bindings.update()
+                .where(silence_bindings.c.silence_id == row.id)
+                .values(until_resolved=until_resolved)
+            )
+        return Silence(
+            row.id,
+            key.account,
+            key.rule,
+            until,
+            row.created_by,
+            row.created_at,
+            row.comment or "",
+            key.subject,
+            until_resolved,
+        ), False
+
+    async def unmute_alert(self, silence_id: int, now: datetime) -> tuple[AlertKey, int] | None:
+        """End every button mute of the alert the (button) silence `silence_id` was set on,
+        ended already or not; the alert and how many ended, None if it is not a button's."""
+        async with self._writing() as conn:
+            found = (
+                await conn.execute(
+                    sa.select(silences.c.account, silences.c.rule, silence_bindings.c.subject)
+                    .join(silence_bindings, silence_bindings.c.silence_id == silences.c.id)
+                    .where(silences.c.id == silence_id)
+                )
+            ).first()
+            if found is None:
+                return None
+            key = AlertKey(found.account, found.rule, found.subject)
+            ids = sa.select(_bound(key, now).subquery().c.id)
+            result = await conn.execute(
+                silences.update().where(silences.c.id.in_(ids)).values(until=now)
+            )
+        return key, result.rowcount
 
     async def end_silences(self, account: str | None, rule: str | None, now: datetime) -> int:
         """End the active silences for exactly this account/rule pair; how many ended.

@@ -3,28 +3,31 @@ interactive payloads a click sends (over Socket Mode, or POSTed to `/slack/inter
 
 A refusal goes only to the person who clicked, as an ephemeral message through the
 payload's `response_url`; a mute replaces the message (`replace_original`) with the same
-blocks, the buttons swapped for a line saying who muted it until when.
+blocks, the buttons swapped for a line saying who muted it until when (one line, replaced
+by the next click).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any
 
 import aiohttp
+import msgspec
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from ...commands import Commands
 from ...commands.access import Caller
-from ...commands.buttons import Pressed, buttons_for, press
-from ...i18n import _
+from ...commands.buttons import buttons_for, press
 from ...models import Notification
 from ...render import slack_escape
 
 log = logging.getLogger(__name__)
 
 BLOCK_ID = "balancebot_mute"
+NOTE_ID = "balancebot_mute_note"  # one note, replaced by each click
 PATH = "/slack/interactive"
 
 
@@ -46,33 +49,97 @@ def with_buttons(blocks: list[dict[str, Any]], notification: Notification) -> li
     return [*blocks, *actions(buttons_for(notification))]
 
 
+class _User(msgspec.Struct):
+    id: str
+    username: str = ""
+    name: str = ""
+
+
+class _Channel(msgspec.Struct):
+    id: str
+
+
+class _Action(msgspec.Struct):
+    block_id: str | None = None
+    value: str = ""
+
+
+class _Message(msgspec.Struct):
+    text: str = ""
+    blocks: list[dict[str, Any]] = []
+
+
+class Click(msgspec.Struct):
+    """The parts of a `block_actions` payload we read, each of the type Slack documents:
+    anything else is refused before it is acted on, never half-handled."""
+
+    user: _User
+    actions: list[_Action]
+    response_url: str = ""
+    channel: _Channel | None = None
+    message: _Message | None = None
+
+
+MAX_DEPTH = 64  # Slack's payloads nest about ten deep; Python's json recurses per level
+_BRACKETS = re.compile(r'"(?:[^"\\]|\\.)*"|([\[{])|[\]}]', re.DOTALL)
+
+
+def too_deep(text: str, most: int = MAX_DEPTH) -> bool:
+    """Whether JSON text nests deeper than `most`, found without parsing it (a parser
+    would recurse, and 100,000 levels overflow the stack); strings are skipped whole."""
+    depth = 0
+    for found in _BRACKETS.finditer(text):
+        if found.group(1):
+            depth += 1
+            if depth > most:
+                return True
+        elif not found.group(0).startswith('"'):
+            depth -= 1
+    return False
+
+
+def click_of(payload: dict[str, Any]) -> Click | None:
+    """A click on our mute buttons, None for any other interaction; `ValueError` when
+    the payload is not of the documented shape."""
+    if payload.get("type") != "block_actions":
+        return None
+    try:
+        click = msgspec.convert(payload, Click)
+    except msgspec.ValidationError as exc:
+        raise ValueError(f"a block_actions payload of the wrong shape: {exc}") from None
+    return click if any(a.block_id == BLOCK_ID for a in click.actions) else None
+
+
 async def on_interactive(
     commands: Commands, payload: dict[str, Any], session: aiohttp.ClientSession
 ) -> None:
-    """Handle one interactive payload; only clicks on our mute buttons do anything."""
-    if payload.get("type") != "block_actions":
+    """Socket Mode: one interactive payload, already parsed by slack-sdk and acknowledged;
+    one of the wrong shape is dropped with a DEBUG line."""
+    try:
+        click = click_of(payload)
+    except ValueError as exc:
+        log.debug("slack buttons: ignored %s", exc)
         return
-    clicked = [a for a in payload.get("actions", []) if a.get("block_id") == BLOCK_ID]
-    if not clicked:
-        return
-    user = payload.get("user") or {}
-    channel = payload.get("channel") or {}
+    if click is not None:
+        await on_click(commands, click, session)
+
+
+async def on_click(commands: Commands, click: Click, session: aiohttp.ClientSession) -> None:
+    """Handle one click on a mute button and answer it through its `response_url`."""
+    [value] = [a.value for a in click.actions if a.block_id == BLOCK_ID][:1]
     caller = Caller(
         "slack",
-        str(user.get("id", "")),
-        str(channel.get("id", "")),
-        str(user.get("username") or user.get("name") or ""),
+        click.user.id,
+        click.channel.id if click.channel is not None else "",
+        click.user.username or click.user.name,
     )
-    try:
-        pressed = await press(commands, caller, str(clicked[0].get("value", "")))
-    except Exception:
-        log.exception("slack buttons: a click from %s failed", caller.label)
-        pressed = Pressed(_("Sorry, that failed; the error is in the bot's log."))
-    response_url = str(payload.get("response_url", ""))
-    if not response_url:
+    pressed = await press(commands, caller, value)
+    if pressed.answer is None:  # a stranger already told no: nothing at all
+        return
+    if not click.response_url:
         log.warning("slack buttons: a click without a response_url")
         return
-    message = payload.get("message") or {}
+    message = click.message or _Message()
     if pressed.note is None:
         body: dict[str, Any] = {
             "response_type": "ephemeral",
@@ -80,16 +147,17 @@ async def on_interactive(
             "text": f"⛔ {slack_escape(pressed.answer)}",
         }
     else:
-        kept = [b for b in message.get("blocks", []) if b.get("block_id") != BLOCK_ID]
+        kept = [b for b in message.blocks if b.get("block_id") not in (BLOCK_ID, NOTE_ID)]
         note = {
             "type": "context",
+            "block_id": NOTE_ID,
             "elements": [{"type": "mrkdwn", "text": slack_escape(pressed.note)}],
         }
         blocks = [*kept, note, *actions(pressed.buttons)]
-        body = {"replace_original": True, "text": message.get("text", ""), "blocks": blocks}
+        body = {"replace_original": True, "text": message.text, "blocks": blocks}
     try:
-        response = await AsyncWebhookClient(response_url, session=session).send_dict(body)
-    except (aiohttp.ClientError, TimeoutError) as exc:
+        response = await AsyncWebhookClient(click.response_url, session=session).send_dict(body)
+    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
         log.warning("slack buttons: answering a click failed: %s", type(exc).__name__)
         return
     if response.status_code != 200:

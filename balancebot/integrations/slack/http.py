@@ -159,13 +159,19 @@ def interactive_route(
         except Rejected as exc:
             log.debug("slack buttons: rejected a request (%d): %s", exc.status, exc)
             return web.Response(status=exc.status, text="invalid request")
+        text = fields.get("payload", "")
         try:
-            payload = json.loads(fields.get("payload", ""))
-        except ValueError:
-            return web.Response(status=400, text="payload is not JSON")
-        if not isinstance(payload, dict):
-            return web.Response(status=400, text="payload is not an object")
-        spawn(buttons.on_interactive(commands, payload, session))
+            if buttons.too_deep(text):
+                raise ValueError(f"payload nested deeper than {buttons.MAX_DEPTH}")
+            payload = json.loads(text)
+            if not isinstance(payload, dict):
+                raise ValueError("payload is not a JSON object")
+            click = buttons.click_of(payload)
+        except ValueError as exc:  # json's errors are ValueErrors too
+            log.debug("slack buttons: rejected a request (400): %s", str(exc)[:200])
+            return web.Response(status=400, text="invalid payload")
+        if click is not None:
+            spawn(buttons.on_click(commands, click, session))
         return web.Response(status=200)
 
     return handle

@@ -1,9 +1,10 @@
 """Mute buttons on Telegram alerts: an inline keyboard, and PTB's `CallbackQueryHandler`.
 
-A click is answered (`answerCallbackQuery`) in every case, so the client stops spinning;
-a refusal only to the person who clicked, as an alert box. When the mute was set, the
+A click is answered (`answerCallbackQuery`), so the client stops spinning: a refusal or
+failure only to the person who clicked, as an alert box; a stranger's clicks after the
+first are not answered at all (the commands' refusal limiter). When the mute was set, the
 message is edited (`editMessageText`, its HTML rebuilt from the entities) to say who muted
-it until when, and loses its buttons.
+it until when (replacing what an earlier click said), and its buttons are swapped.
 """
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ from typing import TYPE_CHECKING
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import MessageLimit, ParseMode
-from telegram.error import TelegramError
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes
 
 from ...commands import Commands
 from ...commands.access import Caller
-from ...commands.buttons import buttons_for, press
+from ...commands.buttons import NOTE_MARKS, buttons_for, press
 from ...models import Notification
 
 if TYPE_CHECKING:
@@ -37,8 +38,34 @@ def markup(buttons: Sequence[tuple[str, str]]) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup([keys[:3], keys[3:]] if len(keys) > 3 else [keys])
 
 
+def without_note(text: str) -> str:
+    """The message without the mute note an earlier click added (the alert itself has no
+    blank line), so it shows only the mute state now, however many times it was clicked."""
+    alert, _, note = text.rpartition("\n\n")
+    return alert if alert and note.startswith(NOTE_MARKS) else text
+
+
 def keyboard(notification: Notification) -> InlineKeyboardMarkup | None:
     return markup(buttons_for(notification))
+
+
+async def show(message: Message, note: str, buttons: InlineKeyboardMarkup | None) -> None:
+    """Put the click's note and buttons on the message, unless it says that already.
+    Telegram refuses an edit that changes nothing (two people muting at once, each click
+    carrying the message as it was before either), which is no failure here."""
+    text, text_html = without_note(message.text or ""), without_note(message.text_html)
+    try:
+        if len(text) + len(note) + 2 > MessageLimit.MAX_TEXT_LENGTH:  # no room for the note
+            if message.reply_markup != buttons:
+                await message.edit_reply_markup(reply_markup=buttons)
+            return
+        edited = f"{text_html}\n\n{html.escape(note)}"
+        if edited != message.text_html or message.reply_markup != buttons:
+            await message.edit_text(edited, parse_mode=ParseMode.HTML, reply_markup=buttons)
+    except BadRequest as exc:
+        if "not modified" not in exc.message:
+            raise
+        log.debug("telegram buttons: the message already showed it")
 
 
 def install(app: Application, commands: Commands, notifier: TelegramNotifier) -> None:  # type: ignore[type-arg]
@@ -55,19 +82,12 @@ def install(app: Application, commands: Commands, notifier: TelegramNotifier) ->
         user = query.from_user
         caller = Caller("telegram", str(user.id), chat, user.username or user.first_name)
         pressed = await press(commands, caller, query.data or "")
+        if pressed.answer is None:  # a stranger already told no: not even an answer
+            return
         try:
             await query.answer(pressed.answer[:200], show_alert=pressed.note is None)
-            if pressed.note is None or not isinstance(message, Message):
-                return
-            buttons = markup(pressed.buttons)
-            if len(message.text or "") + len(pressed.note) + 2 > MessageLimit.MAX_TEXT_LENGTH:
-                await message.edit_reply_markup(reply_markup=buttons)  # no room for the note
-                return
-            await message.edit_text(
-                f"{message.text_html}\n\n{html.escape(pressed.note)}",
-                parse_mode=ParseMode.HTML,
-                reply_markup=buttons,
-            )
+            if pressed.note is not None and isinstance(message, Message):
+                await show(message, pressed.note, markup(pressed.buttons))
         except TelegramError as exc:
             log.warning("telegram buttons: answering a click failed: %s", exc.message)
 
