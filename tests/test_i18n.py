@@ -55,9 +55,28 @@ def test_every_message_is_translated_and_compiled() -> None:
             assert all(forms), f"{language}: {msgid!r} is not translated"
             for form in forms:
                 assert set(PLACEHOLDER.findall(form)) == set(PLACEHOLDER.findall(str(msgid)))
-        assert po.with_suffix(".mo").read_bytes() == catalogs.compiled(po), (
-            "the .mo is stale: run python tools/catalogs.py"
-        )
+        stale = catalogs.differences(po, po.with_suffix(".mo"))
+        assert not stale, f"the .mo is stale ({stale[0]}): run python tools/catalogs.py"
+
+
+def test_a_stale_compiled_catalog_is_found(tmp_path: Path) -> None:
+    """The comparison reads what the .mo says: a changed translation or plural rule shows."""
+    po = catalogs.po_path("zh")
+    mo = tmp_path / "balancebot.mo"
+    mo.write_bytes(catalogs.compiled(po))
+    assert catalogs.differences(po, mo) == []
+    text = po.read_text(encoding="utf-8")
+    changed = tmp_path / "changed.po"
+    changed.write_text(text.replace('msgstr "已恢复', 'msgstr "恢复了', 1), encoding="utf-8")
+    [difference] = catalogs.differences(changed, mo)
+    assert "恢复了" in difference
+    rule = "Plural-Forms: nplurals=1; plural=0;"
+    assert rule in text
+    changed.write_text(
+        text.replace(rule, "Plural-Forms: nplurals=2; plural=(n != 1);"), encoding="utf-8"
+    )
+    assert catalogs.differences(changed, mo)[0].startswith("plural forms")
+    assert catalogs.differences(po, tmp_path / "none.mo") == ["none.mo is missing"]
 
 
 def snapshot(total: str) -> BalanceSnapshot:
