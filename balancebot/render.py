@@ -157,6 +157,15 @@ def _fit(lines: list[str], limit: int) -> str:
     return text[:limit]
 
 
+def fits(card: Card) -> bool:
+    """Whether a card is shown whole on every platform, nothing cut by `_fit`."""
+    details = [slack_escape(d) for d in card.details]
+    if len("\n".join(details)) > SLACK_SECTION_MAX_CHARS:
+        return False
+    head = _with_icon(card, f"<b>{html.escape(card.headline)}</b>")
+    return len("\n".join([head, *(html.escape(d) for d in card.details)])) <= TELEGRAM_MAX_CHARS
+
+
 def telegram_html(card: Card, limit: int = TELEGRAM_MAX_CHARS) -> str:
     """Telegram HTML parse mode: every user-controlled string escaped."""
     head = _with_icon(card, f"<b>{html.escape(card.headline)}</b>")

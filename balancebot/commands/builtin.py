@@ -17,7 +17,7 @@ from ..quiet import quiet_until
 from ..render import balance_lines, human_duration, local_time, severity_name
 from ..silences import release_unmuted
 from ..trends import history_state, waiting_text
-from .core import REGISTRY, Commands, Reply, Request, command
+from .core import REGISTRY, Commands, Reply, Request, command, fitted, summarised
 from .operations import (
     MAX_HISTORY_DAYS,
     UsageError,
@@ -43,47 +43,31 @@ async def balance(self: Commands, request: Request) -> Reply:
         if request.args
         else (self.visible_accounts(request))
     )
-    details = []
+    items = []
     for name in names:
         result, freshness = await self.fresh_result(name)
         unavailable = isinstance(result, BalanceSnapshot) and not result.is_available
         state = _(" — NOT AVAILABLE for API calls") if unavailable else ""
-        details.append(f"{name} ({freshness}){state}:")
-        details += [f"  {line}" for line in balance_lines(result)]
+        lines = [f"{name} ({freshness}){state}:"]
+        lines += [f"  {line}" for line in balance_lines(result)]
         if isinstance(result, BalanceSnapshot):
-            details += [f"  {line}" for line in await self.outlook_lines(result)]
+            lines += [f"  {line}" for line in await self.outlook_lines(result)]
+        items.append(lines)
     headline = (
         _("Balance of {account}").format(account=names[0]) if len(names) == 1 else _("Balances")
     )
-    return Reply(headline, tuple(details), icon="💰")
+    return fitted(lambda most: Reply(headline, tuple(summarised(items, most)), icon="💰"))
 
 
 @command("/status", N_("Last checks, open alerts, silences and notifier health."))
 async def status(self: Commands, request: Request) -> Reply:
+    """Each list is summarised ("… and 297 more") as far as needed to fit one message on
+    every platform, rather than cut there, losing whatever came after it."""
     if request.args:
         raise UsageError(_("/status takes no arguments"))
     now = self.clock.now()
-    details = [_("Accounts:")]
-    for name in self.visible_accounts(request):
-        if self.store.shared:  # another replica may have checked it last
-            await self.pipeline.refresh(name)
-        latest = self.pipeline.latest(name)
-        if latest is None:
-            details.append("  " + _("{account}: not checked yet").format(account=name))
-        elif isinstance(latest, BalanceSnapshot):
-            ago = self.ago(latest.taken_at)
-            details.append("  " + _("{account}: ok, {ago}").format(account=name, ago=ago))
-            for waiting in history_state(self.config.rules_for(name), self.pipeline.recent(name)):
-                details.append(
-                    f"    {waiting.rule} {waiting.currency}: {waiting_text(waiting.waiting)}"
-                )
-        else:
-            details.append(
-                "  "
-                + _("{account}: FAILED ({kind}), {ago}").format(
-                    account=name, kind=latest.kind.value, ago=self.ago(latest.taken_at)
-                )
-            )
+    accounts = [await _account_status(self, name) for name in self.visible_accounts(request)]
+    accounts.sort(key=lambda item: item[0])  # stable: failed and unchecked ones first
     firing = [
         s
         for s in self.pipeline.states().values()
@@ -91,11 +75,11 @@ async def status(self: Commands, request: Request) -> Reply:
         and s.key.account in request.accounts
         and s.severity is not Severity.INFO  # a top-up notice is news, not a problem
     ]
-    details.append(_("Alerts firing: {count}").format(count=len(firing) or _("none")))
+    alerts = []
     for state in sorted(firing, key=lambda s: s.key):
         assert state.severity is not None and state.started_at is not None
         subject = f" {state.key.subject}" if state.key.subject else ""
-        details.append(
+        alerts.append(
             f"  {state.key.account} {state.key.rule}{subject}: "
             + _("{severity}, since {time}").format(
                 severity=severity_name(state.severity).lower(),
@@ -103,36 +87,35 @@ async def status(self: Commands, request: Request) -> Reply:
             )
         )
     silences = await visible_silences(self.store, now, request.accounts, request.full_access)
-    details.append(_("Muted: {count}").format(count=len(silences) or _("nothing")))
+    muted = []
     for silence in silences:
         parts = (silence.account, silence.rule, silence.subject)
         what = " / ".join(x for x in parts if x) or _("everything")
         until = _("resolved") if silence.until_resolved else local_time(silence.until, self.zone)
-        details.append(
+        muted.append(
             "  "
             + _("{what} until {time} (by {who})").format(
                 what=what, time=until, who=silence.created_by
             )
         )
+    tail = []
     quiet = quiet_until(self.config.quiet_hours, now, self.zone, Severity.WARNING)
     if quiet is not None:
-        details.append(
+        tail.append(
             _("Quiet hours until {time}: warnings and infos are held").format(
                 time=local_time(quiet, self.zone)
             )
         )
+    notifiers: list[str] = []
     if request.full_access:
-        details.append(_("Notifiers:"))
         for notifier in self.config.notifiers:
             problems = [
                 f"{where}: {why}"
                 for where, why in self.dispatcher.problems.items()
                 if where.split(":", 1)[0] == notifier.name
             ]
-            details.append(f"  {notifier.name}: " + ("; ".join(problems) or _("ok")))
-        if front_ends := self.front_ends():
-            details.append(_("Chat:"))
-            details += [f"  {name}: {s.describe()}" for name, s in front_ends.items()]
+            notifiers.append(f"  {notifier.name}: " + ("; ".join(problems) or _("ok")))
+    chats = [f"  {name}: {s.describe()}" for name, s in self.front_ends().items()]
     headline = (
         ngettext(
             "Status: {count} alert firing", "Status: {count} alerts firing", len(firing)
@@ -140,7 +123,40 @@ async def status(self: Commands, request: Request) -> Reply:
         if firing
         else _("Status: all clear")
     )
-    return Reply(headline, tuple(details), icon="🔴" if firing else "✅")
+
+    def reply(most: int | None) -> Reply:
+        details = [_("Accounts:"), *summarised([lines for _rank, lines in accounts], most)]
+        details.append(_("Alerts firing: {count}").format(count=len(firing) or _("none")))
+        details += summarised([[line] for line in alerts], most)
+        details.append(_("Muted: {count}").format(count=len(silences) or _("nothing")))
+        details += summarised([[line] for line in muted], most)
+        details += tail
+        if notifiers:
+            details += [_("Notifiers:"), *summarised([[line] for line in notifiers], most)]
+        if chats and request.full_access:
+            details += [_("Chat:"), *chats]
+        return Reply(headline, tuple(details), icon="🔴" if firing else "✅")
+
+    return fitted(reply)
+
+
+async def _account_status(self: Commands, name: str) -> tuple[int, list[str]]:
+    """(0 for a failed or unchecked account, else 1; its lines in /status)."""
+    if self.store.shared:  # another replica may have checked it last
+        await self.pipeline.refresh(name)
+    latest = self.pipeline.latest(name)
+    if latest is None:
+        return 0, ["  " + _("{account}: not checked yet").format(account=name)]
+    if isinstance(latest, BalanceSnapshot):
+        ago = self.ago(latest.taken_at)
+        lines = ["  " + _("{account}: ok, {ago}").format(account=name, ago=ago)]
+        for waiting in history_state(self.config.rules_for(name), self.pipeline.recent(name)):
+            lines.append(f"    {waiting.rule} {waiting.currency}: {waiting_text(waiting.waiting)}")
+        return 1, lines
+    failed = _("{account}: FAILED ({kind}), {ago}").format(
+        account=name, kind=latest.kind.value, ago=self.ago(latest.taken_at)
+    )
+    return 0, ["  " + failed]
 
 
 @command("/mute <duration> [account|rule]", N_("Silence alerts for a while (e.g. /mute 2h prod)."))
@@ -223,17 +239,21 @@ async def alerts(self: Commands, request: Request) -> Reply:
     if request.args:
         raise UsageError(_("/alerts takes no arguments"))
     rows = await current_alerts(self.store, request.accounts)
-    details = tuple(
-        f"{row.account} {row.rule}{' ' + row.subject if row.subject else ''}: "
-        + _("{severity} {status} since {since}, last sent {sent}").format(
-            severity=row.severity,
-            status=row.status,
-            since=local_time(row.since, self.zone) if row.since else "-",
-            sent=local_time(row.last_sent, self.zone) if row.last_sent else _("never"),
-        )
+    items = [
+        [
+            f"{row.account} {row.rule}{' ' + row.subject if row.subject else ''}: "
+            + _("{severity} {status} since {since}, last sent {sent}").format(
+                severity=row.severity,
+                status=row.status,
+                since=local_time(row.since, self.zone) if row.since else "-",
+                sent=local_time(row.last_sent, self.zone) if row.last_sent else _("never"),
+            )
+        ]
         for row in rows
-    )
-    return Reply(_("Alerts: {count}").format(count=len(rows)), details, icon="🚨" if rows else "✅")
+    ]
+    headline = _("Alerts: {count}").format(count=len(rows))
+    icon = "🚨" if rows else "✅"
+    return fitted(lambda most: Reply(headline, tuple(summarised(items, most)), icon=icon))
 
 
 @command("/help", N_("This list."))

@@ -8,16 +8,16 @@ helpers on `Commands` (visible accounts, fresh results, outlook lines) are what 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from ..clock import Clock
 from ..config import Config
-from ..i18n import N_, _
+from ..i18n import N_, _, ngettext
 from ..models import BalanceSnapshot, CheckResult
-from ..render import human_duration
+from ..render import fits, human_duration
 from ..trends import outlook, outlook_since
 from .access import Access, Caller, Refusals
 from .operations import UsageError
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__package__)  # "balancebot.commands", as before the split
 
 MAX_INPUT_CHARS = 256
+MOST_LISTED = (None, 10, 5, 2, 0)  # items a reply lists of each kind: all, fewer until it fits
 REFUSAL = N_("Sorry, you are not allowed to use this bot.")
 
 
@@ -53,6 +54,29 @@ class Request:
 
 
 Handler = Callable[["Commands", Request], Awaitable[Reply]]
+
+
+def summarised(items: Sequence[Sequence[str]], most: int | None) -> list[str]:
+    """The lines of the first `most` items (None: all), then one line saying how many
+    are left out."""
+    most = len(items) if most is None else most
+    lines = [line for item in items[:most] for line in item]
+    if len(items) > most:
+        left = len(items) - most
+        lines.append(
+            "  " + ngettext("… and {count} more", "… and {count} more", left).format(count=left)
+        )
+    return lines
+
+
+def fitted(reply: Callable[[int | None], Reply]) -> Reply:
+    """The reply listing as many items of each kind as still fits one message on every
+    platform (Telegram's 4,096 characters, Slack's 3,000 a section)."""
+    for most in MOST_LISTED[:-1]:
+        built = reply(most)
+        if fits(built):
+            return built
+    return reply(MOST_LISTED[-1])
 
 
 @dataclass(frozen=True, slots=True)
