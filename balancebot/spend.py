@@ -14,7 +14,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from itertools import pairwise
 
 from .models import BalanceSnapshot, Currency, CurrencyBalance
@@ -25,15 +25,37 @@ RUNWAY_WINDOW = DAY
 MIN_HISTORY = timedelta(hours=6)
 
 
+MAX_FRACTION_DIGITS = 18  # a plain amount's decimals at most (providers keep 8)
+
+
 def money(amount: Decimal) -> str:
-    """Every amount a person reads has two decimals. No real amount reaches 10^15
-    (providers refuse it, issue 11 §3), and formatting `1e99999999` anyway would cost
-    memory by the gigabyte."""
+    """Every amount a person reads has two decimals, and no minus sign on a zero
+    (`-0.0`, `-0.001`). No real amount reaches 10^15 (providers refuse it, issue 11 §3),
+    and formatting `1e99999999` anyway would cost memory by the gigabyte."""
+    if not amount.is_finite() or amount.adjusted() >= 15:  # adjusted(): no arithmetic on it
+        return _out_of_range(amount)
+    text = f"{amount:.2f}"
+    return text[1:] if text == "-0.00" else text
+
+
+def plain(amount: Decimal) -> str:
+    """An amount for programs (`check --format json`): its exact value as a plain decimal
+    string, never an exponent (`1E+14`, `0E-8`) nor a negative zero; past 18 decimals
+    rounded half-even. Out of range as `money` says it."""
+    if not amount.is_finite() or amount.adjusted() >= 15:
+        return _out_of_range(amount)
+    if amount.as_tuple().exponent < -MAX_FRACTION_DIGITS:  # type: ignore[operator]
+        with localcontext(prec=15 + MAX_FRACTION_DIGITS):
+            amount = amount.quantize(Decimal(1).scaleb(-MAX_FRACTION_DIGITS), ROUND_HALF_EVEN)
+    if amount.is_zero():
+        amount = amount.copy_abs()
+    return f"{amount:f}"
+
+
+def _out_of_range(amount: Decimal) -> str:
     if amount.is_infinite():
         return "-∞" if amount < 0 else "∞"
-    if amount.is_nan() or amount.adjusted() >= 15:  # adjusted(): no arithmetic on it
-        return "(out of range)"
-    return f"{amount:.2f}"
+    return "(out of range)"
 
 
 def movement(before: CurrencyBalance, after: CurrencyBalance) -> tuple[Decimal, Decimal]:

@@ -19,6 +19,7 @@ from ..models import BalanceSnapshot, CheckResult, Finding, Severity
 from ..providers import build_providers, fetch_result, http_client
 from ..retry import Backoff
 from ..rules import evaluate, missing_currencies, money, no_data_message
+from ..spend import plain
 
 
 class Status(enum.IntEnum):
@@ -145,9 +146,9 @@ def as_json(reports: list[AccountReport]) -> dict[str, Any]:
             entry["is_available"] = result.is_available
             entry["balances"] = {
                 currency: {
-                    "total": str(b.total),
-                    "granted": str(b.granted),
-                    "topped_up": str(b.topped_up),
+                    "total": plain(b.total),
+                    "granted": plain(b.granted),
+                    "topped_up": plain(b.topped_up),
                 }
                 for currency, b in result.balances.items()
             }
