@@ -3,7 +3,8 @@ round in which each account was checked successfully, GET or POST a URL, so that
 is told when balancebot itself stops (or stops succeeding).
 
 The request runs beside the checks, bounded by its timeout, and never delays them; a beat
-still in flight when the next round completes is not doubled. Failures are logged once
+still in flight when the next round completes is not doubled; at most 16 KiB of an
+answer is read (`httpcap`). Failures are logged once
 when they start and once when they end. The URL holds the monitor's token: never logged.
 """
 
@@ -17,6 +18,7 @@ from collections.abc import Iterable
 import httpx
 
 from .config import HeartbeatConfig
+from .httpcap import ERROR_BODY_BYTES, event_hooks
 from .models import BalanceSnapshot, CheckResult
 
 log = logging.getLogger(__name__)
@@ -32,7 +34,9 @@ class Heartbeat:
         self._config = config
         self._accounts = frozenset(accounts)
         self._waiting = set(self._accounts)  # accounts still to succeed in this round
-        self._http = http or httpx.AsyncClient(follow_redirects=True)
+        self._http = http or httpx.AsyncClient(
+            follow_redirects=True, event_hooks=event_hooks(ERROR_BODY_BYTES)
+        )
         self._task: asyncio.Task[None] | None = None
         self._failing: str | None = None  # why the last beat failed, if it did
         self.sent = 0

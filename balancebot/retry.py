@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import random
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import TypeVar
 
@@ -29,22 +31,37 @@ class Backoff:
         return ceiling / 2 + rng.uniform(0, ceiling / 2)
 
 
-def retry_after_seconds(value: str | None, now: datetime) -> float | None:
-    """An HTTP `Retry-After` (seconds, or a date) as seconds from `now`; None if absent or
-    unreadable, so the caller falls back to its own backoff."""
-    if value is None:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
+RETRY_AFTER_CAP = 3600.0
+"""The longest wait any `Retry-After` is taken for: an hour."""
+_DELTA_SECONDS = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+
+
+def retry_after_seconds(value: object, now: datetime) -> float | None:
+    """A `Retry-After` from any channel as seconds from `now`, read strictly.
+
+    Taken: a header's delta-seconds (digits, with at most a decimal fraction: no sign,
+    exponent, `inf` or `nan`) or HTTP date, or a number from a JSON answer (Telegram's
+    `parameters.retry_after`). A wait longer than an hour (`1e12`, a date in 9999) is an
+    hour; a date already past is 0. Absent, negative, non-finite (`inf`, `nan`) or
+    anything else unreadable is None: the caller falls back to its own backoff."""
+    if isinstance(value, str):
+        text = value.strip()
+        if _DELTA_SECONDS.fullmatch(text):
+            return min(float(text), RETRY_AFTER_CAP)
         try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
+            when = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError, OverflowError):
             return None
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
-        seconds = (when - now).total_seconds()
-    return max(0.0, seconds) if seconds == seconds and seconds != float("inf") else None
+        return min(max(0.0, (when - now).total_seconds()), RETRY_AFTER_CAP)
+    if isinstance(value, timedelta):
+        value = value.total_seconds()
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if value < 0 or (isinstance(value, float) and not math.isfinite(value)):
+        return None
+    return float(min(value, RETRY_AFTER_CAP))  # an int of 400 digits too
 
 
 def _pause(exc: CheckError, retry: int, backoff: Backoff, rng: random.Random) -> float:

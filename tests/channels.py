@@ -1,14 +1,20 @@
-"""What the webhook and apprise tests share: one account, one threshold rule, and a check
-that drives the real pipeline and dispatcher on fake time."""
+"""What the channel tests share: one account, one threshold rule, and a check that drives
+the real pipeline and dispatcher on fake time; one notifier sending one alert."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
+
+import pytest
 
 from balancebot.config import Config
 from balancebot.daemon import Daemon
+from balancebot.errors import DeliveryError
+from balancebot.models import Notification, Severity, TransitionKind
+from balancebot.notifiers import Notifier
 from balancebot.testing.clock import FakeClock
 from balancebot.testing.deepseek import DeepSeekSimulator
 
@@ -55,3 +61,21 @@ def shown(daemon: Daemon, notifier: str) -> str:
     """Everything a notifier lets people see about itself: describe, targets, problems."""
     found = daemon.notifiers[notifier]
     return " ".join([found.describe(), *found.targets(), *daemon.dispatcher.problems.values()])
+
+
+def notification(at: datetime = datetime(2026, 1, 1, tzinfo=UTC)) -> Notification:
+    return Notification(
+        TransitionKind.FIRING, Severity.CRITICAL, "prod", "low", "USD", "low", (), at, at
+    )
+
+
+async def refused(notifier: Notifier) -> DeliveryError:
+    """Start `notifier`, send one alert to its first target, expect a transient failure."""
+    await notifier.start()
+    try:
+        with pytest.raises(DeliveryError) as raised:
+            await notifier.send(notification(), notifier.targets()[0])
+    finally:
+        await notifier.close()
+    assert not raised.value.permanent
+    return raised.value

@@ -7,7 +7,6 @@ import hashlib
 import hmac
 import logging
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,6 @@ from balancebot.config.plugin_options import config_secrets
 from balancebot.daemon import Daemon
 from balancebot.errors import ConfigError
 from balancebot.redact import install
-from balancebot.retry import retry_after_seconds
 from balancebot.testing.clock import FakeClock
 from balancebot.testing.deepseek import DeepSeekSimulator
 from balancebot.testing.receiver import Fault, Receiver
@@ -214,22 +212,3 @@ def test_secret_file_is_read(make_config: Callable[..., Config], tmp_path: Path)
         ]
     )
     assert SECRET in config_secrets(config)
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        (None, None),
-        ("7", 7.0),
-        ("0.5", 0.5),
-        ("-3", 0.0),
-        ("nan", None),
-        ("inf", None),
-        ("soon", None),
-        ("Wed, 25 Nov 2026 20:01:00 GMT", 60.0),
-        ("Wed, 25 Nov 2026 19:00:00 GMT", 0.0),
-    ],
-)
-def test_retry_after_values(value: str | None, expected: float | None) -> None:
-    now = datetime(2026, 11, 25, 20, 0, tzinfo=UTC)
-    assert retry_after_seconds(value, now) == expected

@@ -3,10 +3,15 @@
 Block Kit blocks with a plain `text` fallback. Rate limits (429) and server errors are
 retried by the dispatcher through the outbox, waiting exactly `Retry-After`; errors that
 retrying cannot fix (bad token, unknown or archived channel) are permanent.
+
+slack-sdk reads answers through the aiohttp session given to it; that session's responses
+are `CappedResponse`s, which read at most 1 MiB of an answer (16 KiB of an error),
+inflated here with a bound (see `httpcap`).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, cast
 
 import aiohttp
@@ -18,9 +23,11 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from ...clock import Clock
 from ...config import Duration, Secret
 from ...errors import DeliveryError
+from ...httpcap import ACCEPT_ENCODING, ERROR_BODY_BYTES, CappedBody, snippet
 from ...models import Notification
 from ...notifiers import Notifier
 from ...render import slack_blocks, slack_text
+from ...retry import retry_after_seconds
 from ..pacing import Pacer
 from .buttons import with_buttons
 
@@ -30,6 +37,44 @@ OVERALL_PER_SECOND = 10.0
 TRANSIENT_ERRORS = frozenset(
     {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 )
+
+
+ANSWER_BYTES = 1024 * 1024
+"""A `chat.postMessage` answer echoes the message: tens of KiB at most."""
+
+
+class CappedResponse(aiohttp.ClientResponse):
+    """aiohttp's response reading at most `ANSWER_BYTES` of a body (`ERROR_BODY_BYTES` of
+    an error) with the session's own decompression off: `read`, `text` and `json` (what
+    slack-sdk calls) all go through `read`. Past the cap the connection is dropped."""
+
+    async def read(self) -> bytes:
+        if self._body is None:
+            limit = ANSWER_BYTES if self.ok else ERROR_BODY_BYTES
+            body = CappedBody(self.headers.get("Content-Encoding", ""), limit)
+            try:
+                while chunk := await self.content.readany():
+                    if not body.feed(chunk):
+                        self.close()
+                        break
+            except BaseException:
+                self.close()
+                raise
+            self._body = body.content
+        return self._body
+
+    async def text(self, encoding: str | None = None, errors: str = "replace") -> str:
+        """A cut body may end inside a character: replaced, never an exception."""
+        return await super().text(encoding, errors)
+
+
+def capped_session() -> aiohttp.ClientSession:
+    """A session for slack-sdk whose answers are read with a cap (`CappedResponse`)."""
+    return aiohttp.ClientSession(
+        auto_decompress=False,
+        response_class=CappedResponse,
+        headers={"Accept-Encoding": ACCEPT_ENCODING},
+    )
 
 
 class SlackOptions(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -48,12 +93,14 @@ class SlackOptions(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True
             raise ValueError("channels: a webhook posts to its own channel; remove channels")
 
 
-def delivery_error(where: str, status: int, error: str, headers: Any) -> DeliveryError:
+def delivery_error(
+    where: str, status: int, error: str, headers: Any, now: datetime
+) -> DeliveryError:
     """The one mapping of Slack answers (Web API and webhooks) to retry decisions."""
     message = f"slack {where}: {error or f'HTTP {status}'}"
     if status == 429 or error == "ratelimited":
-        retry_after = headers.get("Retry-After") or headers.get("retry-after")
-        seconds = float(retry_after) if retry_after and retry_after.isdigit() else None
+        value = headers.get("Retry-After") or headers.get("retry-after")
+        seconds = retry_after_seconds(value, now)
         return DeliveryError(message, permanent=False, retry_after=seconds)
     if status >= 500 or error in TRANSIENT_ERRORS:
         return DeliveryError(message, permanent=False)
@@ -82,7 +129,7 @@ class SlackNotifier(Notifier):
 
     async def start(self) -> None:
         timeout = int(self.settings.timeout.total_seconds())
-        self._session = aiohttp.ClientSession()
+        self._session = capped_session()
         if self.settings.bot_token is not None:
             self.web = AsyncWebClient(
                 token=self.settings.bot_token.get_secret_value(),
@@ -127,14 +174,22 @@ class SlackNotifier(Notifier):
                 response = await self._webhook.send(text=text, blocks=blocks)
                 if response.status_code != 200:
                     raise delivery_error(
-                        where, response.status_code, response.body.strip(), response.headers
+                        where,
+                        response.status_code,
+                        snippet(response.body),
+                        response.headers,
+                        self.clock.now(),
                     )
                 return
             assert self.web is not None
             await self.web.chat_postMessage(channel=target, text=text, blocks=blocks)
         except SlackApiError as exc:
+            # slack-sdk's response, or aiohttp's own when the body was not JSON
             response = exc.response
-            error = response.get("error", "") if isinstance(response.data, dict) else ""
-            raise delivery_error(where, response.status_code, error, response.headers) from None
+            data = getattr(response, "data", None)
+            error = snippet(str(data.get("error", ""))) if isinstance(data, dict) else ""
+            status = int(getattr(response, "status_code", 0) or getattr(response, "status", 0))
+            headers = getattr(response, "headers", {})
+            raise delivery_error(where, status, error, headers, self.clock.now()) from None
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise DeliveryError(f"slack {where}: {type(exc).__name__}", permanent=False) from None

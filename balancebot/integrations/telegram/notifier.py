@@ -1,11 +1,17 @@
-"""Telegram notifier on python-telegram-bot's `Bot` (HTML messages, one row per chat)."""
+"""Telegram notifier on python-telegram-bot's `Bot` (HTML messages, one row per chat).
+
+PTB's requests are `CappedRequest`s: at most 1 MiB of an answer is read (16 KiB of an
+error; 4 MiB of a `getUpdates`), and `parameters.retry_after` is read strictly and capped
+at an hour (`retry.retry_after_seconds`) before PTB turns it into `RetryAfter`."""
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 import os
-from datetime import timedelta
-from typing import Annotated, cast
+from datetime import UTC, datetime
+from typing import Annotated, Any, cast
 
 # PTB 22 reports durations as timedelta once this is set, instead of warning on every
 # RetryAfter that ints are deprecated; the code below accepts both.
@@ -28,10 +34,12 @@ from telegram.request import HTTPXRequest
 from ...clock import Clock
 from ...config import Duration, Secret
 from ...errors import DeliveryError
+from ...httpcap import event_hooks, snippet
 from ...models import Notification
 from ...notifiers import Notifier
 from ...redact import redact
 from ...render import telegram_html
+from ...retry import retry_after_seconds
 from ..pacing import Pacer
 from .buttons import keyboard
 
@@ -40,6 +48,33 @@ log = logging.getLogger(__name__)
 OVERALL_PER_SECOND = 25.0  # Telegram allows about 30; keep headroom for command replies
 PRIVATE_CHAT_INTERVAL = 1.0  # one message per second per chat
 GROUP_CHAT_INTERVAL = 3.0  # twenty per minute per group
+ANSWER_BYTES = 1024 * 1024  # a sent Message echoed back: tens of KiB
+UPDATES_BYTES = 4 * 1024 * 1024  # up to 100 updates of a long poll
+
+
+class CappedRequest(HTTPXRequest):
+    """PTB's httpx request, reading answers with a cap (`httpcap.event_hooks`) and
+    `parameters.retry_after` strictly: PTB would pass `1e20` or `"soon"` to `timedelta`
+    and raise `OverflowError`/`TypeError` out of `send_message` (a traceback, no retry)."""
+
+    def __init__(self, limit: int, **kwargs: Any) -> None:
+        super().__init__(httpx_kwargs={"event_hooks": event_hooks(limit)}, **kwargs)
+
+    @staticmethod
+    def parse_json_payload(payload: bytes) -> dict[str, Any]:
+        """PTB's, without its ERROR line quoting the whole payload with a traceback."""
+        try:
+            data = json.loads(payload.decode("utf-8", "replace"))
+        except ValueError:
+            raise TelegramError("Invalid server response") from None
+        if not isinstance(data, dict):
+            raise TelegramError("Invalid server response")
+        parameters = data.get("parameters")
+        if isinstance(parameters, dict) and "retry_after" in parameters:
+            seconds = retry_after_seconds(parameters.pop("retry_after"), datetime.now(UTC))
+            if seconds:  # else PTB maps the status alone: retried with our own backoff
+                parameters["retry_after"] = math.ceil(seconds)
+        return data
 
 
 class TelegramOptions(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -70,14 +105,17 @@ class TelegramNotifier(Notifier):
             self._token,
             base_url=self.settings.base_url,
             base_file_url=self.settings.base_file_url,
-            request=HTTPXRequest(
+            request=CappedRequest(
+                ANSWER_BYTES,
                 connection_pool_size=8,
                 read_timeout=timeout,
                 write_timeout=timeout,
                 connect_timeout=timeout,
             ),
             # for the chat front-end's long polling (PTB adds the poll timeout to reads)
-            get_updates_request=HTTPXRequest(connect_timeout=timeout, read_timeout=timeout),
+            get_updates_request=CappedRequest(
+                UPDATES_BYTES, connect_timeout=timeout, read_timeout=timeout
+            ),
         )
 
     @property
@@ -107,7 +145,11 @@ class TelegramNotifier(Notifier):
         await self.send_html(telegram_html(notification), target, markup)
 
     async def send_html(
-        self, text: str, target: str, buttons: InlineKeyboardMarkup | None = None
+        self,
+        text: str,
+        target: str,
+        buttons: InlineKeyboardMarkup | None = None,
+        migrated: bool = False,
     ) -> None:
         chat = self._migrated.get(target, target)
         await self.pace(chat)
@@ -120,6 +162,10 @@ class TelegramNotifier(Notifier):
                 reply_markup=buttons,
             )
         except ChatMigrated as exc:
+            if migrated:  # a second move in one send: a server to distrust, not to follow
+                raise DeliveryError(
+                    f"telegram chat {chat}: migrated again", permanent=False
+                ) from None
             new_chat = str(exc.new_chat_id)
             log.warning(
                 "telegram %s: chat %s became supergroup %s; sending there from now on "
@@ -129,16 +175,15 @@ class TelegramNotifier(Notifier):
                 new_chat,
             )
             self._migrated[target] = new_chat
-            await self.send_html(text, target, buttons)
+            await self.send_html(text, target, buttons, migrated=True)
         except TelegramError as exc:
             raise self._classify(exc, chat) from None
 
     def _classify(self, exc: TelegramError, chat: str) -> DeliveryError:
         """PTB already mapped HTTP statuses to exceptions; say which ones retrying fixes."""
-        message = f"telegram chat {chat}: {redact(exc.message, [self._token])}"
-        if isinstance(exc, RetryAfter):
-            wait = exc.retry_after
-            seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+        message = f"telegram chat {chat}: {snippet(redact(exc.message, [self._token]))}"
+        if isinstance(exc, RetryAfter):  # already read strictly by CappedRequest
+            seconds = retry_after_seconds(exc.retry_after, self.clock.now())
             return DeliveryError(message, permanent=False, retry_after=seconds)
         if isinstance(exc, InvalidToken | Forbidden | BadRequest | Conflict):
             return DeliveryError(message, permanent=True)

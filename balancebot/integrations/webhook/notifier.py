@@ -5,7 +5,8 @@ The body is the versioned schema of `payload()` (docs/webhook.md); the signature
 receiver check that the body came from whoever holds the shared secret, and recently.
 Answers map to retry decisions in `delivery_error()`: 2xx delivered; 429, 5xx and transport
 errors are retried through the outbox (waiting out `Retry-After`); any other answer,
-redirects included (they are not followed), is permanent.
+redirects included (they are not followed), is permanent. At most 16 KiB of an answer's
+body is read (`httpcap`): only its status matters.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from msgspec import Meta, Struct
 from ...clock import Clock
 from ...config import Duration, Secret
 from ...errors import DeliveryError
+from ...httpcap import ERROR_BODY_BYTES, event_hooks
 from ...models import Notification
 from ...notifiers import Notifier
 from ...redact import secrets_in
@@ -129,6 +131,7 @@ class WebhookNotifier(Notifier):
             timeout=self.settings.timeout.total_seconds(),
             follow_redirects=False,
             headers={"User-Agent": "balancebot"},  # as the providers' client
+            event_hooks=event_hooks(ERROR_BODY_BYTES),
         )
 
     async def close(self) -> None:
