@@ -10,6 +10,7 @@
     │   ├── MalformedResponse   an answer we cannot trust (bad JSON, wrong types, ...)
     │   └── RequestRejected     any other 4xx: our request is wrong, retrying won't help
     ├── DeliveryError           a notifier could not deliver; says whether it is permanent
+    ├── StartError              the daemon cannot start (the [http] listen port is taken, ...)
     └── StoreError              the state store is unreachable or inconsistent
         └── LeaseLost           another replica took over a check whose lease ran out
 
@@ -87,6 +88,10 @@ class DeliveryError(BalanceBotError):
         self.message = message
         self.permanent = permanent
         self.retry_after = retry_after
+
+
+class StartError(BalanceBotError):
+    """The daemon cannot start; the message names the cause and what to do."""
 
 
 class StoreError(BalanceBotError):

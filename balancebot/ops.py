@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
+import socket
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
@@ -15,6 +17,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from .checks import CheckPipeline
 from .clock import Clock
 from .config import AccountConfig, Config
+from .config.values import parse_listen
+from .errors import StartError
 from .frontends import FrontEndStatus
 from .httpserver import LoopbackServer, ServerLimits
 from .metrics import Metrics
@@ -23,6 +27,19 @@ from .store import Store
 log = logging.getLogger(__name__)
 
 READY_AFTER_INTERVALS = 3
+
+
+def cannot_listen(exc: OSError, host: str) -> str:
+    """Why a listening socket could not be opened, and what to do."""
+    if isinstance(exc, socket.gaierror):
+        return f"cannot resolve {host!r} ({exc.strerror}): use an address or a known name"
+    if exc.errno == errno.EADDRINUSE:
+        return "the port is already in use (another balancebot?): stop it or choose another port"
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return f"{host} is not an address of this host: use one of its addresses or 0.0.0.0"
+    if exc.errno == errno.EACCES:
+        return "permission denied (ports below 1024 need privileges): choose a port above 1023"
+    return f"{exc.strerror or exc}: fix [http] listen"
 
 
 class OpsServer(LoopbackServer):
@@ -41,8 +58,12 @@ class OpsServer(LoopbackServer):
         self.app.router.add_get("/readyz", self._readyz)
 
     async def serve(self) -> str:
-        host, _, port = self._config.http.listen.rpartition(":")
-        url = await self.start(host, int(port))
+        listen = self._config.http.listen
+        host, port = parse_listen(listen)
+        try:
+            url = await self.start(host, port)
+        except OSError as exc:
+            raise StartError(f"[http] listen = {listen!r}: {cannot_listen(exc, host)}") from None
         log.info("http: serving /metrics, /healthz and /readyz on %s", url)
         return url
 

@@ -96,7 +96,7 @@ async def test_every_command_prints_one_line_naming_the_cause(tmp_path: Path, ca
         cause = "malformed"
     else:
         store_section = '[store]\nurl = "postgresql://u:pw@127.0.0.1:1/none"\n'
-        cause = "Connect call failed"
+        cause = "nothing listens at 127.0.0.1:1"
     config = tmp_path / "c.toml"
     config.write_text(f'{store_section}[[accounts]]\nname = "prod"\napi_key = "{API_KEY}"\n')
     for command in (["history"], ["history", "--plot", str(tmp_path / "x.png")], ["run"]):

@@ -8,10 +8,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..errors import StoreError
 from ..store import Store, engine_for
+from ..store import describe as cause_of
 from ..store.migrations import SchemaStatus, status
+from ..store.postgres import Refused
 
 
 async def schema_status(url: str) -> SchemaStatus:
@@ -22,6 +25,11 @@ async def schema_status(url: str) -> SchemaStatus:
     try:
         async with engine.connect() as conn:
             return await conn.run_sync(status)
+    except Refused as exc:
+        raise StoreError(f"store: {exc}") from None
+    except (SQLAlchemyError, OSError) as exc:
+        where = make_url(url).render_as_string(hide_password=True)
+        raise StoreError(f"cannot open the store at {where}: {cause_of(exc)}") from None
     finally:
         await engine.dispose()
 

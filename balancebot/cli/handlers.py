@@ -68,6 +68,11 @@ def validate(args: argparse.Namespace) -> None:
     """Check a configuration without touching the network."""
     _configure_logging(args, quiet_default="warning")
     config = _load(args)
+    missing = config.store.missing_directory()  # what `run` would find: no network needed
+    if missing is not None:
+        from ..errors import ConfigError
+
+        _fail_config(ConfigError([missing]))
     print(
         f"{args.config_path}: OK — {len(config.accounts)} account(s), {len(config.rules)} "
         f"rule(s), notifiers: {', '.join(n.name for n in config.notifiers)}"
@@ -172,8 +177,16 @@ def history(args: argparse.Namespace) -> None:
     except BalanceBotError as exc:  # ChartsUnavailable, NoHistory ("no data yet") too
         print(f"balancebot: {exc}", file=sys.stderr)
         sys.exit(1)
-    with open(args.plot, "wb") as out:
-        out.write(image)
+    try:
+        with open(args.plot, "wb") as out:
+            out.write(image)
+    except OSError as exc:
+        from pathlib import Path
+
+        where = Path(args.plot).parent
+        why = f"{where} does not exist" if not where.is_dir() else exc.strerror
+        print(f"balancebot: cannot write {args.plot}: {why} — choose another path", file=sys.stderr)
+        sys.exit(1)
     print(f"wrote {args.plot} ({len(image) // 1024} KiB)")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from ..clock import SystemClock
@@ -23,7 +24,21 @@ class TestOutcome:
         if self.error is None:
             return f"ok      {where}: delivered"
         kind = "permanent" if self.error.permanent else "transient"
-        return f"FAILED  {where}: {self.error.message} ({kind})"
+        return f"FAILED  {where}: {excerpt(self.error.message)} ({kind})"
+
+
+EXCERPT_CHARS = 160
+
+
+def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
+    """One line of at most `limit` characters: a receiver's error page (a 13-line HTML
+    document from a proxy) must not flood the terminal. An HTML page says itself in its
+    <title>; anything else is its whitespace collapsed."""
+    title = re.search(r"<title[^>]*>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
+    if title is not None:
+        text = f"{text[: text.find('<')]}an HTML page, “{title.group(1).strip()}”"
+    flat = " ".join("".join(c if c.isprintable() else " " for c in text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 async def send_test_messages(config: Config, only: tuple[str, ...] = ()) -> list[TestOutcome]:

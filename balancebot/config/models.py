@@ -15,7 +15,7 @@ from msgspec import Meta, Struct, field
 
 from ..models import Currency, Severity
 from ..quiet import QuietHours
-from .values import Delay, Duration, Secret, TimeZoneName
+from .values import Delay, Duration, ListenAddress, Secret, TimeZoneName
 
 
 def _finite(amount: Decimal | None, where: str) -> None:
@@ -294,7 +294,7 @@ class DigestConfig(_Strict, frozen=True, kw_only=True):
 
 class HttpConfig(_Strict, frozen=True, kw_only=True):
     enabled: bool = False
-    listen: Annotated[str, Meta(pattern=r"^[^:\s]+:\d+$")] = "127.0.0.1:9464"
+    listen: ListenAddress = ListenAddress("127.0.0.1:9464")
 
 
 class HeartbeatConfig(_Strict, frozen=True, kw_only=True):
@@ -325,6 +325,19 @@ class StoreConfig(_Strict, frozen=True, kw_only=True):
     @property
     def database_url(self) -> str:
         return self.url if self.url else f"sqlite:///{self.path}"
+
+    def missing_directory(self) -> str | None:
+        """The problem with a SQLite file whose directory does not exist (`run` never
+        creates directories), found by `validate` without opening anything."""
+        key, path = "store.path", self.path
+        if self.url:
+            scheme, _, rest = self.url.partition(":///")
+            if scheme != "sqlite" or not rest or rest == ":memory:":
+                return None
+            key, path = "store.url", Path(rest.partition("?")[0])
+        if path.parent.is_dir():
+            return None
+        return f"{key}: the directory {path.parent} does not exist (create it, or fix {key})"
 
 
 def normalise_store_url(url: str) -> str:

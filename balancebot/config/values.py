@@ -3,6 +3,7 @@ which turns a plain value into a config model or reports every mistake with its 
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import zoneinfo
 from datetime import timedelta
@@ -30,6 +31,10 @@ class Delay(Duration):
 
 class TimeZoneName(str):
     """An IANA zone name that zoneinfo knows."""
+
+
+class ListenAddress(str):
+    """`host:port` to serve on, its form checked by `parse_listen`."""
 
 
 class Secret:
@@ -73,6 +78,41 @@ def parse_duration(value: object, allow_zero: bool = False) -> Duration:
     return Duration(seconds=seconds)
 
 
+_LISTEN_EXAMPLES = "like 127.0.0.1:9464, 0.0.0.0:9464, [::1]:9464 or localhost:9464"
+_HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """`host:port` → (host, port), checked without the network: an IPv4 address, an IPv6
+    address in brackets, or a host name; a port from 0 to 65535 (0: any free port)."""
+    head, colon, port_text = text.rpartition(":")
+    if not colon or not head:
+        raise ValueError(f"{text!r} is not host:port ({_LISTEN_EXAMPLES})")
+    if not port_text.isascii() or not port_text.isdigit() or int(port_text) > 65535:
+        raise ValueError(f"the port in {text!r} must be a number from 0 to 65535")
+    if head.startswith("[") and head.endswith("]"):
+        host = head[1:-1]
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise ValueError(f"{host!r} in {text!r} is not an IPv6 address") from None
+        return host, int(port_text)
+    if ":" in head:
+        raise ValueError(f"put an IPv6 address in brackets, like [::1]:9464 (not {text!r})")
+    if all(part.isdigit() for part in head.split(".")):  # no host name is all numbers
+        try:
+            ipaddress.IPv4Address(head)
+        except ValueError:
+            raise ValueError(
+                f"{head!r} in {text!r} is not an IPv4 address (four numbers from 0 to 255)"
+            ) from None
+    elif len(head) > 253 or not all(_HOST_LABEL.match(p) for p in head.split(".")):
+        raise ValueError(
+            f"{head!r} in {text!r} is not a host name (letters, digits, hyphens and dots)"
+        )
+    return head, int(port_text)
+
+
 def decode(type_: type, value: object) -> object:
     """msgspec's hook for the types it does not know."""
     if type_ is Duration:
@@ -85,6 +125,9 @@ def decode(type_: type, value: object) -> object:
         return Secret(clean_secret(value))
     if type_ is Path:
         return Path(value)
+    if type_ is ListenAddress:
+        parse_listen(value)
+        return ListenAddress(value)
     if type_ is TimeZoneName:
         try:
             zoneinfo.ZoneInfo(value)

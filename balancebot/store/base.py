@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from ..errors import LeaseLost, StoreError
 from ..health import Health
-from . import migrations
+from . import migrations, postgres
 from .schema import metadata
 from .sqlitefile import DatabaseFile, prepare
 
@@ -45,7 +45,11 @@ def engine_for(url: str, application_name: str | None = None) -> AsyncEngine:
     parsed = make_url(async_url(url))
     if parsed.get_backend_name() != "postgresql":
         return create_async_engine(parsed)
-    args: dict[str, Any] = {"timeout": CONNECT_TIMEOUT, "command_timeout": STATEMENT_TIMEOUT}
+    args: dict[str, Any] = {
+        "timeout": CONNECT_TIMEOUT,
+        "command_timeout": STATEMENT_TIMEOUT,
+        "async_creator_fn": postgres.connect,  # a refusal is a StoreError, in one line
+    }
     if application_name is not None:
         args["server_settings"] = {"application_name": application_name}
     return create_async_engine(parsed, connect_args=args, pool_timeout=CONNECT_TIMEOUT)
@@ -106,7 +110,7 @@ class StoreBase:
         try:
             async with self._engine.connect() as conn:
                 yield conn
-        except (SQLAlchemyError, OSError) as exc:
+        except (SQLAlchemyError, OSError, StoreError) as exc:
             message = describe(exc)
             self._trouble(f"cannot read the store: {message}", read=True)
             raise StoreError(f"cannot read the store: {message}") from exc
@@ -150,6 +154,9 @@ class StoreBase:
                     await conn.run_sync(migrations.upgrade, metadata)
                 else:
                     await conn.run_sync(_require_current_schema)
+        except postgres.Refused as refused:
+            await engine.dispose()
+            raise StoreError(f"store: {refused}") from None
         except StoreError as exc:
             problem, cause = str(exc), exc
         except (SQLAlchemyError, OSError) as failure:
