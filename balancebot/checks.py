@@ -22,6 +22,7 @@ from .models import (
     CheckFailure,
     CheckResult,
     FailureKind,
+    Notification,
     Silence,
     Transition,
     TransitionKind,
@@ -116,6 +117,9 @@ class CheckPipeline:
         self._mask = SecretMask(config_secrets(config))  # built once: thousands of keys
         self.health = store.health
         self.health.clock = clock
+        self.listeners: list[Callable[[Notification, bool], None]] = []
+        """Told of each notification once stored, and whether a mute kept it from being sent
+        (the demo says so); `Dispatcher.listeners` hear of the ones delivered."""
 
     async def load(self) -> None:
         """Pick up where the last run stopped: alert states and recent history."""
@@ -320,6 +324,7 @@ class CheckPipeline:
                     transitions.append(transition)
 
         entries: list[OutboxEntry] = []
+        recorded: list[tuple[Notification, bool]] = []
         silences: list[Silence] = []
         if transitions:
             silences = await self._store.active_silences(now)
@@ -331,6 +336,7 @@ class CheckPipeline:
                     s.mutes(transition.kind, transition.key, transition.severity, now)
                     for s in silences
                 )
+                recorded.append((notification, muted))
                 told = self._told.get(transition.key.account, {}).get(transition.key, set())
                 quiet = self._config.quiet_hours
                 held = quiet_until(quiet, now, self._zone, transition.severity) if quiet else None
@@ -354,6 +360,9 @@ class CheckPipeline:
         self.remember_told(entries)
         if entries:
             self._on_outbox()
+        for notification, muted in recorded:
+            for listener in self.listeners:
+                listener(notification, muted)
         for transition in transitions:  # an until-resolved mute ends with its alert
             if transition.kind is TransitionKind.RESOLVED and any(
                 s.until_resolved and s.matches(transition.key, now) for s in silences

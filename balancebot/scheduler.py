@@ -3,6 +3,8 @@ sharing a PostgreSQL store, one job that claims due checks from it (`sweep.py`).
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
@@ -15,6 +17,22 @@ from .config import Config
 from .sweep import TICK_SECONDS, SharedSweep, default_jitter
 
 HOUSEKEEPING_INTERVAL = timedelta(hours=6)
+log = logging.getLogger(__name__)
+
+
+class _StoppedJobs(logging.Filter):
+    """APScheduler 3 logs a job its own shutdown cancelled as "Error running job" with a
+    traceback (even one cancelled before it began, which no job body can catch); at
+    shutdown that is how a running job is meant to end."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], asyncio.CancelledError):
+            log.debug("stopped at shutdown: %s", record.getMessage())
+            return False
+        return True
+
+
+_STOPPED_JOBS = _StoppedJobs()
 
 
 def build_scheduler(
@@ -28,6 +46,7 @@ def build_scheduler(
     """Must be called, and started, inside the running loop (apscheduler #994). `check`
     (one account) defaults to the pipeline's."""
     scheduler = AsyncIOScheduler(timezone=UTC)
+    logging.getLogger("apscheduler.executors.default").addFilter(_STOPPED_JOBS)  # idempotent
     if config.digest.schedule is not None:
         scheduler.add_job(
             digest,

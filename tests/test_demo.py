@@ -6,10 +6,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import select
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import pytest
 from aiohttp import web
@@ -17,6 +20,7 @@ from aiohttp import web
 from balancebot.config import Config
 from balancebot.daemon import Daemon
 from balancebot.httpserver import LoopbackServer
+from balancebot.scheduler import build_scheduler
 
 from .test_pipeline import Recorder
 
@@ -117,3 +121,84 @@ async def test_stopping_with_a_check_in_flight_logs_no_traceback(
     problems = [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
     assert problems == []
     assert "check of prod abandoned at shutdown" in caplog.text
+
+
+def run_in_a_terminal(typed: bytes, after: bytes, limit: float) -> tuple[int | None, str, float]:
+    """`balancebot demo` on a real pseudo-terminal, as a newcomer runs it: types `typed` (with
+    Enter) once the screen shows `after`; returns the exit code (None: still running after
+    `limit` seconds, then killed), the whole screen, and the seconds it ran."""
+    master, slave = os.openpty()
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "balancebot", "demo"],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        start_new_session=True,  # the terminal is its controlling one, not the test's
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    os.close(slave)
+    screen = b""
+    try:
+        while (left := started + limit - time.monotonic()) > 0:
+            ready, _, _ = select.select([master], [], [], left)
+            if not ready:
+                break
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: every process holding the terminal has closed it
+                break
+            if not chunk:
+                break
+            if after in screen + chunk and after not in screen:
+                os.write(master, typed + b"\r")  # Enter, as the terminal sends it
+            screen += chunk
+        code = process.wait(timeout=max(left, 0) + 5) if left > 0 else None
+    except subprocess.TimeoutExpired:
+        code = None
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        os.close(master)
+    return code, screen.decode(errors="replace"), time.monotonic() - started
+
+
+def test_mute_typed_in_the_terminal_is_shown_and_the_story_still_ends() -> None:
+    """The README says: type `/mute 1m demo`. The demo used to go silent, wait out its
+    60 s limit, log a CancelledError traceback for `housekeeping` and exit 1."""
+    code, screen, took = run_in_a_terminal(b"/mute 1m demo", b"Ctrl-C stops the demo.", 45)
+    assert "Muted demo for 1m 00s" in screen, screen
+    assert "(muted, not sent: WARNING: demo DeepSeek balance" in screen, screen
+    assert "(muted, not sent: RESOLVED: demo DeepSeek balance" in screen, screen
+    assert "Demo finished: the alert fired, escalated and resolved (" in screen, screen
+    assert "Traceback" not in screen and "Error" not in screen, screen
+    assert code == 0, screen
+    assert took < 40, f"took {took:.0f}s"
+
+
+async def test_a_job_the_scheduler_cancels_at_shutdown_logs_no_traceback(
+    make_config: Callable[..., Config], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The demo's 60 s limit met `housekeeping`'s first run (1 min after start):
+    APScheduler logged the job its shutdown cancelled as an error, with a traceback."""
+    caplog.set_level(logging.DEBUG)
+    running = asyncio.Event()
+
+    async def housekeeping() -> None:
+        running.set()
+        await asyncio.Event().wait()
+
+    async def nothing(*_: object) -> None:
+        return None
+
+    config = make_config()
+    scheduler = build_scheduler(config, None, housekeeping, nothing, nothing)  # type: ignore[arg-type]
+    scheduler.start()
+    scheduler.modify_job("housekeeping", next_run_time=datetime.now(UTC))
+    await asyncio.wait_for(running.wait(), 10)
+    scheduler.shutdown(wait=False)
+    for _ in range(5):  # the cancelled job's task ends, then its done-callback runs
+        await asyncio.sleep(0)
+    assert [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR] == []
+    assert "stopped at shutdown: Job" in caplog.text and "housekeeping" in caplog.text

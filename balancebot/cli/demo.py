@@ -91,6 +91,7 @@ CONSOLE = Caller("console", "local", "console", "you")
 async def run_demo(time_limit: float = 60.0) -> bool:
     """Returns whether the whole story (fire → escalate → resolve) was shown."""
     seen: set[TransitionKind] = set()
+    muted_notices: list[Notification] = []
     async with DeepSeekSimulator() as simulator, MoonshotFake() as moonshot:
         moonshot.add_account(DEMO_KEY, voucher=12.5, cash=140.0)
         simulator.add_account(
@@ -141,8 +142,16 @@ async def run_demo(time_limit: float = 60.0) -> bool:
                 if notification.kind is TransitionKind.RESOLVED:
                     loop.call_later(1.0, stop.set)
 
+            def held_back(notification: Notification, muted: bool) -> None:
+                """A `/mute` must not leave the console silent until the time limit."""
+                if muted:
+                    muted_notices.append(notification)
+                    print(f"    (muted, not sent: {notification.headline})", flush=True)
+                    watch("", notification)
+
             async with Daemon.open(config) as daemon:
                 daemon.dispatcher.listeners.append(watch)
+                daemon.pipeline.listeners.append(held_back)
                 timer = loop.call_later(time_limit, stop.set)
                 console = asyncio.create_task(
                     answer_console(daemon.commands, stop) if console_off is None else stop.wait()
@@ -155,8 +164,13 @@ async def run_demo(time_limit: float = 60.0) -> bool:
                     await asyncio.gather(console, return_exceptions=True)
     story = {TransitionKind.FIRING, TransitionKind.ESCALATED, TransitionKind.RESOLVED}
     shown = story <= seen
+    muted = (
+        f" ({len(muted_notices)} of its notices were muted: recorded, not sent)"
+        if muted_notices
+        else ""
+    )
     print(
-        "\nDemo finished: the alert fired, escalated and resolved."
+        f"\nDemo finished: the alert fired, escalated and resolved{muted}."
         if shown
         else "\nDemo stopped (interrupted)."
         if interrupted.is_set()
