@@ -295,6 +295,15 @@ class Daemon:
             log.info("balancebot stopped")
 
 
+def refuse_reload() -> None:
+    """SIGHUP (`systemctl reload`, a closed terminal) means "reload" to daemons; until
+    balancebot can, it says so and keeps running instead of dying without a word."""
+    log.warning(
+        "SIGHUP: reloading the configuration is not supported yet; "
+        "restart balancebot to apply a new one"
+    )
+
+
 async def run_until_signalled(config: Config) -> None:
     """`balancebot run`: the daemon until SIGINT or SIGTERM. A signal while it is still
     starting (a database that accepts connections and never answers, or a migration waiting
@@ -313,6 +322,7 @@ async def run_until_signalled(config: Config) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, request_stop)
+    loop.add_signal_handler(signal.SIGHUP, refuse_reload)  # its default action would kill
     try:
         async with Daemon.open(config) as daemon:
             running = True
