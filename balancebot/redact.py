@@ -4,7 +4,8 @@ Libraries log what they do (httpx and python-telegram-bot log request URLs, and 
 Telegram bot token is part of the URL path). So masking happens twice, whatever logger
 produced the line: when a record is created (its message is rendered and scrubbed, so no
 handler or test capture ever holds the secret), and again after formatting, for
-tracebacks, which are only rendered then.
+tracebacks, which are only rendered then. A library's record also has every URL's query
+values and password masked (`hide_url_secrets`), registered secrets or not.
 """
 
 from __future__ import annotations
@@ -119,6 +120,26 @@ def secrets_in(value: Any) -> set[str]:
 _installed = SecretMask()
 """What `install` was given: masked in every log record."""
 
+LIBRARIES = frozenset(
+    {"httpx", "httpcore", "h11", "h2", "telegram", "slack_sdk", "slack_bolt", "aiohttp"}
+    | {"apscheduler", "urllib3", "asyncio"}
+)
+"""Loggers whose URLs are never shown with query values or a password."""
+_URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s\"'<>]+", re.IGNORECASE)
+_PASSWORD = re.compile(r"^([^/?#]*//[^/?#@:]*:)[^/?#@]*@")
+_QUERY_VALUE = re.compile(r"=[^&#]*")
+
+
+def _hide_in_url(match: re.Match[str]) -> str:
+    head, mark, rest = match.group(0).partition("?")
+    head = _PASSWORD.sub(r"\1***@", head)
+    return head + mark + _QUERY_VALUE.sub("=***", rest)
+
+
+def hide_url_secrets(text: str) -> str:
+    """`text` with every URL's query values and password masked (names and hosts stay)."""
+    return _URL.sub(_hide_in_url, text) if "://" in text else text
+
 
 def _scrubbing(factory: Callable[..., logging.LogRecord]) -> Callable[..., logging.LogRecord]:
     def create(*args: Any, **kwargs: Any) -> logging.LogRecord:
@@ -128,6 +149,8 @@ def _scrubbing(factory: Callable[..., logging.LogRecord]) -> Callable[..., loggi
         except Exception:  # a broken format string is logging's to report, not ours
             return record
         clean = _installed(message)
+        if record.name.partition(".")[0] in LIBRARIES:
+            clean = hide_url_secrets(clean)
         if clean is not message:
             record.msg, record.args = clean, None
         return record

@@ -66,7 +66,8 @@ def config_secrets(config: Config) -> set[str]:
 
     found = secrets_in(config)
     for account in config.accounts:
-        found |= secrets_in(convert(account.options, provider_class(account.provider).Options))
+        provider = provider_class(account.provider)()
+        found |= provider.secrets(convert(account.options, provider.Options))
     for notifier in config.notifiers:
         cls = notifier_class(notifier.type)
         found |= cls.secrets(convert(notifier.options, cls.Options))

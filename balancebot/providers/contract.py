@@ -26,6 +26,7 @@ from ..errors import (
     UpstreamUnavailable,
 )
 from ..models import BalanceSnapshot
+from ..redact import secrets_in
 from ..retry import retry_after_seconds
 from .strict import load_json
 
@@ -80,6 +81,11 @@ class Provider(ABC, Generic[OptionsT]):
         responses: Sequence[HttpResponse],
         taken_at: datetime,
     ) -> BalanceSnapshot: ...
+
+    def secrets(self, options: OptionsT) -> set[str]:
+        """What of `options` is masked in every log line, stored failure and alert (the
+        key always is): its `Secret`s; override for secrets in plain strings."""
+        return secrets_in(options)
 
     def error_for(
         self, request: HttpRequest, response: HttpResponse, now: datetime

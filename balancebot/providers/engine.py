@@ -105,12 +105,15 @@ class _Run(Generic[OptionsT]):
             raise self._scrubbed(exc) from None
 
     def _scrubbed(self, error: CheckError) -> CheckError:
-        """The error without any piece of the key: a hostile body may echo it where a
-        parser quotes a value (cut to 20 characters, so not always the whole key)."""
+        """The error without any piece of the key or another secret of the options: a
+        hostile body may echo one where a parser quotes a value (cut to 20 characters, so
+        not always the whole key)."""
         message = error.message
-        for secret in {self.account.api_key.get_secret_value()} | {
-            r.secret for r in self.requests if r.secret
-        }:
+        for secret in (
+            {self.account.api_key.get_secret_value()}
+            | {r.secret for r in self.requests if r.secret}
+            | self.provider.secrets(self.options)
+        ):
             message = scrub(message, secret)
         error.message = message
         error.args = (message,)

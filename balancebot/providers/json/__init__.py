@@ -6,15 +6,21 @@ JMESPaths to the balance and its currency (or a fixed currency), a divisor for A
 count in cents or ten-thousandths, and availability from a path or `balance > 0`. A path
 that finds nothing, or a non-number, is a malformed answer, never zero. Redirects are
 never followed (the key must not travel to whatever host a redirect names).
+
+Header values and the URL's query values and password are secrets, as the key is: masked
+in logs, stored failures and alerts (an upstream may echo them), except the headers named
+in `public_headers`.
 """
 
 from __future__ import annotations
 
+import base64
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
+from urllib.parse import unquote, unquote_plus, urlsplit
 
 import jmespath
 from jmespath.exceptions import JMESPathError
@@ -23,6 +29,7 @@ from msgspec import Meta, Struct, field
 from ...config import AccountConfig
 from ...errors import MalformedResponse, RequestRejected
 from ...models import CURRENCY_PATTERN, BalanceSnapshot, CurrencyBalance, currency
+from ...redact import secrets_in
 from ..contract import HttpRequest, HttpResponse, Provider, business_error, error_message
 from ..strict import amount, boolean, load_json
 
@@ -34,6 +41,8 @@ class JsonOptions(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True)
     balance: str
     method: Literal["GET", "POST"] = "GET"
     headers: dict[str, str] = field(default_factory=dict)
+    public_headers: list[str] = field(default_factory=list)  # values that are not secrets
+    public_query: list[str] = field(default_factory=list)  # the same for the URL's query
     auth: Literal["bearer", "header", "x-api-key", "none"] = "bearer"
     auth_header: str = "Authorization"
     success: str | None = None
@@ -55,6 +64,39 @@ class JsonOptions(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True)
                     raise ValueError(f"{name}: not a JMESPath expression ({exc})") from None
         if not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", self.auth_header):
             raise ValueError(f"auth_header {self.auth_header!r} is not a header name")
+        names = {name.lower() for name in self.headers}
+        for name in self.public_headers:
+            if name.lower() not in names:
+                raise ValueError(f"public_headers: {name!r} is not one of headers")
+        params = {name for name, _ in _query(self.url)}
+        for name in self.public_query:
+            if name not in params:
+                raise ValueError(f"public_query: {name!r} is not a parameter of url")
+
+    def secrets(self) -> Iterator[str]:
+        """Each header value (and its long words: `Token abc...` may be echoed without
+        `Token`) and each query value but the public ones, and the URL's password: as
+        written and decoded."""
+        public = {name.lower() for name in self.public_headers}
+        for name, value in self.headers.items():
+            if name.lower() not in public:
+                yield value
+                yield from (word for word in value.split() if len(word) >= 8)
+        for name, value in _query(self.url):
+            if name not in self.public_query:
+                yield from (value, unquote_plus(value), unquote(value))
+        parts = urlsplit(self.url)
+        if parts.password:  # sent as `Authorization: Basic base64(user:password)`
+            user, password = unquote(parts.username or ""), unquote(parts.password)
+            yield from (parts.password, password)
+            yield base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def _query(url: str) -> Iterator[tuple[str, str]]:
+    """(name, value) of each parameter of the URL's query, as written."""
+    for piece in urlsplit(url).query.split("&"):
+        name, _, value = piece.partition("=")
+        yield unquote_plus(name), value
 
 
 def _search(expression: str, data: Any, name: str) -> Any:
@@ -68,6 +110,9 @@ class JsonProvider(Provider[JsonOptions]):
     display_name = "JSON endpoint"
     Options = JsonOptions
     key_kind = "whatever the endpoint takes (auth: bearer, header, x-api-key or none)"
+
+    def secrets(self, options: JsonOptions) -> set[str]:
+        return secrets_in(options) | {s for s in options.secrets() if len(s) >= 4}
 
     def requests(self, account: AccountConfig, options: JsonOptions) -> list[HttpRequest]:
         key = account.api_key.get_secret_value()
