@@ -144,7 +144,7 @@ async def test_every_command_refuses_strangers(daemon: Daemon, name: str) -> Non
 async def test_unknown_and_bad_input_get_usage_not_tracebacks(daemon: Daemon) -> None:
     handle = daemon.commands.handle
     assert (await handle(OWNER, "/frobnicate")).headline.startswith("Unknown command. Try: /")
-    assert (await handle(OWNER, "/mute")).headline == "Usage: /mute <duration> [account|rule]"
+    assert (await handle(OWNER, "/mute")).headline == "Usage: /mute <duration> [account|rule] [why]"
     bad = await handle(OWNER, "/mute forever prod")
     form = "a duration from 1m to 30d, like 30m, 2h or 1d12h"
     assert bad.details == (f"'forever' is not {form}",)

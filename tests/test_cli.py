@@ -228,7 +228,7 @@ async def test_demo_shows_fire_escalate_resolve_and_answers_commands(tmp_path: P
     assert "Demo finished" in out
     assert "Balances" in story  # two accounts, two providers
     assert "    demo (checked" in out and "    kimi (checked" in out
-    assert "Usage: /mute <duration> [account|rule]" in story
+    assert "Usage: /mute <duration> [account|rule] [why]" in story
     assert "    no account or rule 'nosuch' that you may mute" in out
     assert "Commands" in story
 

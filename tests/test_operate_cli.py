@@ -168,3 +168,39 @@ async def test_a_broken_store_is_one_line(tmp_path: Path) -> None:
     code, out, err = await run("silences", "list", "-c", str(path))
     assert (code, out) == (1, "") and err.startswith("balancebot: ")
     assert err.count("\n") == 1 and "Traceback" not in err
+
+
+async def test_comments_are_one_bounded_line_and_are_listed_escaped(config_file: Path) -> None:
+    """On main a comment with a newline and terminal escapes, or of 100 KB, was stored and
+    printed raw by `silences list` (terminal injection)."""
+    config = str(config_file)
+    for comment in ("\x1b[2J\x1b[31mowned\nfake row", "\u202eevil", "x" * 100_000):
+        code, out, err = await run(
+            "silences", "add", "2h", "--account", "prod", "--comment", comment, "-c", config
+        )
+        assert (code, out) == (2, "") and len(err.splitlines()) == 1, err
+        assert "comment" in err and "\x1b" not in err
+    ok = "x" * 500
+    code, _, err = await run(
+        "silences", "add", "2h", "--account", "prod", "--comment", ok, "-c", config
+    )
+    assert code == 0, err
+    async with Daemon.open(load_config(config_file), SystemClock()) as daemon:
+        reply = await daemon.commands.handle(CONSOLE, "/mute 1h dev topping up today")
+        assert reply is not None and reply.headline == "Muted dev for 1h 00m"
+        refused = await daemon.commands.handle(CONSOLE, "/mute 1h dev \x1b[2J")
+        assert (
+            refused is not None
+            and refused.headline == "Usage: /mute <duration> [account|rule] [why]"
+        )
+        assert refused.details == ("a comment is one line of text, without control characters",)
+        now = SystemClock().now()
+        # stored before comments were checked: listed with its escapes shown, not obeyed
+        await daemon.store.add_silence(
+            "dev", None, now.replace(year=now.year + 1), "old", now, "\x1b[31mred\nrow"
+        )
+        comments = [s.comment for s in await daemon.store.active_silences(now)]
+    assert comments[:2] == [ok, "topping up today"]
+    code, out, _ = await run("silences", "list", "-c", config)
+    assert code == 0 and "\x1b" not in out and len(out.splitlines()) == 4
+    assert out.splitlines()[3].endswith("\\x1b[31mred\\nrow")

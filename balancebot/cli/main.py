@@ -45,7 +45,9 @@ def _add_operate_commands(
     adding.add_argument("duration", metavar="DURATION", help="like 30m, 2h or 1d12h")
     adding.add_argument("--account", help="only this account (default: every account)")
     adding.add_argument("--rule", help="only this rule (default: every rule)")
-    adding.add_argument("--comment", default="", help="why, shown in the list")
+    adding.add_argument(
+        "--comment", default="", help="why, shown in the list (one line, at most 500 characters)"
+    )
     expiring = with_config(actions.add_parser("expire", help="end a silence now"))
     expiring.add_argument("id", metavar="ID", type=int, help="from `silences list`")
 

@@ -24,6 +24,7 @@ from ..commands.operations import (
     add_silence,
     current_alerts,
     parse_mute_span,
+    shown,
     silence_target,
     visible_silences,
 )
@@ -132,7 +133,7 @@ def silences_output(silences: list[Silence], config: Config, as_json: bool) -> s
             s.rule + (f" {s.subject}" if s.subject else "") if s.rule else "*",
             "resolved" if s.until_resolved else local_time(s.until, zone),
             s.created_by,
-            s.comment,
+            shown(s.comment),
         )
         for s in silences
     ]

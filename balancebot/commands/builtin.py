@@ -159,13 +159,19 @@ async def _account_status(self: Commands, name: str) -> tuple[int, list[str]]:
     return 0, ["  " + failed]
 
 
-@command("/mute <duration> [account|rule]", N_("Silence alerts for a while (e.g. /mute 2h prod)."))
+@command(
+    "/mute <duration> [account|rule] [why]",
+    N_("Silence alerts for a while (e.g. /mute 2h prod topping up)."),
+)
 async def mute(self: Commands, request: Request) -> Reply:
     if not request.args:
         raise UsageError(_("say for how long, e.g. /mute 2h prod"))
     span = parse_mute_span(request.args[0])
-    target = mute_target(self.config, request.accounts, request.full_access, request.args[1:])
-    silence = await add_silence(self.store, self.clock.now(), span, target, request.caller.label)
+    target = mute_target(self.config, request.accounts, request.full_access, request.args[1:2])
+    why = " ".join(request.args[2:])  # after the account or rule: the silence's comment
+    silence = await add_silence(
+        self.store, self.clock.now(), span, target, request.caller.label, why
+    )
     what = muted_what(*target)
     log.info("%s muted %s for %s", request.caller.label, what, human_duration(span))
     return Reply(

@@ -20,6 +20,10 @@ from ..store import Store
 MIN_MUTE = timedelta(minutes=1)
 MAX_MUTE = timedelta(days=30)
 MAX_HISTORY_DAYS = 365
+MAX_COMMENT_CHARS = 500
+# C0/C1 controls (newline, ESC...), line separators, and bidirectional overrides/isolates:
+# what could move a terminal's cursor, recolour it, or make a listed row read otherwise
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _SPAN = re.compile(r"(?:[0-9]{1,6}(?:\.[0-9]{1,3})?[dhms]){1,4}", re.ASCII)
 _SPAN_PART = re.compile(r"([0-9]{1,6}(?:\.[0-9]{1,3})?)([dhms])", re.ASCII)
 _UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
@@ -144,6 +148,22 @@ async def visible_silences(
     ]
 
 
+def check_comment(comment: str) -> str:
+    """A silence's comment (`--comment`, `/mute ... why`): one line of at most
+    MAX_COMMENT_CHARS characters, no control characters; else a UsageError."""
+    if len(comment) > MAX_COMMENT_CHARS:
+        raise UsageError(_("a comment is at most {most} characters").format(most=MAX_COMMENT_CHARS))
+    if _UNSAFE.search(comment):
+        raise UsageError(_("a comment is one line of text, without control characters"))
+    return comment
+
+
+def shown(text: str) -> str:
+    """Stored text as a terminal may print it: control characters written as escapes
+    (`\\x1b`), for comments stored before they were checked."""
+    return _UNSAFE.sub(lambda found: found.group().encode("unicode_escape").decode(), text)
+
+
 async def add_silence(
     store: Store,
     now: datetime,
@@ -153,4 +173,5 @@ async def add_silence(
     comment: str = "",
 ) -> Silence:
     account, rule = target
+    comment = check_comment(comment)
     return await store.add_silence(account, rule, now + span, created_by, now, comment)
