@@ -158,7 +158,7 @@ async def test_command_replies_and_digest_in_chinese(
         "  USD：历史数据尚不足（需要 6 小时），今日消费 0.00",
     )
     assert status.headline == "状态：一切正常"
-    assert usage.headline == "用法：/mute <duration> [account|rule]"
+    assert usage.headline == "用法：/mute <duration> [account|rule] [why]"
     assert help_.details[0] == "/balance [account] — 当前余额（若上次检查过旧则立即查询）。"
 
 
