@@ -9,7 +9,7 @@ import errno
 import logging
 import socket
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -40,6 +40,16 @@ def cannot_listen(exc: OSError, host: str) -> str:
     if exc.errno == errno.EACCES:
         return "permission denied (ports below 1024 need privileges): choose a port above 1023"
     return f"{exc.strerror or exc}: fix [http] listen"
+
+
+def rough_duration(span: timedelta) -> str:
+    """`95 s`, `12 min`, `5 h`, `3 days` (rounded down): what a person reading a probe wants,
+    not `0:12:01.908831`."""
+    seconds = max(0, int(span.total_seconds()))
+    for unit, size, shown_from in (("days", 86400, 2), ("h", 3600, 2), ("min", 60, 2)):
+        if seconds >= size * shown_from:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} s"
 
 
 class OpsServer(LoopbackServer):
@@ -80,7 +90,7 @@ class OpsServer(LoopbackServer):
         if last is None:
             return f"{account.name}: no successful check yet"
         if now - last > account.check_interval * READY_AFTER_INTERVALS:
-            return f"{account.name}: no successful check for {now - last}"
+            return f"{account.name}: no successful check for {rough_duration(now - last)}"
         return None
 
     async def _learn_others_checks(self, now: datetime) -> None:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
+from datetime import datetime, timedelta
 
 import pytest
 
 from balancebot.commands.access import Caller
 from balancebot.daemon import Daemon
-from balancebot.logs import TextFormatter
+from balancebot.logs import JsonFormatter, TextFormatter
 
 from .test_chat import daemon, slack, socket_config, telegram  # noqa: F401 - fixtures
 
@@ -46,3 +48,15 @@ def test_tracebacks_keep_their_lines() -> None:
         record.exc_info = sys.exc_info()
     text = TextFormatter().format(record)
     assert text.splitlines()[0].endswith("x: a\\nb") and "Traceback" in text.splitlines()[1]
+
+
+def test_text_and_json_timestamps_carry_their_zone() -> None:
+    record = logging.LogRecord(
+        "balancebot.daemon", logging.INFO, "", 0, "balancebot running", (), None
+    )
+    record.created = 1764061201.204  # 2025-11-25 09:00:01.204 UTC
+    text = TextFormatter().format(record)
+    assert text == "2025-11-25T09:00:01.204+00:00 INFO    balancebot.daemon: balancebot running"
+    logged = json.loads(JsonFormatter().format(record))["time"]
+    assert logged == "2025-11-25T09:00:01.204+00:00"
+    assert datetime.fromisoformat(logged).utcoffset() == timedelta(0)

@@ -6,14 +6,18 @@ import asyncio
 import json
 import signal
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import aiohttp
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from balancebot.config import Config
 from balancebot.daemon import Daemon
 from balancebot.models import Notification
+from balancebot.ops import rough_duration
+from balancebot.testing.clock import FakeClock
 from balancebot.testing.deepseek import DeepSeekSimulator, Fault
 from balancebot.testing.processes import spawn
 
@@ -133,6 +137,35 @@ async def test_readyz_turns_ready_after_successful_checks(
         assert restarted.pipeline.last_success("prod") is not None
 
 
+async def test_readyz_says_how_long_since_the_last_success_in_words(
+    make_config: Callable[..., Config], simulator: DeepSeekSimulator, clock: FakeClock
+) -> None:
+    simulator.add_account(API_KEY)
+    config = make_config(
+        accounts=[
+            {
+                "name": "prod",
+                "api_key": API_KEY,
+                "base_url": simulator.base_url,
+                "check_interval": "1m",
+            }
+        ],
+        http={"enabled": True, "listen": "127.0.0.1:0"},
+    )
+    async with Daemon.open(config, clock=clock) as daemon:
+        assert daemon.server is not None
+        url = await daemon.server.serve()
+        try:
+            await daemon.pipeline.check("prod")
+            clock.advance(12 * 60 + 1.908831)
+            assert await get(f"{url}/readyz") == (
+                503,
+                "not ready\nprod: no successful check for 12 min\n",
+            )
+        finally:
+            await daemon.server.stop()
+
+
 async def test_json_logs_have_one_object_per_line(
     tmp_path: Path, simulator: DeepSeekSimulator
 ) -> None:
@@ -176,3 +209,18 @@ thresholds = {{ CNY = {{ critical_below = "10" }} }}
     delivery = next(r for r in records if r.get("outcome") == "sent")
     assert delivery["notifier"] == "console" and delivery["account"] == "prod"
     assert not [r for r in records if API_KEY in json.dumps(r)]
+
+
+@pytest.mark.parametrize(
+    ("seconds", "words"),
+    [
+        (0, "0 s"),
+        (119, "119 s"),
+        (120, "2 min"),
+        (7199, "119 min"),
+        (7200, "2 h"),
+        (3 * 86400, "3 days"),
+    ],
+)
+def test_rough_durations(seconds: float, words: str) -> None:
+    assert rough_duration(timedelta(seconds=seconds)) == words
