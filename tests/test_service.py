@@ -165,3 +165,10 @@ def test_replicas_compose_runs_two_replicas_on_postgres() -> None:
     assert "ports" not in bot  # two replicas cannot share one host port
     config = (ROOT / "contrib" / "docker" / "config.toml").read_text()
     assert 'url = "postgresql://' in config  # replicas need the shared store
+
+
+def test_the_package_says_it_watches_llm_api_balances_not_deepseek_alone() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["description"].startswith("Watches LLM API account balances ")
+    providers = project["entry-points"]["balancebot.providers"]
+    assert len(providers) > 1  # more than DeepSeek, as the description says
