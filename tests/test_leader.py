@@ -19,7 +19,6 @@ from balancebot.testing.netfaults import Proxy
 
 pytestmark = pytest.mark.postgres
 
-URL = os.environ.get("BALANCEBOT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 KEY = 4242 + os.getpid()  # this run's own lock, whatever else uses the server
 
 
@@ -27,7 +26,7 @@ class Replica:
     def __init__(
         self,
         name: str,
-        url: str = URL,
+        url: str,
         *,
         peers: list[Replica] | None = None,
         interval: float = 0.02,
@@ -73,13 +72,10 @@ class Replica:
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[asyncpg.Connection]:
-    try:
-        connection = await asyncpg.connect(URL.replace("postgresql+asyncpg", "postgresql"))
-    except OSError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL must be reachable in CI: {exc}")
-        pytest.skip(f"PostgreSQL not reachable: {exc}")
+async def server(postgres_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A session on this test's own database, to watch the replicas' sessions and locks."""
+    url = make_url(postgres_url).set(drivername="postgresql")
+    connection = await asyncpg.connect(url.render_as_string(hide_password=False))
     yield connection
     await connection.close()
 
@@ -122,9 +118,9 @@ async def _eventually(check: Callable[[], Awaitable[bool]], within: float = 15) 
 
 
 async def test_one_leader_and_a_takeover_when_its_connection_dies(
-    server: asyncpg.Connection,
+    server: asyncpg.Connection, postgres_url: str
 ) -> None:
-    first, second = Replica("first"), Replica("second")
+    first, second = Replica("first", postgres_url), Replica("second", postgres_url)
     first.start()
     await first.until(leading=True)
     second.start()
@@ -147,7 +143,9 @@ async def test_one_leader_and_a_takeover_when_its_connection_dies(
     assert first.changes == [True, False, True, False]
 
 
-async def test_a_failing_action_does_not_end_the_campaign(server: asyncpg.Connection) -> None:
+async def test_a_failing_action_does_not_end_the_campaign(
+    server: asyncpg.Connection, postgres_url: str
+) -> None:
     calls: list[bool] = []
     won = asyncio.Event()
 
@@ -157,7 +155,7 @@ async def test_a_failing_action_does_not_end_the_campaign(server: asyncpg.Connec
         raise RuntimeError("front-end failed to start")
 
     stop = asyncio.Event()
-    leadership = Leadership(URL, explode, key=KEY, interval=0.02)
+    leadership = Leadership(postgres_url, explode, key=KEY, interval=0.02)
     task = asyncio.create_task(leadership.run(stop))
     await asyncio.wait_for(won.wait(), 15)
     assert leadership.is_leader and not task.done()
@@ -188,24 +186,25 @@ INTERVAL, TIMEOUT = 0.05, 1.0
 
 
 @pytest.fixture
-async def proxy() -> AsyncIterator[Proxy]:
-    url = make_url(URL)
+async def proxy(postgres_url: str) -> AsyncIterator[Proxy]:
+    url = make_url(postgres_url)
     async with Proxy(url.host or "127.0.0.1", url.port or 5432) as proxy:
         yield proxy
 
 
-def _through(proxy: Proxy) -> str:
-    url = make_url(URL).set(host="127.0.0.1", port=proxy.port)
+def _through(postgres_url: str, proxy: Proxy) -> str:
+    url = make_url(postgres_url).set(host="127.0.0.1", port=proxy.port)
     return url.render_as_string(hide_password=False)
 
 
 async def _partitioned_leader(
-    server: asyncpg.Connection, proxy: Proxy
+    server: asyncpg.Connection, postgres_url: str, proxy: Proxy
 ) -> tuple[Replica, Replica, int]:
     """The first replica leads through `proxy`, the second campaigns on a direct connection."""
     peers: list[Replica] = []
-    first = Replica("first", _through(proxy), peers=peers, interval=INTERVAL, timeout=TIMEOUT)
-    second = Replica("second", peers=peers, interval=INTERVAL, timeout=TIMEOUT)
+    through = _through(postgres_url, proxy)
+    first = Replica("first", through, peers=peers, interval=INTERVAL, timeout=TIMEOUT)
+    second = Replica("second", postgres_url, peers=peers, interval=INTERVAL, timeout=TIMEOUT)
     first.start()
     await first.until(leading=True)
     holder = await _holder_pid(server)
@@ -220,9 +219,9 @@ async def _partitioned_leader(
 
 
 async def test_a_partitioned_leader_steps_down_before_the_server_frees_its_lock(
-    server: asyncpg.Connection, proxy: Proxy
+    server: asyncpg.Connection, postgres_url: str, proxy: Proxy
 ) -> None:
-    first, second, holder = await _partitioned_leader(server, proxy)
+    first, second, holder = await _partitioned_leader(server, postgres_url, proxy)
     link = proxy.link(await _client_port(server, holder))
     seen: list[tuple[int | None, bool, bool]] = []
 
@@ -270,11 +269,11 @@ async def test_a_partitioned_leader_steps_down_before_the_server_frees_its_lock(
 
 
 async def test_the_server_frees_a_partitioned_leaders_lock_though_tcp_stays_up(
-    server: asyncpg.Connection, proxy: Proxy
+    server: asyncpg.Connection, postgres_url: str, proxy: Proxy
 ) -> None:
     """A proxy or load balancer between replica and server answers the server's keepalives,
     so they never fire: the server ends the session itself once no ping arrives."""
-    first, second, holder = await _partitioned_leader(server, proxy)
+    first, second, holder = await _partitioned_leader(server, postgres_url, proxy)
     port = await _client_port(server, holder)
     client_end, server_end = proxy.link(port)
     loop = asyncio.get_running_loop()
@@ -309,16 +308,16 @@ asyncio.run(leadership.run(asyncio.Event()))
 
 
 async def test_a_frozen_leader_loses_the_lock_and_steps_down_when_it_thaws(
-    server: asyncpg.Connection,
+    server: asyncpg.Connection, postgres_url: str
 ) -> None:
     """A leader stopped by SIGSTOP (a paused VM, an event loop blocked) keeps answering TCP
     keepalives from its kernel; the server's idle_session_timeout frees its lock all the
     same, and the thawed leader steps down at its next ping."""
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", FROZEN, URL, str(KEY), stdout=asyncio.subprocess.PIPE
+        sys.executable, "-c", FROZEN, postgres_url, str(KEY), stdout=asyncio.subprocess.PIPE
     )
     assert process.stdout is not None
-    second = Replica("second")
+    second = Replica("second", postgres_url)
     try:
         assert await asyncio.wait_for(process.stdout.readline(), 30) == b"leading\n"
         process.send_signal(signal.SIGSTOP)

@@ -24,7 +24,7 @@ from balancebot.testing.processes import spawn
 from balancebot.testing.slack import FakeSlack
 from balancebot.testing.telegram import FakeTelegram
 
-from .conftest import API_KEY, POSTGRES_URL, SUMMARY
+from .conftest import API_KEY, SUMMARY
 from .test_chat import APP_TOKEN, BODY, SIGNING_SECRET, SLACK_TOKEN, TG_TOKEN, chat_config, signed
 from .test_pipeline import RULES, Recorder, step
 
@@ -200,9 +200,6 @@ async def replay_across_restart(
     return statuses
 
 
-assert POSTGRES_URL  # the PostgreSQL cases run through the `store` fixture
-
-
 async def test_a_store_from_before_told_routes_keeps_its_resolved_notices(
     store_url: str,
 ) -> None:
@@ -237,7 +234,7 @@ async def test_a_store_from_before_told_routes_keeps_its_resolved_notices(
 
 @pytest.mark.postgres
 async def test_a_database_that_never_answers_is_an_error_not_a_wait(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, postgres_url: str
 ) -> None:
     """A PostgreSQL that accepts connections and never answers (a hung host, a network
     dropping everything) held `Store.open` and every query as long as the network did."""
@@ -248,7 +245,7 @@ async def test_a_database_that_never_answers_is_an_error_not_a_wait(
 
     monkeypatch.setattr(base, "CONNECT_TIMEOUT", 0.5)
     monkeypatch.setattr(base, "STATEMENT_TIMEOUT", 0.5)
-    server = make_url(POSTGRES_URL)
+    server = make_url(postgres_url)
     async with Proxy(server.host or "127.0.0.1", server.port or 5432) as database:
         url = server.set(port=database.port).render_as_string(False)
         store = await Store.open(url)

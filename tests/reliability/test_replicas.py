@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import random
 import signal
 import time
@@ -26,7 +25,7 @@ from balancebot.testing.deepseek import DeepSeekSimulator
 from balancebot.testing.processes import start_daemon
 from balancebot.testing.telegram import FakeTelegram
 
-from ..conftest import POSTGRES_URL, SUMMARY, _postgres_reachable, _reset_postgres
+from ..conftest import SUMMARY
 from .test_crash_restart import LEVELS, config_text, expected_headlines, received_key
 
 pytestmark = pytest.mark.postgres
@@ -52,11 +51,13 @@ def scripts(rng: random.Random) -> list[list[str]]:
     return result
 
 
-def write_config(path: Path, simulator: DeepSeekSimulator, telegram: FakeTelegram) -> None:
+def write_config(
+    path: Path, url: str, simulator: DeepSeekSimulator, telegram: FakeTelegram
+) -> None:
     common = config_text(
         simulator,
         telegram,
-        store=f'[store]\nurl = "{POSTGRES_URL}"\n',
+        store=f'[store]\nurl = "{url}"\n',
         keys="sk-replica-",
         accounts=ACCOUNTS,
         token=TOKEN,
@@ -70,8 +71,8 @@ def write_config(path: Path, simulator: DeepSeekSimulator, telegram: FakeTelegra
     path.write_text(f"{common}\n{chat}")
 
 
-async def _query(sql: str) -> list[sa.Row[tuple[object, ...]]]:
-    engine = create_async_engine(async_url(POSTGRES_URL))
+async def _query(url: str, sql: str) -> list[sa.Row[tuple[object, ...]]]:
+    engine = create_async_engine(async_url(url))
     try:
         async with engine.connect() as conn:
             return list(await conn.execute(sa.text(sql)))
@@ -79,18 +80,18 @@ async def _query(sql: str) -> list[sa.Row[tuple[object, ...]]]:
         await engine.dispose()
 
 
-async def acknowledged() -> set[str]:
+async def acknowledged(url: str) -> set[str]:
     keys = set()
-    for (payload,) in await _query("SELECT payload FROM outbox WHERE status = 'delivered'"):
+    for (payload,) in await _query(url, "SELECT payload FROM outbox WHERE status = 'delivered'"):
         note = json.loads(str(payload))
         checked = next(d for d in note["details"] if d.startswith("Checked: "))
         keys.add(f"{note['headline']}|{checked}")
     return keys
 
 
-async def longest_gaps() -> dict[str, timedelta]:
+async def longest_gaps(url: str) -> dict[str, timedelta]:
     """Per account, the longest time between two consecutive checks."""
-    rows = await _query("SELECT account, taken_at FROM snapshots ORDER BY account, taken_at")
+    rows = await _query(url, "SELECT account, taken_at FROM snapshots ORDER BY account, taken_at")
     gaps: dict[str, timedelta] = {}
     previous: dict[str, int] = {}
     for account, taken_at in rows:
@@ -102,13 +103,9 @@ async def longest_gaps() -> dict[str, timedelta]:
     return gaps
 
 
-async def test_replicas_killed_at_random_lose_nothing_and_repeat_nothing(tmp_path: Path) -> None:
-    problem = await _postgres_reachable()
-    if problem is not None:
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL must be reachable in CI: {problem}")
-        pytest.skip(problem)
-    await _reset_postgres()
+async def test_replicas_killed_at_random_lose_nothing_and_repeat_nothing(
+    tmp_path: Path, postgres_url: str
+) -> None:
     rng = random.Random(SEED)
     plans = scripts(rng)
     expected = {f"acct{i}": expected_headlines(f"acct{i}", plan) for i, plan in enumerate(plans)}
@@ -119,7 +116,7 @@ async def test_replicas_killed_at_random_lose_nothing_and_repeat_nothing(tmp_pat
             script = [LEVELS[level] for level in plan for _ in range(HOLD)]
             simulator.add_account(f"sk-replica-{i}", {"CNY": ("0", str(script[0]))}, script=script)
         config = tmp_path / "config.toml"
-        write_config(config, simulator, telegram)
+        write_config(config, postgres_url, simulator, telegram)
         telegram.add_chat(ASKER)
         replicas = [await start_daemon(config) for _ in range(REPLICAS)]
         acked_before_kill: set[str] = set()
@@ -132,7 +129,7 @@ async def test_replicas_killed_at_random_lose_nothing_and_repeat_nothing(tmp_pat
                 replicas[victim].send_signal(signal.SIGKILL)
                 await replicas[victim].wait()
                 SUMMARY["crashes survived"] += 1
-                acked_before_kill |= await acknowledged()
+                acked_before_kill |= await acknowledged(postgres_url)
                 replicas[victim] = await start_daemon(config)
             await telegram.wait_until(lambda: len(alerts_seen(telegram)) >= total_expected, 120)
             asking.cancel()
@@ -146,7 +143,7 @@ async def test_replicas_killed_at_random_lose_nothing_and_repeat_nothing(tmp_pat
                     process.send_signal(signal.SIGTERM)
             for process in replicas:
                 await asyncio.wait_for(process.wait(), 30)
-        gaps = await longest_gaps()
+        gaps = await longest_gaps(postgres_url)
 
     by_chat: dict[str, list[str]] = {}
     for message in telegram.sent:
