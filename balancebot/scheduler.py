@@ -7,6 +7,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -14,6 +15,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from .checks import CheckPipeline
 from .config import Config
+from .config.durations import CheckInterval, spell
+from .health import Health
 from .sweep import TICK_SECONDS, SharedSweep, default_jitter
 
 HOUSEKEEPING_INTERVAL = timedelta(hours=6)
@@ -33,6 +36,33 @@ class _StoppedJobs(logging.Filter):
 
 
 _STOPPED_JOBS = _StoppedJobs()
+
+
+class CheckTrigger(IntervalTrigger):  # type: ignore[misc]  # apscheduler is untyped
+    """An account's check interval. A next time it cannot compute (a year past 9999) was
+    a schedule that stopped without a word; it is a self alert (`schedule:<account>`), and
+    the check comes after the longest interval there is instead."""
+
+    def __init__(self, account: str, health: Health, **interval: Any) -> None:
+        # from now (the first check runs at start-up): APScheduler's own default, now plus
+        # the interval, is the first time that may not be representable
+        super().__init__(start_date=datetime.now(UTC), **interval)
+        self._account, self._health = account, health
+
+    def get_next_fire_time(
+        self, previous_fire_time: datetime | None, now: datetime
+    ) -> datetime | None:
+        try:
+            found: datetime | None = super().get_next_fire_time(previous_fire_time, now)
+        except (OverflowError, ValueError, OSError) as exc:
+            fallback = CheckInterval.HIGH
+            self._health.report(
+                f"schedule:{self._account}",
+                f"cannot compute when to check {self._account} next ({exc}): checking it "
+                f"every {spell(fallback)} instead; fix its check_interval and jitter",
+            )
+            return (previous_fire_time or now) + fallback
+        return found
 
 
 def build_scheduler(
@@ -78,7 +108,9 @@ def build_scheduler(
         interval = account.check_interval.total_seconds()
         scheduler.add_job(
             check or pipeline.scheduled_check,
-            IntervalTrigger(
+            CheckTrigger(
+                account.name,
+                pipeline.health,
                 seconds=interval,
                 jitter=default_jitter(account).total_seconds() or None,
                 timezone=UTC,

@@ -21,6 +21,7 @@ from typing import Any
 import msgspec
 
 from ..errors import ConfigError
+from .durations import RequestTimeout
 from .models import (
     DEFAULT_RULES,
     AccountConfig,
@@ -66,6 +67,7 @@ __all__ = [
     "HttpConfig",
     "Name",
     "NotifierConfig",
+    "RequestTimeout",
     "RouteConfig",
     "RuleConfig",
     "RunwayRuleConfig",

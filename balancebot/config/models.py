@@ -15,7 +15,17 @@ from msgspec import Meta, Struct, field
 
 from ..models import Currency, Severity
 from ..quiet import QuietHours
-from .values import Delay, Duration, ListenAddress, Secret, TimeZoneName
+from .durations import (
+    CheckInterval,
+    Delay,
+    MaxAge,
+    RepeatInterval,
+    RequestTimeout,
+    Resolution,
+    Retention,
+    Window,
+)
+from .values import ListenAddress, Secret, TimeZoneName
 
 
 def _finite(amount: Decimal | None, where: str) -> None:
@@ -38,16 +48,18 @@ class AccountConfig(_Strict, frozen=True, kw_only=True):
     api_key: Secret
     provider: str = "deepseek"
     base_url: str | None = None  # None: the provider's default
-    check_interval: Duration = Duration(minutes=5)
+    check_interval: CheckInterval = CheckInterval(minutes=5)
     jitter: Delay | None = None
-    timeout: Duration = Duration(seconds=20)
-    connect_timeout: Duration = Duration(seconds=5)
+    timeout: RequestTimeout = RequestTimeout(seconds=20)
+    connect_timeout: RequestTimeout = RequestTimeout(seconds=5)
     options: dict[str, Any] = field(default_factory=dict)
     """The provider's own settings, validated by its `Options` struct (`plugins.py`)."""
 
     def __post_init__(self) -> None:
         if not self.api_key.get_secret_value().strip():
             raise ValueError("api_key is empty")
+        if self.jitter is not None and self.jitter > self.check_interval:
+            raise ValueError("jitter must not be above check_interval")
         if self.base_url is not None and not re.match(r"^https?://[^/\s]+", self.base_url):
             raise ValueError(f"base_url {self.base_url!r} is not an http(s) URL")
 
@@ -73,7 +85,7 @@ class _RuleBase(_Strict, frozen=True, kw_only=True, tag_field="type"):
     name: Name
     accounts: list[str] | None = None  # None: every account
     for_checks: Annotated[int, Meta(ge=1, le=1000)] = field(default=1, name="for")
-    repeat_interval: Duration = Duration(hours=4)
+    repeat_interval: RepeatInterval = RepeatInterval(hours=4)
     send_resolved: bool = True
 
     @property
@@ -89,10 +101,10 @@ class ThresholdRuleConfig(_RuleBase, frozen=True, kw_only=True, tag="threshold")
     thresholds: Annotated[dict[Currency, ThresholdLimits], Meta(min_length=1)]
     hysteresis: Decimal = Decimal("0")
     # a limit that grows with spend: below max(fixed limit, this much spend at the current rate)
-    warning_runway: Duration | None = None
-    critical_runway: Duration | None = None
-    window: Duration = Duration(days=1)  # the rate for *_runway is measured over this
-    min_history: Duration = Duration(hours=6)
+    warning_runway: Window | None = None
+    critical_runway: Window | None = None
+    window: Window = Window(days=1)  # the rate for *_runway is measured over this
+    min_history: Window = Window(hours=6)
 
     def __post_init__(self) -> None:
         _finite(self.hysteresis, "hysteresis")
@@ -132,8 +144,8 @@ class RunwayRuleConfig(_RuleBase, frozen=True, kw_only=True, tag="runway"):
 
     warning_days: Decimal | None = None
     critical_days: Decimal | None = None
-    window: Duration = Duration(days=1)
-    min_history: Duration = Duration(hours=6)  # no verdict until the window spans this much
+    window: Window = Window(days=1)
+    min_history: Window = Window(hours=6)  # no verdict until the window spans this much
     hysteresis: Decimal = Decimal("0")  # in days
     currencies: list[Currency] | None = None  # None: every currency reported
 
@@ -148,10 +160,10 @@ class RunwayRuleConfig(_RuleBase, frozen=True, kw_only=True, tag="runway"):
 class SpendSpikeRuleConfig(_RuleBase, frozen=True, kw_only=True, tag="spend_spike"):
     """Spend over the last `period` above `factor` x the median `period` of the past `days`."""
 
-    period: Duration = Duration(hours=1)
+    period: Window = Window(hours=1)
     factor: Decimal = Decimal("3")
     days: Annotated[int, Meta(ge=1, le=90)] = 7
-    min_history: Duration = Duration(days=1)  # of past periods before any verdict
+    min_history: Window = Window(days=1)  # of past periods before any verdict
     min_spend: Decimal = Decimal("1")  # a spike spends at least this
     currencies: list[Currency] | None = None
 
@@ -267,7 +279,7 @@ class SlackChatConfig(_Strict, frozen=True, kw_only=True):
 
 
 class ChatConfig(_Strict, frozen=True, kw_only=True):
-    balance_max_age: Duration = Duration(minutes=5)
+    balance_max_age: MaxAge = MaxAge(minutes=5)
     telegram: TelegramChatConfig | None = None
     slack: SlackChatConfig | None = None
     allow: list[AllowRule] = []
@@ -302,7 +314,7 @@ class HeartbeatConfig(_Strict, frozen=True, kw_only=True):
 
     url: Secret  # push URLs carry their own token
     method: Literal["GET", "POST"] = "GET"
-    timeout: Duration = Duration(seconds=10)
+    timeout: RequestTimeout = RequestTimeout(seconds=10)
 
     def __post_init__(self) -> None:
         if not self.url.get_secret_value().startswith(("http://", "https://")):
@@ -315,8 +327,8 @@ _URL_SCHEMES = {"sqlite": "sqlite", "postgres": "postgresql", "postgresql": "pos
 class StoreConfig(_Strict, frozen=True, kw_only=True):
     url: str | None = None  # sqlite:///path or postgresql://... (postgres:// too)
     path: Path = Path("balancebot.db")
-    keep_full_resolution: Duration = Duration(days=30)
-    downsample_to: Duration = Duration(hours=1)
+    keep_full_resolution: Retention = Retention(days=30)
+    downsample_to: Resolution = Resolution(hours=1)
 
     def __post_init__(self) -> None:
         if self.url:

@@ -1,32 +1,33 @@
-"""The value types of the configuration (durations, time zones, secrets) and `convert`,
-which turns a plain value into a config model or reports every mistake with its key path."""
+"""The value types of the configuration (time zones, secrets, listen addresses; durations
+are in durations.py) and `convert`, which turns a plain value into a config model or
+reports every mistake with its key path."""
 
 from __future__ import annotations
 
 import ipaddress
 import re
 import zoneinfo
-from datetime import timedelta
 from pathlib import Path
 from typing import TypeVar
 
 import msgspec
 
 from ..errors import ConfigError
+from .durations import Delay, Duration, parse_duration
 from .secrets import clean_secret
 
+__all__ = [
+    "Delay",
+    "Duration",
+    "ListenAddress",
+    "Secret",
+    "TimeZoneName",
+    "convert",
+    "decode",
+    "parse_duration",
+]
+
 T = TypeVar("T")
-
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
-_DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-class Duration(timedelta):
-    """A timedelta written as `90`, `"90s"`, `"5m"`, `"1h30m"` or `"2d"` in the config."""
-
-
-class Delay(Duration):
-    """A Duration that may be zero (`jitter = "0s"`: no jitter)."""
 
 
 class TimeZoneName(str):
@@ -56,26 +57,6 @@ class Secret:
 
     def __hash__(self) -> int:
         return hash(self._value)
-
-
-def parse_duration(value: object, allow_zero: bool = False) -> Duration:
-    """`90`, `"90s"`, `"5m"`, `"1h30m"`, `"2d"` → Duration."""
-    if isinstance(value, timedelta):
-        return Duration(days=value.days, seconds=value.seconds, microseconds=value.microseconds)
-    if isinstance(value, bool):
-        raise ValueError("expected a duration like 30s, 5m, 4h or a number of seconds")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    elif isinstance(value, str):
-        text = value.strip().replace(" ", "")
-        if not text or _DURATION_PART.sub("", text):
-            raise ValueError(f"{value!r} is not a duration like 30s, 5m, 4h or 1h30m")
-        seconds = sum(float(n) * _DURATION_UNITS[unit] for n, unit in _DURATION_PART.findall(text))
-    else:
-        raise ValueError("expected a duration like 30s, 5m, 4h or a number of seconds")
-    if seconds < 0 or (seconds == 0 and not allow_zero):
-        raise ValueError("a duration must be positive" + (" or zero" if allow_zero else ""))
-    return Duration(seconds=seconds)
 
 
 _LISTEN_EXAMPLES = "like 127.0.0.1:9464, 0.0.0.0:9464, [::1]:9464 or localhost:9464"
@@ -115,10 +96,8 @@ def parse_listen(text: str) -> tuple[str, int]:
 
 def decode(type_: type, value: object) -> object:
     """msgspec's hook for the types it does not know."""
-    if type_ is Duration:
-        return parse_duration(value)
-    if type_ is Delay:
-        return Delay(seconds=parse_duration(value, allow_zero=True).total_seconds())
+    if isinstance(type_, type) and issubclass(type_, Duration):
+        return parse_duration(value, type_)
     if not isinstance(value, str):
         raise ValueError("expected a string")
     if type_ is Secret:

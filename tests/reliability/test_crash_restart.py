@@ -130,7 +130,7 @@ def write_config(path: Path, simulator: DeepSeekSimulator, telegram: FakeTelegra
             keys="sk-crash-",
             accounts=ACCOUNTS,
             token=TOKEN,
-            interval="250ms",
+            interval="1s",
             timeout="2s",
         )
     )

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 from msgspec import Meta, Struct
 
 from ...clock import Clock
-from ...config import Duration, Secret
+from ...config import RequestTimeout, Secret
 from ...errors import DeliveryError
 from ...models import Notification, Severity, TransitionKind
 from ...notifiers import Notifier
@@ -41,7 +41,9 @@ _SCHEME = re.compile(r"[a-z][a-z0-9+.-]{0,15}")
 
 class AppriseOptions(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     urls: Annotated[list[Secret], Meta(min_length=1)]
-    timeout: Duration = Duration(seconds=30)  # one send, however many connections it makes
+    timeout: RequestTimeout = RequestTimeout(
+        seconds=30
+    )  # one send, however many connections it makes
 
     def __post_init__(self) -> None:
         for i, url in enumerate(self.urls):

@@ -21,7 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from ...clock import Clock
-from ...config import Duration, Secret
+from ...config import RequestTimeout, Secret
 from ...errors import DeliveryError
 from ...httpcap import ACCEPT_ENCODING, ERROR_BODY_BYTES, CappedBody, snippet
 from ...models import Notification
@@ -82,7 +82,7 @@ class SlackOptions(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True
     channels: list[str] = []
     webhook_url: Secret | None = None
     base_url: str = "https://slack.com/api/"
-    timeout: Duration = Duration(seconds=10)
+    timeout: RequestTimeout = RequestTimeout(seconds=10)
 
     def __post_init__(self) -> None:
         if (self.bot_token is None) == (self.webhook_url is None):

@@ -32,7 +32,7 @@ from telegram.error import (
 from telegram.request import HTTPXRequest
 
 from ...clock import Clock
-from ...config import Duration, Secret
+from ...config import RequestTimeout, Secret
 from ...errors import DeliveryError
 from ...httpcap import event_hooks, snippet
 from ...models import Notification
@@ -82,7 +82,7 @@ class TelegramOptions(Struct, frozen=True, forbid_unknown_fields=True, kw_only=T
     chat_ids: Annotated[list[int | str], Meta(min_length=1)]  # ids, or @channelusername
     base_url: str = "https://api.telegram.org/bot"
     base_file_url: str = "https://api.telegram.org/file/bot"
-    timeout: Duration = Duration(seconds=10)
+    timeout: RequestTimeout = RequestTimeout(seconds=10)
 
 
 def chat_interval(chat: str) -> float:

@@ -21,7 +21,7 @@ import httpx
 from msgspec import Meta, Struct
 
 from ...clock import Clock
-from ...config import Duration, Secret
+from ...config import RequestTimeout, Secret
 from ...errors import DeliveryError
 from ...httpcap import ERROR_BODY_BYTES, event_hooks
 from ...models import Notification
@@ -38,7 +38,7 @@ MIN_SECRET_LENGTH = 16
 class WebhookOptions(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     urls: Annotated[list[Secret], Meta(min_length=1)]  # may hold tokens: kept out of logs
     secret: Secret  # the HMAC key the receivers share
-    timeout: Duration = Duration(seconds=10)
+    timeout: RequestTimeout = RequestTimeout(seconds=10)
 
     def __post_init__(self) -> None:
         for url in self.urls:
