@@ -1,6 +1,7 @@
 """Issue 21 §1: no outgoing call reads more than a bounded amount of an answer, decompressed.
 
-Each channel's real client (httpx for the webhook and heartbeat, PTB, slack-sdk on aiohttp)
+Each channel's real client (httpx for the webhook and heartbeat, PTB, slack-sdk on aiohttp,
+apprise on requests)
 is pointed at a loopback server answering with a 64 MiB body, or with 64 KiB of gzip that
 inflates to 64 MiB. What the client read is measured on the wire (the bytes the server got
 to send before the client hung up: at most the cap plus the kernel's socket buffers) and in
@@ -21,6 +22,7 @@ from balancebot.config.models import HeartbeatConfig
 from balancebot.errors import DeliveryError
 from balancebot.heartbeat import Heartbeat
 from balancebot.httpcap import CappedBody
+from balancebot.integrations.apprise.notifier import AppriseNotifier
 from balancebot.integrations.slack.notifier import SlackNotifier
 from balancebot.integrations.telegram.notifier import TelegramNotifier
 from balancebot.integrations.webhook.notifier import WebhookNotifier
@@ -59,8 +61,12 @@ def webhook(url: str, clock: FakeClock) -> Notifier:
     return WebhookNotifier.from_options("w", options, clock)
 
 
+def apprise(url: str, clock: FakeClock) -> Notifier:
+    return AppriseNotifier.from_options("a", {"urls": [f"json{url.removeprefix('http')}/j"]})
+
+
 CHANNELS = {"telegram": telegram, "slack-api": slack_api, "slack-hook": slack_hook}
-CHANNELS["webhook"] = webhook
+CHANNELS |= {"webhook": webhook, "apprise": apprise}
 
 
 async def send_through(make: Callable[[str, FakeClock], Notifier], server: BigBody) -> None:

@@ -10,11 +10,16 @@ status apprise logs with a failure (`error=NNN`, most plugins do): a 4xx other t
 429 is permanent, anything else is retried with the dispatcher's backoff. There is no
 `Retry-After` and no per-platform rate-limit knowledge. apprise is synchronous: each send
 runs on a worker thread, bounded by `timeout`.
+
+apprise's plugins call `requests`, which reads and inflates a whole answer; on our worker
+threads requests' adapter hands them a body capped at 1 MiB (16 KiB of an error), inflated
+with a bound (`httpcap`), whatever the service sends back.
 """
 
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import re
 import threading
@@ -25,6 +30,7 @@ from msgspec import Meta, Struct
 from ...clock import Clock
 from ...config import RequestTimeout, Secret
 from ...errors import DeliveryError
+from ...httpcap import ERROR_BODY_BYTES, CappedBody
 from ...models import Notification, Severity, TransitionKind
 from ...notifiers import Notifier
 from ...redact import secrets_in
@@ -83,6 +89,55 @@ class _AppriseLog(logging.Filter):
 
 _log_filter = _AppriseLog()
 
+ANSWER_BYTES = 1024 * 1024
+_capping = threading.local()  # set on the worker threads that run apprise's sends
+
+
+class _CappedRaw:
+    """Stands in for a urllib3 response as requests' `Response.raw`: requests reads it as a
+    plain file (no `stream`), so only what `CappedBody` kept is ever inflated or held."""
+
+    def __init__(self, raw: Any, limit: int) -> None:
+        self._raw = raw
+        self._body = CappedBody(raw.headers.get("content-encoding", ""), limit)
+        self._out: io.BytesIO | None = None
+
+    def read(self, amt: int | None = None, *_: Any, **__: Any) -> bytes:
+        if self._out is None:
+            try:
+                while chunk := self._raw.read(64 * 1024, decode_content=False):
+                    if not self._body.feed(chunk):
+                        self._raw.close()  # dropped, not drained
+                        break
+            except Exception:  # a broken body after the status: the status says enough
+                self._raw.close()
+            self._out = io.BytesIO(self._body.content)
+        return self._out.read(amt if amt and amt > 0 else -1)
+
+    def close(self) -> None:
+        self._raw.close()
+
+    def release_conn(self) -> None:
+        self._raw.release_conn()
+
+
+def _cap_requests() -> None:
+    """Once per process: requests' adapter caps the bodies it builds on our workers."""
+    from requests.adapters import HTTPAdapter
+
+    original = HTTPAdapter.build_response
+    if getattr(original, "balancebot_capped", False):
+        return
+
+    def build_response(self: HTTPAdapter, req: Any, resp: Any) -> Any:
+        response = original(self, req, resp)
+        if getattr(_capping, "on", False):
+            response.raw = _CappedRaw(resp, ANSWER_BYTES if response.ok else ERROR_BODY_BYTES)
+        return response
+
+    build_response.balancebot_capped = True  # type: ignore[attr-defined]
+    HTTPAdapter.build_response = build_response  # type: ignore[method-assign]
+
 
 def _apprise() -> Any:
     try:
@@ -92,6 +147,7 @@ def _apprise() -> Any:
     logger = logging.getLogger("apprise")
     if _log_filter not in logger.filters:
         logger.addFilter(_log_filter)
+    _cap_requests()
     return apprise
 
 
@@ -188,6 +244,7 @@ class AppriseNotifier(Notifier):
 def _notify(plugin: NotifyBase, title: str, body: str, kind: str) -> tuple[bool, list[str]]:
     """On a worker thread: one apprise send, with the warnings it logged."""
     _log_filter.local.captured = warnings = []
+    _capping.on = True
     try:
         ok = bool(plugin.notify(body=body, title=title, notify_type=kind, body_format="text"))
     except Exception as exc:  # a plugin bug is a failed send, not a dead worker
@@ -195,4 +252,5 @@ def _notify(plugin: NotifyBase, title: str, body: str, kind: str) -> tuple[bool,
         ok = False
     finally:
         _log_filter.local.captured = None
+        _capping.on = False
     return ok, warnings
