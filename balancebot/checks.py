@@ -27,7 +27,7 @@ from .models import (
     Transition,
     TransitionKind,
 )
-from .providers import BalanceFetcher, fetch_result
+from .providers.aio import BalanceFetcher, fetch_result
 from .quiet import quiet_until
 from .recent import Keep, RecentResults, keep_for
 from .redact import SecretMask

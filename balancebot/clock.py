@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -20,4 +19,6 @@ class SystemClock:
         return datetime.now(UTC)
 
     async def sleep(self, seconds: float) -> None:
+        import asyncio  # here: the one-shot check reads the time with no event loop
+
         await asyncio.sleep(seconds)

@@ -26,7 +26,7 @@ from .metrics import Metrics
 from .notifiers import Notifier
 from .ops import OpsServer
 from .plugins import FRONTENDS, available, frontend_class, notifier_class
-from .providers import build_providers, http_client
+from .providers.aio import build_providers, http_client
 from .scheduler import build_scheduler
 from .silences import release_loop
 from .store import Store

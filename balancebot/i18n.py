@@ -8,7 +8,6 @@ Numbers are formatted by the caller, so amounts keep their currency and two deci
 from __future__ import annotations
 
 import gettext
-from importlib import resources
 
 LANGUAGES = ("en", "zh")
 DOMAIN = "balancebot"
@@ -28,6 +27,8 @@ def activate(language: str) -> None:
     if language == "en":
         _active = gettext.NullTranslations()
         return
+    from importlib import resources  # here: English, the default, needs no catalog
+
     with resources.as_file(resources.files(__package__) / "locale") as directory:
         _active = gettext.translation(DOMAIN, localedir=directory, languages=[language])
 

@@ -99,11 +99,16 @@ def retry_transient_sync(
     backoff: Backoff,
     rng: random.Random,
     sleep: Callable[[float], None] = time.sleep,
+    time_left: Callable[[], float] | None = None,
 ) -> T:
-    """The same for synchronous code (the one-shot `check` on plain httpx)."""
+    """The same for synchronous code (the one-shot `check` on plain httpx). With
+    `time_left`, a retry whose wait would not end in time is not made: the error stands."""
     for retry in range(backoff.attempts - 1):
         try:
             return attempt()
         except CheckError as exc:
-            sleep(_pause(exc, retry, backoff, rng))
+            pause = _pause(exc, retry, backoff, rng)
+            if time_left is not None and pause >= time_left():
+                raise
+            sleep(pause)
     return attempt()

@@ -10,7 +10,6 @@ not the total) is read by its total: a drop is spend, a rise a top-up.
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -188,4 +187,6 @@ def period_spends(
 
 
 def median(values: Sequence[Decimal]) -> Decimal:
+    import statistics  # here: not on `check`'s start-up path (it brings fractions)
+
     return Decimal(statistics.median(values))

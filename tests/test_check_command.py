@@ -99,7 +99,7 @@ async def test_nagios_format_status_line_perfdata_and_details(
     assert out.splitlines() == [
         "BALANCE WARNING - prod 40.00 CNY < 50.00 | 'prod CNY'=40.00;50.00:;10.00: "
         "'st''g CNY'=120.50;50.00:;10.00: 'st''g USD'=3.00",
-        "prod: WARNING - warning: balance 40.00 CNY < 50.00",
+        "prod: WARNING - balance 40.00 CNY < 50.00",  # the status, not said twice
         "st'g: OK - ok",
     ]
 
@@ -115,6 +115,7 @@ async def test_a_watched_currency_missing_from_the_answer_is_unknown(
     code, out, _ = await balancebot("check", "-c", str(path), "--format", "nagios", cwd=tmp_path)
     assert code == 3
     assert out.startswith("BALANCE UNKNOWN - prod: no CNY balance in the answer")
+    assert "prod: UNKNOWN - no CNY balance in the answer" in out.splitlines()  # not twice
     code, out, _ = await balancebot("check", "-c", str(path), cwd=tmp_path)
     assert code == 3
     assert "prod: UNKNOWN: no CNY balance in the answer" in out
@@ -166,7 +167,7 @@ def test_any_unexpected_exception_in_check_is_one_unknown_line(
     path = write(tmp_path, simulator)
     monkeypatch.setenv("TEST_DEEPSEEK_KEY", API_KEY)
 
-    async def broken(*_: object, **__: object) -> list[oneshot.AccountReport]:
+    def broken(*_: object, **__: object) -> list[oneshot.AccountReport]:
         raise MemoryError(f"while holding {API_KEY}\nsecond line")
 
     monkeypatch.setattr(oneshot, "check_all", broken)
@@ -274,6 +275,7 @@ async def test_check_outlook_reads_runway_and_spend_from_the_daemons_history(
     code, out, _ = await balancebot("check", "-c", str(config), "--outlook", cwd=tmp_path, env=env)
     assert code == 1  # 40 < 50: a warning; and no store yet, said once per account
     assert "prod: no outlook: no store at" in out
+    assert "`balancebot run` records the history (`check` keeps none)" in out
 
     # what a running daemon would have recorded: 10 CNY an hour over the last 12 hours
     store = await Store.open(f"sqlite:///{tmp_path / 'state.db'}")

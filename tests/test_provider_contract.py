@@ -144,3 +144,16 @@ def test_the_providers_command(capsys: pytest.CaptureFixture[str]) -> None:
     main(["providers"])
     out = capsys.readouterr().out
     assert "openrouter  (OpenRouter)" in out and "options: mode='key'" in out
+
+
+def test_the_built_in_providers_are_found_as_pyproject_registers_them() -> None:
+    """`plugins.BUILT_IN_PROVIDERS` spares `check` the entry-point scan; it must say what
+    pyproject.toml registers, name for name."""
+    import tomllib
+    from pathlib import Path
+
+    from balancebot.plugins import BUILT_IN_PROVIDERS, PROVIDERS, provider_class
+
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    assert pyproject["project"]["entry-points"][PROVIDERS] == BUILT_IN_PROVIDERS
+    assert provider_class("moonshot").display_name == "Moonshot"

@@ -2,24 +2,33 @@
 
 Rules are applied to this single result without history or alert state, so `for` and
 repeat intervals do not apply; a failed check is UNKNOWN whatever rule would say.
+
+It runs the providers on the synchronous engine (`providers/engine.py`), on threads, with
+no event loop: a monitoring system starts it every minute, and asyncio with anyio's
+backend was half of its start-up. The whole run keeps one deadline (`--timeout`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import enum
-import random
+import os
 import ssl
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..clock import Clock, SystemClock
-from ..config import AccountConfig, Config
+from ..config import Config
 from ..models import BalanceSnapshot, CheckResult, Finding, Severity
-from ..providers import build_providers, fetch_result, http_client
+from ..providers.engine import Deadline, fetch_all_sync
 from ..retry import Backoff
 from ..rules import evaluate, missing_currencies, money, no_data_message
 from ..spend import plain
+
+RETRY = Backoff(attempts=2)
+"""One quick retry at most (after 0.5-1 s), and only if it can end before the deadline:
+a cron job or a monitoring plugin must not hang on a flaky upstream."""
 
 
 class Status(enum.IntEnum):
@@ -100,28 +109,46 @@ def judge(config: Config, result: CheckResult) -> AccountReport:
     return AccountReport(result, status, problems, findings, missing)
 
 
-async def check_all(
+def check_all(
     config: Config,
+    deadline: Deadline,
+    trust: Callable[[], ssl.SSLContext] | None = None,
     clock: Clock | None = None,
-    backoff: Backoff | None = None,
-    tls: ssl.SSLContext | None = None,
 ) -> list[AccountReport]:
-    """One quick retry at most: a cron job should not hang on a flaky upstream."""
+    """Every account once, judged; one not answered by `deadline` is UNKNOWN."""
     clock = clock or SystemClock()
-    backoff = backoff or Backoff(attempts=2)
-    rng = random.Random()
-    async with http_client(config, tls) as http:
-        providers = build_providers(config, http, clock)
-        bound = asyncio.Semaphore(config.max_concurrent_checks)
+    results = fetch_all_sync(config, clock, RETRY, deadline, trust)
+    return [judge(config, result) for result in results]
 
-        async def one(account: AccountConfig) -> AccountReport:
-            async with bound:
-                result = await fetch_result(
-                    providers[account.provider], account, clock, backoff, rng
-                )
-            return judge(config, result)
 
-        return list(await asyncio.gather(*(one(a) for a in config.accounts)))
+def default_timeout(config: Config) -> float:
+    """Without `--timeout`: the longest account `timeout`, for the whole run."""
+    return max(a.timeout.total_seconds() for a in config.accounts)
+
+
+def may_need_tls(config: Config) -> bool:
+    """Whether to load the CA bundle ahead of the first https request (on a thread, while
+    the providers load): an account not on an `http://` URL, or a proxy (the engine loads
+    it anyway, later, for any https request these do not foresee)."""
+    import urllib.request
+
+    return bool(urllib.request.getproxies()) or any(
+        not (a.base_url or "").startswith("http://") for a in config.accounts
+    )
+
+
+def process_started() -> float:
+    """When this process started, on the `time.monotonic()` scale, so that the deadline
+    counts the interpreter's start-up too; now when that cannot be known (no /proc) or is
+    too long ago to be this command's start-up (`main()` called by a longer process)."""
+    now = time.monotonic()
+    try:
+        with open("/proc/self/stat", "rb") as stat:
+            ticks = int(stat.read().rsplit(b")", 1)[1].split()[19])
+        age = time.clock_gettime(time.CLOCK_BOOTTIME) - ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return now
+    return now - age if 0 <= age < 5 else now
 
 
 def overall(reports: list[AccountReport]) -> Status:
@@ -210,9 +237,18 @@ def as_nagios(config: Config, reports: list[AccountReport]) -> str:
     perfdata = " ".join(p for r in reports for p in _perfdata(config, r))
     lines = [f"BALANCE {status.name} - {summary}" + (f" | {perfdata}" if perfdata else "")]
     for report in reports:
-        detail = "; ".join(report.problems) or "ok"
-        lines.append(f"{report.result.account}: {report.status.name} - {detail}")
+        lines.append(f"{report.result.account}: {report.status.name} - {_detail(report)}")
     return "\n".join(lines)
+
+
+def _detail(report: AccountReport) -> str:
+    """The account's problems without the label its status already says (not
+    "UNKNOWN - UNKNOWN: no CNY balance"); another severity's keeps its label."""
+    own = f"{report.status.name.lower()}: "
+    return (
+        "; ".join(p[len(own) :] if p.lower().startswith(own) else p for p in report.problems)
+        or "ok"
+    )
 
 
 def _nagios_summary(report: AccountReport) -> str:

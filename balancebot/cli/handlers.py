@@ -8,10 +8,12 @@ A handler's docstring is its `--help` line; its name is the command's.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any, NoReturn
+
+# no `import asyncio` up here: `check` runs without an event loop, and each command that
+# needs one imports it
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -100,24 +102,32 @@ def _unknown(args: argparse.Namespace, reason: str) -> NoReturn:
 
 
 def _check(args: argparse.Namespace) -> None:
+    """No event loop here (asyncio is imported only for `--outlook`'s store): see check.py."""
     _configure_logging(args, quiet_default="error")
-    from ..tls import load_in_background
-
-    trust_store = load_in_background()  # on a thread, while the config is read
 
     def fail(exc: Exception) -> NoReturn:
         first, *rest = str(exc).splitlines()
         _unknown(args, " ".join([first, "; ".join(line.strip() for line in rest)]).strip())
 
     config = _load(args, notifiers=(), fail=fail)  # keeps Slack/Telegram unimported
+    if "httpx" not in sys.modules:
+        # httpx imports its command-line client (click, rich, pygments: ~9 ms) whenever
+        # click is installed; this process never runs it
+        sys.modules["httpx._main"] = None  # type: ignore[assignment]
+    from ..providers.engine import Deadline
     from . import check as oneshot
 
-    try:
-        tls = trust_store.result()
-    except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
-        _unknown(args, f"cannot load CA certificates: {exc}")
-    reports = asyncio.run(oneshot.check_all(config, tls=tls))
+    seconds = args.timeout if args.timeout is not None else oneshot.default_timeout(config)
+    deadline = Deadline(oneshot.process_started() + seconds, seconds)
+    trust = None
+    if oneshot.may_need_tls(config):  # parsed on a thread while the providers load
+        from ..tls import load_in_background
+
+        trust = load_in_background().result
+    reports = oneshot.check_all(config, deadline, trust)
     if args.outlook:
+        import asyncio
+
         outlooks = asyncio.run(oneshot.outlooks(config, reports))
         reports = [oneshot.with_outlook(r, outlooks.get(r.result.account)) for r in reports]
     if args.format == "json":
@@ -128,13 +138,34 @@ def _check(args: argparse.Namespace) -> None:
         print(oneshot.as_nagios(config, reports))
     else:
         print(oneshot.as_table(reports))
-    sys.exit(int(oneshot.overall(reports)))
+    code = int(oneshot.overall(reports))
+    if args.whole_process:
+        _exit_at_once(code)
+    sys.exit(code)
+
+
+def _exit_at_once(code: int) -> NoReturn:
+    """Exit without the interpreter's teardown, which frees every module and object one by
+    one: a fifth of a `check` process. What was printed is flushed first; nothing else is
+    left to do (the threads of accounts past the deadline are abandoned either way)."""
+    import logging
+    import os
+
+    logging.shutdown()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError:  # the reader went away (a closed pipe): nothing more can be said
+        pass
+    os._exit(code)
 
 
 def run(args: argparse.Namespace) -> None:
     """Run the daemon: scheduled checks, alerts and deliveries until SIGINT/SIGTERM."""
     _configure_logging(args)
     config = _load(args)
+    import asyncio
+
     from ..daemon import run_until_signalled
     from ..errors import BalanceBotError
 
@@ -150,6 +181,8 @@ def notify_test(args: argparse.Namespace) -> None:
     _configure_logging(args, quiet_default="warning")
     only = tuple(args.only)
     config = _load(args, notifiers=only or None)  # an unknown name is a config error
+    import asyncio
+
     from .notify_test import send_test_messages
 
     outcomes = asyncio.run(send_test_messages(config, only))
@@ -166,6 +199,8 @@ def history(args: argparse.Namespace) -> None:
     if name not in {a.name for a in config.accounts}:
         names = ", ".join(repr(a.name) for a in config.accounts)
         _fail_config(Exception(f"no account named {name!r} (configured: {names})"))
+    import asyncio
+
     from ..errors import BalanceBotError
     from .history import history_png, history_table
 
@@ -193,6 +228,8 @@ def history(args: argparse.Namespace) -> None:
 def demo(args: argparse.Namespace) -> None:
     """Watch a simulated account drain, alert, escalate and recover. No credentials needed."""
     _configure_logging(args, quiet_default="warning")
+    import asyncio
+
     try:
         from .demo import run_demo
 
@@ -225,6 +262,8 @@ def _operate(args: argparse.Namespace, work: Callable[[Any], Any]) -> None:
     """Exit 0 done, 1 store missing/unreachable or no such silence, 2 bad config/arguments."""
     _configure_logging(args, quiet_default="warning")
     config = _load(args, notifiers=())
+    import asyncio
+
     from sqlalchemy.exc import SQLAlchemyError
 
     from ..commands.operations import UsageError
@@ -254,6 +293,8 @@ def db(args: argparse.Namespace) -> None:
     """The store's schema: `status` (exit 1 if an upgrade is due) or `upgrade`."""
     _configure_logging(args, quiet_default="warning")
     config = _load(args, notifiers=())
+    import asyncio
+
     from ..errors import StoreError
     from . import db as schema
 

@@ -69,6 +69,16 @@ def _days(text: str) -> int:
     return days
 
 
+def _seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < seconds <= 86400:
+        raise argparse.ArgumentTypeError(f"{text} is not between 0 and 86400 seconds")
+    return seconds
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="balancebot",
@@ -113,6 +123,13 @@ def _parser() -> argparse.ArgumentParser:
         "--json", dest="format", action="store_const", const="json", help="= --format json"
     )
     checking.add_argument(
+        "--timeout",
+        type=_seconds,
+        metavar="SECONDS",
+        help="for the whole run, retries and start-up included; an account not answered by "
+        "then is UNKNOWN (default: the longest account `timeout`)",
+    )
+    checking.add_argument(
         "--outlook",
         action="store_true",
         help="also runway and today's spend per currency, from the history the daemon keeps "
@@ -145,7 +162,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    """The command line; `argv` None: this process's own, so a command may end the process
+    at once when done (`check` does), where a caller passing `argv` gets `SystemExit`."""
     args = _parser().parse_args(argv)
+    args.whole_process = argv is None
     from ..errors import StoreError
 
     try:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import zoneinfo
 from pathlib import Path
 from typing import TypeVar
 
@@ -108,6 +107,8 @@ def decode(type_: type, value: object) -> object:
         parse_listen(value)
         return ListenAddress(value)
     if type_ is TimeZoneName:
+        import zoneinfo  # here: only a configured `timezone` needs it (`check` seldom does)
+
         try:
             zoneinfo.ZoneInfo(value)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):

@@ -1,4 +1,6 @@
-"""Runs sans-I/O providers over HTTP: async on the daemon's shared client, sync for `check`.
+"""Runs sans-I/O providers over HTTP: what both executors share, and the synchronous one
+that `check` uses (no event loop: asyncio and anyio are never imported on that path; the
+daemon's async executor is in `aio.py`).
 
 Both executors keep the same guarantees: one deadline for the whole exchange (httpx's
 read timeout is per chunk, and keep-alive blank lines would reset it forever), at most
@@ -8,10 +10,11 @@ key redacted from every message, and every failure a `CheckError`.
 
 from __future__ import annotations
 
-import asyncio
 import random
 import ssl
+import threading
 import time
+import urllib.request
 from collections.abc import Callable
 from typing import Any, Generic
 
@@ -43,7 +46,7 @@ def provider_options(provider: Provider[OptionsT], account: AccountConfig) -> Op
         raise RequestRejected("; ".join(exc.problems)) from None
 
 
-def _unreachable(exc: httpx.TransportError, request: HttpRequest, budget: float) -> CheckError:
+def unreachable(exc: httpx.TransportError, request: HttpRequest, budget: float) -> CheckError:
     if isinstance(exc, httpx.ConnectTimeout):
         return Timeout(f"connecting took longer than {budget:g}s")
     if isinstance(exc, httpx.TimeoutException):
@@ -55,12 +58,12 @@ def _unreachable(exc: httpx.TransportError, request: HttpRequest, budget: float)
     return UpstreamUnavailable(f"cannot reach {httpx.URL(request.url).host}: {reason}")
 
 
-def _timeouts(account: AccountConfig, left: float | None = None) -> httpx.Timeout:
+def timeouts(account: AccountConfig, left: float | None = None) -> httpx.Timeout:
     budget = account.timeout.total_seconds() if left is None else max(0.001, left)
     return httpx.Timeout(budget, connect=min(budget, account.connect_timeout.total_seconds()))
 
 
-class _Body:
+class Body:
     """Collects a body up to the cap; an oversized error page is cut, its status says enough."""
 
     def __init__(self, success: bool) -> None:
@@ -77,11 +80,11 @@ class _Body:
         return True
 
 
-def _answer(response: httpx.Response, body: _Body) -> HttpResponse:
+def answer(response: httpx.Response, body: Body) -> HttpResponse:
     return HttpResponse(response.status_code, dict(response.headers), bytes(body.data))
 
 
-class _Run(Generic[OptionsT]):
+class Run(Generic[OptionsT]):
     """One check of one account: the part both executors share."""
 
     def __init__(self, provider: Provider[OptionsT], account: AccountConfig, clock: Clock):
@@ -133,39 +136,19 @@ def scrub(message: str, secret: str, shortest: int = 8) -> str:
     return message
 
 
-class Fetcher(Generic[OptionsT]):
-    """A provider on the daemon's shared async client (the lanes transport)."""
+class Deadline:
+    """When a whole one-shot run must be over (`time.monotonic()`), and the seconds it was
+    given, to say so: every attempt and every retry fits inside it."""
 
-    def __init__(self, provider: Provider[OptionsT], http: httpx.AsyncClient, clock: Clock):
-        self.provider = provider
-        self.display_name = provider.display_name
-        self._http = http
-        self._clock = clock
+    def __init__(self, at: float, seconds: float) -> None:
+        self.at = at
+        self.seconds = seconds
 
-    async def fetch(self, account: AccountConfig) -> BalanceSnapshot:
-        run = _Run(self.provider, account, self._clock)
-        budget = account.timeout.total_seconds()
-        try:
-            async with asyncio.timeout(budget):  # one deadline for all of the check's requests
-                for request in run.requests:
-                    try:
-                        response = await self._exchange(request, account)
-                    except httpx.TransportError as exc:
-                        raise _unreachable(exc, request, budget) from None
-                    run.take(request, response)
-        except TimeoutError:
-            raise Timeout(f"no complete answer within {budget:g}s") from None
-        return run.snapshot()
+    def left(self) -> float:
+        return self.at - time.monotonic()
 
-    async def _exchange(self, request: HttpRequest, account: AccountConfig) -> HttpResponse:
-        async with self._http.stream(
-            request.method, request.url, headers=request.headers, timeout=_timeouts(account)
-        ) as response:
-            body = _Body(response.is_success)
-            async for chunk in response.aiter_bytes():
-                if not body.add(chunk):
-                    break
-            return _answer(response, body)
+    def missed(self) -> Timeout:
+        return Timeout(f"no complete answer within {self.seconds:g}s (check --timeout)")
 
 
 class SyncFetcher(Generic[OptionsT]):
@@ -177,45 +160,96 @@ class SyncFetcher(Generic[OptionsT]):
         self._http = http
         self._clock = clock
 
-    def fetch(self, account: AccountConfig) -> BalanceSnapshot:
-        run = _Run(self.provider, account, self._clock)
+    def fetch(self, account: AccountConfig, deadline: Deadline | None = None) -> BalanceSnapshot:
+        """Within the account's `timeout`, or what is left of `deadline` when that is less
+        (a timeout then names the deadline, which is what the user can change)."""
+        run = Run(self.provider, account, self._clock)
         budget = account.timeout.total_seconds()
-        deadline = time.monotonic() + budget
+        cut = deadline is not None and deadline.left() < budget
+        if deadline is not None and cut:
+            budget = deadline.left()
+            if budget <= 0:
+                raise deadline.missed()
+        ends = time.monotonic() + budget
         for request in run.requests:
             try:
-                response = self._exchange(request, account, deadline)
+                response = self._exchange(request, account, ends)
             except TimeoutError:
-                raise Timeout(f"no complete answer within {budget:g}s") from None
+                error: CheckError = Timeout(f"no complete answer within {budget:g}s")
             except httpx.TransportError as exc:
-                raise _unreachable(exc, request, budget) from None
-            run.take(request, response)
+                error = unreachable(exc, request, budget)
+            else:
+                run.take(request, response)
+                continue
+            if deadline is not None and cut and isinstance(error, Timeout):
+                error = deadline.missed()
+            raise error from None
         return run.snapshot()
 
-    def _exchange(
-        self, request: HttpRequest, account: AccountConfig, deadline: float
-    ) -> HttpResponse:
-        left = deadline - time.monotonic()
+    def _exchange(self, request: HttpRequest, account: AccountConfig, ends: float) -> HttpResponse:
+        left = ends - time.monotonic()
+        if left <= 0:
+            raise TimeoutError
         with self._http.stream(
-            request.method, request.url, headers=request.headers, timeout=_timeouts(account, left)
+            request.method, request.url, headers=request.headers, timeout=timeouts(account, left)
         ) as response:
-            body = _Body(response.is_success)
+            body = Body(response.is_success)
             for chunk in response.iter_bytes():
-                if time.monotonic() > deadline:  # a drip of keep-alive lines
+                if time.monotonic() > ends:  # a drip of keep-alive lines
                     raise TimeoutError
                 if not body.add(chunk):
                     break
-            return _answer(response, body)
+            return answer(response, body)
 
 
-def sync_client(connections: int = 1, verify: ssl.SSLContext | None = None) -> httpx.Client:
-    """The client `SyncFetcher` expects: no redirects, balancebot's User-Agent."""
+class _LazyTLS(httpx.BaseTransport):
+    """Plain http on a transport whose TLS context trusts nothing (it never needs one:
+    no proxy, no redirects), https on one built with `trust()` at its first request. A
+    check of an `http://` gateway never parses the CA bundle (~150 certificates)."""
+
+    def __init__(self, limits: httpx.Limits, trust: Callable[[], ssl.SSLContext]) -> None:
+        self._limits = limits
+        self._trust = trust
+        self._plain = httpx.HTTPTransport(
+            verify=ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT), limits=limits
+        )
+        self._secure: httpx.HTTPTransport | None = None
+        self._lock = threading.Lock()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.scheme != "https":
+            return self._plain.handle_request(request)
+        with self._lock:
+            if self._secure is None:
+                try:
+                    context = self._trust()
+                except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+                    # not transient: a retry would read the same files
+                    where = "SSL_CERT_FILE, SSL_CERT_DIR or certifi's bundle"
+                    raise CheckError(f"cannot load CA certificates ({where}): {exc}") from None
+                self._secure = httpx.HTTPTransport(verify=context, limits=self._limits)
+        return self._secure.handle_request(request)
+
+    def close(self) -> None:
+        self._plain.close()
+        if self._secure is not None:
+            self._secure.close()
+
+
+def sync_client(
+    connections: int = 1, trust: Callable[[], ssl.SSLContext] | None = None
+) -> httpx.Client:
+    """The client `SyncFetcher` expects: no redirects, balancebot's User-Agent.
+
+    `trust`: the TLS context to verify with (httpx's default when None), asked for only
+    when an https request comes. With a proxy in the environment (HTTPS_PROXY and
+    friends) httpx's own transports are used, as only they apply those variables."""
+    trust = trust or httpx.create_ssl_context
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    return httpx.Client(
-        headers={"User-Agent": "balancebot"},
-        follow_redirects=False,
-        limits=limits,
-        verify=verify or httpx.create_ssl_context(),
-    )
+    common: dict[str, Any] = {"headers": {"User-Agent": "balancebot"}, "follow_redirects": False}
+    if urllib.request.getproxies():
+        return httpx.Client(verify=trust(), limits=limits, **common)
+    return httpx.Client(transport=_LazyTLS(limits, trust), **common)
 
 
 def fetch_result_sync(
@@ -224,11 +258,19 @@ def fetch_result_sync(
     clock: Clock,
     backoff: Backoff,
     rng: random.Random,
+    deadline: Deadline | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> CheckResult:
-    """A snapshot, or the failure that stopped us getting one (after retries)."""
+    """A snapshot, or the failure that stopped us getting one (after retries; with a
+    `deadline`, no retry whose wait would end past it)."""
     try:
-        return retry_transient_sync(lambda: fetcher.fetch(account), backoff, rng, sleep)
+        return retry_transient_sync(
+            lambda: fetcher.fetch(account, deadline),
+            backoff,
+            rng,
+            sleep,
+            time_left=deadline.left if deadline is not None else None,
+        )
     except CheckError as exc:
         return CheckFailure(account.name, account.provider, clock.now(), exc.kind, exc.message)
 
@@ -237,25 +279,69 @@ def fetch_all_sync(
     config: Config,
     clock: Clock,
     backoff: Backoff,
-    tls: ssl.SSLContext | None = None,
+    deadline: Deadline | None = None,
+    trust: Callable[[], ssl.SSLContext] | None = None,
     rng: random.Random | None = None,
 ) -> list[CheckResult]:
     """Every account once, `max_concurrent_checks` at a time on threads, in config order:
-    the one-shot `check` with no event loop."""
-    from concurrent.futures import ThreadPoolExecutor
+    the one-shot `check` with no event loop.
 
+    The `deadline` is kept here, not trusted to socket timeouts (a read timeout restarts
+    with each chunk): an account still unanswered then is a `Timeout`, and its thread, a
+    daemon thread, is left to end on its own timeout while the caller reports and exits."""
     from ..plugins import provider_class
 
-    workers = max(1, min(config.max_concurrent_checks, len(config.accounts)))
     rng = rng or random.Random()
-    with sync_client(workers, tls) as http, ThreadPoolExecutor(workers) as pool:
-        fetchers = {
-            name: SyncFetcher(provider_class(name)(), http, clock)
-            for name in {a.provider for a in config.accounts}
-        }
-        return list(
-            pool.map(
-                lambda a: fetch_result_sync(fetchers[a.provider], a, clock, backoff, rng),
-                config.accounts,
-            )
-        )
+    accounts = list(enumerate(config.accounts))
+    workers = max(1, min(config.max_concurrent_checks, len(accounts)))
+    results: dict[int, CheckResult] = {}
+    crashed: list[BaseException] = []
+    lock, finished = threading.Lock(), threading.Event()
+    http = sync_client(workers, trust)
+    fetchers = {
+        name: SyncFetcher(provider_class(name)(), http, clock)
+        for name in {a.provider for a in config.accounts}
+    }
+
+    def work() -> None:
+        while not finished.is_set():
+            with lock:
+                if not accounts:
+                    return
+                index, account = accounts.pop(0)
+            try:
+                result = fetch_result_sync(
+                    fetchers[account.provider], account, clock, backoff, rng, deadline
+                )
+            except BaseException as exc:  # a bug: the caller raises it, nothing is lost
+                crashed.append(exc)
+                finished.set()
+                return
+            with lock:
+                results[index] = result
+                if len(results) == len(config.accounts):
+                    finished.set()
+
+    threads = [threading.Thread(target=work, daemon=True) for _ in range(workers)]
+    if not accounts:
+        finished.set()
+    for thread in threads:
+        thread.start()
+    finished.wait(None if deadline is None else max(0.0, deadline.left()))
+    if crashed:
+        raise crashed[0]
+    with lock:
+        finished.set()  # workers take no further account
+        done = dict(results)
+    if len(done) == len(config.accounts):
+        http.close()  # else a thread still uses it: the process ends before it does
+    return [
+        done[i] if i in done else _missed(account, clock, deadline)
+        for i, account in enumerate(config.accounts)
+    ]
+
+
+def _missed(account: AccountConfig, clock: Clock, deadline: Deadline | None) -> CheckFailure:
+    assert deadline is not None  # without one, every account has a result
+    error = deadline.missed()
+    return CheckFailure(account.name, account.provider, clock.now(), error.kind, error.message)

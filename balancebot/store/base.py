@@ -224,7 +224,7 @@ def _has_tables(conn: sa.Connection) -> bool:
     return sa.inspect(conn).has_table("snapshots")
 
 
-NOTHING_YET = "nothing recorded yet (has `balancebot run` or `check` used it?)"
+NOTHING_YET = "nothing recorded yet: `balancebot run` records the history (`check` keeps none)"
 
 
 def _check_sqlite_file(path: Path, create: bool) -> None:
