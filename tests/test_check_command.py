@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import os
-import pty
-import sys
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -15,8 +11,6 @@ import pytest
 
 from balancebot.cli import check as oneshot
 from balancebot.cli import main as cli
-from balancebot.cli.init import Answers, ask
-from balancebot.config import ThresholdLimits, load_config
 from balancebot.testing.deepseek import DeepSeekSimulator
 
 from .conftest import API_KEY
@@ -182,40 +176,6 @@ def test_any_unexpected_exception_in_check_is_one_unknown_line(
         assert API_KEY not in captured.out + captured.err
 
 
-async def test_init_writes_a_starter_that_validates_and_is_found_without_c(
-    tmp_path: Path,
-) -> None:
-    code, out, err = await balancebot("init", "--non-interactive", cwd=tmp_path)
-    assert code == 0, out + err
-    written = (tmp_path / "balancebot.toml").read_text()
-    assert 'api_key = "${DEEPSEEK_API_KEY}"' in written and "[[chat" not in written
-    code, out, _ = await balancebot("validate", cwd=tmp_path, env={"DEEPSEEK_API_KEY": "sk-1"})
-    assert (code, out) == (0, "balancebot.toml: OK — 1 account(s), 3 rule(s), notifiers: console\n")
-    code, _, err = await balancebot("init", "--non-interactive", cwd=tmp_path)
-    assert code == 2 and "balancebot.toml exists; pass --force" in err
-    assert (tmp_path / "balancebot.toml").read_text() == written
-    flags = ("--account-name", "main", "--currency", "usd", "--warning-below", "20")
-    code, _, _ = await balancebot("init", "--non-interactive", "--force", *flags, cwd=tmp_path)
-    config = load_config(tmp_path / "balancebot.toml", env={"DEEPSEEK_API_KEY": "sk-1"})
-    assert config.accounts[0].name == "main"
-    assert config.thresholds_for("main") == {
-        "USD": ThresholdLimits(warning_below=Decimal("20.00"), critical_below=Decimal("4.00"))
-    }
-    code, _, err = await balancebot(
-        "init",
-        "--non-interactive",
-        "--output",
-        "x.toml",
-        "--warning-below",
-        "5",
-        "--critical-below",
-        "9",
-        cwd=tmp_path,
-    )
-    assert code == 2 and "critical_below must not be above warning_below" in err
-    assert not (tmp_path / "x.toml").exists()
-
-
 async def test_no_config_anywhere_says_where_it_looked(tmp_path: Path) -> None:
     env = {"XDG_CONFIG_HOME": str(tmp_path / "xdg"), "BALANCEBOT_CONFIG": ""}
     code, _, err = await balancebot("validate", cwd=tmp_path, env=env)
@@ -224,40 +184,6 @@ async def test_no_config_anywhere_says_where_it_looked(tmp_path: Path) -> None:
     assert "`balancebot init`" in err
     code, _, err = await balancebot("check", cwd=tmp_path, env=env)
     assert code == 3 and err.count("\n") == 1
-
-
-def test_init_asks_on_a_terminal(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    replies = iter(["team a", "team-a", "eur", "abc", "12.5"])
-    answers = ask(Answers(), lambda _: next(replies))
-    assert answers == Answers("team-a", "EUR", Decimal("12.5"))
-    assert "without spaces" in capsys.readouterr().out
-
-
-async def test_init_on_a_terminal_asks_and_writes_the_answers(tmp_path: Path) -> None:
-    master, slave = pty.openpty()
-    try:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "balancebot",
-            "init",
-            cwd=tmp_path,
-            stdin=slave,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        os.write(master, b"team-a\nusd\n20\n")
-        out, err = await asyncio.wait_for(process.communicate(), 60)
-    finally:
-        os.close(slave)
-        os.close(master)
-    assert process.returncode == 0, out.decode() + err.decode()
-    assert "Account name (used in alerts) [prod]:" in out.decode()
-    config = load_config(tmp_path / "balancebot.toml", env={"DEEPSEEK_API_KEY": "sk-1"})
-    assert config.accounts[0].name == "team-a"
-    assert config.thresholds_for("team-a") == {
-        "USD": ThresholdLimits(warning_below=Decimal("20.00"), critical_below=Decimal("4.00"))
-    }
 
 
 async def test_check_outlook_reads_runway_and_spend_from_the_daemons_history(

@@ -1,0 +1,221 @@
+"""`balancebot init` as a newcomer meets it: it refuses an existing file before asking
+anything, offers every installed provider and a notifier, and what it writes validates."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pty
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from balancebot.cli.init import NOTIFIERS, Answers, ask
+from balancebot.config import ThresholdLimits, load_config
+from balancebot.plugins import PROVIDERS, available
+
+from .test_cli import balancebot
+
+BALANCEBOT = Path(sys.executable).with_name("balancebot")
+# what a provider requires, as a user would give it (json also needs its currency)
+OPTIONS = {
+    "json": ["url=https://balance.example.com/v1/me", "balance=data.balance", "currency=USD"],
+    "acme": ["org_id=org-12345678"],  # tests/plugin_example
+}
+TARGETS = {
+    "telegram": ["--telegram-chat", "-1001234567890"],
+    "webhook": ["--webhook-url", "https://hooks.example.com/bb"],
+}
+
+
+async def test_init_writes_a_starter_that_validates_and_is_found_without_c(
+    tmp_path: Path,
+) -> None:
+    code, out, err = await balancebot("init", "--non-interactive", cwd=tmp_path)
+    assert code == 0, out + err
+    assert out.endswith(
+        "next: set DEEPSEEK_API_KEY in the environment and run `balancebot check`\n"
+    )
+    written = (tmp_path / "balancebot.toml").read_text()
+    assert 'api_key = "${DEEPSEEK_API_KEY}"' in written and "[[chat" not in written
+    code, out, _ = await balancebot("validate", cwd=tmp_path, env={"DEEPSEEK_API_KEY": "sk-1"})
+    assert (code, out) == (0, "balancebot.toml: OK — 1 account(s), 3 rule(s), notifiers: console\n")
+    code, _, err = await balancebot("init", "--non-interactive", cwd=tmp_path)
+    assert code == 2 and "balancebot.toml exists; pass --force" in err
+    assert (tmp_path / "balancebot.toml").read_text() == written
+    flags = ("--account-name", "main", "--currency", "usd", "--warning-below", "20")
+    code, _, _ = await balancebot("init", "--non-interactive", "--force", *flags, cwd=tmp_path)
+    config = load_config(tmp_path / "balancebot.toml", env={"DEEPSEEK_API_KEY": "sk-1"})
+    assert config.accounts[0].name == "main"
+    assert config.thresholds_for("main") == {
+        "USD": ThresholdLimits(warning_below=Decimal("20.00"), critical_below=Decimal("4.00"))
+    }
+    code, _, err = await balancebot(
+        "init",
+        "--non-interactive",
+        "--output",
+        "x.toml",
+        "--warning-below",
+        "5",
+        "--critical-below",
+        "9",
+        cwd=tmp_path,
+    )
+    assert code == 2 and "critical_below must not be above warning_below" in err
+    assert not (tmp_path / "x.toml").exists()
+
+
+async def test_the_hint_quotes_the_whole_command(tmp_path: Path) -> None:
+    code, out, _ = await balancebot(
+        "init", "--non-interactive", "--output", "ni.toml", cwd=tmp_path
+    )
+    assert code == 0
+    assert out.splitlines()[-1] == (
+        "next: set DEEPSEEK_API_KEY in the environment and run `balancebot check -c ni.toml`"
+    )
+
+
+def every_choice() -> list[tuple[str, str]]:
+    """Each installed provider, the notifiers taken in turn, each notifier at least once."""
+    providers = available(PROVIDERS)
+    notifiers = list(NOTIFIERS)
+    pairs = [(p, notifiers[i % len(notifiers)]) for i, p in enumerate(providers)]
+    pairs += [(providers[0], n) for n in notifiers[len(providers) :]]
+    return pairs
+
+
+@pytest.mark.parametrize(("provider", "notifier"), every_choice())
+def test_every_provider_and_notifier_init_offers_validates(
+    tmp_path: Path, provider: str, notifier: str
+) -> None:
+    flags = ["--provider", provider, "--notifier", notifier, *TARGETS.get(notifier, [])]
+    flags += [arg for option in OPTIONS.get(provider, []) for arg in ("--option", option)]
+    if provider in ("one-api", "new-api"):
+        flags += ["--base-url", "https://relay.example.com"]
+    init = subprocess.run(
+        [str(BALANCEBOT), "init", "--non-interactive", *flags],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert init.returncode == 0, init.stderr
+    secrets = init.stdout.split("next: set ", 1)[1].split(" in the environment")[0].split(" and ")
+    env = {
+        name: "https://hooks.slack.com/services/T0/B0/x"
+        if name.endswith("_URL")
+        else "sk-0123456789abcdef"
+        for name in secrets
+    }
+    result = subprocess.run(
+        [str(BALANCEBOT), "validate"],
+        cwd=tmp_path,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.endswith(f"notifiers: {notifier}\n")
+    config = load_config(tmp_path / "balancebot.toml", env={**os.environ, **env})
+    assert config.accounts[0].provider == provider
+
+
+def test_a_provider_that_needs_more_says_which_flag(tmp_path: Path) -> None:
+    init = subprocess.run(
+        [
+            str(BALANCEBOT),
+            "init",
+            "--non-interactive",
+            "--provider",
+            "one-api",
+            "--notifier",
+            "webhook",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (init.returncode, init.stderr) == (
+        2,
+        "balancebot: provider one-api needs --base-url URL\n",
+    )
+
+
+def test_init_asks_on_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+    replies = iter(
+        [
+            "acme-x",
+            "moonshot",
+            "region=ai",
+            "team a",
+            "team-a",
+            "eur",
+            "abc",
+            "12.5",
+            "slak",
+            "slack",
+        ]
+    )
+    answers = ask(Answers(), lambda _: next(replies))
+    assert answers == Answers(
+        "team-a",
+        "EUR",
+        Decimal("12.5"),
+        provider="moonshot",
+        options=(("region", "ai"),),
+        notifier="slack",
+    )
+    out = capsys.readouterr().out
+    assert "'acme-x' is not an installed provider" in out and "without spaces" in out
+    assert "'slak' is not one of console, telegram, slack, webhook" in out
+
+
+async def terminal_init(cwd: Path, typed: bytes, *args: str) -> tuple[int, str, str]:
+    master, slave = pty.openpty()
+    try:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "balancebot",
+            "init",
+            *args,
+            cwd=cwd,
+            stdin=slave,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        os.write(master, typed)
+        out, err = await asyncio.wait_for(process.communicate(), 60)
+    finally:
+        os.close(slave)
+        os.close(master)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+async def test_init_on_a_terminal_asks_and_writes_the_answers(tmp_path: Path) -> None:
+    typed = b"deepseek\nteam-a\nusd\n20\ntelegram\n@balance_alerts\n"
+    code, out, err = await terminal_init(tmp_path, typed)
+    assert code == 0, out + err
+    assert "Installed providers: " in out and "deepseek" in out
+    assert "Account name (used in alerts) [prod]:" in out
+    env = {"DEEPSEEK_API_KEY": "sk-1", "TELEGRAM_BOT_TOKEN": "1:x"}
+    config = load_config(tmp_path / "balancebot.toml", env=env)
+    assert config.accounts[0].name == "team-a"
+    assert config.thresholds_for("team-a") == {
+        "USD": ThresholdLimits(warning_below=Decimal("20.00"), critical_below=Decimal("4.00"))
+    }
+    assert [(n.name, n.type) for n in config.notifiers] == [("telegram", "telegram")]
+
+
+async def test_an_existing_file_is_refused_before_any_question(tmp_path: Path) -> None:
+    (tmp_path / "balancebot.toml").write_text("# mine\n")
+    code, out, err = await terminal_init(tmp_path, b"")
+    assert (code, out) == (2, "")
+    assert err == "balancebot: balancebot.toml exists; pass --force to overwrite it\n"
+    assert (tmp_path / "balancebot.toml").read_text() == "# mine\n"
