@@ -6,7 +6,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, TypeVar
@@ -36,6 +36,7 @@ from .retry import Backoff
 from .rules import evaluate, watched_currencies
 from .store import OutboxEntry, Route, Store
 from .store.leases import CheckLease
+from .unrecorded import Unrecorded
 
 if TYPE_CHECKING:
     from .metrics import Metrics
@@ -117,6 +118,8 @@ class CheckPipeline:
         self._mask = SecretMask(config_secrets(config))  # built once: thousands of keys
         self.health = store.health
         self.health.clock = clock
+        self.unrecorded = Unrecorded()
+        """Alert states and notices a check could not store (unrecorded.py)."""
         self.listeners: list[Callable[[Notification, bool], None]] = []
         """Told of each notification once stored, and whether a mute kept it from being sent
         (the demo says so); `Dispatcher.listeners` hear of the ones delivered."""
@@ -146,9 +149,10 @@ class CheckPipeline:
             self._recent[account] = await self._recent_results(account, view.recent)
             for key in self._keys.pop(account, set()):  # inactive ones have no row: forget all
                 self._states.pop(key, None)
-            self._states.update(view.states)
-            if view.states:  # an empty set is 216 bytes, and most accounts have no alert state
-                self._keys[account] = set(view.states)
+            states = {**view.states, **self.unrecorded.states(account)}  # ours are newer
+            self._states.update(states)
+            if states:  # an empty set is 216 bytes, and most accounts have no alert state
+                self._keys[account] = set(states)
             self._told.pop(account, None)
             if view.told:
                 self._told[account] = view.told
@@ -327,7 +331,7 @@ class CheckPipeline:
         recorded: list[tuple[Notification, bool]] = []
         silences: list[Silence] = []
         if transitions:
-            silences = await self._store.active_silences(now)
+            silences = await self.unrecorded.silences(self._store, now)
             for transition in transitions:
                 notification = notification_for(
                     transition, result, provider.display_name, self._zone
@@ -351,13 +355,19 @@ class CheckPipeline:
                         or (notifier, target) in told
                     ]
 
-        await self._store.save_check(result, changed, entries, now, lease)
+        try:
+            await self._store.save_check(
+                result, self.unrecorded.with_kept(account.name, changed), entries, now, lease
+            )
+        except StoreError:  # tell what it sees anyway, and keep its states for the next
+            self.unrecorded.keep(account.name, changed)
+            self._remember(changed, entries)
+            self._spawn(self.unrecorded.tell(entries))
+            raise
+        self.unrecorded.saved(account.name)
         # memory follows the store only once the transaction committed
         recent.append(result)
-        for state in changed:
-            self._states[state.key] = state
-            self._keys.setdefault(state.key.account, set()).add(state.key)
-        self.remember_told(entries)
+        self._remember(changed, entries)
         if entries:
             self._on_outbox()
         for notification, muted in recorded:
@@ -369,6 +379,17 @@ class CheckPipeline:
             ):
                 await self._store.end_resolved_silences(transition.key, now)
         return CheckOutcome(result, transitions)
+
+    def _remember(self, changed: list[AlertState], entries: list[OutboxEntry]) -> None:
+        for state in changed:
+            self._states[state.key] = state
+            self._keys.setdefault(state.key.account, set()).add(state.key)
+        self.remember_told(entries)
+
+    def _spawn(self, work: Coroutine[object, object, object]) -> None:
+        task = asyncio.ensure_future(work)
+        self._in_flight.add(task)
+        task.add_done_callback(self._in_flight.discard)
 
     def remember_told(self, entries: list[OutboxEntry]) -> None:
         """Memory's copy of the store's `alert_routes`, written in the same transaction."""

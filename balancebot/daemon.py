@@ -125,6 +125,7 @@ class Daemon:
                 dispatcher.wake,
                 metrics=metrics,
             )
+            pipeline.unrecorded.send = dispatcher.self_alerts.send  # the store down: still tell
             await pipeline.load()
             metrics.watch_alerts(pipeline.states)
             server = (

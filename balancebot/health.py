@@ -121,7 +121,7 @@ class SelfAlerts:
                 sends.append(
                     (name, route, self._notification(TransitionKind.RESOLVED, name, gone, now))
                 )
-        results = await asyncio.gather(*(self._send(route, n) for _, route, n in sends))
+        results = await asyncio.gather(*(self.send(route, n) for _, route, n in sends))
         failed = False
         for (name, route, notification), ok in zip(sends, results, strict=True):
             failed |= not ok
@@ -167,7 +167,9 @@ class SelfAlerts:
             problem.since,
         )
 
-    async def _send(self, route: Route, notification: Notification) -> bool:
+    async def send(self, route: Route, notification: Notification) -> bool:
+        """One notice to one target now, not through the store (also what a check could
+        not store, `unrecorded.py`); False, logged, when it could not be sent."""
         notifier, target = route
         try:
             await asyncio.wait_for(

@@ -18,7 +18,7 @@ LAYERS: list[tuple[int, tuple[str, ...]]] = [
     (2, ("rules", "alerts", "spend", "trends", "recent", "render", "charts")),
     (3, ("notifiers", "providers", "frontends", "store", "httpserver", "commands")),
     (3, ("metrics", "tls", "httpcap")),
-    (3, ("silences", "held")),
+    (3, ("silences", "held", "unrecorded")),
     (4, ("checks", "delivery", "scheduler", "sweep", "leader", "digest", "ops", "heartbeat")),
     (5, ("integrations",)),
     (6, ("daemon", "cli", "testing", "__main__", "__init__")),

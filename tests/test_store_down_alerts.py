@@ -1,0 +1,76 @@
+"""A balance alert still goes out while the store cannot be written, marked as not
+recorded, and is not sent again when the store comes back (issue 21 §5: on main only the
+self alert went out; the balance alert itself never did)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from balancebot.config import Config
+from balancebot.daemon import Daemon
+from balancebot.errors import StoreError
+from balancebot.models import AlertKey, AlertStatus, Notification
+from balancebot.testing.clock import FakeClock
+from balancebot.testing.deepseek import DeepSeekSimulator
+
+from .conftest import API_KEY, SUMMARY
+from .test_pipeline import Recorder
+from .test_self_watch import one_account
+
+KEY = AlertKey("prod", "low", "CNY")
+
+
+class Heard(Recorder):
+    """A Recorder that says when a notice with `word` in its headline arrives."""
+
+    def __init__(self, word: str) -> None:
+        super().__init__()
+        self.word = word
+        self.arrived = asyncio.Event()
+
+    async def send(self, notification: Notification, target: str) -> None:
+        await super().send(notification, target)
+        if self.word in notification.headline:
+            self.arrived.set()
+
+
+async def test_an_alert_is_told_unrecorded_and_not_again_when_the_store_returns(
+    make_config: Callable[..., Config],
+    simulator: DeepSeekSimulator,
+    clock: FakeClock,
+    tmp_path: Path,
+) -> None:
+    SUMMARY["fault cases tried"] += 1
+    simulator.add_account(API_KEY, {"CNY": ("0.00", "50.00")})
+    recorder = Heard("not recorded")
+    async with Daemon.open(one_account(make_config, simulator), clock, {"rec": recorder}) as d:
+        await d.pipeline.check("prod")
+        db = tmp_path / "state.db"
+        db.rename(tmp_path / "away.db")  # the store cannot be written (as if deleted)
+        simulator.add_account(API_KEY, {"CNY": ("0.00", "15.00")})
+        clock.advance(60)
+        with pytest.raises(StoreError, match="deleted while running"):
+            await d.pipeline.check("prod")
+        await asyncio.wait_for(recorder.arrived.wait(), 10)
+        [told] = [n for n in recorder.sent if n.account == "prod"]
+        assert told.headline == (
+            "WARNING: prod DeepSeek balance 15.00 CNY < 20.00 (not recorded: store unavailable)"
+        )
+
+        (tmp_path / "away.db").rename(db)  # the store is back
+        clock.advance(60)
+        await d.pipeline.check("prod")  # still 15.00: the same alert, already told
+        assert await d.dispatcher.deliver_due() == 0
+        assert (await d.store.alert_states())[KEY].status is AlertStatus.FIRING  # now kept
+
+        simulator.add_account(API_KEY, {"CNY": ("0.00", "5.00")})
+        clock.advance(60)
+        await d.pipeline.check("prod")  # what comes next is recorded and sent as ever
+        assert await d.dispatcher.deliver_due() == 1
+    headlines = [n.headline for n in recorder.sent if n.account == "prod"]
+    assert headlines[1] == "CRITICAL (escalated): prod DeepSeek balance 5.00 CNY < 10.00"
+    assert len(headlines) == 2
