@@ -1,57 +1,14 @@
-"""What running balancebot costs: a one-shot `balancebot check` process, an idle daemon's
-memory and CPU, and the 30-day chart query over a year of history."""
+"""What running balancebot costs: an idle daemon's memory and CPU, and the 30-day chart
+query over a year of history (a one-shot `check` process: oneshot.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import compileall
-import statistics
-import subprocess
-import sys
 import tempfile
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from common import ROOT, Row, SimulatorProcess, proc_stats, timed
-
-
-def startup(repeats: int) -> Row:
-    # Bytecode as `pip install` leaves it: an editable checkout run with
-    # PYTHONDONTWRITEBYTECODE=1 (as on this project's machines) would otherwise recompile
-    # balancebot's modules on every start, while httpx's come precompiled.
-    compileall.compile_dir(ROOT / "balancebot", quiet=1)
-    server = SimulatorProcess(1)
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            config = Path(tmp) / "c.toml"
-            config.write_text(
-                f'[[accounts]]\nname = "a"\napi_key = "sk-sim-0"\nbase_url = "{server.url}"\n'
-            )
-            check = [sys.executable, "-m", "balancebot", "check", "-c", str(config)]
-            bare = [
-                sys.executable,
-                "-c",
-                f"import httpx; httpx.get('{server.url}/user/balance', "
-                "headers={'Authorization': 'Bearer sk-sim-0'}).json()",
-            ]
-
-            times: dict[str, list[float]] = {"bare": [], "check": []}
-            for _ in range(repeats):  # interleaved, so drift in machine load hits both
-                for name, command in (("bare", bare), ("check", check)):
-                    started = time.perf_counter()
-                    subprocess.run(command, capture_output=True, check=False)
-                    times[name].append(time.perf_counter() - started)
-            baseline, measured = statistics.median(times["bare"]), statistics.median(times["check"])
-    finally:
-        server.stop()
-    return Row(
-        "one-shot: balancebot check vs python -c httpx.get (median wall time)",
-        f"{measured * 1000:.0f} ms",
-        f"{baseline * 1000:.0f} ms",
-        measured / baseline,
-        "<= 1.5",
-    )
+from common import Row, proc_stats, timed
 
 
 async def idle_cost(idle_seconds: float) -> list[Row]:

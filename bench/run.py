@@ -3,7 +3,8 @@
     python bench/run.py [--quick]
 
 Prints one table; the README quotes the latest. Not a test: nothing here is asserted.
-The benchmarks are in sweeps.py, latency.py and footprint.py; what they share in common.py.
+The benchmarks are in sweeps.py, latency.py, footprint.py and oneshot.py; what they share in
+common.py.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from collections.abc import Callable
 from common import Row
 from common import SimulatorProcess as SimulatorProcess
 from common import proc_stats as proc_stats
-from footprint import history_at_scale, idle_cost, startup
+from footprint import history_at_scale, idle_cost
 from latency import alert_latency, command_latency
+from oneshot import one_shot
 from sweeps import sweep
 
 BENCHMARKS = ("idle", "alert", "command", "sweep", "mixed", "startup", "history")
@@ -37,7 +39,7 @@ def main() -> int:
         "command": lambda: [asyncio.run(command_latency(500))],
         "sweep": lambda: asyncio.run(sweep(accounts, 50, repeats)),
         "mixed": lambda: asyncio.run(sweep(accounts, 50, repeats, mixed=True)),
-        "startup": lambda: [startup(7 if args.quick else 21)],
+        "startup": lambda: one_shot(9 if args.quick else 15),
         "history": lambda: [asyncio.run(history_at_scale(minutes))],
     }
     rows = [row for name in args.only or BENCHMARKS for row in benchmarks[name]()]
