@@ -6,8 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -21,6 +20,7 @@ from balancebot.models import Notification
 from balancebot.notifiers import NoOptions
 from balancebot.plugins import FRONTENDS, available
 from balancebot.testing.deepseek import DeepSeekSimulator
+from balancebot.testing.netfaults import refused_port
 from balancebot.testing.slack import FakeSlack
 from balancebot.testing.telegram import FakeTelegram
 
@@ -32,12 +32,11 @@ SLACK_TOKEN = "xoxb-frontend-test"
 APP_TOKEN = "xapp-1-frontend-test"
 
 
-def free_port() -> int:
-    """A port nothing listens on (yet): connections to it are refused."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+@pytest.fixture
+def chat_ports() -> Iterator[tuple[int, int]]:
+    """Telegram's and Slack's ports: connections refused until a fake starts on one."""
+    with refused_port() as telegram, refused_port() as slack:
+        yield telegram, slack
 
 
 def chat_config(make_config: Callable[..., Config], api: str, tg: int, sl: int) -> Config:
@@ -85,9 +84,10 @@ async def test_chat_services_down_never_gate_checks(
     make_config: Callable[..., Config],
     simulator: DeepSeekSimulator,
     caplog: pytest.LogCaptureFixture,
+    chat_ports: tuple[int, int],
 ) -> None:
     simulator.add_account(API_KEY, {"CNY": ("0.00", "5.00")})
-    tg_port, slack_port = free_port(), free_port()
+    tg_port, slack_port = chat_ports
     config = chat_config(make_config, simulator.base_url, tg_port, slack_port)
     console = io.StringIO()
     notifiers = build_notifiers(config, SystemClock())
@@ -159,9 +159,9 @@ def assert_one_line_per_state(records: list[logging.LogRecord]) -> None:
 
 
 async def test_a_lost_socket_is_reconnected_under_our_backoff(
-    make_config: Callable[..., Config], simulator: DeepSeekSimulator
+    make_config: Callable[..., Config], simulator: DeepSeekSimulator, chat_ports: tuple[int, int]
 ) -> None:
-    config = chat_config(make_config, simulator.base_url, free_port(), free_port())
+    config = chat_config(make_config, simulator.base_url, *chat_ports)
     async with FakeSlack(SLACK_TOKEN, app_token=APP_TOKEN) as fake:
         slack = config.notifiers[2].options
         options: dict[str, Any] = {**slack, "base_url": fake.api_url}

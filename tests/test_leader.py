@@ -123,14 +123,20 @@ async def test_one_leader_and_a_takeover_when_its_connection_dies(
     first, second = Replica("first", postgres_url), Replica("second", postgres_url)
     first.start()
     await first.until(leading=True)
+    holder = await _holder_pid(server)
+    assert holder is not None
+    first_port = await _client_port(server, holder)
     second.start()
+
+    async def second_tried() -> bool:
+        return bool(await _campaigners(server) - {first_port})
+
     # the second campaigns while the first holds the lock, and does not win
-    for _ in range(5):
-        await asyncio.sleep(0)
+    await _eventually(second_tried)
     assert second.changes == [] and second.leadership.is_leader is False
 
     # the first's connection dies as a SIGKILLed process's would
-    await server.execute("SELECT pg_terminate_backend($1)", await _holder_pid(server))
+    await server.execute("SELECT pg_terminate_backend($1)", holder)
     await first.until(leading=False)
     await second.until(leading=True)
     assert first.leadership.is_leader is False

@@ -12,13 +12,31 @@ and its clients without touching either:
 
     async with Proxy("127.0.0.1", 5432) as proxy:   # then connect to 127.0.0.1:proxy.port
         ...
+
+`refused_port()` is a port where connections are refused (a service that is down), kept for
+the caller until it ends, so a server can be started on it later (the service comes up).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
+from collections.abc import Iterator
 from typing import Self
+
+
+@contextlib.contextmanager
+def refused_port() -> Iterator[int]:
+    """A loopback port nothing listens on. A port found free and closed again can be taken
+    by anyone (another test's server, a client's ephemeral port, even a connection to itself)
+    before it is used; this one stays bound, without listening, until the block ends, and
+    a server may still bind it meanwhile (both use SO_REUSEADDR; only one listens)."""
+    with socket.socket() as held:
+        held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        held.bind(("127.0.0.1", 0))
+        port: int = held.getsockname()[1]
+        yield port
 
 
 class _End(asyncio.Protocol):

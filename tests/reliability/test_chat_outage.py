@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from balancebot.testing.deepseek import DeepSeekSimulator
+from balancebot.testing.netfaults import refused_port
 from balancebot.testing.processes import start_daemon
 from balancebot.testing.slack import FakeSlack
 from balancebot.testing.telegram import FakeTelegram
@@ -70,11 +71,9 @@ users = [42]
 
 @asynccontextmanager
 async def refusing() -> AsyncIterator[str]:
-    """An address where connections are refused."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        url = f"http://127.0.0.1:{s.getsockname()[1]}"
-    yield url
+    """An address where connections are refused (and stay refused: see `refused_port`)."""
+    with refused_port() as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 @asynccontextmanager

@@ -11,6 +11,7 @@ import json
 import random
 import signal
 import sqlite3
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -139,12 +140,21 @@ def write_config(path: Path, simulator: DeepSeekSimulator, telegram: FakeTelegra
 def acknowledged(store: Path) -> set[str]:
     """Texts of the rows the outbox had marked delivered: the platform had accepted them."""
     with sqlite3.connect(store) as db:
-        rows = db.execute("SELECT payload FROM outbox WHERE status = 'delivered'").fetchall()
+        rows = db.execute(DELIVERED).fetchall()
+    return delivered_keys(str(payload) for (payload,) in rows)
+
+
+DELIVERED = "SELECT payload FROM outbox WHERE status = 'delivered'"
+
+
+def delivered_keys(payloads: Iterable[str]) -> set[str]:
+    """Each delivered alert notice as `received_key` names what a chat received."""
     keys = set()
-    for (payload,) in rows:
+    for payload in payloads:
         note = json.loads(payload)
-        checked = next(d for d in note["details"] if d.startswith("Checked: "))
-        keys.add(f"{note['headline']}|{checked}")
+        checked = [d for d in note["details"] if d.startswith("Checked: ")]
+        assert checked, f"an alert notice says when it was checked: {note}"
+        keys.add(f"{note['headline']}|{checked[0]}")
     return keys
 
 

@@ -9,7 +9,6 @@ does)."""
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import signal
 import time
@@ -26,7 +25,14 @@ from balancebot.testing.processes import start_daemon
 from balancebot.testing.telegram import FakeTelegram
 
 from ..conftest import SUMMARY
-from .test_crash_restart import LEVELS, config_text, expected_headlines, received_key
+from .test_crash_restart import (
+    DELIVERED,
+    LEVELS,
+    config_text,
+    delivered_keys,
+    expected_headlines,
+    received_key,
+)
 
 pytestmark = pytest.mark.postgres
 
@@ -81,12 +87,7 @@ async def _query(url: str, sql: str) -> list[sa.Row[tuple[object, ...]]]:
 
 
 async def acknowledged(url: str) -> set[str]:
-    keys = set()
-    for (payload,) in await _query(url, "SELECT payload FROM outbox WHERE status = 'delivered'"):
-        note = json.loads(str(payload))
-        checked = next(d for d in note["details"] if d.startswith("Checked: "))
-        keys.add(f"{note['headline']}|{checked}")
-    return keys
+    return delivered_keys(str(payload) for (payload,) in await _query(url, DELIVERED))
 
 
 async def longest_gaps(url: str) -> dict[str, timedelta]:
