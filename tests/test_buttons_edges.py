@@ -158,6 +158,13 @@ async def test_concurrent_clicks_make_one_mute(
     pressed = await asyncio.gather(*(press(d.commands, c, data) for c in callers))
     assert {p.buttons for p in pressed} == {pressed[0].buttons}  # the same Unmute for all
     assert len(await d.store.active_silences(clock.now())) == 1
+    [(_, unmute)] = pressed[0].buttons
+    await d.store.add_silence(  # a second one, as concurrent clicks on main left behind
+        "prod", "low", clock.now() + timedelta(hours=2), "telegram:7", clock.now(), "", "CNY"
+    )
+    ended = await press(d.commands, callers[0], unmute)
+    assert (ended.answer, ended.note) == ("Unmuted", "🔔 Unmuted by user0")
+    assert await d.store.active_silences(clock.now()) == []
 
 
 async def test_stranger_clicks_share_the_commands_refusal_limiter(
