@@ -193,12 +193,13 @@ async def test_a_job_the_scheduler_cancels_at_shutdown_logs_no_traceback(
         return None
 
     config = make_config()
-    scheduler = build_scheduler(config, None, housekeeping, nothing, nothing)  # type: ignore[arg-type]
-    scheduler.start()
-    scheduler.modify_job("housekeeping", next_run_time=datetime.now(UTC))
-    await asyncio.wait_for(running.wait(), 10)
-    scheduler.shutdown(wait=False)
-    for _ in range(5):  # the cancelled job's task ends, then its done-callback runs
-        await asyncio.sleep(0)
+    async with Daemon.open(config) as daemon:
+        scheduler = build_scheduler(config, daemon.pipeline, housekeeping, nothing, nothing)
+        scheduler.start()
+        scheduler.modify_job("housekeeping", next_run_time=datetime.now(UTC))
+        await asyncio.wait_for(running.wait(), 10)
+        scheduler.shutdown(wait=False)
+        for _ in range(5):  # the cancelled job's task ends, then its done-callback runs
+            await asyncio.sleep(0)
     assert [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR] == []
     assert "stopped at shutdown: Job" in caplog.text and "housekeeping" in caplog.text
