@@ -8,15 +8,16 @@ since a library's decoder inflates each network chunk whole (64 KiB of gzip can 
 Only gzip and deflate are asked for and read; a body in another coding counts as empty.
 Once the cap is reached the connection is dropped, not drained.
 
-`event_hooks` plugs this into any httpx client (the webhook notifier, the heartbeat,
-python-telegram-bot's `HTTPXRequest`); `CappedBody` is the decoder, shared with the
-aiohttp response class the Slack notifier gives slack-sdk.
+`event_hooks` (`sync_event_hooks`) plugs this into any httpx client (the webhook notifier,
+the heartbeat, python-telegram-bot's `HTTPXRequest`); `CappedBody` is the decoder, shared
+with the aiohttp response class the Slack notifier gives slack-sdk and the body requests
+hands apprise's plugins.
 """
 
 from __future__ import annotations
 
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import httpx
@@ -78,41 +79,73 @@ class CappedBody:
         return bytes(self.data)
 
 
-class _CappedStream(httpx.AsyncByteStream):
-    """Stands in for a response's stream: the raw body through a `CappedBody`."""
+class _CappedStream(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """Stands in for a response's stream: the raw body through a `CappedBody`, its content
+    passed on as it is decoded (a reader can keep its own deadline between pieces)."""
 
-    def __init__(self, inner: httpx.AsyncByteStream, body: CappedBody) -> None:
+    def __init__(self, inner: Any, body: CappedBody) -> None:
         self._inner = inner
         self.body = body
+        self._given = 0
+
+    def _new(self) -> bytes:
+        piece = bytes(self.body.data[self._given :])
+        self._given = len(self.body.data)
+        return piece
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._inner:
+            more = self.body.feed(chunk)
+            if piece := self._new():
+                yield piece
+            if not more:
+                break
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         async for chunk in self._inner:
-            if not self.body.feed(chunk):
+            more = self.body.feed(chunk)
+            if piece := self._new():
+                yield piece
+            if not more:
                 break
-        yield self.body.content
+
+    def close(self) -> None:
+        self._inner.close()  # unread: the connection is dropped, not drained
 
     async def aclose(self) -> None:
-        await self._inner.aclose()  # unread: the connection is dropped, not drained
+        await self._inner.aclose()
 
 
-Hook = Callable[[Any], Awaitable[None]]
+def _ask(request: httpx.Request) -> None:
+    request.headers["Accept-Encoding"] = ACCEPT_ENCODING
 
 
-def event_hooks(limit: int, error_limit: int = ERROR_BODY_BYTES) -> dict[str, list[Hook]]:
+def _cap(response: httpx.Response, limit: int, error_limit: int) -> None:
+    coding = response.headers.pop("content-encoding", "")  # decoded here, not by httpx
+    size = limit if response.is_success else min(limit, error_limit)
+    response.stream = _CappedStream(response.stream, CappedBody(coding, size))
+
+
+def event_hooks(
+    limit: int, error_limit: int = ERROR_BODY_BYTES
+) -> dict[str, list[Callable[[Any], Awaitable[None]]]]:
     """For `httpx.AsyncClient(event_hooks=...)`: every answer's body capped at `limit`
     bytes of content (`error_limit` when it is not a 2xx), decoded here."""
 
     async def ask(request: httpx.Request) -> None:
-        request.headers["Accept-Encoding"] = ACCEPT_ENCODING
+        _ask(request)
 
     async def cap(response: httpx.Response) -> None:
-        coding = response.headers.pop("content-encoding", "")  # decoded here, not by httpx
-        size = limit if response.is_success else min(limit, error_limit)
-        stream = response.stream
-        assert isinstance(stream, httpx.AsyncByteStream)  # an async client's
-        response.stream = _CappedStream(stream, CappedBody(coding, size))
+        _cap(response, limit, error_limit)
 
     return {"request": [ask], "response": [cap]}
+
+
+def sync_event_hooks(
+    limit: int, error_limit: int = ERROR_BODY_BYTES
+) -> dict[str, list[Callable[[Any], None]]]:
+    """The same for a synchronous `httpx.Client`."""
+    return {"request": [_ask], "response": [lambda response: _cap(response, limit, error_limit)]}
 
 
 def snippet(text: str, size: int = 200) -> str:

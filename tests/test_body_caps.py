@@ -9,6 +9,7 @@ memory (tracemalloc's peak while the send ran, which counts the inflated bytes).
 
 from __future__ import annotations
 
+import asyncio
 import tracemalloc
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -17,9 +18,9 @@ from decimal import Decimal
 
 import pytest
 
-from balancebot.config import convert
+from balancebot.config import Config, convert
 from balancebot.config.models import HeartbeatConfig
-from balancebot.errors import DeliveryError
+from balancebot.errors import DeliveryError, MalformedResponse, UpstreamUnavailable
 from balancebot.heartbeat import Heartbeat
 from balancebot.httpcap import CappedBody
 from balancebot.integrations.apprise.notifier import AppriseNotifier
@@ -31,6 +32,9 @@ from balancebot.models import (
     CurrencyBalance,
 )
 from balancebot.notifiers import Notifier
+from balancebot.providers import Fetcher, http_client
+from balancebot.providers.engine import SyncFetcher, sync_client
+from balancebot.providers.json import JsonProvider
 from balancebot.testing.bigbody import BigBody, gzip_bomb
 from balancebot.testing.clock import FakeClock
 
@@ -179,3 +183,35 @@ def test_a_bomb_chunk_inflates_no_further_than_the_cap() -> None:
     body = CappedBody("gzip", 1000)
     assert body.feed(gzip_bomb(16 << 20)) is False  # one chunk, 16 MiB inside
     assert len(body.content) == 1000
+
+
+@pytest.mark.parametrize("status", [200, 500])
+@pytest.mark.parametrize("sync", [False, True], ids=["daemon", "check"])
+async def test_a_provider_never_inflates_a_bomb(
+    make_config: Callable[..., Config], bomb: bytes, status: int, sync: bool
+) -> None:
+    """The engine stops at 256 KiB of content, but httpx inflated each 64 KiB of gzip
+    whole before it could: 64 MiB at a time, for every check of every account."""
+    headers = {"Content-Encoding": "gzip", "Content-Type": "application/json"}
+    async with BigBody(status=status, body=bomb, headers=headers) as server:
+        options = {"url": f"{server.url}/b", "balance": "b", "currency": "USD"}
+        config = make_config(
+            accounts=[{"name": "p", "provider": "json", "api_key": "k" * 16, "options": options}]
+        )
+        account = config.accounts[0]
+
+        async def fetch() -> None:
+            if sync:
+                with sync_client() as http:
+                    fetcher = SyncFetcher(JsonProvider(), http, FakeClock())
+                    await asyncio.to_thread(fetcher.fetch, account)
+            else:
+                async with http_client(config) as client:
+                    await Fetcher(JsonProvider(), client, FakeClock()).fetch(account)
+
+        async def refused() -> None:
+            with pytest.raises(MalformedResponse if status == 200 else UpstreamUnavailable):
+                await fetch()
+
+        peak = await peak_while(refused)
+    assert peak < IN_MEMORY, f"{peak / 2**20:.0f} MiB allocated"

@@ -96,11 +96,15 @@ def lines() -> Iterator[io.StringIO]:
     handlers[1].setFormatter(JsonFormatter())
     root.handlers[:] = handlers
     root.setLevel(logging.DEBUG)
-    for name in ("httpx", "httpcore", "telegram", "aiohttp"):
-        logging.getLogger(name).setLevel(logging.DEBUG)
+    libraries = [logging.getLogger(name) for name in ("httpx", "httpcore", "telegram", "aiohttp")]
+    levels = [library.level for library in libraries]
+    for library in libraries:
+        library.setLevel(logging.DEBUG)
     try:
         yield out
     finally:
+        for library, level in zip(libraries, levels, strict=True):
+            library.setLevel(level)
         root.setLevel(saved[0])
         root.handlers[:] = saved[1]
         logging.setLogRecordFactory(saved[2])

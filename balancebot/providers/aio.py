@@ -17,11 +17,12 @@ import httpx
 from ..clock import Clock
 from ..config import AccountConfig, Config
 from ..errors import CheckError, Timeout
+from ..httpcap import event_hooks
 from ..models import BalanceSnapshot, CheckFailure, CheckResult
 from ..plugins import provider_class
 from ..retry import Backoff, retry_transient
 from .contract import HttpRequest, HttpResponse, OptionsT, Provider
-from .engine import Body, Run, answer, timeouts, unreachable
+from .engine import BODY_CAP, Body, Run, answer, timeouts, unreachable
 from .lanes import LaneTransport
 
 
@@ -78,6 +79,7 @@ def http_client(config: Config, tls: ssl.SSLContext | None = None) -> httpx.Asyn
     comes, since only it applies those variables and NO_PROXY."""
     ssl_context = tls or httpx.create_ssl_context()
     common: dict[str, Any] = {"headers": {"User-Agent": "balancebot"}, "follow_redirects": False}
+    common["event_hooks"] = event_hooks(BODY_CAP, BODY_CAP)
     if urllib.request.getproxies():
         size = config.max_concurrent_checks
         limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)

@@ -4,8 +4,9 @@ daemon's async executor is in `aio.py`).
 
 Both executors keep the same guarantees: one deadline for the whole exchange (httpx's
 read timeout is per chunk, and keep-alive blank lines would reset it forever), at most
-256 KiB of body, redirects never followed (the key must not travel to another host), the
-key redacted from every message, and every failure a `CheckError`.
+256 KiB of body (inflated with a bound, `httpcap`: a gzip bomb never costs more), redirects
+never followed (the key must not travel to another host), the key and the options'
+secrets redacted from every message, and every failure a `CheckError`.
 """
 
 from __future__ import annotations
@@ -30,12 +31,16 @@ from ..errors import (
     Timeout,
     UpstreamUnavailable,
 )
+from ..httpcap import sync_event_hooks
 from ..models import BalanceSnapshot, CheckFailure, CheckResult
 from ..retry import Backoff, retry_transient_sync
 from .contract import HttpRequest, HttpResponse, OptionsT, Provider
 
 MAX_BODY_BYTES = 256 * 1024
 """A balance answer is a few hundred bytes; anything far larger is not one."""
+BODY_CAP = MAX_BODY_BYTES + 1
+"""What the clients read and inflate of any answer (`httpcap`): one byte past the limit
+is enough for `_Body` to call an answer too large; a gzip bomb never inflates further."""
 
 
 def provider_options(provider: Provider[OptionsT], account: AccountConfig) -> OptionsT:
@@ -247,6 +252,7 @@ def sync_client(
     trust = trust or httpx.create_ssl_context
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     common: dict[str, Any] = {"headers": {"User-Agent": "balancebot"}, "follow_redirects": False}
+    common["event_hooks"] = sync_event_hooks(BODY_CAP, BODY_CAP)
     if urllib.request.getproxies():
         return httpx.Client(verify=trust(), limits=limits, **common)
     return httpx.Client(transport=_LazyTLS(limits, trust), **common)
