@@ -51,7 +51,17 @@ from .models import (
 from .plugin_options import plugin_problems
 from .references import names, reference_problems, unknown_names
 from .secrets import Location, resolve_secrets
-from .values import Delay, Duration, Secret, TimeZoneName, convert, decode, parse_duration
+from .values import (
+    Delay,
+    Duration,
+    HeaderValue,
+    HttpUrl,
+    Secret,
+    TimeZoneName,
+    convert,
+    decode,
+    parse_duration,
+)
 
 __all__ = [
     "DEFAULT_RULES",
@@ -63,8 +73,10 @@ __all__ = [
     "Delay",
     "DigestConfig",
     "Duration",
+    "HeaderValue",
     "HeartbeatConfig",
     "HttpConfig",
+    "HttpUrl",
     "Name",
     "NotifierConfig",
     "RequestTimeout",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import re
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -24,7 +23,7 @@ from .durations import (
     Retention,
     Window,
 )
-from .values import ListenAddress, Secret, TimeZoneName
+from .values import HttpUrl, ListenAddress, Secret, TimeZoneName
 
 if TYPE_CHECKING:
     import zoneinfo
@@ -49,7 +48,7 @@ class AccountConfig(_Strict, frozen=True, kw_only=True):
     name: Name
     api_key: Secret
     provider: str = "deepseek"
-    base_url: str | None = None  # None: the provider's default
+    base_url: HttpUrl | None = None  # None: the provider's default
     check_interval: CheckInterval = CheckInterval(minutes=5)
     jitter: Delay | None = None
     timeout: RequestTimeout = RequestTimeout(seconds=20)
@@ -62,8 +61,6 @@ class AccountConfig(_Strict, frozen=True, kw_only=True):
             raise ValueError("api_key is empty")
         if self.jitter is not None and self.jitter > self.check_interval:
             raise ValueError("jitter must not be above check_interval")
-        if self.base_url is not None and not re.match(r"^https?://[^/\s]+", self.base_url):
-            raise ValueError(f"base_url {self.base_url!r} is not an http(s) URL")
 
 
 class ThresholdLimits(_Strict, frozen=True, kw_only=True):

@@ -38,18 +38,28 @@ def clean_secret(value: str) -> str:
     """The secret without surrounding whitespace (a secret file's or env var's newline), or a
     ValueError naming what cannot go into an HTTP header, never the secret itself."""
     value = value.strip()
+    sendable(value, "the secret", "an HTTP header")
+    return value
+
+
+def sendable(value: str, what: str, where: str, spaces: bool = True) -> None:
+    """A ValueError naming the first character of `value` that `where` (an HTTP header, a
+    URL) cannot carry: a control character (a line break from `${VAR}`), a non-ASCII one,
+    or a space when not `spaces`. The value itself is never quoted: it may be a secret."""
     for i, char in enumerate(value):
         if ord(char) < 0x20 or ord(char) == 0x7F:
+            hint = " (does the ${VARIABLE} it comes from end in one?)" * (i == len(value) - 1)
             raise ValueError(
-                f"the secret holds a control character (U+{ord(char):04X}) at position {i + 1}; "
-                "it cannot be sent in an HTTP header"
+                f"{what} holds a control character (U+{ord(char):04X}) at position {i + 1}; "
+                f"it cannot be sent in {where}{hint}"
             )
         if ord(char) > 0x7E:
             raise ValueError(
-                f"the secret holds the non-ASCII character U+{ord(char):04X} at position "
-                f"{i + 1} (a curly quote or a pasted symbol?); it cannot be sent in an HTTP header"
+                f"{what} holds the non-ASCII character U+{ord(char):04X} at position "
+                f"{i + 1} (a curly quote or a pasted symbol?); it cannot be sent in {where}"
             )
-    return value
+        if char == " " and not spaces:
+            raise ValueError(f"{what} holds a space at position {i + 1}; write it as %20")
 
 
 def resolve_secrets(

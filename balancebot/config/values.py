@@ -13,11 +13,13 @@ import msgspec
 
 from ..errors import ConfigError
 from .durations import Delay, Duration, parse_duration
-from .secrets import clean_secret
+from .secrets import clean_secret, sendable
 
 __all__ = [
     "Delay",
     "Duration",
+    "HeaderValue",
+    "HttpUrl",
     "ListenAddress",
     "Secret",
     "TimeZoneName",
@@ -31,6 +33,15 @@ T = TypeVar("T")
 
 class TimeZoneName(str):
     """An IANA zone name that zoneinfo knows."""
+
+
+class HttpUrl(str):
+    """An http(s) URL that a request can carry: no line break (a `${VAR}` holding one),
+    no space, no control or non-ASCII character (write those percent-encoded)."""
+
+
+class HeaderValue(str):
+    """An HTTP header value: visible ASCII and spaces only (no CR/LF: no injected header)."""
 
 
 class ListenAddress(str):
@@ -103,6 +114,14 @@ def decode(type_: type, value: object) -> object:
         return Secret(clean_secret(value))
     if type_ is Path:
         return Path(value)
+    if type_ is HttpUrl:
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("expected an http:// or https:// URL")
+        sendable(value, "the URL", "a request", spaces=False)
+        return HttpUrl(value)
+    if type_ is HeaderValue:
+        sendable(value, "the value", "an HTTP header")
+        return HeaderValue(value)
     if type_ is ListenAddress:
         parse_listen(value)
         return ListenAddress(value)

@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 from msgspec import Struct
 
 from ..config import AccountConfig
+from ..config.secrets import sendable
 from ..errors import (
     AuthError,
     CheckError,
@@ -46,6 +47,19 @@ class HttpRequest:
     url: str
     headers: Mapping[str, str] = field(default_factory=dict)
     secret: str = ""
+
+    def __post_init__(self) -> None:
+        """A URL or header the wire cannot carry (a line break from `${VAR}`, a non-ASCII
+        value) is this account's failure, which retrying cannot fix: never an exception from
+        deep in httpx that costs the other accounts their verdict (`validate` refuses
+        what it can see; a plugin's provider may still build one)."""
+        try:
+            sendable(self.url, "the URL", "a request", spaces=False)
+            for name, value in self.headers.items():
+                sendable(name, "a header name", "an HTTP header", spaces=False)
+                sendable(value, f"the value of header {name!r}", "an HTTP header")
+        except ValueError as exc:
+            raise RequestRejected(f"cannot send the request: {exc}") from None
 
 
 @dataclass(frozen=True, slots=True)

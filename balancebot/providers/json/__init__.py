@@ -26,7 +26,7 @@ import jmespath
 from jmespath.exceptions import JMESPathError
 from msgspec import Meta, Struct, field
 
-from ...config import AccountConfig
+from ...config import AccountConfig, HeaderValue, HttpUrl
 from ...errors import MalformedResponse, RequestRejected
 from ...models import CURRENCY_PATTERN, BalanceSnapshot, CurrencyBalance, currency
 from ...redact import secrets_in
@@ -37,10 +37,10 @@ _AUTH_HEADERS = {"bearer": "Authorization", "x-api-key": "x-api-key"}
 
 
 class JsonOptions(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    url: Annotated[str, Meta(pattern=r"^https?://[^/\s]+")]
+    url: HttpUrl
     balance: str
     method: Literal["GET", "POST"] = "GET"
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, HeaderValue] = field(default_factory=dict)
     public_headers: list[str] = field(default_factory=list)  # values that are not secrets
     public_query: list[str] = field(default_factory=list)  # the same for the URL's query
     auth: Literal["bearer", "header", "x-api-key", "none"] = "bearer"
@@ -62,8 +62,9 @@ class JsonOptions(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True)
                     jmespath.compile(expression)
                 except JMESPathError as exc:
                     raise ValueError(f"{name}: not a JMESPath expression ({exc})") from None
-        if not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", self.auth_header):
-            raise ValueError(f"auth_header {self.auth_header!r} is not a header name")
+        for header in (self.auth_header, *self.headers):
+            if not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", header):
+                raise ValueError(f"{header!r} is not a header name (letters, digits, -)")
         names = {name.lower() for name in self.headers}
         for name in self.public_headers:
             if name.lower() not in names:
@@ -82,9 +83,9 @@ class JsonOptions(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True)
             if name.lower() not in public:
                 yield value
                 yield from (word for word in value.split() if len(word) >= 8)
-        for name, value in _query(self.url):
+        for name, query_value in _query(self.url):
             if name not in self.public_query:
-                yield from (value, unquote_plus(value), unquote(value))
+                yield from (query_value, unquote_plus(query_value), unquote(query_value))
         parts = urlsplit(self.url)
         if parts.password:  # sent as `Authorization: Basic base64(user:password)`
             user, password = unquote(parts.username or ""), unquote(parts.password)
@@ -116,7 +117,7 @@ class JsonProvider(Provider[JsonOptions]):
 
     def requests(self, account: AccountConfig, options: JsonOptions) -> list[HttpRequest]:
         key = account.api_key.get_secret_value()
-        headers = {"Accept": "application/json", **options.headers}
+        headers: dict[str, str] = {"Accept": "application/json", **options.headers}
         if options.auth != "none":
             name = _AUTH_HEADERS.get(options.auth, options.auth_header)
             headers[name] = f"Bearer {key}" if options.auth == "bearer" else key
