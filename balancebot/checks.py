@@ -28,6 +28,7 @@ from .models import (
     TransitionKind,
 )
 from .providers.aio import BalanceFetcher, fetch_result
+from .providers.engine import internal_failure
 from .quiet import quiet_until
 from .recent import Keep, RecentResults, keep_for
 from .redact import SecretMask
@@ -47,9 +48,6 @@ _V = TypeVar("_V", bound=Hashable)
 LOAD_BATCH = 500
 """Accounts read back in one go at start (a 10,000-account replica starts in 20 reads)."""
 
-MESSAGE_LIMIT = 300
-"""An exception's text kept in an internal failure, at most (some carry whole bodies)."""
-
 INTERNAL_FAILURES_UNHEALTHY = 3
 """Internal failures in a row after which an account's checks count as broken (self alert)."""
 
@@ -58,14 +56,6 @@ def _interned(by_key: dict[str, _V]) -> dict[str, _V]:
     """One object per distinct value: 10,000 accounts share a handful of rule sets."""
     seen: dict[_V, _V] = {}
     return {key: seen.setdefault(value, value) for key, value in by_key.items()}
-
-
-def internal_failure(account: AccountConfig, exc: BaseException, now: datetime) -> CheckFailure:
-    """An exception nobody expected in a check, as the failure it is (kind `internal`), so
-    rules see it and `check` can say UNKNOWN. Scrub the message before showing it."""
-    detail = str(exc)[:MESSAGE_LIMIT]
-    message = f"internal error: {type(exc).__name__}" + (f": {detail}" if detail else "")
-    return CheckFailure(account.name, account.provider, now, FailureKind.INTERNAL, message)
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,8 @@ a check is that account's failure, permanent, not an internal error for everyone
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,10 +13,12 @@ from typing import Any
 import msgspec
 import pytest
 
+from balancebot.cli.check import Status, check_all
 from balancebot.config import AccountConfig, Config, Secret, parse_config
 from balancebot.daemon import Daemon
 from balancebot.errors import ConfigError
 from balancebot.models import BalanceSnapshot, CheckFailure, FailureKind
+from balancebot.providers.engine import Deadline
 from balancebot.testing.clock import FakeClock
 from balancebot.testing.deepseek import DeepSeekSimulator
 
@@ -51,6 +55,14 @@ CASES = {
     "newline-options-url": (
         json_account(url="${BAD_URL}"),
         "accounts[1].options.url: the URL holds a control character (U+000A) at position 22",
+    ),
+    "unparsable-url": (
+        {"name": "bad", "api_key": "k", "base_url": "http://[::1"},
+        "accounts[1].base_url: not a URL a request can go to (Invalid IPv6 URL)",
+    ),
+    "port-out-of-range": (
+        {"name": "bad", "api_key": "k", "base_url": "http://127.0.0.1:99999/"},
+        "accounts[1].base_url: not a URL a request can go to (Port out of range 0-65535)",
     ),
     "trailing-newline-url": (
         {"name": "bad", "api_key": "k", "base_url": "${URL_WITH_NEWLINE}"},
@@ -102,3 +114,20 @@ async def test_a_request_the_wire_cannot_carry_is_that_accounts_permanent_failur
         results["crlf"].message  # type: ignore[union-attr]
     )
     assert len(simulator.requests) == 1  # the good account's: nothing bad went out, once
+
+
+async def test_in_check_an_unexpected_error_is_that_accounts_unknown(
+    make_config: Callable[..., Config], simulator: DeepSeekSimulator
+) -> None:
+    """On main `check` printed `internal error: InvalidURL` and exited 3 for every account
+    (`base_url = "http://[::1"` passed `validate`, which now refuses it)."""
+    simulator.add_account(API_KEY, {"CNY": ("0.00", "100.00")})
+    config = make_config(accounts=[{**GOOD, "base_url": simulator.base_url}])
+    broken = AccountConfig(name="bad", api_key=Secret("k"), base_url="http://[::1")  # type: ignore[arg-type]
+    config = msgspec.structs.replace(config, accounts=[*config.accounts, broken])
+    deadline = Deadline(time.monotonic() + 10, 10)
+    reports = await asyncio.to_thread(check_all, config, deadline)  # the simulator runs here
+    assert [r.status for r in reports] == [Status.OK, Status.UNKNOWN]
+    failure = reports[1].result
+    assert isinstance(failure, CheckFailure) and failure.kind is FailureKind.INTERNAL
+    assert failure.message == "internal error: InvalidURL: Invalid port: ':1'"

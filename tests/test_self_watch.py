@@ -44,12 +44,13 @@ def one_account(
     )
 
 
-async def test_a_key_with_a_curly_quote_is_a_recorded_internal_failure(
+async def test_a_key_with_a_curly_quote_is_a_recorded_rejected_check(
     make_config: Callable[..., Config], simulator: DeepSeekSimulator, clock: FakeClock
 ) -> None:
     """On main the UnicodeEncodeError escaped the job: no snapshot, no alert. The config
-    now refuses such a key at load (test_config_checks); built around that check here, it
-    stands for any bug that reaches the HTTP layer."""
+    now refuses such a key at load (test_config_checks); built around that check here, the
+    request refuses it before it is sent: that account's permanent failure, recorded and
+    alerted (bugs deeper down are the `Exploding` provider's cases below)."""
     SUMMARY["fault cases tried"] += 1
     config = one_account(make_config, simulator)
     curly = msgspec.structs.replace(config.accounts[0], api_key=Secret(CURLY_KEY))
@@ -58,12 +59,12 @@ async def test_a_key_with_a_curly_quote_is_a_recorded_internal_failure(
     async with Daemon.open(config, clock, {"rec": recorder}) as d:
         outcome = await d.pipeline.check("prod")
         assert isinstance(outcome.result, CheckFailure)
-        assert outcome.result.kind is FailureKind.INTERNAL
-        assert "UnicodeEncodeError" in outcome.result.message
+        assert outcome.result.kind is FailureKind.REJECTED
+        assert "non-ASCII character U+201D" in outcome.result.message
         assert [t.kind for t in outcome.transitions] == [TransitionKind.FIRING]
         await d.dispatcher.deliver_due()
         stored = await d.store.recent_results("prod", 1)
-    assert isinstance(stored[0], CheckFailure) and stored[0].kind is FailureKind.INTERNAL
+    assert isinstance(stored[0], CheckFailure) and stored[0].kind is FailureKind.REJECTED
     assert recorder.headlines()[0].startswith("WARNING: prod DeepSeek balance check failed 1")
     assert CURLY_KEY not in str(recorder.sent)
 

@@ -8,6 +8,7 @@ import ipaddress
 import re
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 import msgspec
 
@@ -118,6 +119,10 @@ def decode(type_: type, value: object) -> object:
         if not re.match(r"^https?://[^/\s]+", value):
             raise ValueError("expected an http:// or https:// URL")
         sendable(value, "the URL", "a request", spaces=False)
+        try:
+            urlsplit(value).port  # noqa: B018  (reading it checks it)
+        except ValueError as exc:  # "http://[::1", "http://h:99999"
+            raise ValueError(f"not a URL a request can go to ({exc})") from None
         return HttpUrl(value)
     if type_ is HeaderValue:
         sendable(value, "the value", "an HTTP header")

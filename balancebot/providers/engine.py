@@ -17,6 +17,8 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
 from typing import Any, Generic
 
 import httpx
@@ -32,7 +34,8 @@ from ..errors import (
     UpstreamUnavailable,
 )
 from ..httpcap import sync_event_hooks
-from ..models import BalanceSnapshot, CheckFailure, CheckResult
+from ..models import BalanceSnapshot, CheckFailure, CheckResult, FailureKind
+from ..redact import scrub_installed
 from ..retry import Backoff, retry_transient_sync
 from .contract import HttpRequest, HttpResponse, OptionsT, Provider
 
@@ -279,6 +282,21 @@ def fetch_result_sync(
         )
     except CheckError as exc:
         return CheckFailure(account.name, account.provider, clock.now(), exc.kind, exc.message)
+    except Exception as exc:  # this account's UNKNOWN, not an internal error for them all
+        failure = internal_failure(account, exc, clock.now())
+        return replace(failure, message=scrub_installed(failure.message))
+
+
+MESSAGE_LIMIT = 300
+"""An exception's text kept in an internal failure, at most (some carry whole bodies)."""
+
+
+def internal_failure(account: AccountConfig, exc: BaseException, now: datetime) -> CheckFailure:
+    """An exception nobody expected in a check, as the failure it is (kind `internal`), so
+    rules see it and `check` can say UNKNOWN. Scrub the message before showing it."""
+    detail = " ".join(str(exc)[:MESSAGE_LIMIT].split())
+    message = f"internal error: {type(exc).__name__}" + (f": {detail}" if detail else "")
+    return CheckFailure(account.name, account.provider, now, FailureKind.INTERNAL, message)
 
 
 def fetch_all_sync(
