@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import io
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, tzinfo
@@ -13,6 +14,7 @@ from .errors import BalanceBotError
 from .i18n import N_, _, language, ngettext
 from .models import BalanceSnapshot, Currency
 from .spend import Runway, movement, runway
+from .trends import rough_span
 
 INSTALL_HINT = "pip install 'balancebot[charts]'"
 CHART_POINTS = 1500  # more than a chart's width in pixels needs; the store thins to this
@@ -27,6 +29,11 @@ class NoHistory(ChartsUnavailable):
     """Nothing to draw: a chart of no data would only show an empty axis (at 1970)."""
 
 
+Failed = tuple[datetime, datetime]
+"""A run of failed checks: the first one's time and the last one's."""
+BAND_SHARE = 200  # a lone failure's band: 1/200 of the axis, visible at any span
+COVERED = 0.9  # data over this share of the days asked for: the title says the days
+
 SHORTEST_SPAN = timedelta(minutes=2)  # one point, or a few seconds, still gets a readable axis
 MARKERS_UP_TO = 60  # few points: mark each check, so a lone point is visible
 
@@ -38,12 +45,15 @@ def plot_history(
     days: int,
     zone: tzinfo,
     thresholds: dict[Currency, ThresholdLimits],
+    failures: Sequence[Failed] = (),
 ) -> bytes:
     """One panel per currency: total and granted balance as steps (a balance changes in
-    steps, between checks), the thresholds as labelled lines. The x axis spans the data,
-    at least SHORTEST_SPAN; raises NoHistory when there is nothing to draw. `provider`: the
-    account's provider as people know it (its `display_name`), named in the title, which is
-    also the PNG's Title."""
+    steps, between checks), the thresholds as labelled lines, failed checks as shaded
+    spans (`failures`: first and last failure of each run, see `Store.failed_checks`). The
+    x axis spans the data, at least SHORTEST_SPAN; raises NoHistory when there is nothing
+    to draw. `provider`: the account's provider as people know it (its `display_name`),
+    named in the title, which is also the PNG's Title; the title names the span the data
+    covers when that is shorter than the `days` asked for."""
     try:
         from matplotlib import font_manager, rcParams
         from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -77,6 +87,9 @@ def plot_history(
     FigureCanvasAgg(figure)
     axes = figure.subplots(len(currencies), 1, sharex=True, squeeze=False)[:, 0]
     ends: list[datetime] = []  # where forecasts reach zero: the axis stretches to them
+    first, last = _span(history, failures)
+    band = (last - first) / BAND_SHARE
+    times_ok = sorted(s.taken_at for s in history)
     for ax, currency in zip(axes, currencies, strict=True):
         points = [s for s in history if currency in s.balances]
         times = [s.taken_at.astimezone(zone) for s in points]
@@ -101,11 +114,11 @@ def plot_history(
         if forecast_end is not None:
             ends.append(forecast_end)
         _draw_thresholds(ax, thresholds.get(currency), text)
+        _draw_failures(ax, _runs(failures, times_ok), zone, text, band)
         ax.set_ylabel(f"{text(N_('balance'))} ({currency})")
         ax.set_ylim(bottom=min(0.0, ax.get_ylim()[0]))
         ax.grid(True, alpha=0.3)
         ax.legend(loc="best", fontsize="small")
-    first, last = _span(history)
     last = max([last, *ends])
     axes[-1].set_xlim(first.astimezone(zone), last.astimezone(zone))
     locator = AutoDateLocator(tz=zone)  # type: ignore[no-untyped-call]
@@ -114,12 +127,7 @@ def plot_history(
         ConciseDateFormatter(locator, tz=zone)  # type: ignore[no-untyped-call]
     )
     axes[-1].set_xlabel(str(zone))
-    title = ngettext(
-        "{account}: {provider} balance, last {days} day",
-        "{account}: {provider} balance, last {days} days",
-        days,
-        translate=text is _,
-    ).format(account=account, provider=provider, days=days)
+    title = _title(history, account, provider, days, text)
     figure.suptitle(title)
     figure.tight_layout()
     buffer = io.BytesIO()
@@ -127,10 +135,34 @@ def plot_history(
     return buffer.getvalue()
 
 
-def _span(history: Sequence[BalanceSnapshot]) -> tuple[datetime, datetime]:
-    """The data's own time range, padded by 2% (or widened to SHORTEST_SPAN, centred)."""
-    first = min(s.taken_at for s in history)
-    last = max(s.taken_at for s in history)
+def _title(
+    history: Sequence[BalanceSnapshot],
+    account: str,
+    provider: str,
+    days: int,
+    text: Callable[[str], str],
+) -> str:
+    """ "last 30 days" only over (nearly) 30 days of data: a minute of it says "last 1 min"."""
+    covered = max(s.taken_at for s in history) - min(s.taken_at for s in history)
+    if covered >= timedelta(days=days) * COVERED:
+        return ngettext(
+            "{account}: {provider} balance, last {days} day",
+            "{account}: {provider} balance, last {days} days",
+            days,
+            translate=text is _,
+        ).format(account=account, provider=provider, days=days)
+    return text(N_("{account}: {provider} balance, last {span}")).format(
+        account=account, provider=provider, span=rough_span(covered, text)
+    )
+
+
+def _span(
+    history: Sequence[BalanceSnapshot], failures: Sequence[Failed] = ()
+) -> tuple[datetime, datetime]:
+    """The data's own time range (failed checks included), padded by 2% (or widened to
+    SHORTEST_SPAN, centred)."""
+    first = min([s.taken_at for s in history] + [f for f, _ in failures])
+    last = max([s.taken_at for s in history] + [t for _, t in failures])
     if last - first < SHORTEST_SPAN:
         middle = first + (last - first) / 2
         return middle - SHORTEST_SPAN / 2, middle + SHORTEST_SPAN / 2
@@ -156,6 +188,39 @@ def _draw_thresholds(ax: Any, limits: ThresholdLimits | None, text: Callable[[st
             va="bottom",
             color=colour,
             fontsize="small",
+        )
+
+
+def _runs(failures: Sequence[Failed], successes: Sequence[datetime]) -> list[Failed]:
+    """Failures with no success between them as one run, each lasting until the next
+    success (the balance was unknown until then). `successes`: sorted."""
+    runs: list[Failed] = []
+    for first, last in sorted(failures):
+        after = bisect.bisect_right(successes, last)
+        end = successes[after] if after < len(successes) else last
+        if runs and bisect.bisect_right(successes, runs[-1][0]) == after:
+            runs[-1] = (runs[-1][0], end)  # no success since the run began: the same run
+        else:
+            runs.append((first, end))
+    return runs
+
+
+def _draw_failures(
+    ax: Any,
+    failures: Sequence[Failed],
+    zone: tzinfo,
+    text: Callable[[str], str],
+    band: timedelta,
+) -> None:
+    """A red band over each run of failed checks: a gap in the line is not a flat balance."""
+    for i, (first, last) in enumerate(failures):
+        ax.axvspan(
+            first.astimezone(zone),
+            max(last, first + band).astimezone(zone),
+            color="tab:red",
+            alpha=0.15,
+            linewidth=0,
+            label=text(N_("checks failed")) if i == 0 else None,
         )
 
 

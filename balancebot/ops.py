@@ -9,7 +9,7 @@ import errno
 import logging
 import socket
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -21,8 +21,10 @@ from .config.values import parse_listen
 from .errors import StartError
 from .frontends import FrontEndStatus
 from .httpserver import LoopbackServer, ServerLimits
+from .i18n import N_
 from .metrics import Metrics
 from .store import Store
+from .trends import rough_span
 
 log = logging.getLogger(__name__)
 
@@ -40,16 +42,6 @@ def cannot_listen(exc: OSError, host: str) -> str:
     if exc.errno == errno.EACCES:
         return "permission denied (ports below 1024 need privileges): choose a port above 1023"
     return f"{exc.strerror or exc}: fix [http] listen"
-
-
-def rough_duration(span: timedelta) -> str:
-    """`95 s`, `12 min`, `5 h`, `3 days` (rounded down): what a person reading a probe wants,
-    not `0:12:01.908831`."""
-    seconds = max(0, int(span.total_seconds()))
-    for unit, size, shown_from in (("days", 86400, 2), ("h", 3600, 2), ("min", 60, 2)):
-        if seconds >= size * shown_from:
-            return f"{seconds // size} {unit}"
-    return f"{seconds} s"
 
 
 class OpsServer(LoopbackServer):
@@ -90,7 +82,7 @@ class OpsServer(LoopbackServer):
         if last is None:
             return f"{account.name}: no successful check yet"
         if now - last > account.check_interval * READY_AFTER_INTERVALS:
-            return f"{account.name}: no successful check for {rough_duration(now - last)}"
+            return f"{account.name}: no successful check for {rough_span(now - last, N_)}"
         return None
 
     async def _learn_others_checks(self, now: datetime) -> None:

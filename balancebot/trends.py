@@ -8,7 +8,7 @@ no verdict, so the alert state stays as it was (`history_state` says so for `/st
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from decimal import Decimal
@@ -227,6 +227,18 @@ def span_text(span: timedelta) -> str:
     if minutes:
         return _("{count} min").format(count=minutes)
     return _("{count} s").format(count=int(span.total_seconds()))
+
+
+def rough_span(span: timedelta, text: Callable[[str], str] = _) -> str:
+    """`95 s`, `12 min`, `5 h`, `7 days`, to the nearest unit: how long, where exactness
+    would be noise (`/readyz`, a chart's title). `text`: `N_` for English always."""
+    seconds = max(0, round(span.total_seconds()))
+    for message, size in ((N_("{count} days"), 86400), (N_("{count} h"), 3600)):
+        if seconds >= 2 * size:
+            return text(message).format(count=(seconds + size // 2) // size)
+    if seconds >= 120:
+        return text(N_("{count} min")).format(count=(seconds + 30) // 60)
+    return text(N_("{count} s")).format(count=seconds)
 
 
 def moment_text(moment: datetime, now: datetime, zone: tzinfo) -> str:

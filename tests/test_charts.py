@@ -18,11 +18,12 @@ import pytest
 
 from balancebot import charts
 from balancebot.charts import CHART_POINTS, ChartsUnavailable, NoHistory, plot_history
+from balancebot.cli.history import history_table, load_history
 from balancebot.config import Config, load_config
 from balancebot.daemon import Daemon
 from balancebot.errors import StoreError
 from balancebot.frontends import FrontEndState
-from balancebot.models import BalanceSnapshot, CurrencyBalance
+from balancebot.models import BalanceSnapshot, CheckFailure, CurrencyBalance, FailureKind
 from balancebot.spend import Runway, runway
 from balancebot.store import Store
 from balancebot.testing.deepseek import DeepSeekSimulator
@@ -239,14 +240,25 @@ api_key = "{API_KEY}"
 
     _, table = await run("--days", "2")
     lines = table.splitlines()
-    assert lines[0].split() == ["TIME", "CURRENCY", "TOTAL", "GRANTED", "TOPPED-UP", "AVAILABLE"]
+    header = ["TIME", "CURRENCY", "LOW", "HIGH", "LAST", "GRANTED", "TOPPED-UP", "AVAILABLE"]
+    assert lines[0].split() == header
     assert 48 <= len(lines) - 1 <= 50  # one row per hour
-    assert lines[-1].split()[2:] == ["CST", "CNY", "216.00", "0.00", "216.00", "yes"]
+    assert lines[-1].split()[2:] == [
+        "CST",
+        "CNY",
+        "216.00",
+        "216.00",
+        "216.00",
+        "0.00",
+        "216.00",
+        "yes",
+    ]
     out_png = tmp_path / "chart.png"
     _, said = await run("--account", "kimi", "--plot", str(out_png))
     assert said.startswith(f"wrote {out_png}")
     assert png_size(out_png.read_bytes())[0] == 900
-    assert png_title(out_png.read_bytes()) == "kimi: Moonshot balance, last 30 days"
+    # a week of history asked for over 30 days: the title says the week it has
+    assert png_title(out_png.read_bytes()) == "kimi: Moonshot balance, last 7 days"
 
 
 async def test_history_never_creates_a_store_and_a_wrong_path_creates_no_directory(
@@ -321,3 +333,122 @@ def test_no_forecast_when_the_money_lasts_far_beyond_the_chart() -> None:
     ax = Figure().subplots()  # 24 CNY a day, 988 left: 41 days, far past a 12-hour chart
     assert charts._draw_forecast(ax, history, "CNY", SHANGHAI, str) is None
     assert ax.get_lines() == []
+
+
+async def test_the_hourly_table_shows_the_low_the_high_and_the_last(tmp_path: Path) -> None:
+    """An hour that went 100 → 8 → 200 was one row saying "200.00"."""
+    config = load_config_text(tmp_path, "")
+    store = await Store.open(config.store.database_url)
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    try:
+        for minute, total in ((1, "100.00"), (20, "8.00"), (40, "200.00")):
+            await store.save_check(cny(hour - timedelta(hours=1, minutes=-minute), total))
+    finally:
+        await store.close()
+    table = await history_table(config, "prod", 1)
+    header, row = table.splitlines()
+    assert header.split() == [
+        "TIME",
+        "CURRENCY",
+        "LOW",
+        "HIGH",
+        "LAST",
+        "GRANTED",
+        "TOPPED-UP",
+        "AVAILABLE",
+    ]
+    assert row.split()[3:] == ["CNY", "8.00", "200.00", "200.00", "0.00", "200.00", "yes"]
+
+
+def load_config_text(tmp_path: Path, extra: str) -> Config:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f'[store]\npath = "state.db"\n[[accounts]]\nname = "prod"\napi_key = "{API_KEY}"\n' + extra
+    )
+    return load_config(path)
+
+
+def test_a_minute_of_data_is_titled_with_the_minute_not_the_days_asked_for() -> None:
+    minute = [cny(NOW + timedelta(seconds=s), "170.00") for s in range(0, 61, 5)]
+    data = plot_history(minute, "prod", "DeepSeek", 30, SHANGHAI, {})
+    assert png_title(data) == "prod: DeepSeek balance, last 60 s"
+    days = [cny(NOW - timedelta(hours=h), "170.00") for h in range(0, 27 * 24 + 1, 6)]
+    assert png_title(plot_history(days, "prod", "DeepSeek", 30, SHANGHAI, {})) == (
+        "prod: DeepSeek balance, last 30 days"  # 27 of 30 days: the period asked for
+    )
+    assert png_title(plot_history(days, "prod", "DeepSeek", 60, SHANGHAI, {})) == (
+        "prod: DeepSeek balance, last 27 days"
+    )
+
+
+async def test_failed_checks_are_marked_on_the_chart(tmp_path: Path) -> None:
+    """Three failures in a row, then one alone: two red bands, labelled once."""
+    from matplotlib.figure import Figure
+
+    config = load_config_text(tmp_path, "")
+    store = await Store.open(config.store.database_url)
+    now = datetime.now(UTC)
+    start = now - timedelta(hours=2)
+    try:
+        for minute in range(0, 120, 10):
+            at = start + timedelta(minutes=minute)
+            if minute in (30, 40, 50, 90):
+                await store.save_check(
+                    CheckFailure("prod", "deepseek", at, FailureKind.TIMEOUT, "timed out")
+                )
+            else:
+                await store.save_check(cny(at, "170.00"))
+        failed = await store.failed_checks("prod", now - timedelta(days=1), now, 48)
+    finally:
+        await store.close()
+
+    def minutes(runs: list[tuple[datetime, datetime]]) -> list[tuple[int, int]]:
+        return [
+            ((a - start) // timedelta(minutes=1), (b - start) // timedelta(minutes=1))
+            for a, b in runs
+        ]
+
+    assert minutes(failed) == [(30, 50), (90, 90)]  # half-hour slices: each run in one
+    history, marked = await load_history(config, "prod", 1, max_points=CHART_POINTS)
+    assert len(history) == 8 and minutes(marked) == [(30, 30), (40, 40), (50, 50), (90, 90)]
+    runs = charts._runs(marked, [s.taken_at for s in history])
+    assert minutes(runs) == [(30, 60), (90, 100)]  # each until the next success
+    ax = Figure().subplots()
+    charts._draw_failures(ax, runs, SHANGHAI, str, timedelta(minutes=1))
+    assert len(ax.patches) == 2
+    assert next(p.get_label() for p in ax.patches) == "checks failed"
+    data = plot_history(history, "prod", "DeepSeek", 1, SHANGHAI, {}, marked)
+    keep("history-with-failures.png", data)
+
+
+def test_the_span_in_the_title_is_said_in_chinese_too() -> None:
+    from balancebot import i18n
+
+    minute = [cny(NOW + timedelta(seconds=s), "170.00") for s in range(0, 61, 5)]
+    i18n.activate("zh")
+    try:
+        title = charts._title(minute, "prod", "DeepSeek", 30, i18n._)
+        english = charts._title(minute, "prod", "DeepSeek", 30, i18n.N_)  # no CJK font
+    finally:
+        i18n.activate("en")
+    assert title == "prod：DeepSeek 余额，最近 60 秒"
+    assert english == "prod: DeepSeek balance, last 60 s"
+
+
+async def test_failed_checks_are_found_by_the_database_a_slice_at_a_time(store_url: str) -> None:
+    store = await Store.open(store_url)
+    since = datetime(2026, 3, 1, tzinfo=UTC)
+    try:
+        for minute in (30, 40, 50, 90, 24 * 60 + 1):  # the last one is after the period
+            at = since + timedelta(minutes=minute)
+            await store.save_check(
+                CheckFailure("prod", "deepseek", at, FailureKind.UNAVAILABLE, "502")
+            )
+        await store.save_check(cny(since + timedelta(minutes=45), "1.00"))  # not a failure
+        found = await store.failed_checks("prod", since, since + timedelta(days=1), 48)
+    finally:
+        await store.close()
+    assert found == [
+        (since + timedelta(minutes=30), since + timedelta(minutes=50)),
+        (since + timedelta(minutes=90), since + timedelta(minutes=90)),
+    ]

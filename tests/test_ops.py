@@ -16,10 +16,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from balancebot.config import Config
 from balancebot.daemon import Daemon
 from balancebot.models import Notification
-from balancebot.ops import rough_duration
 from balancebot.testing.clock import FakeClock
 from balancebot.testing.deepseek import DeepSeekSimulator, Fault
 from balancebot.testing.processes import spawn
+from balancebot.trends import rough_span
 
 from .conftest import API_KEY
 from .test_pipeline import Recorder
@@ -217,10 +217,12 @@ thresholds = {{ CNY = {{ critical_below = "10" }} }}
         (0, "0 s"),
         (119, "119 s"),
         (120, "2 min"),
-        (7199, "119 min"),
+        (7199, "120 min"),
+        (721.9, "12 min"),
+        (6 * 86400 + 23 * 3600, "7 days"),
         (7200, "2 h"),
         (3 * 86400, "3 days"),
     ],
 )
 def test_rough_durations(seconds: float, words: str) -> None:
-    assert rough_duration(timedelta(seconds=seconds)) == words
+    assert rough_span(timedelta(seconds=seconds)) == words

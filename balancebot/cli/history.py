@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
-from ..charts import CHART_POINTS, plot_history
+from ..charts import CHART_POINTS, Failed, plot_history
 from ..config import Config
-from ..models import BalanceSnapshot
+from ..models import BalanceSnapshot, Currency
 from ..plugins import provider_title
 from ..rules import money
 from ..store import Store
@@ -15,39 +17,65 @@ from ..store import Store
 
 async def load_history(
     config: Config, account: str, days: int, max_points: int | None = None
-) -> list[BalanceSnapshot]:
+) -> tuple[list[BalanceSnapshot], list[Failed]]:
+    """The successful snapshots and, for a chart (`max_points`), when checks failed."""
     store = await Store.open(config.store.database_url, migrate=False)  # never creates
     try:
-        since = datetime.now(UTC) - timedelta(days=days)
-        return await store.history(account, since, max_points=max_points)
+        until = datetime.now(UTC)
+        since = until - timedelta(days=days)
+        history = await store.history(account, since, max_points=max_points, until=until)
+        failed = (
+            []
+            if max_points is None
+            else await store.failed_checks(account, since, until, max_points)
+        )
+        return history, failed
     finally:
         await store.close()
 
 
-def hourly(history: list[BalanceSnapshot]) -> list[BalanceSnapshot]:
-    """The last snapshot of each hour: a readable table from minute-by-minute history."""
-    by_hour: dict[datetime, BalanceSnapshot] = {}
+@dataclass(frozen=True)
+class Hour:
+    """One row of the table: an hour's last snapshot of a currency, and its low and high
+    (an hour that went 100 → 8 → 200 is not just "200.00")."""
+
+    start: datetime
+    last: BalanceSnapshot
+    currency: Currency
+    low: Decimal
+    high: Decimal
+
+
+def hourly(history: list[BalanceSnapshot]) -> list[Hour]:
+    """Per hour and currency: the low, the high and the last snapshot, oldest first."""
+    hours: dict[tuple[datetime, Currency], Hour] = {}
     for snapshot in history:
-        by_hour[snapshot.taken_at.replace(minute=0, second=0, microsecond=0)] = snapshot
-    return list(by_hour.values())
+        start = snapshot.taken_at.replace(minute=0, second=0, microsecond=0)
+        for currency, balance in snapshot.balances.items():
+            seen = hours.get((start, currency))
+            low = balance.total if seen is None else min(seen.low, balance.total)
+            high = balance.total if seen is None else max(seen.high, balance.total)
+            hours[(start, currency)] = Hour(start, snapshot, currency, low, high)
+    return list(hours.values())
 
 
 async def history_table(config: Config, account: str, days: int) -> str:
     zone = config.zone
-    rows = [("TIME", "CURRENCY", "TOTAL", "GRANTED", "TOPPED-UP", "AVAILABLE")]
-    for snapshot in hourly(await load_history(config, account, days)):
-        when = snapshot.taken_at.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
-        for currency, b in snapshot.balances.items():
-            rows.append(
-                (
-                    when,
-                    currency,
-                    money(b.total),
-                    money(b.granted),
-                    money(b.topped_up),
-                    "yes" if snapshot.is_available else "NO",
-                )
+    rows = [("TIME", "CURRENCY", "LOW", "HIGH", "LAST", "GRANTED", "TOPPED-UP", "AVAILABLE")]
+    for hour in hourly((await load_history(config, account, days))[0]):
+        b = hour.last.balances[hour.currency]
+        rows.append(
+            (
+                hour.start.astimezone(zone).strftime("%Y-%m-%d %H:00 %Z"),
+                hour.currency,
+                money(hour.low),
+                money(hour.high),
+                money(b.total),
+                money(b.granted),
+                money(b.topped_up),
+                "yes" if hour.last.is_available else "NO",
             )
+        )
     if len(rows) == 1:
         return f"no balance history for {account} in the last {days} day{'s' * (days != 1)}"
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
@@ -58,9 +86,16 @@ async def history_table(config: Config, account: str, days: int) -> str:
 
 
 async def history_png(config: Config, account: str, days: int) -> bytes:
-    history = await load_history(config, account, days, max_points=CHART_POINTS)
+    history, failed = await load_history(config, account, days, max_points=CHART_POINTS)
     zone = config.zone
     provider = provider_title(config, account)
     return await asyncio.to_thread(
-        plot_history, history, account, provider, days, zone, config.thresholds_for(account)
+        plot_history,
+        history,
+        account,
+        provider,
+        days,
+        zone,
+        config.thresholds_for(account),
+        failed,
     )

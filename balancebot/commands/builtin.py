@@ -215,14 +215,14 @@ async def history(self: Commands, request: Request) -> Reply:
         raise UsageError(_("one account, and 1 to {most} days").format(most=MAX_HISTORY_DAYS))
     account = names[0] if names else self.visible_accounts(request)[0]
     now = self.clock.now()
-    snapshots = await self.store.history(
-        account, now - timedelta(days=days), max_points=CHART_POINTS, until=now
-    )
+    since = now - timedelta(days=days)
+    snapshots = await self.store.history(account, since, max_points=CHART_POINTS, until=now)
+    failed = await self.store.failed_checks(account, since, now, CHART_POINTS)
     thresholds = self.config.thresholds_for(account)
     provider = provider_title(self.config, account)
     try:
         image = await asyncio.to_thread(
-            plot_history, snapshots, account, provider, days, self.zone, thresholds
+            plot_history, snapshots, account, provider, days, self.zone, thresholds, failed
         )
     except ChartsUnavailable as exc:
         return Reply(str(exc), icon="📉")

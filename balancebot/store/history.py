@@ -17,7 +17,7 @@ from ..models import (
     CurrencyBalance,
 )
 from .base import StoreBase
-from .schema import snapshot_balances, snapshots, to_micros
+from .schema import from_micros, snapshot_balances, snapshots, to_micros
 
 
 async def balances_for(
@@ -117,6 +117,29 @@ class HistoryRecords(StoreBase):
             BalanceSnapshot(account, r.provider, r.taken_at, bool(r.is_available), balances[i])
             for i, r in heads.items()
         ]
+
+    async def failed_checks(
+        self, account: str, since: datetime, until: datetime, slices: int
+    ) -> list[tuple[datetime, datetime]]:
+        """When checks failed, for a chart: the period cut into `slices` equal slices, and
+        of each slice with failures the first and the last one, oldest first (a month of
+        failing one-minute checks is still `slices` rows, found by the database)."""
+        width = max(1, -(-(to_micros(until) - to_micros(since)) // slices))
+        micros = sa.type_coerce(snapshots.c.taken_at, sa.BigInteger)
+        query = (
+            sa.select(sa.func.min(micros), sa.func.max(micros))
+            .where(
+                snapshots.c.account == account,
+                snapshots.c.outcome != "ok",
+                snapshots.c.taken_at >= since,
+                snapshots.c.taken_at <= until,
+            )
+            .group_by((micros - to_micros(since)) // width)
+            .order_by(sa.func.min(micros))
+        )
+        async with self._reading() as conn:
+            rows = (await conn.execute(query)).all()
+        return [(from_micros(int(first)), from_micros(int(last))) for first, last in rows]
 
     async def downsample(self, before: datetime, bucket: timedelta) -> int:
         """Keep one snapshot per account, outcome and `bucket` older than `before`.
