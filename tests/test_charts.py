@@ -203,6 +203,7 @@ async def test_history_on_slack_uploads_the_chart(
     assert png_size(upload["data"])[0] == 900
 
 
+@pytest.mark.slow
 async def test_history_command_line(tmp_path: Path, simulator: DeepSeekSimulator) -> None:
     path = tmp_path / "config.toml"
     path.write_text(f"""
@@ -261,6 +262,7 @@ api_key = "{API_KEY}"
     assert png_title(out_png.read_bytes()) == "kimi: Moonshot balance, last 7 days"
 
 
+@pytest.mark.slow
 async def test_history_never_creates_a_store_and_a_wrong_path_creates_no_directory(
     tmp_path: Path,
 ) -> None:

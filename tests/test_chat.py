@@ -291,6 +291,7 @@ async def test_telegram_commands_round_trip(telegram_front: Any, telegram: FakeT
     assert all(m["parse_mode"] == "HTML" for m in sent)
 
 
+@pytest.mark.slow
 async def test_telegram_polling_survives_network_errors(
     telegram_front: Any, telegram: FakeTelegram
 ) -> None:

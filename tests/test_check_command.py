@@ -52,6 +52,7 @@ def write(tmp_path: Path, simulator: DeepSeekSimulator, more_accounts: str = "")
     return path
 
 
+@pytest.mark.slow
 async def test_check_history_and_console_notify_test_need_no_chat_tokens(
     simulator: DeepSeekSimulator, tmp_path: Path
 ) -> None:

@@ -214,6 +214,7 @@ async def test_run_stops_at_once_on_sigterm_while_its_database_never_answers(
     assert "balancebot stopped while starting" in err.decode()
 
 
+@pytest.mark.slow
 async def test_demo_shows_fire_escalate_resolve_and_answers_commands(tmp_path: Path) -> None:
     returncode, out, err = await balancebot(
         "demo", cwd=tmp_path, stdin=b"/balance\n/mute 1m nosuch\n/help\n"

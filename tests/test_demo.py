@@ -58,6 +58,7 @@ async def interrupt(process: asyncio.subprocess.Process) -> tuple[float, str]:
     return time.monotonic() - started, (out + err).decode()
 
 
+@pytest.mark.slow
 async def test_ctrl_c_stops_the_demo_at_once_and_dev_null_stdin_is_no_error() -> None:
     process = await start_demo(asyncio.subprocess.DEVNULL)
     before = await read_until(process, "WARNING: demo")  # the daemon is well under way
@@ -71,6 +72,7 @@ async def test_ctrl_c_stops_the_demo_at_once_and_dev_null_stdin_is_no_error() ->
     assert "Error" not in output  # PermissionError, CancelledError, KeyboardInterrupt
 
 
+@pytest.mark.slow
 async def test_history_in_the_demo_writes_the_chart_and_says_where() -> None:
     process = await start_demo(asyncio.subprocess.PIPE)
     assert process.stdin is not None
@@ -164,6 +166,7 @@ def run_in_a_terminal(typed: bytes, after: bytes, limit: float) -> tuple[int | N
     return code, screen.decode(errors="replace"), time.monotonic() - started
 
 
+@pytest.mark.slow
 def test_mute_typed_in_the_terminal_is_shown_and_the_story_still_ends() -> None:
     """The README says: type `/mute 1m demo`. The demo used to go silent, wait out its
     60 s limit, log a CancelledError traceback for `housekeeping` and exit 1."""

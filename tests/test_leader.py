@@ -274,6 +274,7 @@ async def test_a_partitioned_leader_steps_down_before_the_server_frees_its_lock(
     print(f"PARTITION step-down {down:.3f}s, takeover {takeover:.3f}s, campaign {back:.3f}s")
 
 
+@pytest.mark.slow
 async def test_the_server_frees_a_partitioned_leaders_lock_though_tcp_stays_up(
     server: asyncpg.Connection, postgres_url: str, proxy: Proxy
 ) -> None:

@@ -123,6 +123,7 @@ async def test_read_only_opening_refuses_an_empty_store(tmp_path: Path) -> None:
         await Store.open(f"sqlite:///{tmp_path / 'new.db'}", migrate=False)
 
 
+@pytest.mark.slow
 async def test_db_command_reports_and_upgrades(tmp_path: Path) -> None:
     config = tmp_path / "config.toml"
     config.write_text(

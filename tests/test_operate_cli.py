@@ -92,6 +92,7 @@ async def test_alerts_lists_the_stores_alerts(config_file: Path) -> None:
     assert chat.details[0].startswith("prod low CNY: critical firing since ")
 
 
+@pytest.mark.slow
 async def test_silences_from_the_cli_and_from_chat_are_the_same(config_file: Path) -> None:
     config = str(config_file)
     code, out, err = await run(
@@ -170,6 +171,7 @@ async def test_a_broken_store_is_one_line(tmp_path: Path) -> None:
     assert err.count("\n") == 1 and "Traceback" not in err
 
 
+@pytest.mark.slow
 async def test_comments_are_one_bounded_line_and_are_listed_escaped(config_file: Path) -> None:
     """On main a comment with a newline and terminal escapes, or of 100 KB, was stored and
     printed raw by `silences list` (terminal injection)."""

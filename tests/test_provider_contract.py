@@ -60,6 +60,7 @@ def test_every_built_in_provider_is_listed_with_what_it_needs() -> None:
     assert "url (required)" in table
 
 
+@pytest.mark.slow
 async def test_the_sync_executor_keeps_the_deadline_and_the_answers() -> None:
     async with DeepSeekSimulator() as sim:
         sim.add_account(API_KEY)

@@ -70,6 +70,7 @@ def leaks(keep: Keep, out: io.StringIO) -> list[str]:
     return [secret for secret in SECRETS for text in texts if secret in text]
 
 
+@pytest.mark.slow
 async def test_no_secret_in_any_log_line(
     captured: tuple[Keep, io.StringIO],
     simulator: DeepSeekSimulator,

@@ -71,6 +71,7 @@ def corrupt(path: Path) -> None:
         f.write(b"\x42" * 4096 * 3)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", ["directory", "not-a-database", "corrupt-page", "postgres-down"])
 async def test_every_command_prints_one_line_naming_the_cause(tmp_path: Path, case: str) -> None:
     """On main `history` printed 128-177 lines of traceback."""

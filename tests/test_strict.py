@@ -209,6 +209,7 @@ hostile_json = st.recursive(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(st.dictionaries(st.sampled_from(FIELDS), hostile_json, max_size=8))
 def test_every_provider_reads_hostile_answers_as_malformed_or_bounded(data: Any) -> None:

@@ -16,6 +16,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from balancebot.alerts import Policy, advance
 from balancebot.config import parse_config
 from balancebot.models import AlertKey, AlertState, BalanceSnapshot, CurrencyBalance
@@ -25,6 +27,8 @@ from balancebot.testing.processes import start_daemon
 from balancebot.testing.telegram import FakeTelegram
 
 from ..conftest import SUMMARY
+
+pytestmark = pytest.mark.slow
 
 TOKEN = "4242:crash-restart-token"
 ACCOUNTS = 5

@@ -68,6 +68,7 @@ balance_bodies = st.one_of(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=600, deadline=None)
 @given(balance_bodies)
 def test_balance_parser_accepts_or_says_malformed(data: Any) -> None:
@@ -129,6 +130,7 @@ config_trees = st.recursive(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.dictionaries(config_keys, config_trees, max_size=6))
 @example({"rules": [{"type": []}]})  # an unhashable rule type once escaped as a TypeError

@@ -34,7 +34,7 @@ from .test_crash_restart import (
     received_key,
 )
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 TOKEN = "4242:replicas-token"
 REPLICAS = 3
