@@ -16,6 +16,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 UNIT = ROOT / "contrib" / "systemd" / "balancebot.service"
+UNIT_CONFIG = ROOT / "contrib" / "systemd" / "config.toml"
 CONTAINER_CONFIG = ROOT / "contrib" / "docker" / "config.toml"
 BALANCEBOT = Path(sys.executable).with_name("balancebot")
 
@@ -130,6 +131,9 @@ def test_the_systemd_unit_verifies_and_is_hardened(tmp_path: Path) -> None:
         "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX",
         "SystemCallFilter=@system-service",
         "ExecStart=/usr/local/bin/balancebot run -c /etc/balancebot/config.toml",
+        # the dynamic user is neither owner nor group of /etc/balancebot: it must be readable
+        "ConfigurationDirectoryMode=0755",
+        "LoadCredential=balancebot-deepseek-api-key:/etc/credstore/balancebot-deepseek-api-key",
     ):
         assert f"\n{setting}\n" in unit, setting
     if shutil.which("systemd-analyze") is None:
@@ -172,3 +176,42 @@ def test_the_package_says_it_watches_llm_api_balances_not_deepseek_alone() -> No
     assert project["description"].startswith("Watches LLM API account balances ")
     providers = project["entry-points"]["balancebot.providers"]
     assert len(providers) > 1  # more than DeepSeek, as the description says
+
+
+def test_the_units_config_reads_its_secrets_from_the_credentials_systemd_hands_over(
+    tmp_path: Path,
+) -> None:
+    """What the service sees: a readable config holding no secret, and each secret in
+    $CREDENTIALS_DIRECTORY (a 0400 file per LoadCredential=), read through `*_file`."""
+    unit, text = UNIT.read_text(), UNIT_CONFIG.read_text()
+    loaded = dict(re.findall(r"^LoadCredential=([\w.-]+):(\S+)$", unit, re.MULTILINE))
+    read = re.findall(
+        r'^\w+_file = "\$\{CREDENTIALS_DIRECTORY:-/etc/credstore\}/([\w.-]+)"', text, re.MULTILINE
+    )
+    assert read and set(read) == set(loaded)
+    assert all(path == f"/etc/credstore/{name}" for name, path in loaded.items())
+    assert "api_key =" not in text and "token =" not in text  # no secret in the file
+    credentials = tmp_path / "credentials"
+    credentials.mkdir(mode=0o500)
+    for name in loaded:
+        secret = credentials / name
+        secret.write_text("sk-from-a-credential-0123\n")
+        secret.chmod(0o400)
+    config = tmp_path / "config.toml"
+    state = tmp_path / "state"
+    state.mkdir()
+    config.write_text(text.replace("/var/lib/balancebot/", f"{state}/"))
+    config.chmod(0o644)
+    result = subprocess.run(
+        [str(BALANCEBOT), "validate", "-c", str(config)],
+        env={**os.environ, "CREDENTIALS_DIRECTORY": str(credentials)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (result.returncode, result.stderr) == (0, ""), result.stderr
+    from balancebot.config import load_config
+
+    loaded_config = load_config(config, env={"CREDENTIALS_DIRECTORY": str(credentials)})
+    key = loaded_config.accounts[0].api_key.get_secret_value()
+    assert key == "sk-from-a-credential-0123"
