@@ -5,10 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 
 from balancebot.config import AccountConfig, convert
+from balancebot.errors import CheckError
 from balancebot.models import BalanceSnapshot
 from balancebot.providers import Fetcher, Provider
+from balancebot.providers.engine import scrub
 from balancebot.testing.clock import FakeClock
 
 from .conftest import API_KEY
@@ -24,3 +27,14 @@ def account(provider: str, base_url: str | None, **options: Any) -> AccountConfi
 async def fetch(provider: Provider[Any], config: AccountConfig) -> BalanceSnapshot:
     async with httpx.AsyncClient(follow_redirects=False) as http:
         return await Fetcher(provider, http, FakeClock()).fetch(config)
+
+
+async def refused(
+    provider: Provider[Any], config: AccountConfig, raised: type[CheckError], says: str
+) -> CheckError:
+    """The check fails with `raised`, its message says `says`, and no piece of the key is
+    in it (the fakes echo the key in some errors)."""
+    with pytest.raises(raised, match=says) as caught:
+        await fetch(provider, config)
+    assert scrub(caught.value.message, API_KEY) == caught.value.message, caught.value.message
+    return caught.value

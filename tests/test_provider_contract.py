@@ -54,6 +54,7 @@ def test_every_built_in_provider_is_listed_with_what_it_needs() -> None:
         "one-api",
         "new-api",
         "json",
+        "venice",
     ):
         assert f"\n{name}  (" in f"\n{table}"
     assert "management key" in table and "https://api.moonshot.ai" in table

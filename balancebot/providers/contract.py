@@ -141,6 +141,14 @@ def status_error(response: HttpResponse, now: datetime, secret: str = "") -> Che
     return RequestRejected(f"request rejected ({said})")
 
 
+def key_needed(response: HttpResponse, secret: str, needed: str) -> AuthError:
+    """A 401/403 from an endpoint only a special key may call: the upstream's words, then
+    which key is needed (an inference key is the usual mistake, and looks like a bad one)."""
+    detail = error_message(response.body, secret)
+    said = f"HTTP {response.status}" + (f": {detail}" if detail else "")
+    return AuthError(f"authentication failed ({said}); {needed}")
+
+
 def error_message(body: bytes | Any, secret: str) -> str:
     """`error.message` (or `message`) of an error body, shortened, the key removed."""
     try:

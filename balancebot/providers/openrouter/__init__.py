@@ -15,7 +15,7 @@ from typing import Literal
 from msgspec import Struct
 
 from ...config import AccountConfig
-from ...errors import AuthError, CheckError
+from ...errors import CheckError
 from ...models import BalanceSnapshot, CurrencyBalance
 from ..contract import (
     HttpRequest,
@@ -23,7 +23,7 @@ from ..contract import (
     Provider,
     base_url,
     bearer,
-    error_message,
+    key_needed,
     status_error,
 )
 from ..strict import amount, load_json, obj
@@ -50,10 +50,11 @@ class OpenRouterProvider(Provider[OpenRouterOptions]):
         self, request: HttpRequest, response: HttpResponse, now: datetime
     ) -> CheckError | None:
         if response.status == 403 and request.url.endswith(PATHS["credits"]):
-            said = error_message(response.body, request.secret)
-            return AuthError(
-                f"HTTP 403{': ' + said if said else ''}; the credits need a management key "
-                '(openrouter.ai/settings/provisioning-keys), or use mode = "key"'
+            return key_needed(
+                response,
+                request.secret,
+                "the credits need a management key "
+                '(openrouter.ai/settings/provisioning-keys), or use mode = "key"',
             )
         return status_error(response, now, secret=request.secret)
 
