@@ -262,7 +262,9 @@ def ask(answers: Answers, prompt: Callable[[str], str]) -> Answers:
         )
         options += option_pairs(more.split())
     name = question("Account name (used in alerts)", answers.account, account_name)
-    default_currency = "USD" if provider in USD_PROVIDERS else answers.currency
+    default_currency = dict(options).get(
+        "currency", "USD" if provider in USD_PROVIDERS else answers.currency
+    )
     code = question("Currency of your balance", default_currency, currency)
     warning = question("Warn when the balance falls below", str(answers.warning_below), amount)
     notifier = question(f"Send alerts to ({', '.join(NOTIFIERS)})", answers.notifier, notifier_name)
