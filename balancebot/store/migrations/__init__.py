@@ -29,6 +29,8 @@ HERE = Path(__file__).parent
 ADVISORY_LOCK_KEY = 0x62616C62  # "balb": one key for every balancebot schema change
 LEGACY_REVISION = "0001"
 """The revision whose schema is 0.1.0's, for databases written before migrations existed."""
+LEGACY_TABLES = frozenset({"snapshots", "snapshot_balances", "alert_states", "outbox", "silences"})
+"""0.1.0's tables: a database with only these and no revision was written by 0.1.0."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,8 +61,25 @@ def head() -> str:
 
 
 def status(connection: sa.Connection) -> SchemaStatus:
-    current = MigrationContext.configure(connection).get_current_revision()
+    heads = MigrationContext.configure(connection).get_current_heads()
     tables = set(sa.inspect(connection).get_table_names())
+    if len(heads) > 1:  # Alembic's own CommandError was a 33-line traceback
+        newest = max(heads)
+        raise StoreError(
+            f"the store's alembic_version holds {len(heads)} revisions "
+            f"({', '.join(sorted(heads))}), not one: keep the one its tables are at (likely "
+            f"the newest: DELETE FROM alembic_version WHERE version_num <> '{newest}') or "
+            "restore a backup"
+        )
+    current = heads[0] if heads else None
+    later = sorted(tables - LEGACY_TABLES - {"alembic_version"})
+    if current is None and "snapshots" in tables and later:  # not 0.1.0's: its row was lost
+        named = ", ".join(later[:2]) + (f" and {len(later) - 2} more" if len(later) > 2 else "")
+        raise StoreError(
+            f"the store has tables balancebot 0.1.0 did not have ({named}) but no revision in "
+            f"alembic_version: if this balancebot wrote them, record it (INSERT INTO "
+            f"alembic_version VALUES ('{head()}')) or restore a backup"
+        )
     known = {revision.revision for revision in _script().walk_revisions()}
     if current is not None and current not in known:
         raise StoreError(
