@@ -150,7 +150,7 @@ CASES = {
         ("notify-test",),
         SQLITE + '[[notifiers]]\nname = "team"\ntype = "slack"\nwebhook_url = "{hook}"\n',
         1,
-        "FAILED  team: slack webhook: an HTML page, “501 Not Implemented” (transient)",
+        "FAILED  team: slack webhook: an HTML page, “501 Not Implemented” (HTTP 501) (transient)",
         "slack",
     ),
 }

@@ -33,10 +33,13 @@ EXCERPT_CHARS = 160
 def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
     """One line of at most `limit` characters: a receiver's error page (a 13-line HTML
     document from a proxy) must not flood the terminal. An HTML page says itself in its
-    <title>; anything else is its whitespace collapsed."""
+    <title> (what followed the page, such as the status, is kept); anything else is its
+    whitespace collapsed."""
     title = re.search(r"<title[^>]*>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
     if title is not None:
-        text = f"{text[: text.find('<')]}an HTML page, “{title.group(1).strip()}”"
+        after = re.search(r"\s*\([^()<>]*\)$", text)
+        page = f"an HTML page, “{title.group(1).strip()}”"
+        text = f"{text[: text.find('<')]}{page}{after.group() if after else ''}"
     flat = " ".join("".join(c if c.isprintable() else " " for c in text).split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 

@@ -97,7 +97,8 @@ def delivery_error(
     where: str, status: int, error: str, headers: Any, now: datetime
 ) -> DeliveryError:
     """The one mapping of Slack answers (Web API and webhooks) to retry decisions."""
-    message = f"slack {where}: {error or f'HTTP {status}'}"
+    said = f"{error} (HTTP {status})" if error and status != 200 else error or f"HTTP {status}"
+    message = f"slack {where}: {said}"
     if status == 429 or error == "ratelimited":
         value = headers.get("Retry-After") or headers.get("retry-after")
         seconds = retry_after_seconds(value, now)
