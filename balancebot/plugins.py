@@ -37,6 +37,7 @@ BUILT_IN_PROVIDERS = {
     "new-api": "balancebot.providers.relay:NewApiProvider",
     "json": "balancebot.providers.json:JsonProvider",
     "venice": "balancebot.providers.venice:VeniceProvider",
+    "fal": "balancebot.providers.fal:FalProvider",
 }
 """balancebot's own providers, as pyproject.toml registers them (a test keeps the two
 equal): found without reading every installed package's entry points, which took a tenth

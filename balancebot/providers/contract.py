@@ -83,6 +83,9 @@ class Provider(ABC, Generic[OptionsT]):
     """Which key `api_key` must be (shown by `balancebot providers`)."""
     default_hosts: ClassVar[tuple[str, ...]] = ()
     """Where it calls when no `base_url` is set (the first is the default)."""
+    needs_key: ClassVar[str] = ""
+    """For an endpoint only an admin or management key may call: what a 401/403 says
+    after the upstream's words ("the balance needs a fal admin key (where to get one)")."""
 
     @abstractmethod
     def requests(self, account: AccountConfig, options: OptionsT) -> Sequence[HttpRequest]: ...
@@ -105,7 +108,10 @@ class Provider(ABC, Generic[OptionsT]):
         self, request: HttpRequest, response: HttpResponse, now: datetime
     ) -> CheckError | None:
         """The error an HTTP status means, before `parse` sees the body. The default is
-        the OpenAI-style mapping most providers share; override for special cases."""
+        the OpenAI-style mapping most providers share, with `needs_key` said on 401/403;
+        override for special cases."""
+        if self.needs_key and response.status in (401, 403):
+            return key_needed(response, request.secret, self.needs_key)
         return status_error(response, now, secret=request.secret)
 
 
@@ -150,7 +156,8 @@ def key_needed(response: HttpResponse, secret: str, needed: str) -> AuthError:
 
 
 def error_message(body: bytes | Any, secret: str) -> str:
-    """`error.message` (or `message`) of an error body, shortened, the key removed."""
+    """`error.message` (or `message`, `error`, `detail`) of an error body, shortened, the
+    key removed."""
     try:
         data = load_json(body) if isinstance(body, bytes) else body
     except MalformedResponse:
@@ -161,6 +168,8 @@ def error_message(body: bytes | Any, secret: str) -> str:
         message = error.get("message") if isinstance(error, dict) else data.get("message")
         if message is None and isinstance(error, str):
             message = error
+        if message is None:  # FastAPI's {"detail": "..."} (fal)
+            message = data.get("detail")
     if not isinstance(message, str):
         return ""
     if secret:

@@ -12,7 +12,6 @@ from datetime import datetime
 from decimal import Decimal
 
 from ...config import AccountConfig
-from ...errors import CheckError
 from ...models import BalanceSnapshot, CurrencyBalance
 from ..contract import (
     HttpRequest,
@@ -21,8 +20,6 @@ from ..contract import (
     Provider,
     base_url,
     bearer_get,
-    key_needed,
-    status_error,
 )
 from ..strict import amount, boolean, load_json, obj
 
@@ -34,17 +31,11 @@ class VeniceProvider(Provider[NoOptions]):
     display_name = "Venice"
     Options = NoOptions
     key_kind = "admin API key (an inference key is refused)"
+    needs_key = ADMIN_KEY
     default_hosts = ("https://api.venice.ai",)
 
     def requests(self, account: AccountConfig, options: NoOptions) -> list[HttpRequest]:
         return bearer_get(account, base_url(account, self.default_hosts[0]) + PATH)
-
-    def error_for(
-        self, request: HttpRequest, response: HttpResponse, now: datetime
-    ) -> CheckError | None:
-        if response.status in (401, 403):
-            return key_needed(response, request.secret, ADMIN_KEY)
-        return status_error(response, now, secret=request.secret)
 
     def parse(
         self,
