@@ -23,9 +23,12 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
-import asyncpg
 from sqlalchemy.engine import make_url
+
+if TYPE_CHECKING:
+    import asyncpg
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +91,8 @@ class Leadership:
             await _wait(stop, self._interval)
 
     async def _connect(self) -> asyncpg.Connection:
+        import asyncpg  # here: a daemon on SQLite never loads the driver
+
         connection = await asyncpg.connect(self._dsn, server_settings=KEEPALIVES)
         try:
             if connection.get_server_version() >= (14,):

@@ -71,8 +71,30 @@ async def _revision(url: str) -> str | None:
 async def test_a_new_store_is_created_at_the_newest_revision(store_url: str) -> None:
     store = await Store.open(store_url)
     await store.close()
-    assert await _revision(store_url) == migrations.head()
+    assert await _revision(store_url) == migrations.head() == migrations.HEAD_REVISION
     assert await _differences(store_url) == []
+
+
+def test_a_new_store_is_stamped_as_alembic_stamps(tmp_path: Path) -> None:
+    """A new store gets Alembic's version table without Alembic: the same table."""
+    from alembic import command
+
+    tables = []
+    for name, stamp in (("ours", migrations.upgrade), ("alembic", None)):
+        engine = sa.create_engine(f"sqlite:///{tmp_path / name}.db")
+        with engine.begin() as conn:
+            if stamp is None:
+                metadata.create_all(conn)
+                command.stamp(migrations.alembic_config(conn), "head")
+            else:
+                stamp(conn, metadata)
+            tables.append(
+                conn.exec_driver_sql(
+                    "SELECT sql FROM sqlite_master WHERE name = 'alembic_version'"
+                ).scalar_one()
+            )
+        engine.dispose()
+    assert tables[0] == tables[1]
 
 
 async def test_a_store_written_by_0_1_0_is_upgraded_and_keeps_its_data(store_url: str) -> None:

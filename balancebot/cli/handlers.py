@@ -110,10 +110,6 @@ def _check(args: argparse.Namespace) -> None:
         _unknown(args, " ".join([first, "; ".join(line.strip() for line in rest)]).strip())
 
     config = _load(args, notifiers=(), fail=fail)  # keeps Slack/Telegram unimported
-    if "httpx" not in sys.modules:
-        # httpx imports its command-line client (click, rich, pygments: ~9 ms) whenever
-        # click is installed; this process never runs it
-        sys.modules["httpx._main"] = None  # type: ignore[assignment]
     from ..providers.engine import Deadline
     from . import check as oneshot
 

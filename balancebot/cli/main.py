@@ -166,6 +166,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     at once when done (`check` does), where a caller passing `argv` gets `SystemExit`."""
     args = _parser().parse_args(argv)
     args.whole_process = argv is None
+    if "httpx" not in sys.modules:
+        # httpx imports its own command-line client (click, rich, pygments: ~9 ms, ~3 MiB
+        # an idle daemon would keep) whenever click is installed; balancebot never runs it
+        sys.modules["httpx._main"] = None  # type: ignore[assignment]
     from ..errors import StoreError
 
     try:

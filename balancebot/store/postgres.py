@@ -8,11 +8,12 @@ database or role (asyncpg's `InvalidCatalogNameError`, ...) escaped every handle
 from __future__ import annotations
 
 import socket
-from typing import Any
-
-import asyncpg
+from typing import TYPE_CHECKING, Any
 
 from ..errors import StoreError
+
+if TYPE_CHECKING:
+    import asyncpg
 
 
 class Refused(StoreError):
@@ -22,6 +23,8 @@ class Refused(StoreError):
 
 async def connect(*args: Any, **kwargs: Any) -> asyncpg.Connection:
     """`asyncpg.connect`, its server-side refusals turned into `Refused`."""
+    import asyncpg  # here: a daemon on SQLite never loads the driver (~3 MiB)
+
     if "sslmode" in kwargs:  # libpq's spelling, what hosted databases hand out
         kwargs["ssl"] = kwargs.pop("sslmode")
     try:

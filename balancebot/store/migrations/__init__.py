@@ -17,13 +17,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 
 from ...errors import StoreError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
 HERE = Path(__file__).parent
 ADVISORY_LOCK_KEY = 0x62616C62  # "balb": one key for every balancebot schema change
@@ -31,6 +33,10 @@ LEGACY_REVISION = "0001"
 """The revision whose schema is 0.1.0's, for databases written before migrations existed."""
 LEGACY_TABLES = frozenset({"snapshots", "snapshot_balances", "alert_states", "outbox", "silences"})
 """0.1.0's tables: a database with only these and no revision was written by 0.1.0."""
+HEAD_REVISION = "0005"
+"""The newest revision in `versions/` (a test keeps the two equal): a store that is new or
+already there is opened without importing Alembic, whose modules an idle daemon would keep
+(~9 MiB of its RSS); only an upgrade loads it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +53,8 @@ class SchemaStatus:
 
 
 def alembic_config(connection: sa.Connection | None = None) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(HERE))
     if connection is not None:
@@ -55,12 +63,36 @@ def alembic_config(connection: sa.Connection | None = None) -> Config:
 
 
 def head() -> str:
-    revision = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    revision = _script().get_current_head()
     assert revision is not None
     return revision
 
 
+VERSIONS = sa.Table(
+    "alembic_version",
+    sa.MetaData(),
+    sa.Column("version_num", sa.String(32), nullable=False),
+    sa.PrimaryKeyConstraint("version_num", name="alembic_version_pkc"),
+)
+"""Alembic's version table as its `stamp` creates it (a test compares the two): a new
+store is created and stamped without loading Alembic."""
+
+
+def _stamps(connection: sa.Connection) -> list[str]:
+    """The revisions the database is stamped with (one, normally), read without Alembic."""
+    if not sa.inspect(connection).has_table(VERSIONS.name):
+        return []
+    return list(connection.execute(sa.select(VERSIONS.c.version_num)).scalars())
+
+
 def status(connection: sa.Connection) -> SchemaStatus:
+    stamps = _stamps(connection)
+    if stamps == [HEAD_REVISION]:
+        return SchemaStatus(HEAD_REVISION, HEAD_REVISION, legacy=False, empty=False)
+    if not stamps and not set(sa.inspect(connection).get_table_names()) - {VERSIONS.name}:
+        return SchemaStatus(None, HEAD_REVISION, legacy=False, empty=True)
+    from alembic.runtime.migration import MigrationContext
+
     heads = MigrationContext.configure(connection).get_current_heads()
     tables = set(sa.inspect(connection).get_table_names())
     if len(heads) > 1:  # Alembic's own CommandError was a 33-line traceback
@@ -93,17 +125,20 @@ def status(connection: sa.Connection) -> SchemaStatus:
 
 def upgrade(connection: sa.Connection, metadata: sa.MetaData) -> tuple[str | None, str]:
     """Bring the schema up to date in the caller's transaction; returns (from, to)."""
-    from alembic import command
-
     if connection.dialect.name == "postgresql":
         lock = sa.text("SELECT pg_advisory_xact_lock(:key)")
         connection.execute(lock, {"key": ADVISORY_LOCK_KEY})
     found = status(connection)
-    config = alembic_config(connection)
+    if found.up_to_date:
+        return found.current, found.head
     if found.empty:
         metadata.create_all(connection)
-        command.stamp(config, "head")
+        VERSIONS.create(connection, checkfirst=True)
+        connection.execute(VERSIONS.insert().values(version_num=HEAD_REVISION))
         return None, found.head
+    from alembic import command
+
+    config = alembic_config(connection)
     if found.legacy:
         command.stamp(config, LEGACY_REVISION)
     if not found.up_to_date:
@@ -112,4 +147,6 @@ def upgrade(connection: sa.Connection, metadata: sa.MetaData) -> tuple[str | Non
 
 
 def _script() -> ScriptDirectory:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config())
