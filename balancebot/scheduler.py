@@ -15,9 +15,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from .checks import CheckPipeline
 from .config import Config
-from .config.durations import CheckInterval, spell
 from .health import Health
-from .sweep import TICK_SECONDS, SharedSweep, default_jitter
+from .sweep import TICK_SECONDS, SharedSweep, cannot_schedule, default_jitter
 
 HOUSEKEEPING_INTERVAL = timedelta(hours=6)
 log = logging.getLogger(__name__)
@@ -40,8 +39,7 @@ _STOPPED_JOBS = _StoppedJobs()
 
 class CheckTrigger(IntervalTrigger):  # type: ignore[misc]  # apscheduler is untyped
     """An account's check interval. A next time it cannot compute (a year past 9999) was
-    a schedule that stopped without a word; it is a self alert (`schedule:<account>`), and
-    the check comes after the longest interval there is instead."""
+    a schedule that stopped without a word; it is a self alert (`cannot_schedule`)."""
 
     def __init__(self, account: str, health: Health, **interval: Any) -> None:
         # from now (the first check runs at start-up): APScheduler's own default, now plus
@@ -55,13 +53,7 @@ class CheckTrigger(IntervalTrigger):  # type: ignore[misc]  # apscheduler is unt
         try:
             found: datetime | None = super().get_next_fire_time(previous_fire_time, now)
         except (OverflowError, ValueError, OSError) as exc:
-            fallback = CheckInterval.HIGH
-            self._health.report(
-                f"schedule:{self._account}",
-                f"cannot compute when to check {self._account} next ({exc}): checking it "
-                f"every {spell(fallback)} instead; fix its check_interval and jitter",
-            )
-            return (previous_fire_time or now) + fallback
+            return cannot_schedule(self._health, self._account, exc, previous_fire_time or now)
         return found
 
 

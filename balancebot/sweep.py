@@ -23,7 +23,9 @@ from datetime import datetime, timedelta
 from .checks import CheckPipeline
 from .clock import Clock
 from .config import AccountConfig, Config
+from .config.durations import CheckInterval, spell
 from .errors import LeaseLost, StoreError
+from .health import Health
 from .store import Store
 from .store.leases import CheckLease
 
@@ -45,6 +47,19 @@ def default_jitter(account: AccountConfig) -> timedelta:
         if account.jitter is not None
         else min(account.check_interval / 10, timedelta(seconds=30))
     )
+
+
+def cannot_schedule(health: Health, account: str, exc: Exception, after: datetime) -> datetime:
+    """A next check time that cannot be represented (a year past 9999) is said as a self
+    alert (`schedule:<account>`), and the check comes after the longest interval there is:
+    a schedule never stops without a word."""
+    fallback = CheckInterval.HIGH
+    health.report(
+        f"schedule:{account}",
+        f"cannot compute when to check {account} next ({exc}): checking it every "
+        f"{spell(fallback)} instead; fix its check_interval and jitter",
+    )
+    return after + fallback
 
 
 def lease_for(account: AccountConfig) -> timedelta:
@@ -89,7 +104,7 @@ class SharedSweep:
     async def register(self) -> None:
         """Accounts new to the schedule are due now; the others keep their times."""
         now = self._clock.now()
-        longest = max(a.check_interval for a in self._config.accounts)
+        longest = min(max(a.check_interval for a in self._config.accounts), CheckInterval.HIGH)
         stale_before = now - max(STALE_AFTER, 3 * longest)
         await self._store.schedule_accounts({name: now for name in self._accounts}, stale_before)
         await self.compare_configurations()
@@ -172,7 +187,11 @@ class SharedSweep:
         account = self._accounts[name]
         started = self._clock.now()
         jitter = default_jitter(account).total_seconds()
-        next_at = started + account.check_interval + timedelta(seconds=self._rng.uniform(0, jitter))
+        try:
+            later = timedelta(seconds=self._rng.uniform(0, jitter)) + account.check_interval
+            next_at = started + later
+        except OverflowError as exc:
+            next_at = cannot_schedule(self._pipeline.health, name, exc, started)
         written = handed_back = False
         try:
             if not await _succeeded(read):  # one bad account must not sink its batch

@@ -14,6 +14,9 @@ from balancebot.config import AccountConfig, Config, Secret, parse_config
 from balancebot.config.durations import RANGES, CheckInterval, Duration, spell
 from balancebot.daemon import Daemon
 from balancebot.scheduler import build_scheduler
+from balancebot.sweep import SharedSweep
+from balancebot.testing.clock import FakeClock
+from balancebot.testing.deepseek import DeepSeekSimulator
 from balancebot.testing.processes import spawn
 
 from .conftest import API_KEY
@@ -179,3 +182,30 @@ def test_any_duration_is_bounded_even_without_a_kind() -> None:
     for value in HUGE:
         with pytest.raises(ValueError, match="not in the range 1ms to 3650d"):
             parse_duration(value, Duration)
+
+
+async def test_the_shared_schedule_says_so_too(
+    make_config: Any, postgres_url: str, clock: FakeClock, simulator: DeepSeekSimulator
+) -> None:
+    """Replicas on PostgreSQL compute next times in the sweep: the same self alert there,
+    and the account is due again a day later (an OverflowError ended the check's task)."""
+    simulator.add_account(API_KEY)
+    config: Config = make_config(
+        accounts=[{**ACCOUNT, "base_url": simulator.base_url}], store={"url": postgres_url}
+    )
+    endless = msgspec.structs.replace(  # past the year 9999 from now
+        config.accounts[0], check_interval=CheckInterval(days=5_000_000)
+    )
+    config = msgspec.structs.replace(config, accounts=[endless])
+    async with Daemon.open(config, clock) as daemon:
+        sweep = SharedSweep(config, daemon.store, daemon.pipeline, clock, daemon.dispatcher.owner)
+        await sweep.register()
+        try:
+            await sweep.tick()
+            await sweep.settle()
+        finally:
+            await sweep.stop()
+        due = await daemon.store.next_check_due()
+        problem = daemon.pipeline.health.problems()["schedule:prod"]
+    assert due == clock.now() + timedelta(days=1)
+    assert problem.message.startswith("cannot compute when to check prod next (")
