@@ -38,6 +38,7 @@ BUILT_IN_PROVIDERS = {
     "json": "balancebot.providers.json:JsonProvider",
     "venice": "balancebot.providers.venice:VeniceProvider",
     "fal": "balancebot.providers.fal:FalProvider",
+    "xai": "balancebot.providers.xai:XaiProvider",
 }
 """balancebot's own providers, as pyproject.toml registers them (a test keeps the two
 equal): found without reading every installed package's entry points, which took a tenth

@@ -56,6 +56,7 @@ def test_every_built_in_provider_is_listed_with_what_it_needs() -> None:
         "json",
         "venice",
         "fal",
+        "xai",
     ):
         assert f"\n{name}  (" in f"\n{table}"
     assert "management key" in table and "https://api.moonshot.ai" in table
