@@ -9,6 +9,7 @@ three commands run interleaved, so drift in the machine's load hits all of them 
 from __future__ import annotations
 
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -53,10 +54,14 @@ def _environment(where: Path, *requirements: str) -> tuple[Path | None, str]:
 def _balancebot(tmp: Path) -> tuple[Path, str]:
     """balancebot installed from a wheel of this checkout (its dependencies from the
     configured index), or this interpreter's editable checkout when that fails."""
-    wheels = tmp / "wheels"
+    wheels, source = tmp / "wheels", tmp / "source"
+    # built from a copy: setuptools leaves build/ and an egg-info in the tree it builds, and
+    # a stale egg-info in the checkout would shadow the editable install's entry points
+    skip = shutil.ignore_patterns(".*", "*.egg-info", "build", "__pycache__", "tests")
+    shutil.copytree(ROOT, source, ignore=skip)
     pip = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation"]
     built = subprocess.run(
-        [*pip, "-w", str(wheels), str(ROOT)],
+        [*pip, "-w", str(wheels), str(source)],
         capture_output=True,
         timeout=600,
     )
