@@ -154,7 +154,8 @@ class LoopbackServer:
             site = web.TCPSite(self._runner, host, port, ssl_context=tls)
         await site.start()
         bound_host, bound_port = self._runner.addresses[0][:2]
-        self.url = f"{'https' if tls else 'http'}://{bound_host}:{bound_port}"
+        shown = f"[{bound_host}]" if ":" in bound_host else bound_host  # IPv6: [::1]:9464
+        self.url = f"{'https' if tls else 'http'}://{shown}:{bound_port}"
         return self.url
 
     @property

@@ -12,9 +12,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
+from aiohttp import web
 from sqlalchemy.engine import make_url
 
+from balancebot.config.values import parse_listen
+from balancebot.httpserver import LoopbackServer
 from balancebot.store import Store
 from balancebot.testing.processes import spawn
 from balancebot.testing.slack import FakeSlack, SlackFault
@@ -225,3 +229,28 @@ async def balancebot(case: Case, fill: dict[str, str], directory: Path) -> tuple
     out, err = await process.communicate()
     assert process.returncode is not None
     return process.returncode, out.decode(), err.decode()
+
+
+@pytest.mark.parametrize("listen", ["127.0.0.1:0", "[::1]:0", "localhost:0"])
+async def test_each_listen_form_serves_at_a_url_that_answers(listen: str) -> None:
+    """`[::1]:9464` was refused by validate's pattern; served, its URL read `http://::1:...`."""
+    if listen.startswith("[") and not socket.has_ipv6:
+        pytest.skip("no IPv6 here")
+    host, port = parse_listen(listen)
+    server = LoopbackServer()
+
+    async def answer(_: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    server.app.router.add_get("/", answer)
+    try:
+        url = await server.start(host, port)
+    except OSError as exc:  # a sandbox without ::1
+        pytest.skip(f"cannot listen on {host}: {exc}")
+    try:
+        async with httpx.AsyncClient() as client:
+            assert (await client.get(url)).text == "ok"
+    finally:
+        await server.stop()
+    if host == "::1":
+        assert url.startswith("http://[::1]:")
