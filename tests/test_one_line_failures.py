@@ -142,6 +142,12 @@ CASES = {
         2,
         "  store.path: the directory {dir}/nowhere does not exist (create it, or fix store.path)",
     ),
+    "store-path-is-a-directory": Case(
+        ("validate",),
+        f'[store]\npath = "{{dir}}"\n{ACCOUNT}',
+        2,
+        "  store.path: {dir} is a directory; name a file in it ({dir}/balancebot.db)",
+    ),
     "plot-directory-missing": Case(
         ("history", "--plot", "{dir}/nowhere/h.png"),
         SQLITE,

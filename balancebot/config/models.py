@@ -339,13 +339,16 @@ class StoreConfig(_Strict, frozen=True, kw_only=True):
 
     def missing_directory(self) -> str | None:
         """The problem with a SQLite file whose directory does not exist (`run` never
-        creates directories), found by `validate` without opening anything."""
+        creates directories) or that is a directory, found by `validate` without opening
+        anything."""
         key, path = "store.path", self.path
         if self.url:
             scheme, _, rest = self.url.partition(":///")
             if scheme != "sqlite" or not rest or rest == ":memory:":
                 return None
             key, path = "store.url", Path(rest.partition("?")[0])
+        if path.is_dir():
+            return f"{key}: {path} is a directory; name a file in it ({path / 'balancebot.db'})"
         if path.parent.is_dir():
             return None
         return f"{key}: the directory {path.parent} does not exist (create it, or fix {key})"
