@@ -165,3 +165,26 @@ async def test_check_imports_only_what_it_needs(
             "matplotlib",
         }
     )
+
+
+async def test_outlook_keeps_the_deadline_when_the_store_hangs(
+    simulator: DeepSeekSimulator, tmp_path: Path
+) -> None:
+    """A PostgreSQL server that accepts and never answers (its own connect timeout is 10 s)."""
+    from balancebot.testing.netfaults import Proxy
+
+    simulator.add_account(API_KEY)
+    async with Proxy("127.0.0.1", 5432) as proxy:
+        proxy.blackhole()
+        path = tmp_path / "c.toml"
+        path.write_text(
+            f'[store]\nurl = "postgresql://postgres@127.0.0.1:{proxy.port}/nowhere"\n'
+            + ACCOUNT.format(name="prod", key=API_KEY, url=simulator.base_url)
+        )
+        started = time.monotonic()
+        process = await spawn("check", "-c", str(path), "--outlook", "--timeout", "2")
+        out, _ = await asyncio.wait_for(process.communicate(), 30)
+        elapsed = time.monotonic() - started
+    assert elapsed < 3.0, elapsed
+    assert process.returncode == 0
+    assert "prod: no outlook: the store did not answer within 2s (check --timeout)" in out.decode()

@@ -59,15 +59,29 @@ def with_outlook(report: AccountReport, lines: list[str] | None) -> AccountRepor
     return replace(report, outlook=lines or [])
 
 
-async def outlooks(config: Config, reports: list[AccountReport]) -> dict[str, list[str]]:
+async def outlooks(
+    config: Config, reports: list[AccountReport], deadline: Deadline
+) -> dict[str, list[str]]:
     """Per account, each currency's runway and today's spend (`trends.outlook`, as `/balance`
     shows them), from the history the daemon records; a check alone has none, so without a
-    store every line says why. Read only: the store is neither created nor upgraded."""
+    store every line says why. Read only: the store is neither created nor upgraded. A
+    store that has not answered by the run's deadline gives no outlook."""
+    import asyncio
+
+    snapshots = [r.result for r in reports if isinstance(r.result, BalanceSnapshot)]
+    try:
+        async with asyncio.timeout(max(0.0, deadline.left())):
+            return await _outlooks(config, snapshots)
+    except TimeoutError:
+        reason = f"no outlook: the store did not answer within {deadline.seconds:g}s"
+        return {s.account: [f"{reason} (check --timeout)"] for s in snapshots}
+
+
+async def _outlooks(config: Config, snapshots: list[BalanceSnapshot]) -> dict[str, list[str]]:
     from ..errors import StoreError
     from ..store import Store
     from ..trends import outlook, outlook_since
 
-    snapshots = [r.result for r in reports if isinstance(r.result, BalanceSnapshot)]
     try:
         store = await Store.open(config.store.database_url, migrate=False)
     except StoreError as exc:

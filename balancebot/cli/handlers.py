@@ -124,7 +124,7 @@ def _check(args: argparse.Namespace) -> None:
     if args.outlook:
         import asyncio
 
-        outlooks = asyncio.run(oneshot.outlooks(config, reports))
+        outlooks = asyncio.run(oneshot.outlooks(config, reports, deadline))
         reports = [oneshot.with_outlook(r, outlooks.get(r.result.account)) for r in reports]
     if args.format == "json":
         import json
