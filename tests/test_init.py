@@ -24,6 +24,7 @@ BALANCEBOT = Path(sys.executable).with_name("balancebot")
 # what a provider requires, as a user would give it (json also needs its currency)
 OPTIONS = {
     "json": ["url=https://balance.example.com/v1/me", "balance=data.balance", "currency=USD"],
+    "xai": ["team_id=team-1"],
     "acme": ["org_id=org-12345678"],  # tests/plugin_example
 }
 TARGETS = {
