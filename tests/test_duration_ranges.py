@@ -24,7 +24,7 @@ from .conftest import API_KEY
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
 ACCOUNT = {"name": "prod", "api_key": API_KEY, "base_url": "http://127.0.0.1:9"}
 RULE = {"name": "low", "type": "threshold", "thresholds": {"CNY": {"warning_below": "5"}}}
-HUGE = ["1000000000d", float("inf"), 1e308, "999999999d"]
+HUGE = ["1000000000d", float("inf"), 1e308, "999999999d", 10**400, "1" * 400 + "s"]
 
 # every duration option, where it sits, and its range (what docs/configuration.md says)
 OPTIONS: list[tuple[str, Any, str, str]] = [
@@ -108,6 +108,7 @@ def test_every_duration_has_a_range_checked_with_its_key_path(
         found = problems(build(value), tmp_path)
         assert len(found) == 1 and found[0].startswith(f"{where}: "), (value, found)
         assert f"not in the range {low} to {high}" in found[0], found
+        assert len(found[0]) < 140, found  # the value is quoted short
     assert problems(build(low), tmp_path) == []
     assert problems(build(high), tmp_path) == []
     if low != "0s":

@@ -99,6 +99,12 @@ def spell(span: timedelta) -> str:
     return "".join(parts)
 
 
+def _shown(value: object) -> str:
+    """A value in a message: quoted if text, and never more than a line's worth."""
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= 40 else f"{text[:39]}…"
+
+
 def parse_duration(value: object, kind: type[Duration] = Duration) -> timedelta:
     """`90`, `"90s"`, `"5m"`, `"1h30m"`, `"2d"` → a timedelta within `kind`'s range."""
     if isinstance(value, timedelta):
@@ -106,12 +112,15 @@ def parse_duration(value: object, kind: type[Duration] = Duration) -> timedelta:
     elif isinstance(value, bool):
         raise ValueError("expected a duration like 30s, 5m, 4h or a number of seconds")
     elif isinstance(value, int | float):
-        seconds = float(value)
+        seconds = float(value) if abs(value) < 1e300 else math.inf if value > 0 else -math.inf
     elif isinstance(value, str):
         text = value.strip().replace(" ", "")
         if not text or _DURATION_PART.sub("", text):
-            raise ValueError(f"{value!r} is not a duration like 30s, 5m, 4h or 1h30m")
-        seconds = sum(float(n) * _DURATION_UNITS[unit] for n, unit in _DURATION_PART.findall(text))
+            raise ValueError(f"{_shown(value)} is not a duration like 30s, 5m, 4h or 1h30m")
+        parts = _DURATION_PART.findall(text)
+        seconds = sum(float(n) * _DURATION_UNITS[unit] for n, unit in parts if len(n) < 300)
+        if any(len(n) >= 300 for n, _ in parts):  # too many digits for a float
+            seconds = math.inf
     else:
         raise ValueError("expected a duration like 30s, 5m, 4h or a number of seconds")
     if math.isnan(seconds):
@@ -122,7 +131,7 @@ def parse_duration(value: object, kind: type[Duration] = Duration) -> timedelta:
         raise ValueError("a duration must be positive or zero")
     low, high = kind.LOW.total_seconds(), kind.HIGH.total_seconds()
     if not low <= seconds <= high:
-        written = repr(value) if isinstance(value, str) else f"{value} seconds"
+        written = _shown(value) if isinstance(value, str) else f"{_shown(value)} seconds"
         raise ValueError(f"{written} is not in the range {spell(kind.LOW)} to {spell(kind.HIGH)}")
     return kind(seconds=seconds)
 
