@@ -71,11 +71,12 @@ async def test_without_timeout_the_accounts_timeout_bounds_the_run(tmp_path: Pat
     }
 
 
-async def test_a_bad_timeout_is_refused(tmp_path: Path) -> None:
-    for value in ("0", "-1", "nan", "soon"):
-        process = await spawn("check", "--timeout", value, cwd=tmp_path)
+async def test_a_bad_command_line_is_unknown(tmp_path: Path) -> None:
+    """Exit 3 (UNKNOWN), as monitoring plugins do: argparse's 2 would read as CRITICAL."""
+    for args in (["--timeout", "0"], ["--timeout", "nan"], ["--timeout", "soon"], ["--bogus"]):
+        process = await spawn("check", *args, cwd=tmp_path)
         _, err = await asyncio.wait_for(process.communicate(), 30)
-        assert process.returncode == 2 and b"--timeout" in err, (value, err)
+        assert process.returncode == 3 and args[0].encode() in err, (args, err)
 
 
 PROBE = """

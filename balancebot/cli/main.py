@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from .handlers import (
     alerts,
@@ -69,6 +69,18 @@ def _days(text: str) -> int:
     return days
 
 
+def _unknown_on_usage_errors(parser: argparse.ArgumentParser) -> None:
+    """`check`'s command-line errors exit 3, UNKNOWN, as the monitoring-plugin guidelines
+    want (argparse's 2 would read as CRITICAL); `main` uses it for unknown options too."""
+
+    def error(message: str) -> NoReturn:
+        parser.print_usage(sys.stderr)
+        parser.exit(3, f"{parser.prog}: error: {message}\n")
+
+    parser.error = error  # type: ignore[method-assign]
+    parser.set_defaults(usage_error=error)
+
+
 def _seconds(text: str) -> float:
     try:
         seconds = float(text)
@@ -113,6 +125,7 @@ def _parser() -> argparse.ArgumentParser:
 
     with_config(command(validate))
     checking = with_config(command(check))
+    _unknown_on_usage_errors(checking)
     checking.add_argument(
         "--format",
         choices=CHECK_FORMATS,
@@ -164,7 +177,10 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> None:
     """The command line; `argv` None: this process's own, so a command may end the process
     at once when done (`check` does), where a caller passing `argv` gets `SystemExit`."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # what parse_args says, by the command's own rules
+        getattr(args, "usage_error", parser.error)(f"unrecognized arguments: {' '.join(unknown)}")
     args.whole_process = argv is None
     if "httpx" not in sys.modules:
         # httpx imports its own command-line client (click, rich, pygments: ~9 ms, ~3 MiB
