@@ -20,6 +20,10 @@ ENV = {
     "SLACK_SIGNING_SECRET": "s3cret",
     "SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T/B/x",
     "HEARTBEAT_URL": "https://hc-ping.com/0000",
+    "VENICE_ADMIN_KEY": "venice-admin-1",
+    "FAL_ADMIN_KEY": "fal-id:fal-secret",
+    "XAI_MANAGEMENT_KEY": "xai-management-1",
+    "RELAY_ACCESS_TOKEN": "relay-access-1",
 }
 _START = re.compile(r"^# >>> variant: ([\w-]+)(?: \(needs: ([\w, -]+)\))?$")
 
@@ -88,6 +92,11 @@ def test_each_documented_variant_validates(variant: str) -> None:
     if variant == "chat-slack-http":
         assert config.chat.slack is not None and config.chat.slack.mode == "http"
         assert config.http.enabled
+    if variant == "admin-keys":
+        providers = [a.provider for a in config.accounts]
+        assert providers == ["deepseek", "venice", "fal", "xai", "new-api"]
+        assert [r.name for r in config.rules][:2] == ["low-usd", "low-balance"]
+        assert config.rules[1].accounts == ["prod"]
     if variant == "postgres":
         assert config.store.url == "postgresql://balancebot@127.0.0.1:5432/balancebot"
 
@@ -107,4 +116,5 @@ def test_every_variant_is_found() -> None:
         "http",
         "digest",
         "heartbeat",
+        "admin-keys",
     }
