@@ -12,12 +12,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 from aiohttp import web
 from sqlalchemy.engine import make_url
 
 from balancebot.config.values import parse_listen
+from balancebot.errors import StoreError
 from balancebot.httpserver import LoopbackServer
 from balancebot.store import Store
 from balancebot.testing.processes import spawn
@@ -260,3 +262,29 @@ async def test_each_listen_form_serves_at_a_url_that_answers(listen: str) -> Non
         await server.stop()
     if host == "::1":
         assert url.startswith("http://[::1]:")
+
+
+async def test_a_database_dropped_under_the_daemon_is_store_trouble_in_one_line(
+    postgres_url: str,
+) -> None:
+    """At run time too: a refusal while reconnecting (asyncpg's InvalidCatalogNameError)
+    escaped the store's handlers, so `/readyz` and the self alert never heard of it."""
+    store = await Store.open(postgres_url)
+    try:
+        name = make_url(postgres_url).database
+        admin = await asyncpg.connect(
+            make_url(postgres_url).set(database="postgres").render_as_string(False)
+        )
+        try:
+            await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+        with pytest.raises(StoreError):  # the pooled connection the server closed
+            await store.ping(within=10)
+        with pytest.raises(StoreError) as raised:  # and a new one it refuses
+            await store.ping(within=10)
+    finally:
+        await store.close()
+    expected = f'PostgreSQL database "{name}" does not exist at {pg_where()}'
+    assert str(raised.value).startswith(f"cannot read the store: {expected} — create it")
+    assert store.health.problems()["store"].message == str(raised.value)

@@ -110,7 +110,7 @@ class StoreBase:
         try:
             async with self._engine.connect() as conn:
                 yield conn
-        except (SQLAlchemyError, OSError, StoreError) as exc:
+        except (SQLAlchemyError, OSError, postgres.Refused) as exc:
             message = describe(exc)
             self._trouble(f"cannot read the store: {message}", read=True)
             raise StoreError(f"cannot read the store: {message}") from exc
