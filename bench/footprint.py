@@ -63,7 +63,7 @@ async def idle_cost(idle_seconds: float) -> list[Row]:
             f"{rss:.0f} MiB",
             "",
             None,
-            "< 120 MB",
+            "< 100 MiB",
         ),
         Row(
             f"idle: CPU used over {idle_seconds:.0f} idle seconds",
