@@ -41,6 +41,8 @@ class FakeSlack(InteractiveMethods, LoopbackServer):
         self.bot_token = bot_token
         self.app_token = app_token
         self.connections_opened = 0
+        self.opens = 0  # apps.connections.open calls, answered or not
+        self.open_fault: SlackFault | None = None  # the answer to every open while set
         self.acks: dict[str, dict[str, Any] | None] = {}
         self.responses: list[dict[str, Any]] = []
         self._socket: web.WebSocketResponse | None = None
@@ -91,6 +93,9 @@ class FakeSlack(InteractiveMethods, LoopbackServer):
         if not auth:
             return self.fail("not_authed")
         if method == "apps.connections.open":
+            self.opens += 1
+            if (fault := self.open_fault) is not None:
+                return self.fail(fault.error, fault.status, fault.headers)
             if auth != f"Bearer {self.app_token}":
                 return self.fail("invalid_auth")
             ws_url = self.url.replace("http://", "ws://") + f"/socket?ticket={uuid.uuid4()}"

@@ -25,9 +25,10 @@ from ...commands import Commands, Reply
 from ...commands.access import Caller
 from ...config import SlackChatConfig
 from ...frontends import Demote, FrontEnd, FrontEndContext, Supervised
+from ...httpcap import snippet
 from ...render import slack_blocks, slack_text
 from . import buttons
-from .notifier import SlackNotifier
+from .notifier import SlackNotifier, capped_session
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,28 @@ async def upload_chart(web: AsyncWebClient, reply: Reply, channel: str) -> None:
         log.warning("slack commands: chart upload to %s failed: %s", channel, exc)
 
 
+class _SocketModeClient(SocketModeClient):
+    """slack-sdk's client, asking `apps.connections.open` once per call. Its own call
+    retried a rate limit by recursing after `int(Retry-After)` seconds (`0`: about 1,000
+    calls in a third of a second, then `RecursionError`; `1e12`: `ValueError`) and failed
+    with `TypeError` on an answer that is not JSON. A failure here is one line, and the
+    front-end's backoff decides when to ask again."""
+
+    async def issue_new_wss_url(self) -> str:
+        try:
+            response = await self.web_client.apps_connections_open(app_token=self.app_token)
+        except SlackApiError as exc:
+            data = getattr(exc.response, "data", None)
+            error = data.get("error") if isinstance(data, dict) else None
+            status = getattr(exc.response, "status_code", 0) or getattr(exc.response, "status", 0)
+            said = snippet(str(error)) if error else "an answer that is not Slack's JSON"
+            raise ConnectionError(f"apps.connections.open: {said} (HTTP {status})") from None
+        url = response.get("url")
+        if not isinstance(url, str) or not url.startswith(("wss://", "ws://")):
+            raise ConnectionError("apps.connections.open answered no WebSocket URL")
+        return url
+
+
 class SlackFrontEnd(FrontEnd):
     """Slash commands, over Socket Mode or HTTP as `[chat.slack] mode` says: each mode is a
     subclass that registers itself under its name (`mode=...`), so this module needs no
@@ -148,8 +171,8 @@ class SlackSocketFrontEnd(SlackFrontEnd, Supervised, mode="socket"):
 
     async def connect(self) -> None:
         """Inside the running loop: the client starts tasks in its constructor."""
-        self._session = aiohttp.ClientSession()
-        self.client = SocketModeClient(
+        self._session = capped_session()  # apps.connections.open and response_url answers
+        self.client = _SocketModeClient(
             app_token=self._app_token,
             logger=SDK_LOG,
             web_client=self._notifier.socket_web_client(self._session),

@@ -32,7 +32,7 @@ from ...frontends import FrontEnd, FrontEndContext, FrontEndState
 from ...httpserver import UNREADABLE_BODY, LoopbackServer
 from . import buttons
 from .frontend import SlackFrontEnd, answer
-from .notifier import SlackNotifier
+from .notifier import SlackNotifier, capped_session
 
 log = logging.getLogger(__name__)
 
@@ -199,7 +199,7 @@ class SlackHttpFrontEnd(SlackFrontEnd, mode="http"):
         notifier: SlackNotifier,
     ) -> None:
         super().__init__(clock)
-        self._session = aiohttp.ClientSession()
+        self._session = capped_session()  # response_url answers are read with a cap
         self._tasks: set[asyncio.Task[None]] = set()
         verified = request_verifier(commands, signing_secret, clock)
         server.app.router.add_post(
