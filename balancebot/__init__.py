@@ -58,6 +58,7 @@ if TYPE_CHECKING:
     from .providers.strict import amount as amount
     from .providers.strict import load_json as load_json
     from .providers.strict import obj as obj
+    from .retry import retry_after_seconds as retry_after_seconds
 
 _WHERE: dict[str, str] = {
     # the provider contract (sans I/O) and what a provider reads and builds
@@ -108,6 +109,7 @@ _WHERE: dict[str, str] = {
     "Duration": "config",
     "Clock": "clock",
     "SystemClock": "clock",
+    "retry_after_seconds": "retry",
 }
 
 # a literal list, as type checkers read it; the test keeps it equal to `_WHERE`'s keys
@@ -154,6 +156,7 @@ __all__ = [
     "bearer",
     "load_json",
     "obj",
+    "retry_after_seconds",
 ]
 
 

@@ -24,6 +24,9 @@ from types import ModuleType
 
 import pytest
 
+from balancebot import DeliveryError
+from balancebot.testing.bigbody import BigBody
+from balancebot.testing.clock import FakeClock
 from balancebot.testing.processes import spawn, start_daemon
 
 SOURCE = Path(__file__).parent / "plugin_example"
@@ -175,3 +178,39 @@ def test_the_docs_quote_the_example_as_it_is() -> None:
             checked += 1
         end = block.end()
     assert checked >= 4
+
+
+def notifier_module() -> ModuleType:
+    """The plugin's notifier, from its source."""
+    path = SOURCE / "balancebot_example_plugin" / "notifier.py"
+    spec = importlib.util.spec_from_file_location("acme_notifier", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # msgspec resolves the options' annotations through it
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("30", 30.0),
+        ("²", None),  # str.isdigit() says yes, float() raised ValueError: a traceback
+        ("9" * 20, 3600.0),  # 1e20 s: past any date the dispatcher can compute
+        ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),  # an HTTP date, already past
+        ("-5", None),
+    ],
+)
+async def test_the_example_reads_retry_after_strictly(header: str, expected: float | None) -> None:
+    """docs/plugins.md shows this code for others to copy: it reads Retry-After with
+    balancebot's own strict parser, not `isdigit()`."""
+    acme = notifier_module()
+    async with BigBody(status=429, headers={"Retry-After": header}) as chat:
+        options = {"url": chat.url, "token": CHAT_TOKEN, "channels": ["ops"]}
+        notifier = acme.AcmeChatNotifier.from_options("team", options, FakeClock())
+        try:
+            with pytest.raises(DeliveryError) as caught:
+                await notifier.post("ops", "hello")
+        finally:
+            await notifier.close()
+    assert caught.value.retry_after == expected and not caught.value.permanent

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import httpx
 from msgspec import Meta, Struct
 
-from balancebot import Clock, DeliveryError, Notification, Notifier, Secret
+from balancebot import Clock, DeliveryError, Notification, Notifier, Secret, retry_after_seconds
 
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)  # nothing waits forever on the network
 
@@ -69,8 +69,8 @@ class AcmeChatNotifier(Notifier):
             reason = f"cannot reach Acme Chat: {type(exc).__name__}"
             raise DeliveryError(reason, permanent=False) from None
         if response.status_code == 429:
-            wait = response.headers.get("Retry-After", "")
-            retry_after = float(wait) if wait.isdigit() else None
+            wait = response.headers.get("Retry-After")  # seconds or a date, read strictly
+            retry_after = retry_after_seconds(wait, self.clock.now())
             raise DeliveryError("Acme Chat: rate limited", permanent=False, retry_after=retry_after)
         if response.status_code >= 500:
             raise DeliveryError(f"Acme Chat: HTTP {response.status_code}", permanent=False)
