@@ -48,6 +48,10 @@ KEEPALIVES = {
 class Leadership:
     """Campaigns until stopped; `on_change(True/False)` runs as leadership is won and lost."""
 
+    role = "leader election"  # how its log lines begin
+    won = "this replica is the leader"
+    lost = "leadership lost"
+
     def __init__(
         self,
         url: str,
@@ -80,7 +84,7 @@ class Leadership:
             except Exception as exc:  # a lost connection takes many shapes; all mean retry
                 reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
                 if reason != self.last_error:
-                    log.warning("leader election: %s; retrying", reason)
+                    log.warning("%s: %s; retrying", self.role, reason)
                 self.last_error = reason
             finally:
                 # Step down before the connection goes (and the lock with it): never two leaders.
@@ -122,7 +126,7 @@ class Leadership:
     async def _take_office(self) -> None:
         self.is_leader = True
         self.elected.set()
-        log.info("leader election: this replica is the leader")
+        log.info("%s: %s", self.role, self.won)
         await self._notify(True)
 
     async def _step_down(self) -> None:
@@ -130,7 +134,7 @@ class Leadership:
             return
         self.is_leader = False
         self.elected.clear()
-        log.warning("leader election: leadership lost")
+        log.warning("%s: %s", self.role, self.lost)
         await self._notify(False)
 
     async def _notify(self, leading: bool) -> None:
@@ -140,7 +144,7 @@ class Leadership:
         try:
             await self.on_change(leading)
         except Exception:
-            log.exception("leader election: acting on the change (leader=%s) failed", leading)
+            log.exception("%s: acting on the change (held=%s) failed", self.role, leading)
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:

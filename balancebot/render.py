@@ -6,6 +6,7 @@ The headline alone must tell a person on a phone lock screen what happened and h
 
 from __future__ import annotations
 
+import dataclasses
 import html
 from datetime import datetime, timedelta, tzinfo
 from typing import Any, Protocol
@@ -40,6 +41,20 @@ def headline_label(transition: Transition) -> str:
     if transition.kind is TransitionKind.RESOLVED:
         return _("RESOLVED")
     return severity
+
+
+def first_notice(notification: Notification) -> Notification:
+    """A "(still)" notice rewritten as the first one its reader gets (who never saw the
+    alert fire: it was muted, or replaced in the queue): the plain severity, and the
+    "Since:" line it keeps says how long it has been going on."""
+    severity = severity_name(notification.severity)
+    still = _("{severity} (still)").format(severity=severity)
+    if notification.kind not in (TransitionKind.FIRING, TransitionKind.REPEAT):
+        return notification
+    if not notification.headline.startswith(f"{still}:"):
+        return notification
+    headline = severity + notification.headline[len(still) :]
+    return dataclasses.replace(notification, kind=TransitionKind.FIRING, headline=headline)
 
 
 def notification_for(

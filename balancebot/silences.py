@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta, tzinfo
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING
 from .clock import Clock
 from .held import send_held
 from .models import AlertStatus, TransitionKind
+from .render import first_notice
 from .store import OutboxEntry, OutboxStatus, SentRow, Store
 
 if TYPE_CHECKING:
@@ -57,11 +57,7 @@ async def release_unmuted(
             )
             if not told:  # never, or only of a lower severity than it has now
                 latest = [row for row in rows if row.status == OutboxStatus.MUTED][-1].notification
-                repeat = latest.kind is TransitionKind.REPEAT
-                notification = dataclasses.replace(
-                    latest, kind=TransitionKind.FIRING if repeat else latest.kind
-                )
-                entries.append(OutboxEntry(notifier, target, notification))
+                entries.append(OutboxEntry(notifier, target, first_notice(latest)))
     if entries:
         await store.enqueue(entries, now)
         remember(entries)

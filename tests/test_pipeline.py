@@ -226,7 +226,9 @@ async def test_delivery_retries_transient_and_gives_up_on_permanent(
     await store.save_check(
         snap(clock.now()),
         entries=[
-            OutboxEntry(name, "", note(text)) for text in ("a", "b") for name in ("flaky", "broken")
+            OutboxEntry(name, "", note(text, account=text))
+            for text in ("a", "b")
+            for name in ("flaky", "broken")
         ],
         now=clock.now(),
     )

@@ -175,6 +175,12 @@ class StoreBase:
         return self._engine.dialect.name == "postgresql"
 
     @property
+    def sole(self) -> bool:
+        """This process holds the SQLite file's exclusive lock: any other lease owner in it
+        is a dead process (its leases are taken over at once)."""
+        return self._file is not None and self._file.locked
+
+    @property
     def url(self) -> str:
         return self._engine.url.render_as_string(hide_password=False)
 

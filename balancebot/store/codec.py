@@ -36,6 +36,7 @@ class OutboxStatus:
     FAILED = "failed"
     HELD = "held"  # quiet hours: waits for the summary at their end (next_attempt_at)
     SUMMARIZED = "summarized"  # went out in a quiet-hours summary
+    SUPERSEDED = "superseded"  # a later notice of the same alert went out in its place
 
 
 @dataclass(frozen=True, slots=True)

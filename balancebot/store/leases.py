@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import BIT
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .base import StoreBase
@@ -43,9 +44,45 @@ class CheckLease:
     next_at: datetime
 
 
+LIVENESS_CLASS = 0x62626476  # "bbdv": the high half of every replica's liveness lock key
+LIVE_OWNER = ":live:[0-9a-f]{8}$"
+"""How the owners that hold a liveness lock end (older versions' owners do not)."""
+
+
 def new_owner() -> str:
-    """This process's name in leases: host, pid and a random part (pids are reused)."""
-    return f"{socket.gethostname()[:32]}:{os.getpid()}:{secrets.token_hex(4)}"
+    """This process's name in leases: host, pid and a random part (pids are reused), which
+    is also the low half of its liveness lock's key."""
+    return f"{socket.gethostname()[:32]}:{os.getpid()}:live:{secrets.token_hex(4)}"
+
+
+def liveness_key(owner: str) -> int:
+    """The PostgreSQL advisory lock key `owner` holds while it lives (see `owner_dead`)."""
+    return (LIVENESS_CLASS << 32) | int(owner.rpartition(":")[2], 16)
+
+
+def owner_dead(owner: sa.ColumnElement[str]) -> sa.ColumnElement[bool]:
+    """PostgreSQL: `owner` is named as a liveness holder and no session holds its lock (a
+    bigint advisory lock is shown as classid = high half, objid = low half, objsubid 1)."""
+    locks = sa.table(
+        "pg_locks",
+        *(sa.column(c) for c in ("locktype", "database", "classid", "objid", "objsubid")),
+        sa.column("granted", sa.Boolean),
+    )
+    databases = sa.table("pg_database", sa.column("oid"), sa.column("datname"))
+    here = sa.select(databases.c.oid).where(databases.c.datname == sa.func.current_database())
+    token = sa.literal("x") + sa.func.right(owner, 8)
+    low_half = sa.case(  # CASE: the cast is only tried on a name that has the hex part
+        (owner.regexp_match(LIVE_OWNER), sa.cast(sa.cast(token, BIT(32)), sa.BigInteger)),
+    )
+    held = sa.exists().where(
+        locks.c.locktype == "advisory",
+        locks.c.database == here.scalar_subquery(),
+        sa.cast(locks.c.classid, sa.BigInteger) == LIVENESS_CLASS,
+        sa.cast(locks.c.objid, sa.BigInteger) == low_half,
+        locks.c.objsubid == 1,
+        locks.c.granted,
+    )
+    return sa.and_(owner.regexp_match(LIVE_OWNER), ~held)
 
 
 delivery_leases = sa.Table(
@@ -73,10 +110,19 @@ def _upsert(conn: AsyncConnection) -> type[postgresql.Insert] | type[sqlite.Inse
 
 
 async def claim_targets(
-    conn: AsyncConnection, targets: Iterable[Target], owner: str, now: datetime, until: datetime
+    conn: AsyncConnection,
+    targets: Iterable[Target],
+    owner: str,
+    now: datetime,
+    until: datetime,
+    sole: bool = False,
 ) -> set[Target]:
-    """The targets whose lease `owner` now holds (new, expired, or its own renewed)."""
+    """The targets whose lease `owner` now holds (new, expired, its owner dead, or its own
+    renewed). `sole`: no other owner can be alive (the SQLite file's lock is held)."""
     insert = _upsert(conn)
+    free = (delivery_leases.c.until <= now) | (delivery_leases.c.owner == owner)
+    if conn.dialect.name == "postgresql":
+        free |= owner_dead(delivery_leases.c.owner)
     won: set[Target] = set()
     for notifier, target in sorted(set(targets)):  # one order for all: no deadlocks
         row = insert(delivery_leases).values(
@@ -85,7 +131,7 @@ async def claim_targets(
         claim = row.on_conflict_do_update(
             index_elements=[delivery_leases.c.notifier, delivery_leases.c.target],
             set_={"owner": owner, "until": until},
-            where=(delivery_leases.c.until <= now) | (delivery_leases.c.owner == owner),
+            where=None if sole else free,
         ).returning(delivery_leases.c.owner)
         if (await conn.execute(claim)).first() is not None:
             won.add((notifier, target))

@@ -100,22 +100,7 @@ class OutboxRecords(StoreBase):
     ) -> list[Delivery]:
         """Due rows, oldest first, keeping the messages to each target in order
         (`only`: to these (notifier, target) pairs)."""
-        query = (
-            sa.select(outbox)
-            .where(
-                outbox.c.status == OutboxStatus.PENDING,
-                outbox.c.next_attempt_at <= now,
-                ~sa.exists().where(  # an earlier row waiting on a retry holds the line
-                    _earlier.c.notifier == outbox.c.notifier,
-                    _earlier.c.target == outbox.c.target,
-                    _earlier.c.status == OutboxStatus.PENDING,
-                    _earlier.c.id < outbox.c.id,
-                    _earlier.c.next_attempt_at > now,
-                ),
-            )
-            .order_by(outbox.c.id)
-            .limit(limit)
-        )
+        query = sa.select(outbox).where(*_due(now)).order_by(outbox.c.id).limit(limit)
         if only is not None:
             query = query.where(sa.tuple_(outbox.c.notifier, outbox.c.target).in_(list(only)))
         async with self._reading() as conn:
@@ -124,6 +109,19 @@ class OutboxRecords(StoreBase):
             Delivery(r.id, r.notifier, r.target, notification_from_json(r.payload), r.attempts)
             for r in rows
         ]
+
+    async def due_targets(self, now: datetime) -> set[leases.Target]:
+        """The targets with a row due now (each a lane of its own)."""
+        query = sa.select(outbox.c.notifier, outbox.c.target).where(*_due(now)).distinct()
+        async with self._reading() as conn:
+            return {(r.notifier, r.target) for r in await conn.execute(query)}
+
+    async def claim_targets(
+        self, targets: Iterable[leases.Target], owner: str, now: datetime, lease: timedelta
+    ) -> set[leases.Target]:
+        """The targets whose delivery lease `owner` wins (see `leases.py`)."""
+        async with self._writing() as conn:
+            return await leases.claim_targets(conn, targets, owner, now, now + lease, self.sole)
 
     async def claim_deliveries(
         self, now: datetime, owner: str, lease: timedelta, limit: int = 100
@@ -135,19 +133,14 @@ class OutboxRecords(StoreBase):
         due = await self.due_deliveries(now, limit)
         if not due:
             return []
-        async with self._writing() as conn:
-            won = await leases.claim_targets(
-                conn, {(d.notifier, d.target) for d in due}, owner, now, now + lease
-            )
+        won = await self.claim_targets({(d.notifier, d.target) for d in due}, owner, now, lease)
         return await self.due_deliveries(now, limit, only=won) if won else []
 
     async def renew_delivery(
         self, target: leases.Target, owner: str, now: datetime, lease: timedelta
     ) -> bool:
         """Extend `owner`'s lease on `target`; False if it was lost meanwhile."""
-        async with self._writing() as conn:
-            won = await leases.claim_targets(conn, [target], owner, now, now + lease)
-        return bool(won)
+        return bool(await self.claim_targets([target], owner, now, lease))
 
     async def release_deliveries(self, targets: Iterable[leases.Target], owner: str) -> None:
         async with self._writing() as conn:
@@ -187,6 +180,16 @@ class OutboxRecords(StoreBase):
             delivery_id, attempts=attempts, next_attempt_at=at, last_error=error
         )
 
+    async def supersede(self, delivery_ids: Sequence[int]) -> None:
+        """Queued notices replaced by a later one of the same alert to the same target."""
+        if delivery_ids:
+            async with self._writing() as conn:
+                await conn.execute(
+                    outbox.update()
+                    .where(outbox.c.id.in_(delivery_ids), outbox.c.status == OutboxStatus.PENDING)
+                    .values(status=OutboxStatus.SUPERSEDED)
+                )
+
     async def mark_failed(self, delivery_id: int, attempts: int, error: str) -> None:
         await self._update_outbox(
             delivery_id, status=OutboxStatus.FAILED, attempts=attempts, last_error=error
@@ -195,3 +198,19 @@ class OutboxRecords(StoreBase):
     async def _update_outbox(self, delivery_id: int, **values: Any) -> None:
         async with self._writing() as conn:
             await conn.execute(outbox.update().where(outbox.c.id == delivery_id).values(**values))
+
+
+def _due(now: datetime) -> list[sa.ColumnElement[bool]]:
+    """Pending and due, and no earlier row to the same target waiting on a retry (it holds
+    the line: each target's messages go out in order)."""
+    return [
+        outbox.c.status == OutboxStatus.PENDING,
+        outbox.c.next_attempt_at <= now,
+        ~sa.exists().where(
+            _earlier.c.notifier == outbox.c.notifier,
+            _earlier.c.target == outbox.c.target,
+            _earlier.c.status == OutboxStatus.PENDING,
+            _earlier.c.id < outbox.c.id,
+            _earlier.c.next_attempt_at > now,
+        ),
+    ]

@@ -67,6 +67,10 @@ class DatabaseFile:
         private(lock_path)
         self._lock = fd
 
+    @property
+    def locked(self) -> bool:
+        return self._lock is not None
+
     def unlock(self) -> None:
         if self._lock is not None:
             os.close(self._lock)  # closing releases the flock

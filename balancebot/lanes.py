@@ -1,0 +1,135 @@
+"""What a delivery lane (one target's queue, see `delivery.py`) decides on its own: how long a
+send may take, how long to wait before a retry, what of its queue to send, and when it is
+stuck; and the lock that tells other replicas its owner is alive."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from .leader import Leadership
+from .models import Notification
+from .notifiers import Notifier
+from .render import first_notice, human_duration
+from .store import TOLD, Delivery, OutboxStatus, Store, leases
+
+SEND_DEADLINE = 30.0
+"""Seconds a whole send may take with a notifier that has no `timeout` option."""
+MAX_RETRY_DELAY = 3600.0
+"""The longest wait before a retry, whatever a platform's `Retry-After` says."""
+STUCK_AFTER = timedelta(minutes=5)
+"""A target whose oldest notice has waited this long through failed sends is stuck: said
+in `/readyz` and as a self alert on the other targets, until it delivers again."""
+SEEN = (OutboxStatus.DELIVERED, OutboxStatus.SUMMARIZED)
+
+
+@dataclass
+class Lane:
+    """One target being sent to: its task, and the send in hand (for a stop to name)."""
+
+    target: leases.Target
+    task: asyncio.Task[int] | None = None
+    sending: Delivery | None = None
+    since: float = 0.0  # time.monotonic() when the send in hand began
+
+
+def where(notifier: str, target: str) -> str:
+    return f"{notifier}:{target}" if target else notifier
+
+
+def send_deadline(notifier: Notifier) -> float:
+    """The notifier's `timeout` bounds its whole send (connect, request and answer), not
+    each read: a receiver dripping a byte at a time cannot hold a lane for longer."""
+    timeout = getattr(notifier.options, "timeout", None)
+    if isinstance(timeout, timedelta) and timeout > timedelta(0):
+        return timeout.total_seconds()
+    return SEND_DEADLINE
+
+
+def retry_delay(retry_after: object, backoff: float) -> float:
+    """Seconds until the retry: the platform's word when it is a usable number, else the
+    backoff; never below 0 nor above an hour (a time the clock cannot hold never comes)."""
+    wait = backoff
+    if isinstance(retry_after, int | float) and math.isfinite(retry_after):
+        wait = float(retry_after)
+    return min(max(wait, 0.0), MAX_RETRY_DELAY)
+
+
+def alert_of(notification: Notification) -> tuple[str, str, str, datetime] | None:
+    """An alert's notices share this (one firing period of one alert); others have none."""
+    if notification.kind not in TOLD:
+        return None
+    n = notification
+    return (n.account, n.rule, n.subject, n.started_at)
+
+
+def collapse(rows: list[Delivery]) -> tuple[list[Delivery], list[Delivery]]:
+    """One target's queue: of several notices of one alert (a firing and the repeats that
+    queued behind it while the target was down) only the latest is sent, in its place;
+    resolved notices and others all stay. Returns (to send, replaced)."""
+    latest = {alert_of(row.notification): row.id for row in rows}
+    keep: list[Delivery] = []
+    replaced: list[Delivery] = []
+    for row in rows:
+        alert = alert_of(row.notification)
+        (replaced if alert is not None and latest[alert] != row.id else keep).append(row)
+    return keep, replaced
+
+
+async def told_first(store: Store, row: Delivery) -> Delivery:
+    """`row`, or a "(still)" notice as a first one when this target never saw the alert
+    fire in this period (its notices were muted, or replaced in the queue)."""
+    first = first_notice(row.notification)
+    if first is row.notification:
+        return row
+    n = row.notification
+    seen = await store.alert_rows(n.account, n.rule, n.started_at)
+    if any(
+        (r.notifier, r.target) == (row.notifier, row.target)
+        and r.notification.subject == n.subject
+        and r.status in SEEN
+        for r in seen
+    ):
+        return row
+    return dataclasses.replace(row, notification=first)
+
+
+def stuck_problem(row: Delivery, target: str, now: datetime, error: str) -> str | None:
+    """What `/readyz` says of a target whose notice has waited too long, or None."""
+    waited = now - row.notification.at
+    if waited < STUCK_AFTER:
+        return None
+    return (
+        f"delivery to {target} is stuck: a notice has waited {human_duration(waited)} "
+        f"(last error: {error})"
+    )
+
+
+class Liveness(Leadership):
+    """PostgreSQL: the session lock named after this dispatcher's lease owner, held on a
+    connection of its own while the process lives. The server frees it the moment the
+    process dies (or, cut off, within seconds): other replicas then take over its targets
+    at once instead of waiting out its leases."""
+
+    role = "delivery liveness"
+    won = "other replicas can see this one is alive"
+    lost = "the liveness lock was lost; this replica's delivery targets may be taken over"
+
+    def __init__(self, url: str, owner: str) -> None:
+        super().__init__(url, key=leases.liveness_key(owner))
+        self._stop: asyncio.Event | None = None
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self._stop = stop
+        await super().run(stop)
+
+    async def _step_down(self) -> None:
+        if self.is_leader and self._stop is not None and self._stop.is_set():
+            self.is_leader = False  # let go on purpose, at a stop: nothing to warn about
+            self.elected.clear()
+            await self._notify(False)
+            return
+        await super()._step_down()
