@@ -26,8 +26,10 @@ from .lanes import (
     Lane,
     Liveness,
     collapse,
+    first_of,
     retry_delay,
     send_deadline,
+    stop_lanes,
     stuck_problem,
     told_first,
     where,
@@ -123,7 +125,7 @@ class Dispatcher:
             await self._loop(stop)
         finally:
             self._stopping = True
-            await self._stop_lanes()
+            await stop_lanes(list(self.lanes.values()), STOP_GRACE, PROBE_TIMEOUT + 1)
             alive.set()
             for task in (telling, holding):
                 if task is not None:
@@ -157,7 +159,7 @@ class Dispatcher:
             timeout = None if due is None else max(0.0, (due - self._clock.now()).total_seconds())
             if timeout == 0.0:  # due rows a lane (which wakes us when done) or a replica holds
                 timeout = LEASE_POLL_SECONDS
-            await _first(timeout, self._wake, stop)
+            await first_of(timeout, self._wake, stop)
 
     def _rested(self) -> list[datetime]:
         """When the resting lanes may start again, on the clock the loop's moments use."""
@@ -175,7 +177,7 @@ class Dispatcher:
                 due = self._clock.now() + timedelta(seconds=30)
             self.wake()  # the store may be back: the loop need not wait out its backoff
             timeout = None if due is None else max(0.0, (due - self._clock.now()).total_seconds())
-            await _first(timeout, self.health.changed, stop)
+            await first_of(timeout, self.health.changed, stop)
 
     async def _liveness_changed(self, held: bool) -> None:
         self.wake()
@@ -372,45 +374,9 @@ class Dispatcher:
         await self._store.mark_retry(delivery.id, attempts, now + timedelta(seconds=delay), message)
         return False
 
-    async def _stop_lanes(self) -> None:
-        """Lanes finish the send in hand within `STOP_GRACE`; the rest is abandoned (it
-        stays queued, and goes out after a restart or from another replica), and said so."""
-        lanes = [lane for lane in self.lanes.values() if lane.task is not None]
-        tasks = {lane.task for lane in lanes if lane.task is not None}
-        if not tasks:
-            return
-        _, pending = await asyncio.wait(tasks, timeout=STOP_GRACE)
-        for lane in lanes:
-            if lane.task not in pending:
-                continue
-            sending = lane.sending
-            if sending is not None:
-                log.warning(
-                    "stopping: abandoned the send to %s after %.1f s without a complete "
-                    "answer; it stays queued and goes out after the restart (twice, if the "
-                    "receiver did get it)",
-                    where(*lane.target),
-                    time.monotonic() - lane.since,
-                )
-            else:
-                log.warning("stopping: abandoned delivery to %s (the store is slow)", lane.target)
-            lane.task.cancel()
-        if pending:
-            await asyncio.wait(pending, timeout=PROBE_TIMEOUT + 1)
-
     def _count(self, delivery: Delivery, outcome: str) -> None:
         if self._metrics is not None:
             self._metrics.observe_delivery(delivery.notifier, outcome)
-
-
-async def _first(seconds: float | None, *events: asyncio.Event) -> None:
-    """Until one of `events` is set, or `seconds` pass (None: no limit)."""
-    waits = [asyncio.ensure_future(event.wait()) for event in events]
-    try:
-        await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waits:
-            waiter.cancel()
 
 
 async def close_all(notifiers: Mapping[str, Notifier]) -> None:

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import math
+import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -15,6 +16,8 @@ from .models import Notification
 from .notifiers import Notifier
 from .render import first_notice, human_duration
 from .store import TOLD, Delivery, OutboxStatus, Store, leases
+
+log = logging.getLogger(__name__)
 
 SEND_DEADLINE = 30.0
 """Seconds a whole send may take with a notifier that has no `timeout` option."""
@@ -50,12 +53,12 @@ def send_deadline(notifier: Notifier) -> float:
 
 
 def retry_delay(retry_after: object, backoff: float) -> float:
-    """Seconds until the retry: the platform's word when it is a usable number, else the
-    backoff; never below 0 nor above an hour (a time the clock cannot hold never comes)."""
-    wait = backoff
-    if isinstance(retry_after, int | float) and math.isfinite(retry_after):
-        wait = float(retry_after)
-    return min(max(wait, 0.0), MAX_RETRY_DELAY)
+    """Seconds until the retry: the platform's word when it is a number, else the backoff;
+    never below 0 nor above an hour (a time the clock cannot hold never comes)."""
+    wait: float | int = backoff
+    if isinstance(retry_after, int | float) and retry_after == retry_after:  # not NaN
+        wait = retry_after
+    return float(min(max(wait, 0.0), MAX_RETRY_DELAY))
 
 
 def alert_of(notification: Notification) -> tuple[str, str, str, datetime] | None:
@@ -106,6 +109,43 @@ def stuck_problem(row: Delivery, target: str, now: datetime, error: str) -> str 
         f"delivery to {target} is stuck: a notice has waited {human_duration(waited)} "
         f"(last error: {error})"
     )
+
+
+async def stop_lanes(lanes: list[Lane], grace: float, cancelled: float) -> None:
+    """Lanes finish the send in hand within `grace` seconds; the rest is abandoned (it
+    stays queued, and goes out after a restart or from another replica), and said so."""
+    tasks = {lane.task for lane in lanes if lane.task is not None}
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(tasks, timeout=grace)
+    for lane in lanes:
+        if lane.task is None or lane.task not in pending:
+            continue
+        if lane.sending is not None:
+            log.warning(
+                "stopping: abandoned the send to %s after %.1f s without a complete answer; "
+                "it stays queued and goes out after the restart (twice, if the receiver did "
+                "get it)",
+                where(*lane.target),
+                time.monotonic() - lane.since,
+            )
+        else:
+            log.warning(
+                "stopping: abandoned delivery to %s (the store is slow)", where(*lane.target)
+            )
+        lane.task.cancel()
+    if pending:
+        await asyncio.wait(pending, timeout=cancelled)
+
+
+async def first_of(seconds: float | None, *events: asyncio.Event) -> None:
+    """Until one of `events` is set, or `seconds` pass (None: no limit)."""
+    waits = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waits:
+            waiter.cancel()
 
 
 class Liveness(Leadership):

@@ -20,6 +20,14 @@ from balancebot.testing.deepseek import DeepSeekSimulator
 
 from .conftest import API_KEY
 
+LOW_RULE: dict[str, Any] = {
+    "name": "low",
+    "type": "threshold",
+    "repeat_interval": "1h",
+    "thresholds": {"CNY": {"warning_below": "20", "critical_below": "10"}},
+}
+"""Warning below 20 CNY, critical below 10, repeated hourly."""
+
 
 def one_account(
     make_config: Callable[..., Config], simulator: DeepSeekSimulator, notifier: dict[str, Any]

@@ -31,7 +31,7 @@ async def start_daemon(
 ) -> asyncio.subprocess.Process:
     """`balancebot run` as a process, returned once it says it is running (and has logged
     a line containing each of `until`); its stderr is drained in the background from then
-    on so the pipe never fills. Stdout is discarded."""
+    on so the pipe never fills (`rest_of_stderr` gives it). Stdout is discarded."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -49,5 +49,14 @@ async def start_daemon(
         line = await asyncio.wait_for(process.stderr.readline(), 30)
         assert line, f"the daemon exited before it logged {waiting}"
         waiting -= {w for w in waiting if w in line}
-    asyncio.get_running_loop().create_task(process.stderr.read())
+    _DRAINED[process.pid] = asyncio.get_running_loop().create_task(process.stderr.read())
     return process
+
+
+_DRAINED: dict[int, asyncio.Task[bytes]] = {}
+
+
+async def rest_of_stderr(process: asyncio.subprocess.Process) -> str:
+    """What a process `start_daemon` started wrote to stderr after it was running, once
+    it has exited."""
+    return (await _DRAINED.pop(process.pid)).decode(errors="replace")

@@ -8,12 +8,18 @@ It answers as the real services do:
 - ntfy: `POST /` with a JSON body naming the `topic` (ntfy's "publish as JSON"); with
   `ntfy_users` set, HTTP basic auth is required, refused as ntfy does (401, code 40101).
 - Apprise API (v1): `POST /notify/<key>`, a form with `title`, `body`, `type`.
-`faults` are answered first, one per request, whatever the route.
+`faults` are answered first, one per request, whatever the route. Hostile receivers for the
+delivery engine's tests: `stalls` requests (the next ones) are answered 200 with a body
+dripped one byte every `drip` seconds, forever; `gate`, when set, holds every request until
+it is set. `stalled` is set once a stalled request is being dripped, `held` once a request
+waits at the gate, `delivered` once a request is recorded.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import json
 from collections import deque
 from dataclasses import dataclass, field
@@ -50,6 +56,13 @@ class Receiver(LoopbackServer):
         self.requests = 0
         self.gotify_tokens: set[str] = set()
         self.ntfy_users: dict[str, str] = {}
+        self.stalls = 0
+        self.drip = 5.0
+        self.stalled = asyncio.Event()
+        self.gate: asyncio.Event | None = None
+        self.waiting = 0  # requests held at the gate now
+        self.held = asyncio.Event()
+        self.delivered = asyncio.Event()
         self.app.router.add_route("*", "/hook/{name}", self._hook)
         self.app.router.add_post("/message", self._gotify)
         self.app.router.add_post("/", self._ntfy)
@@ -62,25 +75,50 @@ class Receiver(LoopbackServer):
     def on(self, route: str) -> list[Received]:
         return [r for r in self.received if r.route == route]
 
-    async def _take(self, route: str, request: web.Request) -> web.Response | None:
+    async def _take(
+        self, route: str, request: web.Request
+    ) -> web.Response | web.StreamResponse | None:
         self.requests += 1
+        if self.stalls:
+            self.stalls -= 1
+            return await self._stall(request)
+        if self.gate is not None:
+            self.waiting += 1
+            self.held.set()
+            try:
+                await self.gate.wait()
+            finally:
+                self.waiting -= 1
         if self.faults:
             fault = self.faults.popleft()
             return web.Response(status=fault.status, headers=fault.headers, text=fault.body)
         body = await request.read()
         self.received.append(Received(route, request.method, dict(request.headers), body))
+        self.delivered.set()
         return None
 
-    async def _hook(self, request: web.Request) -> web.Response:
+    async def _stall(self, request: web.Request) -> web.StreamResponse:
+        """200, then a byte every `drip` seconds until the client goes away."""
+        await request.read()
+        response = web.StreamResponse(status=200, headers={"Content-Type": "text/plain"})
+        await response.prepare(request)
+        self.stalled.set()
+        with contextlib.suppress(ConnectionError):
+            while True:
+                await response.write(b".")
+                await asyncio.sleep(self.drip)
+        return response
+
+    async def _hook(self, request: web.Request) -> web.StreamResponse:
         return await self._take(f"hook/{request.match_info['name']}", request) or web.Response(
             text="ok"
         )
 
-    async def _apprise_api(self, request: web.Request) -> web.Response:
+    async def _apprise_api(self, request: web.Request) -> web.StreamResponse:
         answer = await self._take(f"apprise-api/{request.match_info['key']}", request)
         return answer or web.json_response({"success": True})
 
-    async def _gotify(self, request: web.Request) -> web.Response:
+    async def _gotify(self, request: web.Request) -> web.StreamResponse:
         if request.headers.get("X-Gotify-Key") not in self.gotify_tokens:
             self.requests += 1
             return web.json_response(
@@ -101,7 +139,7 @@ class Receiver(LoopbackServer):
             return web.json_response({"error": "Bad Request", "errorCode": 400}, status=400)
         return web.json_response({"id": len(self.received), **message})
 
-    async def _ntfy(self, request: web.Request) -> web.Response:
+    async def _ntfy(self, request: web.Request) -> web.StreamResponse:
         if self.ntfy_users and not self._ntfy_authorized(request.headers.get("Authorization")):
             self.requests += 1
             return web.json_response(
