@@ -62,6 +62,9 @@ LEASE_POLL_SECONDS = 1.0
 LANE_BATCH = 100
 STOP_GRACE = 3.0
 """Seconds SIGTERM gives sends in flight to finish before abandoning them (they stay queued)."""
+RELEASE_TIMEOUT = 2.0
+"""Seconds a lane waits for the store to take its lease back (else it runs out, or its owner
+is known dead): a stop is bounded whatever the store does."""
 
 
 class Dispatcher:
@@ -125,12 +128,14 @@ class Dispatcher:
             await self._loop(stop)
         finally:
             self._stopping = True
-            await stop_lanes(list(self.lanes.values()), STOP_GRACE, PROBE_TIMEOUT + 1)
+            await stop_lanes(list(self.lanes.values()), STOP_GRACE, RELEASE_TIMEOUT + 0.5)
+            telling.cancel()  # it had the lanes' grace to finish a self alert in hand
             alive.set()
-            for task in (telling, holding):
-                if task is not None:
-                    with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-                        await asyncio.wait_for(task, PROBE_TIMEOUT)
+            with contextlib.suppress(asyncio.CancelledError):
+                await telling
+            if holding is not None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(holding, PROBE_TIMEOUT)
 
     async def _loop(self, stop: asyncio.Event) -> None:
         store_failures = 0
@@ -250,7 +255,7 @@ class Dispatcher:
         finally:
             lane.sending = None
             with contextlib.suppress(Exception):  # else it runs out, or its owner is known dead
-                async with asyncio.timeout(PROBE_TIMEOUT):
+                async with asyncio.timeout(RELEASE_TIMEOUT):
                     await self._store.release_deliveries([lane.target], self.owner)
             if self.lanes.get(lane.target) is lane:
                 del self.lanes[lane.target]
