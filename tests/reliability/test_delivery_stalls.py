@@ -17,7 +17,6 @@ from balancebot.testing.deepseek import DeepSeekSimulator
 from balancebot.testing.processes import rest_of_stderr, start_daemon
 from balancebot.testing.receiver import Receiver
 
-
 KEY = "sk-stalls-0123456789"
 
 
