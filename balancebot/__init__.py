@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from .models import Severity as Severity
     from .models import TransitionKind as TransitionKind
     from .notifiers import Notifier as Notifier
+    from .providers.contract import Bill as Bill
     from .providers.contract import HttpRequest as HttpRequest
     from .providers.contract import HttpResponse as HttpResponse
     from .providers.contract import NoOptions as NoOptions
@@ -66,6 +67,7 @@ _WHERE: dict[str, str] = {
     "HttpRequest": "providers.contract",
     "HttpResponse": "providers.contract",
     "NoOptions": "providers.contract",
+    "Bill": "providers.contract",
     "AccountConfig": "config",
     "base_url": "providers.contract",
     "bearer": "providers.contract",
@@ -118,6 +120,7 @@ __all__ = [
     "AuthError",
     "BalanceBotError",
     "BalanceSnapshot",
+    "Bill",
     "Caller",
     "CheckError",
     "CheckFailure",

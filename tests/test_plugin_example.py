@@ -109,6 +109,7 @@ async def test_providers_lists_the_plugin(plugin_path: str) -> None:
     assert "key:     Acme API key (X-Acme-Key)" in block
     assert "options: org_id (required), region='eu', project=None" in block
     assert "from:    balancebot-example-plugin 1.0.0" in block
+    assert "balance: not declared by the provider" in block  # written before `bills` existed
     assert "deepseek  (DeepSeek)" in out  # the built-in ones are still there
 
 

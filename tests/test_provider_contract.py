@@ -42,25 +42,58 @@ def test_options_are_validated_by_the_providers_struct(make_config: Callable[...
     ]
 
 
+BUILT_IN = (
+    "deepseek",
+    "moonshot",
+    "siliconflow",
+    "openrouter",
+    "stepfun",
+    "novita",
+    "one-api",
+    "new-api",
+    "json",
+    "venice",
+    "fal",
+    "xai",
+)
+
+
 def test_every_built_in_provider_is_listed_with_what_it_needs() -> None:
     table = providers_table()
-    for name in (
-        "deepseek",
-        "moonshot",
-        "siliconflow",
-        "openrouter",
-        "stepfun",
-        "novita",
-        "one-api",
-        "new-api",
-        "json",
-        "venice",
-        "fal",
-        "xai",
-    ):
+    for name in BUILT_IN:
         assert f"\n{name}  (" in f"\n{table}"
     assert "management key" in table and "https://api.moonshot.ai" in table
     assert "url (required)" in table
+
+
+def test_every_built_in_provider_says_what_it_can_tell() -> None:
+    """Each declares its bills with values the contract's `Literal`s allow, one per mode
+    where modes read different bills, and `balancebot providers` prints them in words."""
+    from typing import get_args
+
+    from balancebot.cli.providers import AVAILABILITY, KEYS, KINDS
+    from balancebot.plugins import BUILT_IN_PROVIDERS, provider_class
+    from balancebot.providers.contract import Availability, BalanceKind, Bill, KeyScope
+
+    assert set(KINDS) == set(get_args(BalanceKind)) and set(KEYS) == set(get_args(KeyScope))
+    assert set(AVAILABILITY) == set(get_args(Availability))
+    table = "\n\n" + providers_table()
+    for name in BUILT_IN_PROVIDERS:
+        cls = provider_class(name)
+        assert cls.bills and all(isinstance(bill, Bill) for bill in cls.bills), name
+        block = table.split(f"\n\n{name}  (", 1)[1].split("\n\n")[0]
+        for bill in cls.bills:
+            assert bill.kind in KINDS and bill.key in KEYS and bill.units, name
+            assert f"{KINDS[bill.kind]} in {bill.units}" in block, name
+            needs = f"needs:   {KEYS[bill.key]}; availability {AVAILABILITY[bill.availability]}"
+            assert needs in block, name
+        modes = [bill.when for bill in cls.bills]
+        assert len(set(modes)) == len(modes), name
+    block = table.split("\n\nopenrouter  (", 1)[1].split("\n\n")[0]
+    assert "balance: (mode = key) what is left of a key's spending limit in USD" in block
+    assert "balance: (mode = credits) credits in USD\n  needs:   management key;" in block
+    deepseek = table.split("\n\ndeepseek  (", 1)[1]
+    assert "needs:   inference key; availability reported by the API" in deepseek
 
 
 @pytest.mark.slow

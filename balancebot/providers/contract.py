@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from msgspec import Struct
 
@@ -37,6 +37,33 @@ class NoOptions(Struct, frozen=True, forbid_unknown_fields=True):
 
 
 OptionsT = TypeVar("OptionsT", bound=Struct)
+
+BalanceKind = Literal["prepaid", "spending limit", "credits", "points", "quota", "configured"]
+"""What a provider's "balance" is (a WARNING at 50 means something else at each): a
+prepaid balance, what is left of a key's spending limit, credits, points, a relay's
+quota, or whatever a configured path reads."""
+
+KeyScope = Literal["inference", "admin", "management", "access token", "cloud", "configured"]
+"""Which key its balance endpoint takes (an inference key is the usual mistake where it
+does not): the inference key, an admin or management key, an account's access token, a
+cloud access key pair, or whatever the configuration places."""
+
+Availability = Literal["reported", "from balance", "configured"]
+"""Where `is_available` comes from: the API's own word, balancebot's reading of the
+balance (> 0, or what the provider documents as blocking calls), or the configuration."""
+
+
+@dataclass(frozen=True, slots=True)
+class Bill:
+    """One bill a provider can watch, shown by `balancebot providers`. A provider with
+    modes that read different bills declares one per mode (`when="mode = credits"`)."""
+
+    kind: BalanceKind
+    key: KeyScope
+    units: str
+    """Its currencies or unit, and where they come from: "CNY on .cn, USD on .ai"."""
+    availability: Availability = "from balance"
+    when: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +113,9 @@ class Provider(ABC, Generic[OptionsT]):
     needs_key: ClassVar[str] = ""
     """For an endpoint only an admin or management key may call: what a 401/403 says
     after the upstream's words ("the balance needs a fal admin key (where to get one)")."""
+    bills: ClassVar[tuple[Bill, ...]] = ()
+    """What it can tell (`Bill`); empty, as in a plugin written before this existed, is
+    listed as "not declared"."""
 
     @abstractmethod
     def requests(self, account: AccountConfig, options: OptionsT) -> Sequence[HttpRequest]: ...

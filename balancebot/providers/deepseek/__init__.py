@@ -9,7 +9,7 @@ from typing import Any
 from ...config import AccountConfig
 from ...errors import MalformedResponse
 from ...models import BalanceSnapshot, Currency, CurrencyBalance, currency
-from ..contract import HttpRequest, HttpResponse, NoOptions, Provider, base_url, bearer_get
+from ..contract import Bill, HttpRequest, HttpResponse, NoOptions, Provider, base_url, bearer_get
 from ..strict import amount, boolean, load_json
 
 _AMOUNT_FIELDS = ("total_balance", "granted_balance", "topped_up_balance")
@@ -18,6 +18,7 @@ _AMOUNT_FIELDS = ("total_balance", "granted_balance", "topped_up_balance")
 class DeepSeekProvider(Provider[NoOptions]):
     display_name = "DeepSeek"
     Options = NoOptions
+    bills = (Bill("prepaid", "inference", "each entry's currency (CNY, USD)", "reported"),)
     default_hosts = ("https://api.deepseek.com",)
 
     def requests(self, account: AccountConfig, options: NoOptions) -> list[HttpRequest]:

@@ -14,13 +14,7 @@ from decimal import Decimal
 from ...config import AccountConfig
 from ...errors import MalformedResponse
 from ...models import BalanceSnapshot, CurrencyBalance, currency
-from ..contract import (
-    HttpRequest,
-    HttpResponse,
-    NoOptions,
-    Provider,
-    base_url,
-)
+from ..contract import Bill, HttpRequest, HttpResponse, NoOptions, Provider, base_url
 from ..strict import amount, load_json, obj
 
 PATH = "/v1/account/billing?expand=credits"
@@ -30,6 +24,7 @@ ADMIN_KEY = "the balance needs a fal admin key (fal.ai/dashboard/keys, scope ADM
 class FalProvider(Provider[NoOptions]):
     display_name = "fal"
     Options = NoOptions
+    bills = (Bill("credits", "admin", "the answer's currency (USD)"),)
     key_kind = "admin API key (an API-scope key is refused)"
     needs_key = ADMIN_KEY
     default_hosts = ("https://api.fal.ai",)

@@ -30,7 +30,7 @@ from ...config import AccountConfig, HeaderValue, HttpUrl
 from ...errors import MalformedResponse, RequestRejected
 from ...models import CURRENCY_PATTERN, BalanceSnapshot, CurrencyBalance, currency
 from ...redact import secrets_in
-from ..contract import HttpRequest, HttpResponse, Provider, business_error, error_message
+from ..contract import Bill, HttpRequest, HttpResponse, Provider, business_error, error_message
 from ..strict import amount, boolean, load_json
 
 _AUTH_HEADERS = {"bearer": "Authorization", "x-api-key": "x-api-key"}
@@ -110,6 +110,7 @@ def _search(expression: str, data: Any, name: str) -> Any:
 class JsonProvider(Provider[JsonOptions]):
     display_name = "JSON endpoint"
     Options = JsonOptions
+    bills = (Bill("configured", "configured", "the configured currency", "configured"),)
     key_kind = "whatever the endpoint takes (auth: bearer, header, x-api-key or none)"
 
     def secrets(self, options: JsonOptions) -> set[str]:

@@ -15,7 +15,15 @@ from msgspec import Struct
 
 from ...config import AccountConfig
 from ...models import BalanceSnapshot, CurrencyBalance
-from ..contract import HttpRequest, HttpResponse, Provider, base_url, bearer_get, business_error
+from ..contract import (
+    Bill,
+    HttpRequest,
+    HttpResponse,
+    Provider,
+    base_url,
+    bearer_get,
+    business_error,
+)
 from ..strict import amount, load_json, obj
 
 HOSTS = {"cn": ("https://api.moonshot.cn", "CNY"), "ai": ("https://api.moonshot.ai", "USD")}
@@ -28,6 +36,7 @@ class MoonshotOptions(Struct, frozen=True, forbid_unknown_fields=True):
 class MoonshotProvider(Provider[MoonshotOptions]):
     display_name = "Moonshot"
     Options = MoonshotOptions
+    bills = (Bill("prepaid", "inference", "CNY on .cn, USD on .ai"),)
     default_hosts = (HOSTS["cn"][0], HOSTS["ai"][0])
 
     def requests(self, account: AccountConfig, options: MoonshotOptions) -> list[HttpRequest]:

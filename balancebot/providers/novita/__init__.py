@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from ...config import AccountConfig
 from ...models import BalanceSnapshot, CurrencyBalance
-from ..contract import HttpRequest, HttpResponse, NoOptions, Provider, base_url, bearer_get
+from ..contract import Bill, HttpRequest, HttpResponse, NoOptions, Provider, base_url, bearer_get
 from ..strict import amount, load_json, obj
 
 UNITS_PER_USD = 4  # powers of ten: amounts are in 1/10,000 USD
@@ -20,6 +20,7 @@ UNITS_PER_USD = 4  # powers of ten: amounts are in 1/10,000 USD
 class NovitaProvider(Provider[NoOptions]):
     display_name = "Novita"
     Options = NoOptions
+    bills = (Bill("prepaid", "inference", "USD (read in 1/10,000 USD)"),)
     default_hosts = ("https://api.novita.ai",)
 
     def requests(self, account: AccountConfig, options: NoOptions) -> list[HttpRequest]:

@@ -18,6 +18,7 @@ from ...config import AccountConfig
 from ...errors import CheckError
 from ...models import BalanceSnapshot, CurrencyBalance
 from ..contract import (
+    Bill,
     HttpRequest,
     HttpResponse,
     Provider,
@@ -38,6 +39,10 @@ class OpenRouterOptions(Struct, frozen=True, forbid_unknown_fields=True):
 class OpenRouterProvider(Provider[OpenRouterOptions]):
     display_name = "OpenRouter"
     Options = OpenRouterOptions
+    bills = (
+        Bill("spending limit", "inference", "USD", when="mode = key"),
+        Bill("credits", "management", "USD", when="mode = credits"),
+    )
     key_kind = "API key (mode key) or management key (mode credits)"
     default_hosts = ("https://openrouter.ai",)
 

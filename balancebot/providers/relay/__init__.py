@@ -22,6 +22,7 @@ from ...config import AccountConfig
 from ...errors import CheckError, RequestRejected
 from ...models import BalanceSnapshot, CurrencyBalance
 from ..contract import (
+    Bill,
     HttpRequest,
     HttpResponse,
     NoOptions,
@@ -90,6 +91,7 @@ def _token_quota(responses: Sequence[HttpResponse]) -> CurrencyBalance | None:
 class OneApiProvider(Provider[NoOptions]):
     display_name = "one-api relay"
     Options = NoOptions
+    bills = (Bill("quota", "inference", "USD"),)
     key_kind = "the relay site's sk- token"
     default_hosts = ()  # base_url: the relay site
 
@@ -113,9 +115,16 @@ class NewApiOptions(Struct, frozen=True, forbid_unknown_fields=True):
     user_id: Annotated[int, Meta(gt=0)] | None = None
 
 
+_SITE_UNIT = "the site's display unit (USD or CNY, from /api/status)"
+
+
 class NewApiProvider(Provider[NewApiOptions]):
     display_name = "new-api relay"
     Options = NewApiOptions
+    bills = (
+        Bill("quota", "inference", _SITE_UNIT, when="mode = token"),
+        Bill("quota", "access token", _SITE_UNIT, when="mode = account"),
+    )
     key_kind = "the site's sk- token (mode token) or the user's access token (mode account)"
     default_hosts = ()  # base_url: the relay site
 

@@ -15,7 +15,15 @@ from msgspec import Struct
 from ...config import AccountConfig
 from ...errors import MalformedResponse
 from ...models import BalanceSnapshot, CurrencyBalance
-from ..contract import HttpRequest, HttpResponse, Provider, base_url, bearer_get, business_error
+from ..contract import (
+    Bill,
+    HttpRequest,
+    HttpResponse,
+    Provider,
+    base_url,
+    bearer_get,
+    business_error,
+)
 from ..strict import amount, load_json, obj
 
 HOSTS = {
@@ -32,6 +40,7 @@ class SiliconFlowOptions(Struct, frozen=True, forbid_unknown_fields=True):
 class SiliconFlowProvider(Provider[SiliconFlowOptions]):
     display_name = "SiliconFlow"
     Options = SiliconFlowOptions
+    bills = (Bill("prepaid", "inference", "CNY on .cn, USD on .com"),)
     default_hosts = (HOSTS["cn"][0], HOSTS["com"][0])
 
     def requests(self, account: AccountConfig, options: SiliconFlowOptions) -> list[HttpRequest]:

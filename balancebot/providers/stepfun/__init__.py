@@ -14,7 +14,7 @@ from msgspec import Struct
 from ...config import AccountConfig
 from ...errors import MalformedResponse
 from ...models import BalanceSnapshot, CurrencyBalance
-from ..contract import HttpRequest, HttpResponse, Provider, base_url, bearer_get
+from ..contract import Bill, HttpRequest, HttpResponse, Provider, base_url, bearer_get
 from ..strict import amount, load_json, obj
 
 HOSTS = {"com": ("https://api.stepfun.com", "CNY"), "ai": ("https://api.stepfun.ai", "USD")}
@@ -27,6 +27,7 @@ class StepFunOptions(Struct, frozen=True, forbid_unknown_fields=True):
 class StepFunProvider(Provider[StepFunOptions]):
     display_name = "StepFun"
     Options = StepFunOptions
+    bills = (Bill("prepaid", "inference", "CNY on .com, USD on .ai"),)
     default_hosts = (HOSTS["com"][0], HOSTS["ai"][0])
 
     def requests(self, account: AccountConfig, options: StepFunOptions) -> list[HttpRequest]:

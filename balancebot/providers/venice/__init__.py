@@ -13,14 +13,7 @@ from decimal import Decimal
 
 from ...config import AccountConfig
 from ...models import BalanceSnapshot, CurrencyBalance
-from ..contract import (
-    HttpRequest,
-    HttpResponse,
-    NoOptions,
-    Provider,
-    base_url,
-    bearer_get,
-)
+from ..contract import Bill, HttpRequest, HttpResponse, NoOptions, Provider, base_url, bearer_get
 from ..strict import amount, boolean, load_json, obj
 
 PATH = "/api/v1/billing/balance"
@@ -30,6 +23,7 @@ ADMIN_KEY = "the balance needs a Venice admin key (venice.ai/settings/api, type 
 class VeniceProvider(Provider[NoOptions]):
     display_name = "Venice"
     Options = NoOptions
+    bills = (Bill("prepaid", "admin", "USD", "reported"),)
     key_kind = "admin API key (an inference key is refused)"
     needs_key = ADMIN_KEY
     default_hosts = ("https://api.venice.ai",)

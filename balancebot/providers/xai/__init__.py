@@ -21,7 +21,15 @@ from msgspec import Meta, Struct
 from ...config import AccountConfig
 from ...errors import CheckError, MalformedResponse, RequestRejected
 from ...models import BalanceSnapshot, CurrencyBalance
-from ..contract import HttpRequest, HttpResponse, Provider, base_url, bearer_get, error_message
+from ..contract import (
+    Bill,
+    HttpRequest,
+    HttpResponse,
+    Provider,
+    base_url,
+    bearer_get,
+    error_message,
+)
 from ..strict import load_json, obj, text
 
 _CENTS = re.compile(r"-?[0-9]{1,17}")
@@ -39,6 +47,7 @@ class XaiOptions(Struct, frozen=True, forbid_unknown_fields=True):
 class XaiProvider(Provider[XaiOptions]):
     display_name = "xAI"
     Options = XaiOptions
+    bills = (Bill("prepaid", "management", "USD (read in cents)"),)
     key_kind = "management key (an inference key is refused)"
     needs_key = MANAGEMENT_KEY
     default_hosts = ("https://management-api.x.ai",)
