@@ -83,8 +83,8 @@ def collapse(rows: list[Delivery]) -> tuple[list[Delivery], list[Delivery]]:
 
 
 async def told_first(store: Store, row: Delivery) -> Delivery:
-    """`row`, or a "(still)" notice as a first one when this target never saw the alert
-    fire in this period (its notices were muted, or replaced in the queue)."""
+    """`row`, or a "(still)" or "(escalated)" notice as a first one when this target never
+    saw the alert fire in this period (its notices were muted, or replaced in the queue)."""
     first = first_notice(row.notification)
     if first is row.notification:
         return row

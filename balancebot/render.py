@@ -44,17 +44,18 @@ def headline_label(transition: Transition) -> str:
 
 
 def first_notice(notification: Notification) -> Notification:
-    """A "(still)" notice rewritten as the first one its reader gets (who never saw the
-    alert fire: it was muted, or replaced in the queue): the plain severity, and the
-    "Since:" line it keeps says how long it has been going on."""
+    """A "(still)" or "(escalated)" notice rewritten as the first one its reader gets (who
+    never saw the alert fire: it was muted, or replaced in the queue): the plain severity,
+    and the "Since:" line it keeps says how long it has been going on."""
     severity = severity_name(notification.severity)
-    still = _("{severity} (still)").format(severity=severity)
-    if notification.kind not in (TransitionKind.FIRING, TransitionKind.REPEAT):
+    if notification.kind is TransitionKind.RESOLVED or notification.kind is TransitionKind.DIGEST:
         return notification
-    if not notification.headline.startswith(f"{still}:"):
-        return notification
-    headline = severity + notification.headline[len(still) :]
-    return dataclasses.replace(notification, kind=TransitionKind.FIRING, headline=headline)
+    for label in (_("{severity} (still)"), _("{severity} (escalated)")):
+        said = label.format(severity=severity)
+        if notification.headline.startswith(f"{said}:"):
+            headline = severity + notification.headline[len(said) :]
+            return dataclasses.replace(notification, kind=TransitionKind.FIRING, headline=headline)
+    return notification
 
 
 def notification_for(

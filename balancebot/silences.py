@@ -57,7 +57,9 @@ async def release_unmuted(
             )
             if not told:  # never, or only of a lower severity than it has now
                 latest = [row for row in rows if row.status == OutboxStatus.MUTED][-1].notification
-                entries.append(OutboxEntry(notifier, target, first_notice(latest)))
+                if latest.kind is TransitionKind.REPEAT:  # an escalation they may know part of
+                    latest = first_notice(latest)
+                entries.append(OutboxEntry(notifier, target, latest))
     if entries:
         await store.enqueue(entries, now)
         remember(entries)

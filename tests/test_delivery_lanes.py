@@ -18,6 +18,7 @@ from balancebot.daemon import Daemon
 from balancebot.delivery import Dispatcher
 from balancebot.lanes import MAX_RETRY_DELAY, retry_delay
 from balancebot.models import TransitionKind
+from balancebot.silences import release_unmuted
 from balancebot.store import Store
 from balancebot.testing.clock import FakeClock
 from balancebot.testing.deepseek import DeepSeekSimulator
@@ -235,3 +236,31 @@ async def test_a_target_failing_for_minutes_is_a_problem_readyz_shows(world: Wor
     assert "a notice has waited" in problems["delivery:tg:42"].message
     assert await d.dispatcher.deliver_due() == 1
     assert "delivery:tg:42" not in d.store.health.problems()
+
+
+async def test_an_escalation_nobody_saw_begin_reads_as_the_first_notice(world: World) -> None:
+    d, telegram = world.daemon, world.telegram
+    telegram.faults.append(
+        TelegramFault(429, "Too Many Requests: retry after 600", {"retry_after": 600})
+    )
+    await world.low("dev", "15.00")  # warning: its send waits 10 minutes
+    assert await d.dispatcher.deliver_due() == 0
+    world.clock.advance(600)
+    await world.low("dev", "5.00")  # critical, queued behind it
+    assert await d.dispatcher.deliver_due() == 1
+    headline = telegram.sent[0]["text"].splitlines()[0]
+    assert "CRITICAL: dev" in headline and "(escalated)" not in headline
+
+
+async def test_an_unmute_releases_a_muted_repeat_as_a_first_notice(world: World) -> None:
+    """On main the release kept the repeat's "(still)" headline (only its kind changed)."""
+    d, clock = world.daemon, world.clock
+    await d.store.add_silence("dev", None, clock.now() + timedelta(hours=4), "t", clock.now())
+    await world.low("dev")
+    clock.advance(3600)
+    await d.pipeline.check("dev")  # the hourly repeat, muted too
+    await d.store.end_silences("dev", None, clock.now())
+    assert await release_unmuted(d.store, clock.now(), d.pipeline.remember_told) == 1
+    assert await d.dispatcher.deliver_due() == 1
+    headline = world.telegram.sent[0]["text"].splitlines()[0]
+    assert "CRITICAL: dev" in headline and "(still)" not in headline
