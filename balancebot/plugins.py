@@ -39,6 +39,7 @@ BUILT_IN_PROVIDERS = {
     "venice": "balancebot.providers.venice:VeniceProvider",
     "fal": "balancebot.providers.fal:FalProvider",
     "xai": "balancebot.providers.xai:XaiProvider",
+    "tencentcloud": "balancebot.providers.tencentcloud:TencentCloudProvider",
 }
 """balancebot's own providers, as pyproject.toml registers them (a test keeps the two
 equal): found without reading every installed package's entry points, which took a tenth

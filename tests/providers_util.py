@@ -24,17 +24,23 @@ def account(provider: str, base_url: str | None, **options: Any) -> AccountConfi
     return convert({**raw, "options": options}, AccountConfig)
 
 
-async def fetch(provider: Provider[Any], config: AccountConfig) -> BalanceSnapshot:
+async def fetch(
+    provider: Provider[Any], config: AccountConfig, clock: FakeClock | None = None
+) -> BalanceSnapshot:
     async with httpx.AsyncClient(follow_redirects=False) as http:
-        return await Fetcher(provider, http, FakeClock()).fetch(config)
+        return await Fetcher(provider, http, clock or FakeClock()).fetch(config)
 
 
 async def refused(
-    provider: Provider[Any], config: AccountConfig, raised: type[CheckError], says: str
+    provider: Provider[Any],
+    config: AccountConfig,
+    raised: type[CheckError],
+    says: str,
+    clock: FakeClock | None = None,
 ) -> CheckError:
     """The check fails with `raised`, its message says `says`, and no piece of the key is
     in it (the fakes echo the key in some errors)."""
     with pytest.raises(raised, match=says) as caught:
-        await fetch(provider, config)
+        await fetch(provider, config, clock)
     assert scrub(caught.value.message, API_KEY) == caught.value.message, caught.value.message
     return caught.value

@@ -24,6 +24,8 @@ ENV = {
     "FAL_ADMIN_KEY": "fal-id:fal-secret",
     "XAI_MANAGEMENT_KEY": "xai-management-1",
     "RELAY_ACCESS_TOKEN": "relay-access-1",
+    "TENCENTCLOUD_SECRET_KEY": "tencent-secret-1",
+    "TENCENTCLOUD_SECRET_ID": "AKIDtencent1",
 }
 _START = re.compile(r"^# >>> variant: ([\w-]+)(?: \(needs: ([\w, -]+)\))?$")
 
@@ -97,6 +99,9 @@ def test_each_documented_variant_validates(variant: str) -> None:
         assert providers == ["deepseek", "venice", "fal", "xai", "new-api"]
         assert [r.name for r in config.rules][:2] == ["low-usd", "low-balance"]
         assert config.rules[1].accounts == ["prod"]
+    if variant == "clouds":
+        assert [a.provider for a in config.accounts] == ["deepseek", "tencentcloud"]
+        assert config.rules[0].accounts is None  # the CNY rule watches them too
     if variant == "postgres":
         assert config.store.url == "postgresql://balancebot@127.0.0.1:5432/balancebot"
 

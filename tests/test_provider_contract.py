@@ -55,6 +55,7 @@ BUILT_IN = (
     "venice",
     "fal",
     "xai",
+    "tencentcloud",
 )
 
 

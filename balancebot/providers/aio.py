@@ -40,7 +40,8 @@ class Fetcher(Generic[OptionsT]):
         budget = account.timeout.total_seconds()
         try:
             async with asyncio.timeout(budget):  # one deadline for all of the check's requests
-                for request in run.requests:
+                for built in run.requests:
+                    request = run.signed(built)
                     try:
                         response = await self._exchange(request, account)
                     except httpx.TransportError as exc:
@@ -52,7 +53,11 @@ class Fetcher(Generic[OptionsT]):
 
     async def _exchange(self, request: HttpRequest, account: AccountConfig) -> HttpResponse:
         async with self._http.stream(
-            request.method, request.url, headers=request.headers, timeout=timeouts(account)
+            request.method,
+            request.url,
+            headers=request.headers,
+            content=request.body or None,
+            timeout=timeouts(account),
         ) as response:
             body = Body(response.is_success)
             async for chunk in response.aiter_bytes():

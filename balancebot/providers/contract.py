@@ -68,12 +68,14 @@ class Bill:
 
 @dataclass(frozen=True, slots=True)
 class HttpRequest:
-    """One request to make. `secret` is the key inside it, redacted from anything quoted."""
+    """One request to make. `secret` is the key inside it, redacted from anything quoted;
+    `body` is sent as it is (a signed request's hash covers these exact bytes)."""
 
     method: str
     url: str
     headers: Mapping[str, str] = field(default_factory=dict)
     secret: str = ""
+    body: bytes = b""
 
     def __post_init__(self) -> None:
         """A URL or header the wire cannot carry (a line break from `${VAR}`, a non-ASCII
@@ -128,6 +130,14 @@ class Provider(ABC, Generic[OptionsT]):
         responses: Sequence[HttpResponse],
         taken_at: datetime,
     ) -> BalanceSnapshot: ...
+
+    def sign(
+        self, request: HttpRequest, account: AccountConfig, options: OptionsT, now: datetime
+    ) -> HttpRequest:
+        """The request as it goes out, at `now`: the engine's one clock, read right before
+        sending (and again for a retry). A cloud's signature covers its time, so it is
+        added here, not in `requests`; the default sends the request as built."""
+        return request
 
     def secrets(self, options: OptionsT) -> set[str]:
         """What of `options` is masked in every log line, stored failure and alert (the

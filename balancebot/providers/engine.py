@@ -103,6 +103,10 @@ class Run(Generic[OptionsT]):
         self.requests = provider.requests(account, self.options)
         self.responses: list[HttpResponse] = []
 
+    def signed(self, request: HttpRequest) -> HttpRequest:
+        """`request` as the provider sends it now (`Provider.sign`)."""
+        return self.provider.sign(request, self.account, self.options, self.clock.now())
+
     def take(self, request: HttpRequest, response: HttpResponse) -> None:
         error = self.provider.error_for(request, response, self.clock.now())
         if error is not None:
@@ -179,7 +183,8 @@ class SyncFetcher(Generic[OptionsT]):
             if budget <= 0:
                 raise deadline.missed()
         ends = time.monotonic() + budget
-        for request in run.requests:
+        for built in run.requests:
+            request = run.signed(built)
             try:
                 response = self._exchange(request, account, ends)
             except TimeoutError:
@@ -199,7 +204,11 @@ class SyncFetcher(Generic[OptionsT]):
         if left <= 0:
             raise TimeoutError
         with self._http.stream(
-            request.method, request.url, headers=request.headers, timeout=timeouts(account, left)
+            request.method,
+            request.url,
+            headers=request.headers,
+            content=request.body or None,
+            timeout=timeouts(account, left),
         ) as response:
             body = Body(response.is_success)
             for chunk in response.iter_bytes():

@@ -1,0 +1,60 @@
+"""A loopback cloud API that checks every request's signature as the cloud does: it
+recomputes it from what it received with the secret it knows for the access key id, and
+refuses a request whose time is too far from its own clock, in the cloud's own error shape.
+
+Its clock is `now` (the real one unless a test gives its fake clock, the one the checks
+sign with), moved by `skew` to play a server whose time differs from the machine's; every
+answer carries that time in its `Date` header, as the clouds' gateways do."""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from typing import Any
+
+from aiohttp import web
+
+from .fakeapi import Answer, FakeAPI, Reply
+
+
+class SignedCloudFake(FakeAPI):
+    """Accounts are added by access key id, with their `secret` (and the answer's state)."""
+
+    def __init__(
+        self, path: str, answer: Answer, now: Callable[[], datetime] | None = None
+    ) -> None:
+        super().__init__({path: answer})
+        self.path = path
+        self.skew = timedelta(0)
+        self._now = now or (lambda: datetime.now(UTC))
+
+    def server_now(self) -> datetime:
+        return self._now() + self.skew
+
+    def add_account(self, key: str, **state: Any) -> dict[str, Any]:
+        """`key` is the access key id; `secret=` its secret (required)."""
+        assert "secret" in state, "a signed cloud's account needs its secret"
+        return super().add_account(key, **state)
+
+    @abstractmethod
+    def refusal(
+        self, request: web.Request, body: bytes, account: dict[str, Any] | None
+    ) -> Reply | None:
+        """The cloud's error when the signature, the key or the time is wrong."""
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        refused = self.refusal(request, body, self.accounts.get(self.key_of(request)))
+        if refused is not None:
+            self.requests.append((request.method, request.path_qs, dict(request.headers)))
+            response = web.Response(
+                status=refused.status,
+                body=refused.encoded(),
+                headers={"Content-Type": "application/json", **refused.headers},
+            )
+        else:
+            response = await super()._handle(request)
+        response.headers["Date"] = format_datetime(self.server_now(), usegmt=True)
+        return response
