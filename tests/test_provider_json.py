@@ -100,7 +100,7 @@ async def test_x_api_key_fake_reads_its_header() -> None:
         (Reply(200, {"success": False}), {"success": "success"}, RequestRejected, "does not hold"),
         (Reply(200, {"result": {}}), {}, MalformedResponse, "found nothing"),
         (Reply(200, {"result": {"credit": "12,5"}}), {}, MalformedResponse, "not a number"),
-        (Reply(200, {"result": {"credit": "-1"}}), {}, MalformedResponse, "not a number"),
+        (Reply(200, {"result": {"credit": "-1"}}), {}, MalformedResponse, "is negative"),
         (
             Reply(200, {"result": {"credit": "1", "unit": "euro"}}),
             {"currency": None, "currency_path": "result.unit"},

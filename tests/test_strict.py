@@ -240,3 +240,24 @@ def test_every_provider_reads_hostile_answers_as_malformed_or_bounded(data: Any)
             for value in (balance.total, balance.granted, balance.topped_up):
                 assert value.is_finite() and value.adjusted() < 16
                 assert len(money(value)) < 30
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("-5", "x is negative: '-5'"),
+        ("-0.00", "x is negative: '-0.00'"),
+        ("9" * 35 + ".99", "x is out of range (more than 15 integer digits): '" + "9" * 20 + "'…"),
+        ("0.0000000000000000000001", "x has more than 8 decimal places: '0.000000000000000000'…"),
+        ("lots", "x is not a number: 'lots'"),
+        ("1e5", "x is not a number: '1e5'"),
+        ("١٢٣", "x is not a number: '١٢٣'"),
+        ("-", "x is not a number: '-'"),
+    ],
+)
+def test_a_refused_amount_string_says_why(value: str, says: str) -> None:
+    """'-5' and '0.0000000000000000000001' were both "not a number", which they are;
+    a JSON number with the same fault said "is negative" or "is out of range"."""
+    with pytest.raises(MalformedResponse) as caught:
+        amount(value, "x")
+    assert caught.value.message == says

@@ -24,6 +24,7 @@ _MAX_NUMBER_TOKEN = 40
 
 _DECIMAL = re.compile(rf"[0-9]{{1,{MAX_INTEGER_DIGITS}}}(?:\.[0-9]{{1,{MAX_FRACTION_DIGITS}}})?")
 _SIGNED = re.compile(rf"-?{_DECIMAL.pattern}")
+_ANY_DECIMAL = re.compile(r"(-?)([0-9]+)(?:\.[0-9]+)?")
 _BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
 
 
@@ -89,7 +90,7 @@ def amount(value: object, where: str, *, negative: bool = False, numbers: bool =
     if isinstance(value, str):
         pattern = _SIGNED if negative else _DECIMAL
         if not pattern.fullmatch(value):
-            raise MalformedResponse(f"{where} is not a number: {value[:20]!r}")
+            raise MalformedResponse(f"{where} {_unreadable(value, negative)}")
         return Decimal(value)
     if not numbers or isinstance(value, bool) or not isinstance(value, int | Decimal):
         kind = "a decimal string" if not numbers else "a number"
@@ -102,6 +103,21 @@ def amount(value: object, where: str, *, negative: bool = False, numbers: bool =
     if number.as_tuple().exponent < -MAX_FRACTION_DIGITS:  # type: ignore[operator]
         number = number.quantize(_QUANTUM, rounding=ROUND_HALF_EVEN)
     return number
+
+
+def _unreadable(value: str, negative: bool) -> str:
+    """Why a decimal string was refused: '-5' or '0.000000001' is a number, just not
+    one that is taken here, and saying "not a number" sent people looking elsewhere."""
+    shown = repr(value[:20]) + ("…" if len(value) > 20 else "")
+    parts = _ANY_DECIMAL.fullmatch(value)
+    if parts is None:
+        return f"is not a number: {shown}"
+    sign, integer = parts.groups()
+    if sign and not negative:
+        return f"is negative: {shown}"
+    if len(integer) > MAX_INTEGER_DIGITS:
+        return f"is out of range (more than {MAX_INTEGER_DIGITS} integer digits): {shown}"
+    return f"has more than {MAX_FRACTION_DIGITS} decimal places: {shown}"
 
 
 def obj(value: object, where: str) -> Mapping[str, Any]:
