@@ -15,6 +15,8 @@ import pytest
 from balancebot.config import Config
 from balancebot.daemon import Daemon
 from balancebot.models import TransitionKind
+from balancebot.testing.aliyun import PATH as ALIYUN_PATH
+from balancebot.testing.aliyun import AliyunFake
 from balancebot.testing.clock import FakeClock
 from balancebot.testing.fakeapi import Reply
 from balancebot.testing.signedcloud import SignedCloudFake
@@ -27,8 +29,13 @@ from .test_pipeline import Recorder
 # provider → (option naming the key id, key id, secret)
 KEYS = {
     "tencentcloud": ("secret_id", "AKIDe2e0123456789abcdef", "tencent-secret-0123456789abcdef"),
+    "aliyun": ("access_key_id", "LTAIe2e0123456789abcdef", "aliyun-secret-0123456789abcdef"),
 }
-GARBAGE = {"tencentcloud": (TENCENT_PATH, b'{"Response": {"Balance": "4000"}}')}
+BALANCES = {"tencentcloud": {"fen": 4_000}, "aliyun": {"available": "8.50"}}
+GARBAGE = {
+    "tencentcloud": (TENCENT_PATH, b'{"Response": {"Balance": "4000"}}'),
+    "aliyun": (ALIYUN_PATH, b'{"Success": true, "Data": {"AvailableAmount": 9e9}}'),
+}
 RULES = [
     {
         "name": "low",
@@ -40,13 +47,13 @@ RULES = [
 
 
 def _fakes(now: Callable[[], Any] | None) -> dict[str, SignedCloudFake]:
-    return {"tencentcloud": TencentCloudFake(now=now)}
+    return {"tencentcloud": TencentCloudFake(now=now), "aliyun": AliyunFake(now=now)}
 
 
 async def _started(stack: AsyncExitStack, now: Callable[[], Any] | None) -> dict[str, Any]:
     fakes = {name: await stack.enter_async_context(f) for name, f in _fakes(now).items()}
-    fakes["tencentcloud"].add_account(KEYS["tencentcloud"][1], secret=KEYS["tencentcloud"][2])
-    fakes["tencentcloud"].accounts[KEYS["tencentcloud"][1]]["fen"] = 4_000  # 40.00: warning
+    for provider, (_, key_id, secret) in KEYS.items():
+        fakes[provider].add_account(key_id, secret=secret, **BALANCES[provider])
     return fakes
 
 
@@ -98,15 +105,16 @@ async def test_check_signs_each_request_and_says_what_is_wrong(tmp_path: Path) -
         for provider, (_, key_id, secret) in KEYS.items():
             env[f"{provider.upper()}_ID"], env[f"{provider.upper()}_SECRET"] = key_id, secret
         code, out, err = await balancebot("check", "-c", str(path), cwd=tmp_path, env=env)
-        assert code == 1, out + err
-        assert statuses(out) == {p: "WARNING" for p in KEYS}, out
+        assert code == 2, out + err
+        assert statuses(out) == {"tencentcloud": "WARNING", "aliyun": "CRITICAL"}, out
         assert "tencentcloud: warning: balance 40.00 CNY < 50.00" in out
+        assert "aliyun: critical: balance 8.50 CNY < 10.00" in out
 
-        for fake in fakes.values():  # the server's clock 15 minutes ahead
-            fake.skew = timedelta(minutes=15)
+        for fake in fakes.values():  # the server's clock 16 minutes ahead
+            fake.skew = timedelta(minutes=16)
         code, out, err = await balancebot("check", "-c", str(path), cwd=tmp_path, env=env)
         assert statuses(out) == {p: "UNKNOWN" for p in KEYS}, out
-        assert out.count("the machine's clock is off by 15 min (behind") == len(KEYS), out
+        assert out.count("the machine's clock is off by about 16 min (behind") == len(KEYS), out
 
         for provider, fake in fakes.items():  # the right time, a wrong secret
             fake.skew = timedelta(0)
@@ -140,6 +148,7 @@ async def test_the_daemon_alerts_and_garbage_never_moves_an_alert(
             await d.pipeline.check(provider)
         await d.dispatcher.deliver_due()
         assert sorted(recorder.headlines()) == [
+            "CRITICAL: aliyun Alibaba Cloud balance 8.50 CNY < 10.00",
             "WARNING: tencentcloud Tencent Cloud balance 40.00 CNY < 50.00",
         ]
         for provider, (path, body) in GARBAGE.items():

@@ -26,6 +26,8 @@ ENV = {
     "RELAY_ACCESS_TOKEN": "relay-access-1",
     "TENCENTCLOUD_SECRET_KEY": "tencent-secret-1",
     "TENCENTCLOUD_SECRET_ID": "AKIDtencent1",
+    "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "aliyun-secret-1",
+    "ALIBABA_CLOUD_ACCESS_KEY_ID": "LTAIaliyun1",
 }
 _START = re.compile(r"^# >>> variant: ([\w-]+)(?: \(needs: ([\w, -]+)\))?$")
 
@@ -100,7 +102,7 @@ def test_each_documented_variant_validates(variant: str) -> None:
         assert [r.name for r in config.rules][:2] == ["low-usd", "low-balance"]
         assert config.rules[1].accounts == ["prod"]
     if variant == "clouds":
-        assert [a.provider for a in config.accounts] == ["deepseek", "tencentcloud"]
+        assert [a.provider for a in config.accounts] == ["deepseek", "tencentcloud", "aliyun"]
         assert config.rules[0].accounts is None  # the CNY rule watches them too
     if variant == "postgres":
         assert config.store.url == "postgresql://balancebot@127.0.0.1:5432/balancebot"

@@ -56,6 +56,7 @@ BUILT_IN = (
     "fal",
     "xai",
     "tencentcloud",
+    "aliyun",
 )
 
 

@@ -27,6 +27,16 @@ from .contract import HttpResponse, retry_after
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
 
+@dataclass(frozen=True, slots=True)
+class Signed:
+    """A signer's steps, each comparable with its cloud's published example."""
+
+    canonical_request: str
+    string_to_sign: str
+    signature: str
+    authorization: str
+
+
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -121,7 +131,8 @@ def clock_off(
 
 
 def _span(seconds: int) -> str:
-    minutes, rest = divmod(seconds, 60)
-    if minutes == 0:
-        return f"{rest} s"
-    return f"{minutes} min {rest} s" if rest else f"{minutes} min"
+    """Seconds below two minutes; else whole minutes, "about": the `Date` header has
+    whole seconds and the answer took its time, so no more is known."""
+    if seconds < 120:
+        return f"{seconds} s"
+    return f"about {round(seconds / 60)} min"

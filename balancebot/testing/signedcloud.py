@@ -8,11 +8,12 @@ answer carries that time in its `Date` header, as the clouds' gateways do."""
 
 from __future__ import annotations
 
+import re
 from abc import abstractmethod
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from aiohttp import web
 
@@ -21,6 +22,9 @@ from .fakeapi import Answer, FakeAPI, Reply
 
 class SignedCloudFake(FakeAPI):
     """Accounts are added by access key id, with their `secret` (and the answer's state)."""
+
+    authorization: ClassVar[re.Pattern[str]]
+    """The cloud's Authorization header; its first group is the access key id."""
 
     def __init__(
         self, path: str, answer: Answer, now: Callable[[], datetime] | None = None
@@ -37,6 +41,13 @@ class SignedCloudFake(FakeAPI):
         """`key` is the access key id; `secret=` its secret (required)."""
         assert "secret" in state, "a signed cloud's account needs its secret"
         return super().add_account(key, **state)
+
+    def signature(self, request: web.Request) -> re.Match[str] | None:
+        return self.authorization.fullmatch(request.headers.get("Authorization", ""))
+
+    def key_of(self, request: web.Request) -> str:
+        found = self.signature(request)
+        return found.group(1) if found else ""
 
     @abstractmethod
     def refusal(

@@ -57,17 +57,15 @@ def _balance(account: dict[str, Any]) -> dict[str, Any]:
 class TencentCloudFake(SignedCloudFake):
     """Accounts by SecretId: `add_account(secret_id, secret=..., fen=...)`."""
 
+    authorization = _AUTH
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(PATH, _balance, **kwargs)
-
-    def key_of(self, request: web.Request) -> str:
-        found = _AUTH.fullmatch(request.headers.get("Authorization", ""))
-        return found.group(1) if found else ""
 
     def refusal(
         self, request: web.Request, body: bytes, account: dict[str, Any] | None
     ) -> Reply | None:
-        found = _AUTH.fullmatch(request.headers.get("Authorization", ""))
+        found = self.signature(request)
         if found is None:
             return error("AuthFailure.InvalidAuthorization", "Authorization is not TC3.")
         if account is None:

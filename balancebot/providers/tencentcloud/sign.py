@@ -7,20 +7,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from ..signing import canonical_request, hmac_hex, hmac_sha256, sha256_hex
+from ..signing import Signed, canonical_request, hmac_hex, hmac_sha256, sha256_hex
 
 ALGORITHM = "TC3-HMAC-SHA256"
-
-
-@dataclass(frozen=True, slots=True)
-class Signed:
-    canonical_request: str
-    string_to_sign: str
-    signature: str
-    authorization: str
 
 
 def sign(
