@@ -104,6 +104,7 @@ class Dispatcher:
         self._resting: dict[leases.Target, float] = {}  # lanes that failed: not before (monotonic)
         self._lane_failures: dict[leases.Target, int] = {}
         self._unrecorded: dict[int, datetime] = {}  # sent, but the store did not record it
+        self._failing: dict[str, datetime] = {}  # targets whose sends fail, since when
         self._stopping = False
         self.liveness = Liveness(store.url, self.owner) if store.shared else None
         """PostgreSQL: the lock that tells other replicas this one is alive (`run` holds it)."""
@@ -330,7 +331,7 @@ class Dispatcher:
         await self._store.mark_delivered(delivery.id, now)
         del self._unrecorded[delivery.id]
         self.problems.pop(where(delivery.notifier, delivery.target), None)
-        self.health.clear(f"delivery:{where(delivery.notifier, delivery.target)}")
+        self._recovered(where(delivery.notifier, delivery.target))
         self._count(delivery, "sent")
         log.info(
             "delivered %s to %s in %.0f ms",
@@ -355,7 +356,7 @@ class Dispatcher:
         self._count(delivery, "failed" if permanent else "retried")
         if permanent:
             self.problems[target] = message
-            self.health.clear(f"delivery:{target}")  # not stuck: failed, and said so
+            self._recovered(target)  # not stuck: failed, and said so
             log.error(
                 "delivery to %s failed permanently after %d attempt(s): %s",
                 target,
@@ -373,11 +374,15 @@ class Dispatcher:
             message,
         )
         now = self._clock.now()
-        stuck = stuck_problem(delivery, target, now, message)
+        stuck = stuck_problem(target, self._failing.setdefault(target, now), now, message)
         if stuck is not None:
             self.health.report(f"delivery:{target}", stuck)
         await self._store.mark_retry(delivery.id, attempts, now + timedelta(seconds=delay), message)
         return False
+
+    def _recovered(self, target: str) -> None:
+        self._failing.pop(target, None)
+        self.health.clear(f"delivery:{target}")
 
     def _count(self, delivery: Delivery, outcome: str) -> None:
         if self._metrics is not None:

@@ -24,8 +24,8 @@ SEND_DEADLINE = 30.0
 MAX_RETRY_DELAY = 3600.0
 """The longest wait before a retry, whatever a platform's `Retry-After` says."""
 STUCK_AFTER = timedelta(minutes=5)
-"""A target whose oldest notice has waited this long through failed sends is stuck: said
-in `/readyz` and as a self alert on the other targets, until it delivers again."""
+"""A target whose sends have failed (transiently) for this long is stuck: said in `/readyz`
+and as a self alert on the other targets, until it delivers again."""
 SEEN = (OutboxStatus.DELIVERED, OutboxStatus.SUMMARIZED)
 
 
@@ -100,13 +100,13 @@ async def told_first(store: Store, row: Delivery) -> Delivery:
     return dataclasses.replace(row, notification=first)
 
 
-def stuck_problem(row: Delivery, target: str, now: datetime, error: str) -> str | None:
-    """What `/readyz` says of a target whose notice has waited too long, or None."""
-    waited = now - row.notification.at
-    if waited < STUCK_AFTER:
+def stuck_problem(target: str, failing_since: datetime, now: datetime, error: str) -> str | None:
+    """What `/readyz` says of a target whose sends have failed for too long, or None."""
+    failing = now - failing_since
+    if failing < STUCK_AFTER:
         return None
     return (
-        f"delivery to {target} is stuck: a notice has waited {human_duration(waited)} "
+        f"delivery to {target} is stuck: its sends have failed for {human_duration(failing)} "
         f"(last error: {error})"
     )
 

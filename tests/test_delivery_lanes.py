@@ -233,7 +233,7 @@ async def test_a_target_failing_for_minutes_is_a_problem_readyz_shows(world: Wor
         world.clock.advance(120)
     problems = d.store.health.problems()
     assert "stuck" in problems["delivery:tg:42"].message
-    assert "a notice has waited" in problems["delivery:tg:42"].message
+    assert "its sends have failed for 8m 00s" in problems["delivery:tg:42"].message
     assert await d.dispatcher.deliver_due() == 1
     assert "delivery:tg:42" not in d.store.health.problems()
 
