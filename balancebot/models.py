@@ -102,6 +102,16 @@ class AlertKey:
 
 
 @dataclass(frozen=True, slots=True)
+class LimitBasis:
+    """Where a threshold's limit came from, as data (render.py says it in words): `percent`
+    of `top_up`, the balance right after the last top-up; with `top_up` None no top-up
+    has been seen yet, so the fixed limit stands."""
+
+    percent: Decimal
+    top_up: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Finding:
     """One rule's verdict for one key at one check.
 
@@ -116,6 +126,7 @@ class Finding:
     description: str
     observed: Decimal | None = None
     limit: Decimal | None = None
+    basis: LimitBasis | None = None  # a threshold's limit, when a percentage was configured
 
 
 class TransitionKind(enum.StrEnum):

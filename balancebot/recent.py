@@ -4,8 +4,9 @@
 a day for a runway, a week for the usual spend a spike is measured against. A week of
 one-minute checks is 10,080 snapshots, and a spike rule walking them at every check
 costs ~50 ms; beyond the runway windows one snapshot per quarter period is kept instead
-(the spend between two kept snapshots is what a dropped one would have added, unless a
-top-up landed in between), which is as good for a median over hours and ~15x cheaper.
+(the spend between two kept snapshots is what a dropped one would have added), which is
+as good for a median over hours and ~15x cheaper. The two snapshots around a top-up are
+always kept: a threshold in percent is a share of the balance right after the last one.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from itertools import chain
 from .config import RuleConfig, RunwayRuleConfig, SpendSpikeRuleConfig, ThresholdRuleConfig
 from .models import BalanceSnapshot, CheckResult
 from .rules import history_needed
-from .spend import DAY
+from .spend import DAY, topped_up
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +41,10 @@ def keep_for(rules: Sequence[RuleConfig]) -> Keep:
             full.append(rule.period * 2)
             span.append(DAY * rule.days + rule.period * 2)
             steps.append(rule.period / 4)
+        if isinstance(rule, ThresholdRuleConfig) and any(
+            limits.percents for limits in rule.thresholds.values()
+        ):
+            span.append(rule.top_up_window)
     return Keep(history_needed(rules), max(full + span), max(full), min(steps, default=DAY))
 
 
@@ -53,6 +58,7 @@ class RecentResults:
         # heads are dropped a slice at a time, at most a few thousand pointers to move
         self._thinned: list[BalanceSnapshot] = []
         self._parked: BalanceSnapshot | None = None  # the last snapshot, older than `full`
+        self._previous: BalanceSnapshot | None = None  # the last one `_thin` was given
         self._items: list[CheckResult] = []
         self._snapshots = 0  # in _items
         for result in results:
@@ -99,7 +105,13 @@ class RecentResults:
         del thinned[:stale]
 
     def _thin(self, snapshot: BalanceSnapshot) -> None:
-        """Keep one snapshot per step; the spend of a dropped one shows in the next pair."""
+        """Keep one snapshot per step; the spend of a dropped one shows in the next pair.
+        A top-up keeps the snapshots either side of it."""
         last = self._thinned[-1] if self._thinned else None
+        previous, self._previous = self._previous, snapshot
         if last is None or snapshot.taken_at - last.taken_at >= self._keep.step:
+            self._thinned.append(snapshot)
+        elif previous is not None and topped_up(previous, snapshot):
+            if previous is not last:
+                self._thinned.append(previous)
             self._thinned.append(snapshot)

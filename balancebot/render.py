@@ -16,6 +16,7 @@ from .models import (
     BalanceSnapshot,
     CheckResult,
     CurrencyBalance,
+    LimitBasis,
     Notification,
     Severity,
     Transition,
@@ -65,11 +66,12 @@ def notification_for(
     key = transition.key
     details = list(balance_lines(result))
     if finding.limit is not None and key.subject:
-        details.append(
-            _("Threshold: {limit} {currency}").format(
-                limit=money(finding.limit), currency=key.subject
-            )
+        threshold = _("Threshold: {limit} {currency}").format(
+            limit=money(finding.limit), currency=key.subject
         )
+        if finding.basis is not None:
+            threshold += " " + basis_text(finding.basis, key.subject)
+        details.append(threshold)
     details.append(_("Checked: {time}").format(time=local_time(result.taken_at, zone)))
     if transition.kind is TransitionKind.RESOLVED:
         details.append(_("Lasted: {duration}").format(duration=human_duration(transition.duration)))
@@ -88,6 +90,19 @@ def notification_for(
         details=tuple(details),
         at=transition.at,
         started_at=transition.started_at,
+    )
+
+
+def basis_text(basis: LimitBasis, currency: str) -> str:
+    """Which limit applied: "(12% of the last top-up of 5,000.00 CNY)", or the fixed one
+    while no top-up has been seen."""
+    percent = f"{basis.percent.normalize():f}"
+    if basis.top_up is None:
+        return _("(fixed until a top-up is seen, then {percent}% of it)").format(percent=percent)
+    top_up = basis.top_up
+    amount = f"{top_up:,.2f}" if top_up.is_finite() and top_up.adjusted() < 15 else money(top_up)
+    return _("({percent}% of the last top-up of {amount} {currency})").format(
+        percent=percent, amount=amount, currency=currency
     )
 
 

@@ -31,8 +31,10 @@ from .models import (
     Currency,
     FailureKind,
     Finding,
+    LimitBasis,
     Severity,
 )
+from .spend import balance_after_top_up
 from .spend import money as money  # re-exported: amounts are formatted in one place
 from .trends import below, evaluate_trend, runway_limits, snapshots, top_up_note
 
@@ -100,13 +102,14 @@ def _threshold(
         balance = result.balances.get(currency)
         if balance is None:
             continue
-        limits, notes = runway_limits(rule, fixed, currency, history)
+        limits, warning_basis, critical_basis = percent_limits(rule, fixed, currency, history)
+        limits, notes = runway_limits(rule, limits, currency, history)
         value = balance.total
         severity = _severity_below(value, limits, Decimal(0))
         if severity is Severity.CRITICAL or limits.warning_below is None:
-            limit = limits.critical_below
+            limit, basis = limits.critical_below, critical_basis
         else:
-            limit = limits.warning_below
+            limit, basis = limits.warning_below, warning_basis
         assert limit is not None  # ThresholdLimits requires at least one limit
         template = (
             _("balance {value} {currency} < {limit}")
@@ -125,9 +128,42 @@ def _threshold(
                 + ("" if severity else top_up_note(history, currency)),
                 observed=value,
                 limit=limit,
+                basis=None if limit in notes else basis,  # a grown limit says its own why
             )
         )
     return findings
+
+
+def percent_limits(
+    rule: ThresholdRuleConfig,
+    fixed: ThresholdLimits,
+    currency: Currency,
+    history: Sequence[BalanceSnapshot],
+) -> tuple[ThresholdLimits, LimitBasis | None, LimitBasis | None]:
+    """A threshold's limits with `*_below_percent` of the balance right after the last
+    top-up in `top_up_window` in place of the fixed ones, and the basis of the warning and
+    critical limit (None where no percentage is set). Until a top-up has been seen the
+    fixed limits stand: a level with only a percentage has no limit then."""
+    if not fixed.percents or not history:
+        return fixed, None, None
+    since = history[-1].taken_at - rule.top_up_window
+    top_up = balance_after_top_up(history, currency, since)
+
+    def level(
+        limit: Decimal | None, percent: Decimal | None
+    ) -> tuple[Decimal | None, LimitBasis | None]:
+        if percent is None:
+            return limit, None
+        if top_up is None:
+            return limit, LimitBasis(percent)
+        return top_up * percent / 100, LimitBasis(percent, top_up)
+
+    critical, critical_basis = level(fixed.critical_below, fixed.critical_below_percent)
+    warning, warning_basis = level(fixed.warning_below, fixed.warning_below_percent)
+    if warning is not None and critical is not None and critical > warning:
+        warning, warning_basis = critical, critical_basis  # a fixed warning under a % critical
+    limits = ThresholdLimits(warning_below=warning, critical_below=critical)
+    return limits, warning_basis, critical_basis
 
 
 def _unavailable(rule: UnavailableRuleConfig, result: CheckResult) -> list[Finding]:

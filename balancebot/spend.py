@@ -19,6 +19,7 @@ from itertools import pairwise
 from .models import BalanceSnapshot, Currency, CurrencyBalance
 
 ZERO = Decimal(0)
+CENT = Decimal("0.01")
 DAY = timedelta(days=1)
 RUNWAY_WINDOW = DAY
 MIN_HISTORY = timedelta(hours=6)
@@ -92,6 +93,29 @@ def last_top_up(history: Sequence[BalanceSnapshot], currency: Currency) -> Decim
     if len(readings) < 2 or history[-1].balances.get(currency) is None:
         return ZERO
     return movement(readings[0], readings[1])[1]
+
+
+def topped_up(before: BalanceSnapshot, after: BalanceSnapshot) -> bool:
+    """Whether money arrived in any currency between two snapshots."""
+    return any(
+        movement(was, after.balances[code])[1] > ZERO
+        for code, was in before.balances.items()
+        if code in after.balances
+    )
+
+
+def balance_after_top_up(
+    history: Sequence[BalanceSnapshot], currency: Currency, since: datetime
+) -> Decimal | None:
+    """The balance right after the latest top-up (a rise of at least 0.01, as the `top_up`
+    notice counts them) seen since `since` that left the account above zero; None when
+    there was none. What `*_below_percent` thresholds are a percentage of."""
+    readings = _readings(history, currency, since)
+    for i in range(len(readings) - 1, 0, -1):
+        after = readings[i][1]
+        if movement(readings[i - 1][1], after)[1] >= CENT and after.total > ZERO:
+            return after.total
+    return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from balancebot.config import Config, parse_config
+from balancebot.config import Config, ThresholdRuleConfig, parse_config
 from balancebot.models import Severity
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "config.example.toml"
@@ -104,6 +105,12 @@ def test_each_documented_variant_validates(variant: str) -> None:
     if variant == "clouds":
         assert [a.provider for a in config.accounts] == ["deepseek", "tencentcloud", "aliyun"]
         assert config.rules[0].accounts is None  # the CNY rule watches them too
+    if variant == "percent":
+        low = config.rules[0]
+        assert isinstance(low, ThresholdRuleConfig) and low.name == "low-balance"
+        limits = low.thresholds["CNY"]
+        assert (limits.warning_below_percent, limits.critical_below_percent) == (20, 5)
+        assert limits.warning_below == Decimal("50.00")
     if variant == "postgres":
         assert config.store.url == "postgresql://balancebot@127.0.0.1:5432/balancebot"
 
@@ -124,4 +131,5 @@ def test_every_variant_is_found() -> None:
         "digest",
         "heartbeat",
         "admin-keys",
+        "percent",
     }

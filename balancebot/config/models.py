@@ -66,18 +66,32 @@ class AccountConfig(_Strict, frozen=True, kw_only=True):
 class ThresholdLimits(_Strict, frozen=True, kw_only=True):
     warning_below: Decimal | None = None
     critical_below: Decimal | None = None
+    # a percentage of the balance right after the last top-up; the fixed limits stand
+    # until a top-up has been seen (rules.py)
+    warning_below_percent: Decimal | None = None
+    critical_below_percent: Decimal | None = None
 
     def __post_init__(self) -> None:
         _finite(self.warning_below, "warning_below")
         _finite(self.critical_below, "critical_below")
         if self.warning_below is None and self.critical_below is None:
             raise ValueError("set warning_below, critical_below or both")
-        if (
-            self.warning_below is not None
-            and self.critical_below is not None
-            and self.critical_below > self.warning_below
-        ):
-            raise ValueError("critical_below must not be above warning_below")
+        _ordered(self.critical_below, self.warning_below, "critical_below", "warning_below")
+        for name in ("warning_below_percent", "critical_below_percent"):
+            percent = getattr(self, name)
+            _finite(percent, name)
+            if percent is not None and not 0 < percent <= 100:
+                raise ValueError(f"{name} must be above 0 and at most 100")
+        _ordered(
+            self.critical_below_percent,
+            self.warning_below_percent,
+            "critical_below_percent",
+            "warning_below_percent",
+        )
+
+    @property
+    def percents(self) -> bool:
+        return self.warning_below_percent is not None or self.critical_below_percent is not None
 
 
 class _RuleBase(_Strict, frozen=True, kw_only=True, tag_field="type"):
@@ -104,6 +118,7 @@ class ThresholdRuleConfig(_RuleBase, frozen=True, kw_only=True, tag="threshold")
     critical_runway: Window | None = None
     window: Window = Window(days=1)  # the rate for *_runway is measured over this
     min_history: Window = Window(hours=6)
+    top_up_window: Window = Window(days=30)  # how far back *_below_percent look for a top-up
 
     def __post_init__(self) -> None:
         _finite(self.hysteresis, "hysteresis")
