@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from balancebot.cli import main as cli
-from balancebot.cli.init import NOTIFIERS, Answers, ask
+from balancebot.cli.init import NOTIFIERS, Answers, ask, complete, write_starter
 from balancebot.config import ThresholdLimits, load_config
 from balancebot.plugins import PROVIDERS, available
 
@@ -216,3 +216,25 @@ async def test_an_existing_file_is_refused_before_any_question(tmp_path: Path) -
     assert (code, out) == (2, "")
     assert err == "balancebot: balancebot.toml exists; pass --force to overwrite it\n"
     assert (tmp_path / "balancebot.toml").read_text() == "# mine\n"
+
+
+@pytest.mark.parametrize("interactive", [False, True])
+def test_the_currency_asked_for_is_the_json_providers_too(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], interactive: bool
+) -> None:
+    """json needs a currency option: the answer to "Currency of your balance" was not
+    used for it, so every question was answered and then nothing was written ("set
+    exactly one of currency and currency_path")."""
+    output = tmp_path / "balancebot.toml"
+    if interactive:  # what run_init does on a terminal
+        typed = ["json", "https://balance.example.com/v1/me", "b", "", "", "eur", "", ""]
+        replies = iter(typed)
+        write_starter(complete(ask(Answers(), lambda _: next(replies))), output, False)
+    else:
+        args = ["init", "--non-interactive", "--output", str(output), "--provider", "json"]
+        args += ["--option", "url=https://balance.example.com/v1/me", "--option", "balance=b"]
+        cli.main([*args, "--currency", "EUR"])
+        assert "wrote" in capsys.readouterr().out
+    config = load_config(output, env={"JSON_API_KEY": "sk-0123456789abcdef"})
+    assert config.accounts[0].options["currency"] == "EUR"
+    assert "EUR" in config.rules[0].thresholds

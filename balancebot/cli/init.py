@@ -12,7 +12,7 @@ import os
 import re
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TypeVar
@@ -93,6 +93,7 @@ TARGET_QUESTIONS = {
     "telegram": "Telegram chat id (a number, or @channelname)",
     "webhook": "URL to POST alerts to",
 }
+CURRENCY_OPTIONS = {"currency", "currency_path"}  # where a provider's option says it
 USD_PROVIDERS = {"openrouter", "novita"}  # the rest of the built-in ones bill in CNY first
 
 
@@ -297,6 +298,11 @@ def complete(answers: Answers) -> Answers:
     if answers.notifier in TARGET_QUESTIONS and answers.target is None:
         flag = "--telegram-chat ID" if answers.notifier == "telegram" else "--webhook-url URL"
         raise ValueError(f"notifier {answers.notifier} needs {flag}")
+    given = {key for key, _ in answers.options}
+    if "currency" in provider_options(answers.provider)[1] and not given & CURRENCY_OPTIONS:
+        # the currency asked for is the provider's too (json needs one): without this,
+        # every question was answered and then nothing written, "set exactly one of ..."
+        return replace(answers, options=(*answers.options, ("currency", answers.currency)))
     return answers
 
 
