@@ -27,6 +27,7 @@ from balancebot.testing.telegram import FakeTelegram, TelegramFault
 
 from .channels import LOW_RULE
 from .conftest import API_KEY
+from .test_ops import get
 
 TOKEN = "4242:lanes-token"
 CHAT = 42
@@ -84,6 +85,7 @@ async def world(
                     "base_url": telegram.base_url,
                 },
             ],
+            http={"enabled": True, "listen": "127.0.0.1:0"},
             routes=[
                 {"notifiers": ["hook"], "accounts": ["prod"]},
                 {"notifiers": ["tg"], "accounts": ["prod", "dev"]},
@@ -226,16 +228,21 @@ async def test_the_first_notice_after_a_mute_is_never_a_still(world: World) -> N
 
 async def test_a_target_failing_for_minutes_is_a_problem_readyz_shows(world: World) -> None:
     d, telegram = world.daemon, world.telegram
-    telegram.faults.extend(TelegramFault(502, "Bad Gateway") for _ in range(5))
-    await world.low("dev")
-    for _ in range(5):  # each retry fails; the notice has waited minutes by the last
-        assert await d.dispatcher.deliver_due() == 0
-        world.clock.advance(120)
-    problems = d.store.health.problems()
-    assert "stuck" in problems["delivery:tg:42"].message
-    assert "its sends have failed for 8m 00s" in problems["delivery:tg:42"].message
-    assert await d.dispatcher.deliver_due() == 1
-    assert "delivery:tg:42" not in d.store.health.problems()
+    assert d.server is not None
+    url = await d.server.serve()
+    try:
+        telegram.faults.extend(TelegramFault(502, "Bad Gateway") for _ in range(5))
+        await world.low("dev")
+        for _ in range(5):  # each retry fails: failing for 8 minutes by the last
+            assert await d.dispatcher.deliver_due() == 0
+            world.clock.advance(120)
+        status, body = await get(f"{url}/readyz")
+        assert status == 503
+        assert "delivery to tg:42 is stuck: its sends have failed for 8m 00s" in body
+        assert await d.dispatcher.deliver_due() == 1
+        assert "stuck" not in (await get(f"{url}/readyz"))[1]
+    finally:
+        await d.server.stop()
 
 
 async def test_an_escalation_nobody_saw_begin_reads_as_the_first_notice(world: World) -> None:
