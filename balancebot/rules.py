@@ -147,7 +147,7 @@ def percent_limits(
     if not fixed.percents or not history:
         return fixed, None, None
     since = history[-1].taken_at - rule.top_up_window
-    top_up = balance_after_top_up(history, currency, since)
+    top_up = balance_after_top_up(history, currency, since, fixed.min_top_up)
 
     def level(
         limit: Decimal | None, percent: Decimal | None

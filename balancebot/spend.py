@@ -19,7 +19,6 @@ from itertools import pairwise
 from .models import BalanceSnapshot, Currency, CurrencyBalance
 
 ZERO = Decimal(0)
-CENT = Decimal("0.01")
 DAY = timedelta(days=1)
 RUNWAY_WINDOW = DAY
 MIN_HISTORY = timedelta(hours=6)
@@ -105,15 +104,15 @@ def topped_up(before: BalanceSnapshot, after: BalanceSnapshot) -> bool:
 
 
 def balance_after_top_up(
-    history: Sequence[BalanceSnapshot], currency: Currency, since: datetime
+    history: Sequence[BalanceSnapshot], currency: Currency, since: datetime, least: Decimal
 ) -> Decimal | None:
-    """The balance right after the latest top-up (a rise of at least 0.01, as the `top_up`
-    notice counts them) seen since `since` that left the account above zero; None when
-    there was none. What `*_below_percent` thresholds are a percentage of."""
+    """The balance right after the latest top-up (a rise in paid credit of at least
+    `least`) seen since `since` that left the account above zero; None when there was
+    none. What `*_below_percent` thresholds are a percentage of."""
     readings = _readings(history, currency, since)
     for i in range(len(readings) - 1, 0, -1):
         after = readings[i][1]
-        if movement(readings[i - 1][1], after)[1] >= CENT and after.total > ZERO:
+        if movement(readings[i - 1][1], after)[1] >= least and after.total > ZERO:
             return after.total
     return None
 

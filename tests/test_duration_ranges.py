@@ -60,6 +60,7 @@ OPTIONS: list[tuple[str, Any, str, str]] = [
         "365d",
     ),
     ("rules[0].warning_runway", lambda v: {"rules": [{**RULE, "warning_runway": v}]}, "1s", "365d"),
+    ("rules[0].top_up_window", lambda v: {"rules": [{**RULE, "top_up_window": v}]}, "1s", "365d"),
     ("chat.balance_max_age", lambda v: {"chat": {"balance_max_age": v}}, "1s", "1d"),
     ("store.keep_full_resolution", lambda v: {"store": {"keep_full_resolution": v}}, "1h", "3650d"),
     ("store.downsample_to", lambda v: {"store": {"downsample_to": v}}, "1s", "1d"),

@@ -81,6 +81,11 @@ def test_the_next_top_up_is_the_new_basis_and_noise_is_not_one() -> None:
     found = verdict(rule, history)
     assert (found.severity, found.limit) == (Severity.WARNING, Decimal("2120.00"))
     assert found.basis == LimitBasis(Decimal("20"), Decimal("10600"))
+    # a refund is no top-up where the account says how small a top-up can be
+    refund = [snap(7, "1400"), snap(8, "1405")]
+    assert verdict(rule, history + refund).limit == Decimal("281.00")
+    careful = threshold(**LIMITS, min_top_up="100")
+    assert verdict(careful, history + refund).limit == Decimal("2120.00")
 
 
 def test_a_top_up_older_than_the_window_is_forgotten() -> None:
@@ -143,6 +148,7 @@ def test_the_words_in_english_and_chinese() -> None:
             "critical_below_percent must not be above warning_below_percent",
         ),
         ({"warning_below_percent": "20"}, "set warning_below, critical_below or both"),
+        ({"warning_below": "50", "min_top_up": "0"}, "min_top_up must be positive"),
     ],
 )
 def test_bad_percentages_are_config_errors(limits: dict[str, str], problem: str) -> None:
@@ -164,8 +170,8 @@ def test_the_history_keeps_the_top_up_however_thin() -> None:
         recent.append(snap(hour, str(paid)))
     kept = [r for r in recent if isinstance(r, BalanceSnapshot)]
     assert len(kept) < 16
-    since = T0
-    assert balance_after_top_up(kept, "CNY", since) == Decimal("4200")  # 200 left, + 4,000
+    after = balance_after_top_up(kept, "CNY", T0, Decimal("0.01"))
+    assert after == Decimal("4200")  # 200 left, + 4,000
 
 
 def percent_config(simulator: DeepSeekSimulator, make_config: Callable[..., Any]) -> Config:

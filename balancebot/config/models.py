@@ -70,6 +70,7 @@ class ThresholdLimits(_Strict, frozen=True, kw_only=True):
     # until a top-up has been seen (rules.py)
     warning_below_percent: Decimal | None = None
     critical_below_percent: Decimal | None = None
+    min_top_up: Decimal = Decimal("0.01")  # a smaller rise (a refund) is not a new basis
 
     def __post_init__(self) -> None:
         _finite(self.warning_below, "warning_below")
@@ -82,6 +83,7 @@ class ThresholdLimits(_Strict, frozen=True, kw_only=True):
             _finite(percent, name)
             if percent is not None and not 0 < percent <= 100:
                 raise ValueError(f"{name} must be above 0 and at most 100")
+        _amounts(self, min_top_up=">")
         _ordered(
             self.critical_below_percent,
             self.warning_below_percent,
