@@ -34,7 +34,7 @@ from .models import (
     LimitBasis,
     Severity,
 )
-from .spend import balance_after_top_up
+from .spend import balance_after_top_up, plain
 from .spend import money as money  # re-exported: amounts are formatted in one place
 from .trends import below, evaluate_trend, runway_limits, snapshots, top_up_note
 
@@ -87,6 +87,14 @@ def history_needed(rules: Sequence[RuleConfig]) -> int:
     return max((r.after_failures for r in rules if isinstance(r, CheckFailedRuleConfig)), default=1)
 
 
+def shown_against(value: Decimal, limit: Decimal) -> str:
+    """`value` with two decimals, unless they would make it look equal to the limit it is
+    compared with: 19.996 below 20 read "balance 20.00 USD < 20.00" (OpenRouter's
+    float-like amounts), -0.00000001 below 0 "0.00 < 0.00". Then every decimal it has."""
+    text = money(value)
+    return plain(value) if text == money(limit) and value != limit else text
+
+
 def _severity_below(value: Decimal, limits: ThresholdLimits, margin: Decimal) -> Severity | None:
     return below(value, limits.warning_below, limits.critical_below, margin)
 
@@ -122,7 +130,7 @@ def _threshold(
                 severity=severity,
                 sticky_severity=_severity_below(value, limits, rule.hysteresis),
                 description=template.format(
-                    value=money(value), currency=currency, limit=money(limit)
+                    value=shown_against(value, limit), currency=currency, limit=money(limit)
                 )
                 + notes.get(limit, "")
                 + ("" if severity else top_up_note(history, currency)),

@@ -133,3 +133,20 @@ def test_auth_failure_is_critical_at_once(tmp_path: Path) -> None:
 def test_history_needed(tmp_path: Path) -> None:
     assert history_needed(config(tmp_path).rules) == 3
     assert history_needed([rule(tmp_path, "low")]) == 1
+
+
+@pytest.mark.parametrize(
+    ("total", "says"),
+    [
+        ("19.996", "balance 19.996 CNY < 20.00"),  # two decimals said "20.00 < 20.00"
+        ("19.99", "balance 19.99 CNY < 20.00"),
+        ("20.004", "balance 20.004 CNY ≥ 20.00"),
+        ("20", "balance 20.00 CNY ≥ 20.00"),
+        ("9.9999", "balance 9.9999 CNY < 10.00"),
+    ],
+)
+def test_a_balance_never_reads_as_equal_to_the_limit_it_is_below(
+    tmp_path: Path, total: str, says: str
+) -> None:
+    (finding, _) = evaluate(rule(tmp_path, "low"), snapshot(cny=total, usd="5"))
+    assert finding.description == says
