@@ -41,6 +41,7 @@ BUILT_IN_PROVIDERS = {
     "xai": "balancebot.providers.xai:XaiProvider",
     "tencentcloud": "balancebot.providers.tencentcloud:TencentCloudProvider",
     "aliyun": "balancebot.providers.aliyun:AliyunProvider",
+    "volcengine": "balancebot.providers.volcengine:VolcengineProvider",
 }
 """balancebot's own providers, as pyproject.toml registers them (a test keeps the two
 equal): found without reading every installed package's entry points, which took a tenth

@@ -8,8 +8,10 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
+from random import Random
 from typing import Any
 
+import httpx
 import pytest
 
 from balancebot.config import AccountConfig
@@ -21,11 +23,13 @@ from balancebot.errors import (
     RequestRejected,
     UpstreamUnavailable,
 )
-from balancebot.models import CurrencyBalance
-from balancebot.providers import Provider
+from balancebot.models import BalanceSnapshot, CurrencyBalance
+from balancebot.providers import Fetcher, Provider, fetch_result
 from balancebot.providers.aliyun import AliyunProvider
 from balancebot.providers.tencentcloud import TencentCloudProvider
-from balancebot.testing import aliyun, tencentcloud
+from balancebot.providers.volcengine import VolcengineProvider
+from balancebot.retry import Backoff
+from balancebot.testing import aliyun, tencentcloud, volcengine
 from balancebot.testing.clock import FakeClock
 from balancebot.testing.fakeapi import Reply
 from balancebot.testing.signedcloud import SignedCloudFake
@@ -64,6 +68,12 @@ def _tencent_balance(value: str) -> bytes:
 def _aliyun_balance(value: str, currency: str = '"CNY"') -> bytes:
     data = b'{"AvailableAmount": %s, "Currency": %s}' % (value.encode(), currency.encode())
     return b'{"Code": "200", "Success": true, "Data": %s}' % data
+
+
+def _volcengine_balance(value: str) -> bytes:
+    return b'{"ResponseMetadata": {"RequestId": "x"}, "Result": {"AvailableBalance": %s}}' % (
+        value.encode()
+    )
 
 
 CLOUDS = [
@@ -167,6 +177,50 @@ CLOUDS = [
             )
         ],
     ),
+    Cloud(
+        name="volcengine",
+        provider=VolcengineProvider(),
+        fake=volcengine.VolcengineFake,
+        option="access_key_id",
+        state={"available": "12345.67"},
+        reads=_cny("12345.67"),
+        window=15,
+        errors=[
+            (
+                volcengine.error("FlowLimitExceeded", "Flow limit exceeded."),
+                RateLimited,
+                "FlowLimitExceeded",
+            ),
+            (
+                volcengine.error(
+                    "AccessDenied", "User is not authorized to perform: billing:QueryBalanceAcct"
+                ),
+                AuthError,
+                "billing:QueryBalanceAcct",
+            ),
+            (
+                volcengine.error("InvalidParameter", "The parameter is invalid.", 400),
+                RequestRejected,
+                "InvalidParameter",
+            ),
+            (
+                volcengine.error("InternalServiceError", "internal error"),
+                UpstreamUnavailable,
+                "InternalServiceError",
+            ),
+            (
+                volcengine.error("QuotaExceeded.NewName", "slow down", 429),
+                RateLimited,
+                "QuotaExceeded",
+            ),
+        ],
+        garbage=[
+            _volcengine_balance(v)
+            for v in ("12.5", '"12,345.67"', '" 12.00"', '"1e3"', '""', "null", '"NaN"')
+        ]
+        + [b'{"ResponseMetadata": {}}', b"<html>", b'{"ResponseMetadata": {"Error": {}}}'],
+        owing=({"available": "-12.30"}, Decimal("-12.30")),
+    ),
 ]
 
 
@@ -240,6 +294,22 @@ async def test_throttling_business_and_server_errors(
         fake.reply_next(fake.path, reply)
         with pytest.raises(raised, match=says):
             await fetch(cloud.provider, _account(cloud, fake), clock)
+
+
+async def test_a_retry_is_signed_anew_with_the_clocks_time(
+    cloud: Cloud, fake: SignedCloudFake, clock: FakeClock
+) -> None:
+    """The signature covers the time it is sent at: a retry after throttling is signed
+    again, seconds later on the one clock, and accepted."""
+    fake.reply_next(fake.path, cloud.errors[0][0])  # throttled: transient
+    config = _account(cloud, fake)
+    async with httpx.AsyncClient() as http:
+        fetcher = Fetcher(cloud.provider, http, clock)
+        result = await fetch_result(fetcher, config, clock, Backoff(initial=30), Random(1))
+    assert isinstance(result, BalanceSnapshot), result
+    header = cloud.provider.stamp[0]
+    first, second = (headers[header] for _, _, headers in fake.requests)
+    assert first != second and clock.slept and clock.slept[0] >= 15
 
 
 async def test_garbage_is_never_a_balance(

@@ -22,6 +22,8 @@ from balancebot.testing.fakeapi import Reply
 from balancebot.testing.signedcloud import SignedCloudFake
 from balancebot.testing.tencentcloud import PATH as TENCENT_PATH
 from balancebot.testing.tencentcloud import TencentCloudFake
+from balancebot.testing.volcengine import PATH as VOLC_PATH
+from balancebot.testing.volcengine import VolcengineFake
 
 from .test_cli import balancebot
 from .test_pipeline import Recorder
@@ -30,11 +32,17 @@ from .test_pipeline import Recorder
 KEYS = {
     "tencentcloud": ("secret_id", "AKIDe2e0123456789abcdef", "tencent-secret-0123456789abcdef"),
     "aliyun": ("access_key_id", "LTAIe2e0123456789abcdef", "aliyun-secret-0123456789abcdef"),
+    "volcengine": ("access_key_id", "AKLTe2e0123456789abcdef", "volc-secret-0123456789abcdef=="),
 }
-BALANCES = {"tencentcloud": {"fen": 4_000}, "aliyun": {"available": "8.50"}}
+BALANCES = {
+    "tencentcloud": {"fen": 4_000},
+    "aliyun": {"available": "8.50"},
+    "volcengine": {"available": "880.00"},
+}
 GARBAGE = {
     "tencentcloud": (TENCENT_PATH, b'{"Response": {"Balance": "4000"}}'),
     "aliyun": (ALIYUN_PATH, b'{"Success": true, "Data": {"AvailableAmount": 9e9}}'),
+    "volcengine": (VOLC_PATH, b'{"Result": {"AvailableBalance": "1,000.00"}}'),
 }
 RULES = [
     {
@@ -47,7 +55,11 @@ RULES = [
 
 
 def _fakes(now: Callable[[], Any] | None) -> dict[str, SignedCloudFake]:
-    return {"tencentcloud": TencentCloudFake(now=now), "aliyun": AliyunFake(now=now)}
+    return {
+        "tencentcloud": TencentCloudFake(now=now),
+        "aliyun": AliyunFake(now=now),
+        "volcengine": VolcengineFake(now=now),
+    }
 
 
 async def _started(stack: AsyncExitStack, now: Callable[[], Any] | None) -> dict[str, Any]:
@@ -106,9 +118,14 @@ async def test_check_signs_each_request_and_says_what_is_wrong(tmp_path: Path) -
             env[f"{provider.upper()}_ID"], env[f"{provider.upper()}_SECRET"] = key_id, secret
         code, out, err = await balancebot("check", "-c", str(path), cwd=tmp_path, env=env)
         assert code == 2, out + err
-        assert statuses(out) == {"tencentcloud": "WARNING", "aliyun": "CRITICAL"}, out
+        assert statuses(out) == {
+            "tencentcloud": "WARNING",
+            "aliyun": "CRITICAL",
+            "volcengine": "OK",
+        }, out
         assert "tencentcloud: warning: balance 40.00 CNY < 50.00" in out
         assert "aliyun: critical: balance 8.50 CNY < 10.00" in out
+        assert "volcengine    OK        CNY       880.00" in out, out
 
         for fake in fakes.values():  # the server's clock 16 minutes ahead
             fake.skew = timedelta(minutes=16)

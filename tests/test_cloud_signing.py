@@ -6,6 +6,7 @@ from __future__ import annotations
 from balancebot.providers.aliyun.sign import sign as acs3
 from balancebot.providers.signing import EMPTY_SHA256
 from balancebot.providers.tencentcloud.sign import sign as tc3
+from balancebot.providers.volcengine.sign import sign as volc
 
 
 def test_tc3_reproduces_tencent_clouds_published_example() -> None:
@@ -86,4 +87,36 @@ def test_acs3_reproduces_alibaba_clouds_published_example() -> None:
         "ACS3-HMAC-SHA256 Credential=YourAccessKeyId,SignedHeaders=host;x-acs-action;"
         "x-acs-content-sha256;x-acs-date;x-acs-signature-nonce;x-acs-version,"
         "Signature=06563a9e1b43f5dfe96b81484da74bceab24a1d853912eee15083a6f0f3283c0"
+    )
+
+
+def test_volcengine_reproduces_its_published_example() -> None:
+    """ "签名方法" (volcengine.com/docs/6369/67269), its GET example, which is billing's
+    QueryBalanceAcct itself (the example's Access Key ID and Secret Access Key)."""
+    signed = volc(
+        access_key_id="AKLTYWViMTVmZGYzM2E0NDI5Mzk2MDZjNjFmMjc2MjRjMzg",
+        secret_access_key="WkRZeE1EQmxPVGhsWWpWak5HVmtNbUUxTXpZeU9UVXlOMlE1TmpZeVlqTQ==",
+        region="cn-beijing",
+        service="billing",
+        x_date="20250329T180937Z",
+        method="GET",
+        query="Action=QueryBalanceAcct&Version=2022-01-01",
+        headers={"Host": "billing.volcengineapi.com", "X-Date": "20250329T180937Z"},
+        payload=b"",
+    )
+    assert signed.canonical_request == (
+        "GET\n/\nAction=QueryBalanceAcct&Version=2022-01-01\n"
+        "host:billing.volcengineapi.com\nx-date:20250329T180937Z\n\n"
+        "host;x-date\n"
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    )
+    assert signed.string_to_sign == (
+        "HMAC-SHA256\n20250329T180937Z\n20250329/cn-beijing/billing/request\n"
+        "43171c1658c64b5db55c58d54988a4598d2d09a5613136beaa5eef40eae6e2c1"
+    )
+    assert signed.signature == "1eda9e7e6b1728151a8e8791fdaf67cfbd28bd5c80d0fce2eb208746cf483105"
+    assert signed.authorization == (
+        "HMAC-SHA256 Credential=AKLTYWViMTVmZGYzM2E0NDI5Mzk2MDZjNjFmMjc2MjRjMzg/20250329/"
+        "cn-beijing/billing/request, SignedHeaders=host;x-date, "
+        "Signature=1eda9e7e6b1728151a8e8791fdaf67cfbd28bd5c80d0fce2eb208746cf483105"
     )

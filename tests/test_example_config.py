@@ -29,6 +29,8 @@ ENV = {
     "TENCENTCLOUD_SECRET_ID": "AKIDtencent1",
     "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "aliyun-secret-1",
     "ALIBABA_CLOUD_ACCESS_KEY_ID": "LTAIaliyun1",
+    "VOLCENGINE_SECRET_ACCESS_KEY": "volc-secret-1",
+    "VOLCENGINE_ACCESS_KEY_ID": "AKLTvolc1",
 }
 _START = re.compile(r"^# >>> variant: ([\w-]+)(?: \(needs: ([\w, -]+)\))?$")
 
@@ -103,7 +105,12 @@ def test_each_documented_variant_validates(variant: str) -> None:
         assert [r.name for r in config.rules][:2] == ["low-usd", "low-balance"]
         assert config.rules[1].accounts == ["prod"]
     if variant == "clouds":
-        assert [a.provider for a in config.accounts] == ["deepseek", "tencentcloud", "aliyun"]
+        assert [a.provider for a in config.accounts] == [
+            "deepseek",
+            "tencentcloud",
+            "aliyun",
+            "volcengine",
+        ]
         assert config.rules[0].accounts is None  # the CNY rule watches them too
     if variant == "percent":
         low = config.rules[0]

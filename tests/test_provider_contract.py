@@ -57,6 +57,7 @@ BUILT_IN = (
     "xai",
     "tencentcloud",
     "aliyun",
+    "volcengine",
 )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -58,19 +59,21 @@ class AliyunFake(SignedCloudFake):
     """Accounts by AccessKey ID: `add_account(key_id, secret=..., available="12.34")`."""
 
     authorization = _AUTH
+    answer = staticmethod(_balance)
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(PATH, _balance, **kwargs)
+    def __init__(self, now: Callable[[], datetime] | None = None) -> None:
+        super().__init__(now)
         self.nonces: set[str] = set()
 
+    def unsigned(self) -> Reply:
+        return error(400, "IncompleteSignature", "The request signature does not conform.")
+
+    def unknown(self, key_id: str) -> Reply:
+        return error(404, "InvalidAccessKeyId.NotFound", "Specified access key is not found.")
+
     def refusal(
-        self, request: web.Request, body: bytes, account: dict[str, Any] | None
+        self, request: web.Request, body: bytes, found: re.Match[str], account: dict[str, Any]
     ) -> Reply | None:
-        found = self.signature(request)
-        if found is None:
-            return error(400, "IncompleteSignature", "The request signature does not conform.")
-        if account is None:
-            return error(404, "InvalidAccessKeyId.NotFound", "Specified access key is not found.")
         try:
             date = datetime.strptime(request.headers.get("x-acs-date", ""), "%Y-%m-%dT%H:%M:%SZ")
         except ValueError:

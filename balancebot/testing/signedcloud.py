@@ -17,20 +17,20 @@ from typing import Any, ClassVar
 
 from aiohttp import web
 
-from .fakeapi import Answer, FakeAPI, Reply
+from .fakeapi import FakeAPI, Reply
 
 
 class SignedCloudFake(FakeAPI):
     """Accounts are added by access key id, with their `secret` (and the answer's state)."""
 
+    path: ClassVar[str] = "/"
+    answer: ClassVar[staticmethod[[dict[str, Any]], Any]]
+    """The documented success body for an account's state (a `staticmethod`)."""
     authorization: ClassVar[re.Pattern[str]]
     """The cloud's Authorization header; its first group is the access key id."""
 
-    def __init__(
-        self, path: str, answer: Answer, now: Callable[[], datetime] | None = None
-    ) -> None:
-        super().__init__({path: answer})
-        self.path = path
+    def __init__(self, now: Callable[[], datetime] | None = None) -> None:
+        super().__init__({self.path: type(self).answer})
         self.skew = timedelta(0)
         self._now = now or (lambda: datetime.now(UTC))
 
@@ -50,14 +50,28 @@ class SignedCloudFake(FakeAPI):
         return found.group(1) if found else ""
 
     @abstractmethod
+    def unsigned(self) -> Reply:
+        """The cloud's error for a missing or garbled Authorization header."""
+
+    @abstractmethod
+    def unknown(self, key_id: str) -> Reply:
+        """The cloud's error for an access key id it does not know."""
+
+    @abstractmethod
     def refusal(
-        self, request: web.Request, body: bytes, account: dict[str, Any] | None
+        self, request: web.Request, body: bytes, found: re.Match[str], account: dict[str, Any]
     ) -> Reply | None:
-        """The cloud's error when the signature, the key or the time is wrong."""
+        """The cloud's error when the time or the signature is wrong, or None."""
 
     async def _handle(self, request: web.Request) -> web.Response:
         body = await request.read()
-        refused = self.refusal(request, body, self.accounts.get(self.key_of(request)))
+        found, account = self.signature(request), self.accounts.get(self.key_of(request))
+        if found is None:
+            refused: Reply | None = self.unsigned()
+        elif account is None:
+            refused = self.unknown(found.group(1))
+        else:
+            refused = self.refusal(request, body, found, account)
         if refused is not None:
             self.requests.append((request.method, request.path_qs, dict(request.headers)))
             response = web.Response(

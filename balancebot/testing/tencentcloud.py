@@ -58,18 +58,17 @@ class TencentCloudFake(SignedCloudFake):
     """Accounts by SecretId: `add_account(secret_id, secret=..., fen=...)`."""
 
     authorization = _AUTH
+    answer = staticmethod(_balance)
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(PATH, _balance, **kwargs)
+    def unsigned(self) -> Reply:
+        return error("AuthFailure.InvalidAuthorization", "Authorization is not TC3.")
+
+    def unknown(self, key_id: str) -> Reply:
+        return error("AuthFailure.SecretIdNotFound", "The SecretId is not found.")
 
     def refusal(
-        self, request: web.Request, body: bytes, account: dict[str, Any] | None
+        self, request: web.Request, body: bytes, found: re.Match[str], account: dict[str, Any]
     ) -> Reply | None:
-        found = self.signature(request)
-        if found is None:
-            return error("AuthFailure.InvalidAuthorization", "Authorization is not TC3.")
-        if account is None:
-            return error("AuthFailure.SecretIdNotFound", "The SecretId is not found.")
         stamp = request.headers.get("X-TC-Timestamp", "")
         if not stamp.isdigit():
             return error("MissingParameter", "The request is missing X-TC-Timestamp.")

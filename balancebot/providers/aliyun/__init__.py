@@ -23,13 +23,12 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
-from msgspec import Struct
-
-from ...config import AccountConfig, Secret
-from ...errors import CheckError, MalformedResponse
+from ...config import AccountConfig
+from ...errors import MalformedResponse
 from ...models import BalanceSnapshot, CurrencyBalance
-from ..contract import Bill, HttpRequest, HttpResponse, Provider, base_url
-from ..signing import EMPTY_SHA256, ErrorCodes
+from ..cloud import AccessKeyOptions, CloudProvider, ErrorCodes
+from ..contract import Bill, HttpRequest, HttpResponse, base_url
+from ..signing import EMPTY_SHA256
 from ..strict import amount, boolean, load_json, obj, text
 from .sign import sign
 
@@ -57,14 +56,12 @@ CODES = ErrorCodes(
 )
 
 
-class AliyunOptions(Struct, frozen=True, forbid_unknown_fields=True):
-    access_key_id: Secret
-    """The AccessKey ID (RAM console → AccessKey); the secret is `api_key`."""
-
-
-class AliyunProvider(Provider[AliyunOptions]):
+class AliyunProvider(CloudProvider[AccessKeyOptions]):
     display_name = "Alibaba Cloud"
-    Options = AliyunOptions
+    codes = CODES
+    error_at = "Code"
+    stamp = ("x-acs-date", DATE_FORMAT)
+    Options = AccessKeyOptions
     bills = (Bill("prepaid", "cloud", "from Data.Currency (CNY, USD, JPY)"),)
     key_kind = "cloud AccessKey secret (its id in options.access_key_id)"
     default_hosts = (
@@ -72,7 +69,7 @@ class AliyunProvider(Provider[AliyunOptions]):
         "https://business.ap-southeast-1.aliyuncs.com",
     )
 
-    def requests(self, account: AccountConfig, options: AliyunOptions) -> list[HttpRequest]:
+    def requests(self, account: AccountConfig, options: AccessKeyOptions) -> list[HttpRequest]:
         url = base_url(account, self.default_hosts[0]) + "/"
         headers = {
             "host": urlsplit(url).netloc,
@@ -83,7 +80,7 @@ class AliyunProvider(Provider[AliyunOptions]):
         return [HttpRequest("POST", url, headers, secret=account.api_key.get_secret_value())]
 
     def sign(
-        self, request: HttpRequest, account: AccountConfig, options: AliyunOptions, now: datetime
+        self, request: HttpRequest, account: AccountConfig, options: AccessKeyOptions, now: datetime
     ) -> HttpRequest:
         headers = {
             **request.headers,
@@ -101,27 +98,15 @@ class AliyunProvider(Provider[AliyunOptions]):
         )
         return replace(request, headers={**headers, "Authorization": signed.authorization})
 
-    def error_for(
-        self, request: HttpRequest, response: HttpResponse, now: datetime
-    ) -> CheckError | None:
-        try:
-            answer: Any = load_json(response.body)
-        except MalformedResponse:
-            answer = None
-        if 200 <= response.status < 300 and (
-            not isinstance(answer, dict) or answer.get("Success") is not False
-        ):
-            return None  # `parse` reads it (or says what is wrong with it)
-        if not isinstance(answer, dict) or not isinstance(answer.get("Code"), str):
-            return super().error_for(request, response, now)
-        message = answer.get("Message")
-        message = message if isinstance(message, str) else ""
-        return CODES.error(answer["Code"][:80], message, _signed_at(request.headers), response, now)
+    def error_in(self, answer: Any, status: int) -> Mapping[str, Any] | None:
+        if not isinstance(answer, dict) or "Code" not in answer:
+            return None
+        return answer if not 200 <= status < 300 or answer.get("Success") is False else None
 
     def parse(
         self,
         account: AccountConfig,
-        options: AliyunOptions,
+        options: AccessKeyOptions,
         responses: Sequence[HttpResponse],
         taken_at: datetime,
     ) -> BalanceSnapshot:
@@ -147,10 +132,3 @@ def _amount(value: object, where: str) -> Decimal:
     if isinstance(value, str) and _GROUPED.fullmatch(value):
         value = value.replace(",", "")
     return amount(value, where, negative=True, numbers=False)
-
-
-def _signed_at(headers: Mapping[str, str]) -> datetime | None:
-    try:
-        return datetime.strptime(headers.get("x-acs-date", ""), DATE_FORMAT).replace(tzinfo=UTC)
-    except ValueError:
-        return None

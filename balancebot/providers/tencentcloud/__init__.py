@@ -12,19 +12,20 @@ anything else there (a string, a fraction of a fen, a float) is a malformed answ
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
+from typing import Any
 from urllib.parse import urlsplit
 
 from msgspec import Struct
 
 from ...config import AccountConfig, Secret
-from ...errors import CheckError, MalformedResponse
+from ...errors import MalformedResponse
 from ...models import BalanceSnapshot, CurrencyBalance
-from ..contract import Bill, HttpRequest, HttpResponse, Provider, base_url
-from ..signing import ErrorCodes
+from ..cloud import CloudProvider, ErrorCodes
+from ..contract import Bill, HttpRequest, HttpResponse, base_url
 from ..strict import amount, load_json, obj
 from .sign import sign
 
@@ -56,8 +57,11 @@ class TencentCloudOptions(Struct, frozen=True, forbid_unknown_fields=True):
     """The SecretId of the API key pair (console.cloud.tencent.com/cam/capi)."""
 
 
-class TencentCloudProvider(Provider[TencentCloudOptions]):
+class TencentCloudProvider(CloudProvider[TencentCloudOptions]):
     display_name = "Tencent Cloud"
+    codes = CODES
+    error_at = "Response.Error.Code"
+    stamp = ("X-TC-Timestamp", "epoch")
     Options = TencentCloudOptions
     bills = (Bill("prepaid", "cloud", "CNY (read in fen)"),)
     key_kind = "cloud API SecretKey (SecretId in options.secret_id)"
@@ -99,26 +103,10 @@ class TencentCloudProvider(Provider[TencentCloudOptions]):
         }
         return replace(request, headers=headers)
 
-    def error_for(
-        self, request: HttpRequest, response: HttpResponse, now: datetime
-    ) -> CheckError | None:
-        found = super().error_for(request, response, now)
-        if found is not None:
-            return found
-        try:
-            answer = obj(obj(load_json(response.body), "answer").get("Response"), "Response")
-        except MalformedResponse:
-            return None  # `parse` says what is wrong with it
-        error = answer.get("Error")
-        if not isinstance(error, dict):
-            return None
-        code, message = error.get("Code"), error.get("Message")
-        if not isinstance(code, str):
-            return MalformedResponse("Response.Error.Code is missing or not a string")
-        message = message if isinstance(message, str) else ""
-        stamp = request.headers.get("X-TC-Timestamp", "")
-        signed_at = datetime.fromtimestamp(int(stamp), UTC) if stamp.isdigit() else None
-        return CODES.error(code[:80], message, signed_at, response, now)
+    def error_in(self, answer: Any, status: int) -> Mapping[str, Any] | None:
+        response = answer.get("Response") if isinstance(answer, dict) else None
+        error = response.get("Error") if isinstance(response, dict) else None
+        return error if isinstance(error, dict) else None
 
     def parse(
         self,
