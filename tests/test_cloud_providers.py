@@ -14,10 +14,11 @@ from typing import Any
 import httpx
 import pytest
 
-from balancebot.config import AccountConfig
+from balancebot.config import AccountConfig, Config
 from balancebot.errors import (
     AuthError,
     CheckError,
+    ConfigError,
     MalformedResponse,
     RateLimited,
     RequestRejected,
@@ -270,7 +271,8 @@ async def test_a_wrong_secret_or_key_id_is_an_authentication_failure(
 ) -> None:
     says = rf"check the access key secret \(api_key\) and its id \(options.{cloud.option}\)"
     fake.add_account(KEY_ID, secret="another-secret-key")
-    await refused(cloud.provider, _account(cloud, fake), AuthError, says, clock)
+    error = await refused(cloud.provider, _account(cloud, fake), AuthError, says, clock)
+    assert "\n" not in error.message  # one line (Alibaba's quotes its string to sign)
     await refused(cloud.provider, _account(cloud, fake, "AKIDnobody"), AuthError, says, clock)
 
 
@@ -338,3 +340,14 @@ def _echo(body: Any, message: str) -> Any:
     if isinstance(body, dict):
         return {k: message if k == "Message" else _echo(v, message) for k, v in body.items()}
     return body
+
+
+def test_an_empty_key_id_is_a_config_error(
+    cloud: Cloud, make_config: Callable[..., Config]
+) -> None:
+    raw = {"name": "c", "api_key": "s3cret", "provider": cloud.name}
+    with pytest.raises(ConfigError) as raised:
+        make_config(accounts=[{**raw, "options": {cloud.option: ""}}])
+    assert any(f"{cloud.option} is empty" in p for p in raised.value.problems), raised.value
+    with pytest.raises(ConfigError, match=f"options.{cloud.option}"):
+        make_config(accounts=[raw])

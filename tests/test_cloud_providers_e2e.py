@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from balancebot.config import Config
+from balancebot.config.plugin_options import config_secrets
 from balancebot.daemon import Daemon
 from balancebot.models import TransitionKind
 from balancebot.testing.aliyun import PATH as ALIYUN_PATH
@@ -159,6 +160,7 @@ async def test_the_daemon_alerts_and_garbage_never_moves_an_alert(
         rules=RULES,
         notifiers=[{"name": "rec", "type": "console"}],
     )
+    assert set(_secrets()) <= config_secrets(config)  # the log mask holds both of each pair
     recorder = Recorder()
     async with Daemon.open(config, clock, {"rec": recorder}) as d:
         for provider in KEYS:

@@ -37,6 +37,15 @@ class AccessKeyOptions(Struct, frozen=True, forbid_unknown_fields=True):
     """The access key's id (the cloud's IAM/RAM console); the secret is `api_key`. A
     `Secret`, so masked like the key, though it signs nothing."""
 
+    def __post_init__(self) -> None:
+        present(self.access_key_id, "access_key_id")
+
+
+def present(key_id: Secret, name: str) -> None:
+    """An empty id (`${VAR:-}`, a blank file) would only read as a wrong key later."""
+    if not key_id.get_secret_value():
+        raise ValueError(f"{name} is empty")
+
 
 class CloudProvider(Provider[OptionsT]):
     """A cloud billing API: `codes` say what its error codes mean; `error_in` finds the
@@ -101,7 +110,8 @@ class ErrorCodes:
         response: HttpResponse,
         now: datetime,
     ) -> CheckError:
-        said = f"{code}: {message[:200]}" if message else code
+        message = " ".join(message.split())[:200]  # Alibaba's holds the string to sign
+        said = f"{code}: {message}" if message else code
         if code in self.clock:
             return clock_off(self.cloud, said, signed_at, response)
         if code in self.auth:

@@ -62,7 +62,7 @@ class AliyunProvider(CloudProvider[AccessKeyOptions]):
     error_at = "Code"
     stamp = ("x-acs-date", DATE_FORMAT)
     Options = AccessKeyOptions
-    bills = (Bill("prepaid", "cloud", "from Data.Currency (CNY, USD, JPY)"),)
+    bills = (Bill("prepaid", "cloud", "the answer's currency (Data.Currency: CNY, USD or JPY)"),)
     key_kind = "cloud AccessKey secret (its id in options.access_key_id)"
     default_hosts = (
         "https://business.aliyuncs.com",

@@ -24,7 +24,7 @@ from msgspec import Struct
 from ...config import AccountConfig, Secret
 from ...errors import MalformedResponse
 from ...models import BalanceSnapshot, CurrencyBalance
-from ..cloud import CloudProvider, ErrorCodes
+from ..cloud import CloudProvider, ErrorCodes, present
 from ..contract import Bill, HttpRequest, HttpResponse, base_url
 from ..strict import amount, load_json, obj
 from .sign import sign
@@ -55,6 +55,9 @@ CODES = ErrorCodes(
 class TencentCloudOptions(Struct, frozen=True, forbid_unknown_fields=True):
     secret_id: Secret
     """The SecretId of the API key pair (console.cloud.tencent.com/cam/capi)."""
+
+    def __post_init__(self) -> None:
+        present(self.secret_id, "secret_id")
 
 
 class TencentCloudProvider(CloudProvider[TencentCloudOptions]):
