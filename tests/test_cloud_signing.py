@@ -10,9 +10,12 @@ from balancebot.providers.volcengine.sign import sign as volc
 
 
 def test_tc3_reproduces_tencent_clouds_published_example() -> None:
-    """ "签名方法 v3" (cloud.tencent.com/document/api/213/30654, the version with the full
-    example SecretKey; mirrored as the English "Signature v3" page): CVM DescribeInstances
-    at 1551113065."""
+    """Tencent's "签名方法 v3" / "Signature v3" (cloud.tencent.com/document/api/213/30654):
+    CVM DescribeInstances at 1551113065. The page gives the SecretKey in full
+    (`Gu5t9xGARNpq86cd98joQYCN3EXAMPLE`, in its key-derivation step) and every
+    intermediate value; its current Authorization line masks the SecretId
+    (`AKID***…0123456789EXAMPLE`), which the signature does not depend on, so the
+    SecretId of its earlier revision is used here."""
     payload = (
         b'{"Limit": 1, "Filters": [{"Values": ["\\u672a\\u547d\\u540d"], "Name": "instance-name"}]}'
     )
@@ -49,7 +52,7 @@ def test_tc3_reproduces_tencent_clouds_published_example() -> None:
 
 
 def test_acs3_reproduces_alibaba_clouds_published_example() -> None:
-    """ "V3版本请求体&签名机制" (help.aliyun.com/zh/sdk/product-overview/
+    """Alibaba Cloud's "V3版本请求体&签名机制" (help.aliyun.com/zh/sdk/product-overview/
     v3-request-structure-and-signature), its fixed-parameter example: ECS RunInstances."""
     signed = acs3(
         access_key_id="YourAccessKeyId",
@@ -91,8 +94,12 @@ def test_acs3_reproduces_alibaba_clouds_published_example() -> None:
 
 
 def test_volcengine_reproduces_its_published_example() -> None:
-    """ "签名方法" (volcengine.com/docs/6369/67269), its GET example, which is billing's
-    QueryBalanceAcct itself (the example's Access Key ID and Secret Access Key)."""
+    """Volcengine's "签名方法" (volcengine.com/docs/6369/67269): its GET example, which is
+    billing's QueryBalanceAcct itself; and the ListUsers walk-through of "签名过程 Demo"
+    (docs/6369/67270). Both publish the Secret Access Key in full. The 67269 values were
+    read as several public repositories quote them (the stored copy of that page could
+    not be read whole); 67270's request, key and canonical request were read on the page,
+    its signature as those repositories quote it. Both reproduce here."""
     signed = volc(
         access_key_id="AKLTYWViMTVmZGYzM2E0NDI5Mzk2MDZjNjFmMjc2MjRjMzg",
         secret_access_key="WkRZeE1EQmxPVGhsWWpWak5HVmtNbUUxTXpZeU9UVXlOMlE1TmpZeVlqTQ==",
@@ -120,3 +127,20 @@ def test_volcengine_reproduces_its_published_example() -> None:
         "cn-beijing/billing/request, SignedHeaders=host;x-date, "
         "Signature=1eda9e7e6b1728151a8e8791fdaf67cfbd28bd5c80d0fce2eb208746cf483105"
     )
+
+    listing = volc(
+        access_key_id="AKLTYWViMTVmZGYzM2E0NDI5Mzk2MDZjNjFmMjc2MjRjMzg",
+        secret_access_key="WkRZeE1EQmxPVGhsWWpWak5HVmtNbUUxTXpZeU9UVXlOMlE1TmpZeVlqTQ==",
+        region="cn-beijing",
+        service="iam",
+        x_date="20240619T071306Z",
+        method="GET",
+        query="Action=ListUsers&Limit=10&Offset=0&Version=2018-01-01",
+        headers={"Host": "iam.volcengineapi.com", "X-Date": "20240619T071306Z"},
+        payload=b"",
+    )
+    assert listing.string_to_sign == (
+        "HMAC-SHA256\n20240619T071306Z\n20240619/cn-beijing/iam/request\n"
+        "5ed5bca3905e1fcbf789abb56a17c2d819674a3bcfa468ae476bd1ea80d135cb"
+    )
+    assert listing.signature == "e31c4558bcfe08a286001f59cedbf0791ffd0b2362f10e55ee2627467bcdde93"

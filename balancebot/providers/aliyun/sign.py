@@ -1,7 +1,7 @@
 """Alibaba Cloud OpenAPI signature V3 (ACS3-HMAC-SHA256), as "V3版本请求体&签名机制"
 documents it.
 
-`tests/test_aliyun.py` reproduces the fixed-parameter example of that page byte for byte
+`tests/test_cloud_signing.py` reproduces the fixed-parameter example of that page byte for byte
 (AccessKey `YourAccessKeyId`/`YourAccessKeySecret`, ECS RunInstances at
 2023-10-26T10:22:32Z, nonce `3156853299f313e23d1673dc12e1703d`, signature `06563a9e…`);
 the loopback fake verifies requests with `sign` from what it received."""

@@ -1,6 +1,6 @@
 """Tencent Cloud API 3.0 signature v3 (TC3-HMAC-SHA256), as "签名方法 v3" documents it.
 
-`tests/test_tencentcloud.py` reproduces the worked example of that page byte for byte
+`tests/test_cloud_signing.py` reproduces the worked example of that page byte for byte
 (SecretKey `Gu5t9xGARNpq86cd98joQYCN3EXAMPLE`, timestamp 1551113065, signature
 `72e494ea…`); the loopback fake verifies requests with `sign` from what it received."""
 
