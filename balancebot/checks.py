@@ -156,9 +156,9 @@ class CheckPipeline:
 
     async def _recent_results(self, account: str, recent: list[CheckResult]) -> RecentResults:
         keep = self._keep(account)
-        if keep.span:  # trend rules: the successful checks of their window come first
+        if keep.reach:  # trend rules: the successful checks of their window come first
             first = recent[0].taken_at if recent else self._clock.now()
-            older = await self._store.history(account, self._clock.now() - keep.span)
+            older = await self._store.history(account, self._clock.now() - keep.reach)
             recent = [*(s for s in older if s.taken_at < first), *recent]
         return RecentResults(recent, keep)
 

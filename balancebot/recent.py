@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from itertools import chain
 
 from .config import RuleConfig, RunwayRuleConfig, SpendSpikeRuleConfig, ThresholdRuleConfig
@@ -28,10 +28,16 @@ class Keep:
     span: timedelta = timedelta(0)  # how far back any rule looks
     full: timedelta = timedelta(0)  # kept at full resolution this far back
     step: timedelta = timedelta(0)  # beyond `full`, one snapshot per step
+    top_ups: timedelta = timedelta(0)  # the two snapshots around a top-up, this far back
+
+    @property
+    def reach(self) -> timedelta:
+        """How far back the store is read when the history is loaded."""
+        return max(self.span, self.top_ups)
 
 
 def keep_for(rules: Sequence[RuleConfig]) -> Keep:
-    full, span, steps = [timedelta(0)], [timedelta(0)], []
+    full, span, steps, top_ups = [timedelta(0)], [timedelta(0)], [], [timedelta(0)]
     for rule in rules:
         if isinstance(rule, RunwayRuleConfig) or (
             isinstance(rule, ThresholdRuleConfig) and (rule.warning_runway or rule.critical_runway)
@@ -44,8 +50,10 @@ def keep_for(rules: Sequence[RuleConfig]) -> Keep:
         if isinstance(rule, ThresholdRuleConfig) and any(
             limits.percents for limits in rule.thresholds.values()
         ):
-            span.append(rule.top_up_window)
-    return Keep(history_needed(rules), max(full + span), max(full), min(steps, default=DAY))
+            top_ups.append(rule.top_up_window)
+    return Keep(
+        history_needed(rules), max(full + span), max(full), min(steps, default=DAY), max(top_ups)
+    )
 
 
 class RecentResults:
@@ -59,6 +67,8 @@ class RecentResults:
         self._thinned: list[BalanceSnapshot] = []
         self._parked: BalanceSnapshot | None = None  # the last snapshot, older than `full`
         self._previous: BalanceSnapshot | None = None  # the last one `_thin` was given
+        self._top_ups: list[BalanceSnapshot] = []  # either side of each top-up, to `top_ups`
+        self._latest: BalanceSnapshot | None = None  # the last snapshot appended
         self._items: list[CheckResult] = []
         self._snapshots = 0  # in _items
         for result in results:
@@ -66,10 +76,20 @@ class RecentResults:
 
     def __iter__(self) -> Iterator[CheckResult]:
         parked = () if self._parked is None else (self._parked,)
-        return chain(self._thinned, parked, self._items)
+        return chain(self._older_top_ups(), self._thinned, parked, self._items)
 
     def __len__(self) -> int:
-        return len(self._thinned) + (self._parked is not None) + len(self._items)
+        rest = len(self._thinned) + (self._parked is not None) + len(self._items)
+        return len(self._older_top_ups()) + rest
+
+    def _older_top_ups(self) -> list[BalanceSnapshot]:
+        """The kept top-up snapshots older than the rest (the younger are in it)."""
+        top_ups = self._top_ups
+        if not top_ups:
+            return []
+        parked = () if self._parked is None else (self._parked,)
+        first = next(chain(self._thinned, parked, self._items), None)
+        return [s for s in top_ups if first is None or s.taken_at < first.taken_at]
 
     def __bool__(self) -> bool:
         return bool(self._items)
@@ -82,6 +102,12 @@ class RecentResults:
         items.append(result)
         if isinstance(result, BalanceSnapshot):
             self._snapshots += 1
+            latest, self._latest = self._latest, result
+            if self._keep.top_ups and latest is not None and topped_up(latest, result):
+                kept = self._top_ups
+                if not kept or kept[-1] is not latest:
+                    kept.append(latest)
+                kept.append(result)
             if self._parked is not None:  # no longer the last: thinned like the others
                 self._thin(self._parked)
                 self._parked = None
@@ -97,21 +123,23 @@ class RecentResults:
                 else:
                     self._parked = head
         del items[:dropped]
-        since = result.taken_at - keep.span
-        thinned = self._thinned
-        stale = 0
-        while stale < len(thinned) and thinned[stale].taken_at < since:
-            stale += 1
-        del thinned[:stale]
+        _drop_before(self._thinned, result.taken_at - keep.span)
+        _drop_before(self._top_ups, result.taken_at - keep.top_ups)
 
     def _thin(self, snapshot: BalanceSnapshot) -> None:
         """Keep one snapshot per step; the spend of a dropped one shows in the next pair.
         A top-up keeps the snapshots either side of it."""
         last = self._thinned[-1] if self._thinned else None
         previous, self._previous = self._previous, snapshot
-        if last is None or snapshot.taken_at - last.taken_at >= self._keep.step:
+        pair = (previous,) if previous is not None and topped_up(previous, snapshot) else ()
+        if pair or last is None or snapshot.taken_at - last.taken_at >= self._keep.step:
+            self._thinned.extend(s for s in pair if s is not last)
             self._thinned.append(snapshot)
-        elif previous is not None and topped_up(previous, snapshot):
-            if previous is not last:
-                self._thinned.append(previous)
-            self._thinned.append(snapshot)
+
+
+def _drop_before(snapshots: list[BalanceSnapshot], since: datetime) -> None:
+    """Drop the head of a list in time order up to `since`, a slice at a time."""
+    stale = 0
+    while stale < len(snapshots) and snapshots[stale].taken_at < since:
+        stale += 1
+    del snapshots[:stale]

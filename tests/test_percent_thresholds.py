@@ -158,20 +158,41 @@ def test_bad_percentages_are_config_errors(limits: dict[str, str], problem: str)
 
 
 def test_the_history_keeps_the_top_up_however_thin() -> None:
-    """A percentage rule keeps `top_up_window` of history, one snapshot a day beyond the
-    latest results; the two either side of a top-up survive the thinning."""
-    rule = threshold()
-    keep = keep_for([rule])
-    assert keep.span == timedelta(days=30) and keep.step == timedelta(days=1)
+    """A percentage rule keeps the two snapshots either side of each top-up for
+    `top_up_window`, and nothing else beyond what the other rules need: ten days of hourly
+    checks are 1 kept snapshot plus the top-up's 2, and the balance after it is exact."""
+    keep = keep_for([threshold()])
+    assert (keep.span, keep.top_ups, keep.reach) == (timedelta(0), timedelta(days=30), keep.top_ups)
     recent = RecentResults((), keep)
     paid = Decimal("300")
     for hour in range(24 * 10):
         paid = paid - 1 if hour != 100 else paid + 4000
         recent.append(snap(hour, str(paid)))
     kept = [r for r in recent if isinstance(r, BalanceSnapshot)]
-    assert len(kept) < 16
-    after = balance_after_top_up(kept, "CNY", T0, Decimal("0.01"))
-    assert after == Decimal("4200")  # 200 left, + 4,000
+    assert [s.balances["CNY"].total for s in kept] == [Decimal(200), Decimal(4200), Decimal(4061)]
+    assert len(recent) == 3
+    assert balance_after_top_up(kept, "CNY", T0, Decimal("0.01")) == Decimal("4200")  # 200 + 4,000
+    # 31 days on the top-up is forgotten, as `top_up_window` says
+    recent.append(snap(24 * 31 + 101, "4000"))
+    assert [s.balances["CNY"].total for s in recent if isinstance(s, BalanceSnapshot)] == [4000]
+
+
+def test_beside_a_spike_rule_the_top_ups_do_not_widen_the_thinned_span() -> None:
+    """A week of quarter-hour snapshots for the spike rule, not thirty days of them: a
+    percentage threshold adds only the snapshots around its top-ups."""
+    spike = convert({"name": "spike", "type": "spend_spike"}, RuleConfig)
+    keep = keep_for([spike, threshold()])  # type: ignore[list-item]
+    assert keep.span < timedelta(days=8) and keep.top_ups == timedelta(days=30)
+    recent = RecentResults((), keep)
+    paid = Decimal("9000")
+    for quarter in range(4 * 24 * 20):  # 20 days of quarter-hour checks, a top-up on day 2
+        paid = paid - 1 if quarter != 4 * 24 * 2 else paid + 5000
+        recent.append(snap(quarter / 4, str(paid)))
+    kept = [r for r in recent if isinstance(r, BalanceSnapshot)]
+    assert 4 * 24 * 7 < len(kept) < 4 * 24 * 7 + 16  # a week (and two periods) + the pair
+    assert kept[0].taken_at < kept[2].taken_at - timedelta(days=10)  # the pair, then the week
+    assert balance_after_top_up(kept, "CNY", T0, Decimal("0.01")) == kept[1].balances["CNY"].total
+    assert kept[1].balances["CNY"].total - kept[0].balances["CNY"].total == 5000
 
 
 def percent_config(simulator: DeepSeekSimulator, make_config: Callable[..., Any]) -> Config:
