@@ -50,18 +50,23 @@ PRIVATE_CHAT_INTERVAL = 1.0  # one message per second per chat
 GROUP_CHAT_INTERVAL = 3.0  # twenty per minute per group
 ANSWER_BYTES = 1024 * 1024  # a sent Message echoed back: tens of KiB
 UPDATES_BYTES = 4 * 1024 * 1024  # up to 100 updates of a long poll
+POLL_WAIT_CAP = 60.0  # seconds a rate-limited long poll waits at most: the front-end's cap
 
 
 class CappedRequest(HTTPXRequest):
     """PTB's httpx request, reading answers with a cap (`httpcap.event_hooks`) and
     `parameters.retry_after` strictly: PTB would pass `1e20` or `"soon"` to `timedelta`
-    and raise `OverflowError`/`TypeError` out of `send_message` (a traceback, no retry)."""
+    and raise `OverflowError`/`TypeError` out of `send_message` (a traceback, no retry).
 
-    def __init__(self, limit: int, **kwargs: Any) -> None:
+    The long poll's (`polling`) waits at most `POLL_WAIT_CAP`, saying so: PTB's polling
+    loop sleeps a `RetryAfter` out without telling anyone, so `retry_after: 1e12` (an
+    hour, once capped) left commands unanswered for an hour, "connected" and no line."""
+
+    def __init__(self, limit: int, polling: bool = False, **kwargs: Any) -> None:
         super().__init__(httpx_kwargs={"event_hooks": event_hooks(limit)}, **kwargs)
+        self._polling = polling
 
-    @staticmethod
-    def parse_json_payload(payload: bytes) -> dict[str, Any]:
+    def parse_json_payload(self, payload: bytes) -> dict[str, Any]:  # type: ignore[override]
         """PTB's, without its ERROR line quoting the whole payload with a traceback."""
         try:
             data = json.loads(payload.decode("utf-8", "replace"))
@@ -72,6 +77,14 @@ class CappedRequest(HTTPXRequest):
         parameters = data.get("parameters")
         if isinstance(parameters, dict) and "retry_after" in parameters:
             seconds = retry_after_seconds(parameters.pop("retry_after"), datetime.now(UTC))
+            if seconds and self._polling:
+                log.warning(
+                    "telegram commands: Telegram asked to wait %g s before polling again;"
+                    " polling in %g s",
+                    seconds,
+                    min(seconds, POLL_WAIT_CAP),
+                )
+                seconds = min(seconds, POLL_WAIT_CAP)
             if seconds:  # else PTB maps the status alone: retried with our own backoff
                 parameters["retry_after"] = math.ceil(seconds)
         return data
@@ -114,7 +127,7 @@ class TelegramNotifier(Notifier):
             ),
             # for the chat front-end's long polling (PTB adds the poll timeout to reads)
             get_updates_request=CappedRequest(
-                UPDATES_BYTES, connect_timeout=timeout, read_timeout=timeout
+                UPDATES_BYTES, polling=True, connect_timeout=timeout, read_timeout=timeout
             ),
         )
 
