@@ -238,3 +238,15 @@ def test_the_currency_asked_for_is_the_json_providers_too(
     config = load_config(output, env={"JSON_API_KEY": "sk-0123456789abcdef"})
     assert config.accounts[0].options["currency"] == "EUR"
     assert "EUR" in config.rules[0].thresholds
+
+
+def test_a_secret_option_is_read_from_the_environment_not_asked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A cloud's access key id is a secret like its key: `init` writes a reference to an
+    environment variable and names it, and never asks for the value (it asked before, and
+    `--non-interactive` without `--option access_key_id=` wrote nothing)."""
+    output = tmp_path / "balancebot.toml"
+    cli.main(["init", "--non-interactive", "--provider", "aliyun", "--output", str(output)])
+    assert "ALIYUN_ACCESS_KEY_ID" in capsys.readouterr().out
+    assert 'access_key_id = "${ALIYUN_ACCESS_KEY_ID}"' in output.read_text()

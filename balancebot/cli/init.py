@@ -120,8 +120,12 @@ class Answers:
         if not re.fullmatch(r"-?\d+", target):  # a chat id is a number; the rest is text
             target = quoted(target)
         extra = f"base_url = {quoted(self.base_url)}\n" if self.base_url else ""
-        if self.options:
-            pairs = ", ".join(f"{key} = {quoted(value)}" for key, value in self.options)
+        options = [*self.options]
+        options += [
+            (key, f"${{{key_variable(self.provider, key)}}}") for key in secrets_of(self.provider)
+        ]
+        if options:
+            pairs = ", ".join(f"{key} = {quoted(value)}" for key, value in options)
             extra += f"options = {{ {pairs} }}\n"
         return TEMPLATE.format(
             output=output,
@@ -145,9 +149,10 @@ def quoted(text: str) -> str:
     return json.dumps(text)
 
 
-def key_variable(provider: str) -> str:
-    """The environment variable the starter reads the key from: DEEPSEEK_API_KEY."""
-    return re.sub(r"[^A-Z0-9]+", "_", provider.upper()) + "_API_KEY"
+def key_variable(provider: str, option: str = "api_key") -> str:
+    """The environment variable the starter reads a secret from: DEEPSEEK_API_KEY,
+    ALIYUN_ACCESS_KEY_ID."""
+    return re.sub(r"[^A-Z0-9]+", "_", f"{provider}_{option}".upper())
 
 
 def secret_variables(text: str) -> list[str]:
@@ -155,17 +160,33 @@ def secret_variables(text: str) -> list[str]:
 
 
 def provider_options(provider: str) -> tuple[list[str], list[str]]:
-    """The options a provider requires and those it has defaults for."""
+    """The options a provider requires and those it has defaults for (secret options
+    aside: they are read from the environment, never asked for)."""
     import msgspec
 
+    from ..config.values import Secret
     from ..plugins import provider_class
 
     required: list[str] = []
     optional: list[str] = []
     for field in msgspec.structs.fields(provider_class(provider).Options):
+        if field.type is Secret:
+            continue
         unset = field.default is msgspec.NODEFAULT and field.default_factory is msgspec.NODEFAULT
         (required if unset else optional).append(field.encode_name)
     return required, optional
+
+
+def secrets_of(provider: str) -> list[str]:
+    """Options that hold a secret (a cloud's access key id): written as a reference to an
+    environment variable, like the key."""
+    import msgspec
+
+    from ..config.values import Secret
+    from ..plugins import provider_class
+
+    fields = msgspec.structs.fields(provider_class(provider).Options)
+    return [field.encode_name for field in fields if field.type is Secret]
 
 
 def needs(provider: str) -> tuple[list[str], bool]:
