@@ -291,8 +291,11 @@ class Dispatcher:
                 await self._store.mark_delivered(delivery.id, self._unrecorded.pop(delivery.id))
                 continue
             attempts = delivery.attempts + 1
-            lane.sending, lane.since = delivery, time.monotonic()
+            lane.sending, lane.since = delivery, 0.0
             try:
+                if not await self._turn(lane, delivery):
+                    return delivered, True
+                lane.since = time.monotonic()
                 await self._send(delivery)
             except DeliveryError as exc:
                 lane.sending = None
@@ -303,6 +306,24 @@ class Dispatcher:
             await self._delivered(delivery, time.monotonic() - lane.since)
             delivered += 1
         return delivered, False
+
+    async def _turn(self, lane: Lane, delivery: Delivery) -> bool:
+        """Wait for the platform's pacing slot (`Notifier.slot`) before the send's deadline
+        starts; after a long wait, renew the lease: False if another replica has it now."""
+        notifier = self._notifiers.get(delivery.notifier)
+        if notifier is None:
+            return True  # `_send` says so
+        started = time.monotonic()
+        try:
+            await notifier.slot(delivery.target)
+        except Exception as exc:  # a notifier bug must not stop delivery to the others
+            log.exception("notifier %s raised unexpectedly", delivery.notifier)
+            raise DeliveryError(f"unexpected {type(exc).__name__}", permanent=False) from exc
+        if time.monotonic() - started < LEASE_POLL_SECONDS:
+            return True
+        return await self._store.renew_delivery(
+            lane.target, self.owner, self._clock.now(), self.lease
+        )
 
     async def _send(self, delivery: Delivery) -> None:
         """The whole send (connect, request, answer) within the notifier's `timeout`."""

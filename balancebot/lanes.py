@@ -36,7 +36,7 @@ class Lane:
     target: leases.Target
     task: asyncio.Task[int] | None = None
     sending: Delivery | None = None
-    since: float = 0.0  # time.monotonic() when the send in hand began
+    since: float = 0.0  # time.monotonic() when the send in hand began (0: pacing still)
 
 
 def where(notifier: str, target: str) -> str:
@@ -121,7 +121,13 @@ async def stop_lanes(lanes: list[Lane], grace: float, cancelled: float) -> None:
     for lane in lanes:
         if lane.task is None or lane.task not in pending:
             continue
-        if lane.sending is not None:
+        if lane.sending is not None and not lane.since:
+            log.warning(
+                "stopping: %s was still waiting its turn under the platform's rate limit; "
+                "its message stays queued and goes out after the restart",
+                where(*lane.target),
+            )
+        elif lane.sending is not None:
             log.warning(
                 "stopping: abandoned the send to %s after %.1f s without a complete answer; "
                 "it stays queued and goes out after the restart (twice, if the receiver did "

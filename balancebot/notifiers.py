@@ -49,6 +49,12 @@ class Notifier(abc.ABC):
     async def close(self) -> None:  # noqa: B027 - optional hook, most notifiers need none
         """Release connections."""
 
+    async def slot(self, target: str) -> None:  # noqa: B027 - optional hook
+        """Wait until the platform's rate limits let a message go to `target`. Delivery
+        awaits this before a send's deadline starts: a burst to many chats of one bot is
+        a queue, not a slow platform. A notifier that paces here lets its `send` take the
+        slot without waiting again; one that does not define it paces in `send`, if at all."""
+
     def targets(self) -> list[str]:
         """Where each notification goes; one outbox row per target."""
         return [""]

@@ -26,13 +26,28 @@ class Pacer:
         self._next_any: datetime | None = None
         self._lock = asyncio.Lock()
         self._prune_at = PRUNE_ABOVE
+        self._granted: dict[str, int] = {}  # slots waited for ahead, not yet sent in
 
     @property
     def tracked(self) -> int:
         """How many targets the table remembers (a bounded number)."""
         return len(self._next_for)
 
+    async def grant(self, target: str) -> None:
+        """Wait for `target`'s slot ahead of the send, which then takes it without waiting
+        (`wait`): delivery waits here, before the send's deadline starts."""
+        await self._wait(target)
+        self._granted[target] = self._granted.get(target, 0) + 1
+
     async def wait(self, target: str) -> None:
+        """Wait for `target`'s slot, or take the one `grant` waited for."""
+        granted = self._granted.pop(target, 0)
+        if granted > 1:
+            self._granted[target] = granted - 1
+        if not granted:
+            await self._wait(target)
+
+    async def _wait(self, target: str) -> None:
         async with self._lock:  # reserve a slot; the waiting happens outside the lock
             now = self._clock.now()
             slot = self._reserve(target, now)

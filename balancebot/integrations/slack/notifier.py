@@ -161,6 +161,9 @@ class SlackNotifier(Notifier):
         if self._session is not None:
             await self._session.close()
 
+    async def slot(self, target: str) -> None:
+        await self._pacer.grant(target)
+
     async def send(self, notification: Notification, target: str) -> None:
         blocks = slack_blocks(notification)
         if self.show_buttons:

@@ -149,6 +149,9 @@ class TelegramNotifier(Notifier):
         """Wait for this chat's next free slot under Telegram's per-chat limits."""
         await self._pacer.wait(chat)
 
+    async def slot(self, target: str) -> None:
+        await self._pacer.grant(self._migrated.get(target, target))
+
     def try_pace(self, chat: str) -> bool:
         """Take this chat's slot only if it is free now (best-effort replies never queue)."""
         return self._pacer.try_now(chat)
