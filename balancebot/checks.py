@@ -230,8 +230,9 @@ class CheckPipeline:
                 outcome = await self._record(account, provider, result, lease)
             except LeaseLost:
                 raise  # another replica has the account now: not store trouble
-            except StoreError as exc:
-                self._trace_once(account_name, exc, "check %s not recorded: %s")
+            except StoreError as exc:  # says its cause: one line (the chain at DEBUG)
+                log.error("check %s not recorded: %s", account_name, self._mask.scrub(str(exc)))
+                log.debug("check %s not recorded", account_name, exc_info=exc)
                 raise
             except Exception as exc:  # a rule or rendering bug: record that instead
                 result = self._internal_failure(account, exc)

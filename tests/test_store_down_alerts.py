@@ -5,6 +5,7 @@ self alert went out; the balance alert itself never did)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -74,3 +75,27 @@ async def test_an_alert_is_told_unrecorded_and_not_again_when_the_store_returns(
     headlines = [n.headline for n in recorder.sent if n.account == "prod"]
     assert headlines[1] == "CRITICAL (escalated): prod DeepSeek balance 5.00 CNY < 10.00"
     assert len(headlines) == 2
+
+
+async def test_a_check_not_recorded_is_one_line_without_a_traceback(
+    make_config: Callable[..., Config],
+    simulator: DeepSeekSimulator,
+    clock: FakeClock,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The StoreError says what is wrong; its first occurrence was logged with 25 lines
+    of traceback through the store's internals."""
+    simulator.add_account(API_KEY, {"CNY": ("0.00", "50.00")})
+    async with Daemon.open(one_account(make_config, simulator), clock, {"rec": Recorder()}) as d:
+        await d.pipeline.check("prod")
+        (tmp_path / "state.db").rename(tmp_path / "away.db")
+        caplog.set_level(logging.INFO)
+        with pytest.raises(StoreError):
+            await d.pipeline.check("prod")
+    [said] = [r for r in caplog.records if "not recorded" in r.getMessage()]
+    assert said.getMessage() == (
+        f"check prod not recorded: cannot write the store: the database file"
+        f" {tmp_path / 'state.db'} was deleted while running"
+    )
+    assert said.exc_info is None and "Traceback" not in caplog.text
