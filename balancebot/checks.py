@@ -347,9 +347,9 @@ class CheckPipeline:
                     ]
 
         try:
-            await self._store.save_check(
-                result, self.unrecorded.with_kept(account.name, changed), entries, now, lease
-            )
+            kept = self.unrecorded.with_kept(account.name, changed)
+            sent = self.unrecorded.told(account.name)
+            await self._store.save_check(result, kept, [*sent, *entries], now, lease)
         except StoreError:  # tell what it sees anyway, and keep its states for the next
             self.unrecorded.keep(account.name, changed)
             self._remember(changed, entries)

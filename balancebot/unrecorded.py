@@ -7,8 +7,9 @@ notices are not: the self alert about the store goes out anyway.
 
 No duplicate when the store comes back: the alert states the check could not write stay
 in the pipeline's memory, so the next check sees the alert as already firing (and told),
-and they are written with that account's next check that can be stored. What was sent
-unrecorded is not in the outbox history (it says so); a notice whose direct send fails is
+and they are written with that account's next check that can be stored, together with
+the notices sent unrecorded, as delivered: a later "(still)" or "(escalated)" then reads
+as one to its readers, who were told the alert fired. A notice whose direct send fails is
 not retried (its self alert still is). Silences are the last ones read when the store
 cannot be read. With replicas, a replica reading the account from
 the store keeps these states over the store's older ones.
@@ -40,6 +41,7 @@ class Unrecorded:
     def __init__(self) -> None:
         self.send: Send | None = None  # set by the daemon: the self alerts' direct send
         self._states: dict[str, dict[AlertKey, AlertState]] = {}  # per account
+        self._told: dict[str, list[OutboxEntry]] = {}  # per account: sent, not yet recorded
         self._silences: list[Silence] = []  # the last read
 
     async def silences(self, store: Store, now: datetime) -> list[Silence]:
@@ -64,8 +66,13 @@ class Unrecorded:
             return changed
         return list({**kept, **{s.key: s for s in changed}}.values())
 
+    def told(self, account: str) -> list[OutboxEntry]:
+        """The notices sent unrecorded, for the next write of the account's check."""
+        return self._told.get(account, [])
+
     def saved(self, account: str) -> None:
         self._states.pop(account, None)
+        self._told.pop(account, None)
 
     async def tell(self, entries: list[OutboxEntry]) -> int:
         """Send the unmuted, unheld notices now; how many went out."""
@@ -79,7 +86,10 @@ class Unrecorded:
             notification = dataclasses.replace(
                 entry.notification, headline=f"{entry.notification.headline} {mark}"
             )
-            told += await self.send((entry.notifier, entry.target), notification)
+            if await self.send((entry.notifier, entry.target), notification):
+                told += 1
+                kept = self._told.setdefault(entry.notification.account, [])
+                kept.append(dataclasses.replace(entry, told=True))
         if told:
             log.warning("the store is unavailable: %d alert notice(s) sent unrecorded", told)
         return told

@@ -48,9 +48,12 @@ class OutboxEntry:
     notification: Notification
     muted: bool = False
     held_until: datetime | None = None  # quiet hours: in the summary at this time
+    told: bool = False  # sent while the store was unavailable: recorded as delivered
 
     @property
     def status(self) -> str:
+        if self.told:
+            return OutboxStatus.DELIVERED
         if self.muted:
             return OutboxStatus.MUTED
         return OutboxStatus.PENDING if self.held_until is None else OutboxStatus.HELD

@@ -41,6 +41,7 @@ async def insert_outbox(
             "status": e.status,
             "attempts": 0,
             "next_attempt_at": e.held_until or now,
+            "delivered_at": now if e.told else None,
         }
         for e, now in entries
     ]
