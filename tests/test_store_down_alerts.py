@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from balancebot.commands.access import Caller
 from balancebot.config import Config
 from balancebot.daemon import Daemon
 from balancebot.errors import StoreError
@@ -98,4 +99,25 @@ async def test_a_check_not_recorded_is_one_line_without_a_traceback(
         f"check prod not recorded: cannot write the store: the database file"
         f" {tmp_path / 'state.db'} was deleted while running"
     )
+    assert said.exc_info is None and "Traceback" not in caplog.text
+
+
+async def test_a_command_the_store_refuses_is_one_line_without_a_traceback(
+    make_config: Callable[..., Config],
+    simulator: DeepSeekSimulator,
+    clock: FakeClock,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """`/mute` while the store cannot be written: answered "Sorry, that failed", and each
+    one logged with its traceback (a button click already said it in one line)."""
+    simulator.add_account(API_KEY, {"CNY": ("0.00", "50.00")})
+    async with Daemon.open(one_account(make_config, simulator), clock, {"rec": Recorder()}) as d:
+        (tmp_path / "state.db").rename(tmp_path / "away.db")
+        caplog.set_level(logging.INFO)
+        reply = await d.commands.handle(Caller("cli", "root", "", "root"), "/mute 1h prod")
+    assert reply is not None and reply.headline.startswith("Sorry, that failed")
+    [said] = [r for r in caplog.records if "failed" in r.getMessage()]
+    assert said.getMessage().startswith("command /mute from ")
+    assert said.getMessage().endswith("was deleted while running")
     assert said.exc_info is None and "Traceback" not in caplog.text

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from ..clock import Clock
 from ..config import Config
+from ..errors import StoreError
 from ..i18n import N_, _, ngettext
 from ..models import BalanceSnapshot, CheckResult
 from ..render import fits, human_duration
@@ -159,9 +160,11 @@ class Commands:
         except UsageError as exc:
             usage = _("Usage: {usage}").format(usage=found.usage)
             return Reply(usage, (str(exc),) if str(exc) else (), icon="❓")
+        except StoreError as exc:  # says its cause: one line, as a button click's
+            log.error("command /%s from %s failed: %s", name, caller.label, exc)
         except Exception:
             log.exception("command /%s from %s failed", name, caller.label)
-            return Reply(_("Sorry, that failed; the error is in the bot's log."), icon="⚠️")
+        return Reply(_("Sorry, that failed; the error is in the bot's log."), icon="⚠️")
 
     def _refuse(self, caller: Caller) -> Reply | None:
         return Reply(_(REFUSAL), icon="⛔", best_effort=True) if self.refuse(caller) else None
