@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -78,46 +78,49 @@ async def test_an_alert_is_told_unrecorded_and_not_again_when_the_store_returns(
     assert len(headlines) == 2
 
 
-async def test_a_check_not_recorded_is_one_line_without_a_traceback(
+@pytest.fixture
+async def gone(
     make_config: Callable[..., Config],
     simulator: DeepSeekSimulator,
     clock: FakeClock,
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
-) -> None:
-    """The StoreError says what is wrong; its first occurrence was logged with 25 lines
-    of traceback through the store's internals."""
+) -> AsyncIterator[Daemon]:
+    """A daemon that has checked once, whose SQLite file is then gone, logs captured."""
     simulator.add_account(API_KEY, {"CNY": ("0.00", "50.00")})
     async with Daemon.open(one_account(make_config, simulator), clock, {"rec": Recorder()}) as d:
         await d.pipeline.check("prod")
         (tmp_path / "state.db").rename(tmp_path / "away.db")
         caplog.set_level(logging.INFO)
-        with pytest.raises(StoreError):
-            await d.pipeline.check("prod")
-    [said] = [r for r in caplog.records if "not recorded" in r.getMessage()]
-    assert said.getMessage() == (
+        yield d
+
+
+def one_line(caplog: pytest.LogCaptureFixture, word: str) -> str:
+    """The one record saying `word`, which must carry no traceback."""
+    [said] = [r for r in caplog.records if word in r.getMessage()]
+    assert said.exc_info is None and "Traceback" not in caplog.text
+    return said.getMessage()
+
+
+async def test_a_check_not_recorded_is_one_line_without_a_traceback(
+    gone: Daemon, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The StoreError says what is wrong; its first occurrence was logged with 25 lines
+    of traceback through the store's internals."""
+    with pytest.raises(StoreError):
+        await gone.pipeline.check("prod")
+    assert one_line(caplog, "not recorded") == (
         f"check prod not recorded: cannot write the store: the database file"
         f" {tmp_path / 'state.db'} was deleted while running"
     )
-    assert said.exc_info is None and "Traceback" not in caplog.text
 
 
 async def test_a_command_the_store_refuses_is_one_line_without_a_traceback(
-    make_config: Callable[..., Config],
-    simulator: DeepSeekSimulator,
-    clock: FakeClock,
-    tmp_path: Path,
-    caplog: pytest.LogCaptureFixture,
+    gone: Daemon, caplog: pytest.LogCaptureFixture
 ) -> None:
     """`/mute` while the store cannot be written: answered "Sorry, that failed", and each
     one logged with its traceback (a button click already said it in one line)."""
-    simulator.add_account(API_KEY, {"CNY": ("0.00", "50.00")})
-    async with Daemon.open(one_account(make_config, simulator), clock, {"rec": Recorder()}) as d:
-        (tmp_path / "state.db").rename(tmp_path / "away.db")
-        caplog.set_level(logging.INFO)
-        reply = await d.commands.handle(Caller("cli", "root", "", "root"), "/mute 1h prod")
+    reply = await gone.commands.handle(Caller("cli", "root", "", "root"), "/mute 1h prod")
     assert reply is not None and reply.headline.startswith("Sorry, that failed")
-    [said] = [r for r in caplog.records if "failed" in r.getMessage()]
-    assert said.getMessage().startswith("command /mute from ")
-    assert said.getMessage().endswith("was deleted while running")
-    assert said.exc_info is None and "Traceback" not in caplog.text
+    said = one_line(caplog, "failed")
+    assert said.startswith("command /mute from ") and said.endswith("deleted while running")
