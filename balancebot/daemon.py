@@ -143,7 +143,9 @@ class Daemon:
                 server.front_ends = statuses
             sweep = leadership = None
             if store.shared:
-                sweep = SharedSweep(config, store, pipeline, clock, dispatcher.owner)
+                sweep = SharedSweep(
+                    config, store, pipeline, clock, dispatcher.owner, live=dispatcher.alive
+                )
                 await sweep.register()
                 leadership = Leadership(store.url)
             daemon = cls(

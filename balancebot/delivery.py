@@ -188,6 +188,11 @@ class Dispatcher:
     async def _liveness_changed(self, held: bool) -> None:
         self.wake()
 
+    def alive(self) -> bool:
+        """Other replicas see this one alive (SQLite: the only one): it may claim work whose
+        lease `owner_dead` voids (`SharedSweep` checks too), else they would take it at once."""
+        return self.liveness is None or self.liveness.is_leader
+
     def _live(self) -> bool:
         """Other replicas can know whether this one is alive (or need not: SQLite)."""
         return not self._need_liveness or (self.liveness is not None and self.liveness.is_leader)

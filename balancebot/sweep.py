@@ -5,8 +5,9 @@ each would check every account. Instead each account's next check is a row
 (`store/leases.py`), and every replica's scheduler ticks `SharedSweep.tick` twice a second;
 a tick claims as many due accounts as it has room for (`FOR UPDATE SKIP LOCKED`, so two
 replicas never claim the same one) and runs their checks. A replica killed mid-check
-leaves its accounts to come due again once their leases run out, so no account waits much
-more than an interval plus a lease.
+leaves its accounts to the others at once: its claims are void when the liveness lock its
+dispatcher holds is gone (`leases.owner_dead`; else once their leases run out). So a
+replica claims only while it holds that lock (`live`).
 
 Before checking, the pipeline re-reads the account's alert states and recent history from
 the store: the last check may have run on another replica.
@@ -79,12 +80,14 @@ class SharedSweep:
         clock: Clock,
         owner: str,
         rng: random.Random | None = None,
+        live: Callable[[], bool] = lambda: True,
     ) -> None:
         self._config = config
         self._store = store
         self._pipeline = pipeline
         self._clock = clock
         self.owner = owner
+        self._live = live  # other replicas see `owner` alive: its claims hold
         self._rng = rng or random.Random()
         self.on_checked: Callable[[str, datetime], None] | None = None
         """Told of each check this replica made (name, when it began): the heartbeat."""
@@ -115,7 +118,7 @@ class SharedSweep:
         Also called as checks finish while more were due (a claim came back full), so a big
         sweep is not paced by the tick: claims go in batches of half the room."""
         room = self._config.max_concurrent_checks - len(self._running)
-        if room <= 0 or self._stopping:
+        if room <= 0 or self._stopping or not self._live():
             return
         now = self._clock.now()
         if self._compared_at is None or now - self._compared_at >= COMPARE_EVERY:

@@ -12,6 +12,7 @@ from contextlib import AsyncExitStack
 from datetime import timedelta
 from typing import Any
 
+import asyncpg
 import msgspec
 import pytest
 import sqlalchemy as sa
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from balancebot.config import Config, ThresholdRuleConfig
 from balancebot.daemon import Daemon
+from balancebot.lanes import Liveness
 from balancebot.metrics import Metrics
 from balancebot.ops import OpsServer
 from balancebot.scheduler import default_jitter
@@ -80,6 +82,25 @@ def _d(text: str) -> Any:
     return Decimal(text)
 
 
+async def hold_liveness(stack: AsyncExitStack, daemon: Daemon, url: str | None = None) -> None:
+    """As `Daemon.run` does: the replica holds its liveness lock (on `url`, else the store's)
+    while it lives; without it, other replicas take its claims over at once."""
+    dispatcher = daemon.dispatcher
+    if url is not None:
+        dispatcher.liveness = Liveness(url, dispatcher.owner)
+    liveness = dispatcher.liveness
+    assert liveness is not None
+    stop = asyncio.Event()
+    holding = asyncio.create_task(liveness.run(stop))
+
+    async def release() -> None:
+        stop.set()
+        await holding
+
+    stack.push_async_callback(release)
+    await asyncio.wait_for(liveness.elected.wait(), 10)
+
+
 @pytest.fixture
 async def replicas(
     config: Config, clock: FakeClock
@@ -88,8 +109,14 @@ async def replicas(
         pairs = []
         for _ in range(2):
             daemon = await stack.enter_async_context(Daemon.open(config, clock))
+            await hold_liveness(stack, daemon)
             sweep = SharedSweep(
-                config, daemon.store, daemon.pipeline, clock, daemon.dispatcher.owner
+                config,
+                daemon.store,
+                daemon.pipeline,
+                clock,
+                daemon.dispatcher.owner,
+                live=daemon.dispatcher.alive,
             )
             await sweep.register()
             stack.push_async_callback(sweep.stop)
@@ -172,6 +199,39 @@ async def test_a_dead_replicas_accounts_are_checked_after_its_lease(
     await alive.settle()
     assert all(a.requests == 1 for a in simulator.accounts.values())
     assert lease_for(config.accounts[0]) == timedelta(seconds=4)
+
+
+async def test_a_killed_replicas_claimed_checks_are_taken_over_at_once(
+    replicas: list[tuple[Daemon, SharedSweep]],
+    simulator: DeepSeekSimulator,
+    clock: FakeClock,
+    config: Config,
+    store_url: str,
+) -> None:
+    """On main they waited out their leases (3 x the account's timeout + 1 s: 4 s here, 91 s
+    with the default 30 s timeout) although PostgreSQL knew the replica was gone."""
+    (daemon, alive), _ = replicas
+    dead = leases.new_owner()  # a replica holding its liveness lock, as a running one does
+    plain = make_url(store_url).set(drivername="postgresql").render_as_string(False)
+    replica = await asyncpg.connect(plain)
+    await replica.execute("SELECT pg_advisory_lock($1)", leases.liveness_key(dead))
+    lease = lease_for(config.accounts[0])
+    claimed = await daemon.store.claim_due_checks(dead, clock.now(), lease, 3)
+    assert len(claimed) == 3
+    await alive.tick()
+    await alive.settle()
+    assert sum(a.requests for a in simulator.accounts.values()) == 3  # its claims hold
+    admin = await asyncpg.connect(plain)
+    try:
+        pid = replica.get_server_pid()
+        # the replica is killed, as the server sees it (PostgreSQL 14+ waits until it is gone)
+        assert await admin.fetchval("SELECT pg_terminate_backend($1, 10000)", pid)
+    finally:
+        replica.terminate()
+        await admin.close()
+    await alive.tick()  # no time has passed: the leases have not expired
+    await alive.settle()
+    assert [a.requests for a in simulator.accounts.values()] == [1] * ACCOUNTS
 
 
 async def test_balance_on_one_replica_shows_the_check_another_made(
@@ -281,7 +341,9 @@ async def test_a_store_outage_is_one_line_and_its_end_another(
     server = make_url(store_url)
     async with Proxy(server.host or "127.0.0.1", server.port or 5432) as database:
         config = config_for(server.set(port=database.port).render_as_string(False))
-        async with Daemon.open(config, clock) as daemon:
+        async with AsyncExitStack() as stack:
+            daemon = await stack.enter_async_context(Daemon.open(config, clock))
+            await hold_liveness(stack, daemon, store_url)  # not through the cut
             sweep = daemon.sweep
             assert sweep is not None
             await database.cut()
@@ -323,6 +385,7 @@ async def test_replicas_with_different_account_lists_check_every_account(
         sweeps = []
         for each in (config, fewer):  # the old replica, then the new one starts
             daemon = await stack.enter_async_context(Daemon.open(each, clock))
+            await hold_liveness(stack, daemon)
             sweep = SharedSweep(each, daemon.store, daemon.pipeline, clock, daemon.dispatcher.owner)
             await sweep.register()
             stack.push_async_callback(sweep.stop)

@@ -4,13 +4,14 @@
   holds that target's lease, so the messages to each target still go out one at a time and in
   order, whichever replica sends them. Claiming is one `INSERT ... ON CONFLICT DO UPDATE ...
   WHERE` per target: the database serialises competing claims on the row, and the loser's
-  `WHERE` (lease expired, or already mine) then fails. A replica that dies mid-send leaves its
-  lease to expire; another then re-sends the row it had not marked delivered (at-least-once,
-  with the window as small as the lease).
+  `WHERE` (lease expired, its owner dead, or already mine) then fails. A replica that dies
+  mid-send leaves its lease; another takes it over once the death is known (`owner_dead`;
+  SQLite: the file's lock) or the lease expires, and re-sends the row it had not marked
+  delivered (at-least-once).
 - **Due checks.** Each account's next check is a row; replicas claim due rows with
   `FOR UPDATE SKIP LOCKED` (on SQLite, one writer at a time makes a plain update enough), so a
-  sweep spreads over the replicas and a dead replica's accounts come due again once its lease
-  runs out.
+  sweep spreads over the replicas, and a dead replica's accounts are taken over at once when
+  its death is known (`owner_dead`), else once its lease runs out.
 
 The same SQL runs on SQLite (3.35+: upsert with RETURNING) for the single-instance default.
 """
@@ -179,12 +180,13 @@ async def claim_due_checks(
     limit: int,
     skip: Collection[str] = (),
 ) -> list[str]:
-    """Accounts due for a check that no live lease holds, now leased to `owner`; not those
-    in `skip` (accounts the replica's configuration does not list)."""
-    wanted = [
-        check_schedule.c.next_at <= now,
-        sa.or_(check_schedule.c.until.is_(None), check_schedule.c.until <= now),
-    ]
+    """Accounts due for a check that no live lease holds (none, expired, or its owner known
+    dead: see `owner_dead`), now leased to `owner`; not those in `skip` (accounts the
+    replica's configuration does not list)."""
+    free = [check_schedule.c.until.is_(None), check_schedule.c.until <= now]
+    if conn.dialect.name == "postgresql":
+        free.append(owner_dead(check_schedule.c.owner))
+    wanted = [check_schedule.c.next_at <= now, sa.or_(*free)]
     if skip:
         wanted.append(check_schedule.c.account.not_in(skip))
     due = (
