@@ -18,6 +18,7 @@ from datetime import datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING
 
 from .clock import Clock
+from .errors import StoreError
 from .held import send_held
 from .models import AlertStatus, TransitionKind
 from .render import first_notice
@@ -84,6 +85,8 @@ async def release_loop(
                 await release_unmuted(store, clock.now(), pipeline.remember_told)
                 await send_held(store, clock.now(), zone)
                 wake()
+        except StoreError as exc:  # says its cause: one line each pass, no traceback
+            log.error("releasing alerts after a mute ended failed; trying again: %s", exc)
         except Exception:
             log.exception("releasing alerts after a mute ended failed; trying again")
         with contextlib.suppress(TimeoutError):  # real seconds, as the dispatcher waits

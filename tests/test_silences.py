@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, timedelta
+from pathlib import Path
+
+import pytest
 
 from balancebot.daemon import Daemon
 from balancebot.models import AlertKey, Severity, Silence, TransitionKind
@@ -180,3 +184,39 @@ async def test_a_released_alert_gets_its_resolved_notice(
     assert await step(d, clock) == [TransitionKind.RESOLVED]
     assert [n.kind for n in recorder.sent] == [TransitionKind.FIRING, TransitionKind.RESOLVED]
     assert await d.store.told_routes() == {}
+
+
+async def test_a_release_the_store_refuses_is_one_line_without_a_traceback(
+    daemon: tuple[Daemon, Recorder],  # noqa: F811
+    simulator: DeepSeekSimulator,
+    clock: FakeClock,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A mute ran out while the SQLite file is gone: each pass logged the StoreError with
+    its whole traceback, every pass while the store was away."""
+    d, _ = daemon
+    simulator.add_account(API_KEY, {"CNY": ("0.00", "15.00")})
+    await mute_prod(d, clock, timedelta(minutes=30))
+    assert await step(d, clock) == [TransitionKind.FIRING]
+    clock.advance(31 * 60)
+    (tmp_path / "state.db").rename(tmp_path / "away.db")
+    heard = asyncio.Event()
+
+    class Ear(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if "releasing alerts" in record.getMessage():
+                heard.set()
+
+    ear, stop = Ear(), asyncio.Event()
+    logging.getLogger("balancebot.silences").addHandler(ear)
+    passes = asyncio.create_task(release_loop(d.pipeline, d.store, clock, UTC, heard.set, stop))
+    try:
+        await asyncio.wait_for(heard.wait(), 10)
+    finally:
+        stop.set()
+        await passes
+        logging.getLogger("balancebot.silences").removeHandler(ear)
+    [said] = [r for r in caplog.records if "releasing alerts" in r.getMessage()]
+    assert said.getMessage().endswith("was deleted while running")
+    assert said.exc_info is None and "Traceback" not in caplog.text
