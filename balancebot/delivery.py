@@ -5,7 +5,7 @@ platform's retry-after, up to an hour); permanent ones are logged loudly and kep
 Each target (a notifier's chat, channel or URL) is a lane of its own, a task that sends its
 rows in order, one at a time, each within the notifier's `timeout`: a slow or failing target
 holds back its own queue and nothing else, and whatever goes wrong in a lane (a bug, the
-store) stays in it. See `lanes.py` for what a lane does to a queue before sending it.
+store) stays in it. See `delivery_lanes.py` for what a lane does to a queue before sending it.
 """
 
 from __future__ import annotations
@@ -20,9 +20,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from .clock import Clock
-from .errors import DeliveryError
-from .health import SelfAlerts
-from .lanes import (
+from .delivery_lanes import (
     Lane,
     Liveness,
     collapse,
@@ -34,6 +32,8 @@ from .lanes import (
     told_first,
     where,
 )
+from .errors import DeliveryError
+from .health import SelfAlerts
 from .models import Notification
 from .notifiers import Notifier
 from .redact import SecretMask, secrets_in

@@ -16,7 +16,7 @@ import pytest
 from balancebot.config import Config
 from balancebot.daemon import Daemon
 from balancebot.delivery import Dispatcher
-from balancebot.lanes import MAX_RETRY_DELAY, retry_delay
+from balancebot.delivery_lanes import MAX_RETRY_DELAY, retry_delay
 from balancebot.models import TransitionKind
 from balancebot.silences import release_unmuted
 from balancebot.store import Store

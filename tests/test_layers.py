@@ -19,7 +19,7 @@ LAYERS: list[tuple[int, tuple[str, ...]]] = [
     (3, ("notifiers", "providers", "frontends", "store", "httpserver", "commands")),
     (3, ("metrics", "tls", "httpcap")),
     (3, ("silences", "held", "unrecorded")),
-    (4, ("checks", "delivery", "lanes", "scheduler", "sweep", "leader", "digest", "ops")),
+    (4, ("checks", "delivery", "delivery_lanes", "scheduler", "sweep", "leader", "digest", "ops")),
     (4, ("heartbeat",)),
     (5, ("integrations",)),
     (6, ("daemon", "cli", "testing", "__main__", "__init__")),

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from balancebot.config import Config, ThresholdRuleConfig
 from balancebot.daemon import Daemon
-from balancebot.lanes import Liveness
+from balancebot.delivery_lanes import Liveness
 from balancebot.metrics import Metrics
 from balancebot.ops import OpsServer
 from balancebot.scheduler import default_jitter
