@@ -142,6 +142,26 @@ async def test_an_sk_token_in_account_mode_is_refused(relay: RelayFake) -> None:
             MalformedResponse,
             "is zero",
         ),
+        (  # a sub-unit quota_per_unit times a huge rate: once decimal.InvalidOperation
+            STATUS,
+            Reply(
+                200,
+                b'{"success": true, "data": {"quota_display_type": "CNY", '
+                b'"quota_per_unit": 1e-8, "usd_exchange_rate": 999999999999999}}',
+            ),
+            MalformedResponse,
+            "out of range",
+        ),
+        (  # 5,000,000 quota at 1e-8 a dollar, 7.3 CNY each: once an OK '(out of range)'
+            STATUS,
+            Reply(
+                200,
+                b'{"success": true, "data": {"quota_display_type": "CNY", '
+                b'"quota_per_unit": 1e-8, "usd_exchange_rate": 7.3}}',
+            ),
+            MalformedResponse,
+            "out of range",
+        ),
         (
             STATUS,
             Reply(200, {"success": True, "data": {"quota_display_type": "USD"}}),

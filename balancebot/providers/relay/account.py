@@ -7,13 +7,13 @@ spent), in raw quota units; the site's public `/api/status` says how many make o
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from typing import Any
 
 from ...errors import MalformedResponse
 from ...models import CurrencyBalance
 from ..contract import HttpResponse, business_error
-from ..strict import MAX_FRACTION_DIGITS, amount, load_json, obj
+from ..strict import MAX_FRACTION_DIGITS, MAX_INTEGER_DIGITS, amount, load_json, obj
 
 SELF = "/api/user/self"
 STATUS = "/api/status"
@@ -60,8 +60,14 @@ def account_balance(
     if per_unit == 0 or rate == 0:
         raise MalformedResponse("the site's quota_per_unit or usd_exchange_rate is zero")
 
-    def money(raw: Decimal) -> Decimal:
-        return (raw / per_unit * rate).quantize(_QUANTUM, rounding=ROUND_HALF_EVEN)
+    def money(raw: Decimal, where: str) -> Decimal:
+        """Bounded like an amount read: a site's tiny quota_per_unit (or huge rate) must
+        not turn a quota into an OK '(out of range)' balance or a decimal error."""
+        with localcontext(prec=60):  # 15 + 8 digits / 1e-8 x 1e15 fits, exactly
+            value = raw / per_unit * rate
+        if value.adjusted() >= MAX_INTEGER_DIGITS:
+            raise MalformedResponse(f"{where} in {code} is out of range (the site's unit)")
+        return value.quantize(_QUANTUM, rounding=ROUND_HALF_EVEN)
 
-    left = money(quota)
-    return code, CurrencyBalance(left, Decimal(0), left, used=money(used))
+    left = money(quota, "data.quota")
+    return code, CurrencyBalance(left, Decimal(0), left, used=money(used, "data.used_quota"))
