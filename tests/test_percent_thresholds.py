@@ -143,6 +143,11 @@ def test_the_words_in_english_and_chinese() -> None:
         ({"warning_below": "50", "critical_below_percent": "100.5"}, "above 0 and at most 100"),
         ({"warning_below": "50", "warning_below_percent": "-5"}, "above 0 and at most 100"),
         ({"warning_below": "50", "warning_below_percent": "NaN"}, "not a finite amount"),
+        # once accepted: each alert said "then 0.000…1% of it" with a million zeros (1 MB)
+        ({"warning_below": "50", "warning_below_percent": "1e-999999"}, "more than 8 decimal"),
+        # and this one "then 0% of it" (the exponent is below what Decimal keeps)
+        ({"warning_below": "50", "critical_below_percent": "1e-999999999"}, "more than 8 decimal"),
+        ({"warning_below": "50", "warning_below_percent": "12.123456789"}, "more than 8 decimal"),
         (
             {"warning_below": "50", "warning_below_percent": "5", "critical_below_percent": "6"},
             "critical_below_percent must not be above warning_below_percent",

@@ -29,6 +29,9 @@ if TYPE_CHECKING:
     import zoneinfo
 
 
+_PERCENT_PLACES = 8
+
+
 def _finite(amount: Decimal | None, where: str) -> None:
     if amount is not None and not amount.is_finite():
         raise ValueError(f"{where} {amount} is not a finite amount")
@@ -83,6 +86,9 @@ class ThresholdLimits(_Strict, frozen=True, kw_only=True):
             _finite(percent, name)
             if percent is not None and not 0 < percent <= 100:
                 raise ValueError(f"{name} must be above 0 and at most 100")
+            if percent is not None and percent.as_tuple().exponent < -_PERCENT_PLACES:
+                # '1e-999999' was accepted, and every alert quoted it with a million zeros
+                raise ValueError(f"{name} has more than {_PERCENT_PLACES} decimal places")
         _amounts(self, min_top_up=">")
         _ordered(
             self.critical_below_percent,
