@@ -289,6 +289,23 @@ async def test_a_clock_off_says_by_how_much(
     await fetch(cloud.provider, _account(cloud, fake), clock)
 
 
+@pytest.mark.parametrize(
+    ("skew", "said"),
+    [
+        (timedelta(minutes=119), "about 119 min"),
+        (timedelta(hours=5, minutes=10), "about 5 h"),
+        (timedelta(days=1, minutes=1), "about 24 h"),  # once "about 1441 min"
+        (timedelta(days=400), "about 400 days"),
+    ],
+)
+async def test_a_clock_far_off_says_it_in_hours_or_days(
+    cloud: Cloud, fake: SignedCloudFake, clock: FakeClock, skew: timedelta, said: str
+) -> None:
+    fake.skew = skew
+    error = await refused(cloud.provider, _account(cloud, fake), RequestRejected, "time", clock)
+    assert f"the machine's clock is off by {said} (behind " in error.message
+
+
 async def test_throttling_business_and_server_errors(
     cloud: Cloud, fake: SignedCloudFake, clock: FakeClock
 ) -> None:

@@ -151,8 +151,12 @@ def clock_off(
 
 
 def _span(seconds: int) -> str:
-    """Seconds below two minutes; else whole minutes, "about": the `Date` header has
+    """Seconds below two minutes; else whole minutes, hours from two hours, days from
+    two days (a clock a day off read "about 1441 min"), "about": the `Date` header has
     whole seconds and the answer took its time, so no more is known."""
     if seconds < 120:
         return f"{seconds} s"
+    for unit, size in (("days", 86400), ("h", 3600)):
+        if seconds >= 2 * size:
+            return f"about {round(seconds / size)} {unit}"
     return f"about {round(seconds / 60)} min"
