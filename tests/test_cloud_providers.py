@@ -5,7 +5,7 @@ throttling, business errors and garbage, and both secrets masked."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from decimal import Decimal
 from random import Random
@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from balancebot.config import AccountConfig, Config
+from balancebot.config import AccountConfig, Config, convert
 from balancebot.errors import (
     AuthError,
     CheckError,
@@ -26,7 +26,9 @@ from balancebot.errors import (
 )
 from balancebot.models import BalanceSnapshot, CurrencyBalance
 from balancebot.providers import Fetcher, Provider, fetch_result
+from balancebot.providers import volcengine as volcengine_provider
 from balancebot.providers.aliyun import AliyunProvider
+from balancebot.providers.contract import HttpRequest, HttpResponse
 from balancebot.providers.tencentcloud import TencentCloudProvider
 from balancebot.providers.volcengine import VolcengineProvider
 from balancebot.retry import Backoff
@@ -368,3 +370,36 @@ def test_an_empty_key_id_is_a_config_error(
     assert any(f"{cloud.option} is empty" in p for p in raised.value.problems), raised.value
     with pytest.raises(ConfigError, match=f"options.{cloud.option}"):
         make_config(accounts=[raw])
+
+
+def _without_version(request: HttpRequest) -> HttpRequest:
+    """The request as a client that forgot the API version sends it (the header dropped)."""
+    headers = {k: v for k, v in request.headers.items() if k.lower() not in VERSION_HEADERS}
+    return replace(request, headers=headers)
+
+
+VERSION_HEADERS = {"x-tc-version", "x-acs-version"}
+NO_VERSION = {
+    "tencentcloud": "MissingParameter",
+    "aliyun": "MissingVersion",
+    "volcengine": "InvalidActionOrVersion",
+}
+
+
+async def test_the_fakes_refuse_a_request_without_the_api_version(
+    cloud: Cloud, fake: SignedCloudFake, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The clouds route by action and version: a signed request without the version is
+    refused in the cloud's words (the fakes once answered it with a balance)."""
+    monkeypatch.setattr(volcengine_provider, "QUERY", {"Action": "QueryBalanceAcct"})
+    config = _account(cloud, fake)
+    options = convert(config.options, cloud.provider.Options)
+    (built,) = cloud.provider.requests(config, options)
+    sent = cloud.provider.sign(_without_version(built), config, options, clock.now())
+    async with httpx.AsyncClient() as http:
+        answer = await http.request(
+            sent.method, sent.url, headers=dict(sent.headers), content=sent.body
+        )
+    response = HttpResponse(answer.status_code, dict(answer.headers), answer.content)
+    error = cloud.provider.error_for(sent, response, clock.now())
+    assert isinstance(error, RequestRejected) and NO_VERSION[cloud.name] in error.message, error

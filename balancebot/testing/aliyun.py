@@ -110,4 +110,9 @@ class AliyunFake(SignedCloudFake):
         self.nonces.add(nonce)
         if request.headers.get("x-acs-action") != "QueryAccountBalance":
             return error(400, "InvalidAction.NotFound", "Specified api is not found.")
+        version = request.headers.get("x-acs-version")
+        if version is None:
+            return error(400, "MissingVersion", "Version is mandatory for this action.")
+        if version != "2017-12-14":
+            return error(400, "InvalidVersion", "Specified parameter Version is not valid.")
         return None

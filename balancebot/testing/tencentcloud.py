@@ -99,4 +99,9 @@ class TencentCloudFake(SignedCloudFake):
             )
         if request.headers.get("X-TC-Action") != "DescribeAccountBalance":
             return error("InvalidAction", "The action requested is invalid.")
+        version = request.headers.get("X-TC-Version")
+        if version is None:
+            return error("MissingParameter", "The request is missing X-TC-Version.")
+        if version != "2018-07-09":  # the action exists in this version only
+            return error("InvalidAction", f"The action is not in version {version[:20]}.")
         return None

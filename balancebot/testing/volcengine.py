@@ -117,6 +117,9 @@ class VolcengineFake(SignedCloudFake):
                 "provided. Check your Secret Access Key and signing method. Consult the "
                 "service documentation for details.",
             )
-        if request.query.get("Action") != "QueryBalanceAcct":
+        if (request.query.get("Action"), request.query.get("Version")) != (
+            "QueryBalanceAcct",
+            "2022-01-01",
+        ):
             return error("InvalidActionOrVersion", "Could not find operation.")
         return None
