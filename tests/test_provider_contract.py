@@ -17,6 +17,7 @@ from balancebot.config import AccountConfig, Config
 from balancebot.errors import ConfigError, Timeout
 from balancebot.models import BalanceSnapshot, CurrencyBalance
 from balancebot.providers import HttpRequest, HttpResponse, Provider, SyncFetcher
+from balancebot.providers.contract import Bill
 from balancebot.providers.deepseek import DeepSeekProvider
 from balancebot.providers.engine import sync_client
 from balancebot.testing.clock import FakeClock
@@ -197,3 +198,24 @@ def test_the_built_in_providers_are_found_as_pyproject_registers_them() -> None:
     pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
     assert pyproject["project"]["entry-points"][PROVIDERS] == BUILT_IN_PROVIDERS
     assert provider_class("moonshot").display_name == "Moonshot"
+
+
+@pytest.mark.parametrize(
+    ("attribute", "value", "says"),
+    [
+        ("bills", (("prepaid", "admin", "USD"),), "bills must be a tuple of Bill"),
+        ("bills", Bill("prepaid", "admin", "USD"), "bills must be a tuple of Bill"),
+        ("default_hosts", None, "TypeError"),
+        ("Options", dict, "TypeError"),
+    ],
+)
+def test_a_provider_declared_wrongly_is_listed_with_what_is_wrong(
+    monkeypatch: pytest.MonkeyPatch, attribute: str, value: object, says: str
+) -> None:
+    """A plugin's slip (bills as plain tuples, one Bill without the tuple) once took
+    `balancebot providers` down with a traceback, every other provider unlisted."""
+    monkeypatch.setattr(DeepSeekProvider, attribute, value)
+    table = "\n\n" + providers_table()
+    block = table.split("\n\ndeepseek\n", 1)[1].split("\n\n")[0]
+    assert block.startswith("  cannot be described: ") and says in block, block
+    assert "\n\nmoonshot  (Moonshot)\n" in table

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 
 from ..errors import ConfigError
 from ..plugins import PROVIDERS, available, distribution, provider_class
-from ..providers.contract import Availability, BalanceKind, Bill, KeyScope
+from ..providers.contract import Availability, BalanceKind, Bill, KeyScope, Provider
 
 
 def providers_table() -> str:
@@ -20,19 +22,30 @@ def providers_table() -> str:
         except (ConfigError, ImportError, AttributeError) as exc:
             blocks.append(f"{name}\n  cannot be loaded: {exc}")
             continue
-        hosts = ", ".join(cls.default_hosts) or "none built in: base_url or options say"
-        fields = [_option(field) for field in msgspec.structs.fields(cls.Options)]
-        lines = [f"{name}  ({cls.display_name})", *_bills(getattr(cls, "bills", ()))]
-        lines += [
-            f"  key:     {cls.key_kind}",
-            f"  host:    {hosts}",
-        ]
-        if fields:
-            lines.append(f"  options: {', '.join(fields)}")
+        try:
+            lines = _described(name, cls)
+        except Exception as exc:  # a plugin's slip must not hide the other providers
+            lines = [name, f"  cannot be described: {type(exc).__name__}: {exc}"[:300]]
         if (origin := distribution(PROVIDERS, name)) != "balancebot":
             lines.append(f"  from:    {origin}")
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
+
+
+def _described(name: str, cls: type[Provider[Any]]) -> list[str]:
+    hosts = ", ".join(cls.default_hosts) or "none built in: base_url or options say"
+    fields = [_option(field) for field in msgspec.structs.fields(cls.Options)]
+    bills = getattr(cls, "bills", ())
+    if not isinstance(bills, tuple | list) or not all(isinstance(b, Bill) for b in bills):
+        raise TypeError(f"bills must be a tuple of Bill, not {bills!r:.80}")
+    lines = [f"{name}  ({cls.display_name})", *_bills(tuple(bills))]
+    lines += [
+        f"  key:     {cls.key_kind}",
+        f"  host:    {hosts}",
+    ]
+    if fields:
+        lines.append(f"  options: {', '.join(fields)}")
+    return lines
 
 
 def _option(field: msgspec.structs.FieldInfo) -> str:
