@@ -250,3 +250,30 @@ def test_a_secret_option_is_read_from_the_environment_not_asked(
     cli.main(["init", "--non-interactive", "--provider", "aliyun", "--output", str(output)])
     assert "ALIYUN_ACCESS_KEY_ID" in capsys.readouterr().out
     assert 'access_key_id = "${ALIYUN_ACCESS_KEY_ID}"' in output.read_text()
+
+
+def test_a_secret_option_given_as_a_flag_is_written_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--option secret_id=...` was written beside the `${TENCENTCLOUD_SECRET_ID}`
+    reference, and the starter failed with "Duplicate inline table key 'secret_id'"."""
+    output = tmp_path / "balancebot.toml"
+    args = ["init", "--non-interactive", "--provider", "tencentcloud", "--output", str(output)]
+    cli.main([*args, "--option", "secret_id=${MY_SECRET_ID}"])
+    assert "wrote" in capsys.readouterr().out
+    config = load_config(output, env={"TENCENTCLOUD_API_KEY": "k" * 16, "MY_SECRET_ID": "AKIDx"})
+    assert config.accounts[0].options == {"secret_id": "AKIDx"}
+
+
+@pytest.mark.parametrize("provider", ["venice", "fal", "xai"])
+def test_the_currency_question_offers_usd_for_usd_only_providers(provider: str) -> None:
+    """Venice, fal and xAI bill in USD only: offering CNY (as for the CNY-first providers)
+    wrote a CNY threshold that `check` then reported as "no CNY balance in the answer"."""
+    prompts: list[str] = []
+
+    def reply(prompt: str) -> str:
+        prompts.append(prompt)
+        return "team-1" if "team_id" in prompt else ""
+
+    answers = ask(Answers(provider=provider), reply)
+    assert answers.currency == "USD", prompts

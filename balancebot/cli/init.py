@@ -94,7 +94,7 @@ TARGET_QUESTIONS = {
     "webhook": "URL to POST alerts to",
 }
 CURRENCY_OPTIONS = {"currency", "currency_path"}  # where a provider's option says it
-USD_PROVIDERS = {"openrouter", "novita"}  # the rest of the built-in ones bill in CNY first
+USD_PROVIDERS = {"openrouter", "novita", "venice", "fal", "xai"}  # the rest: CNY first
 
 
 @dataclass(frozen=True)
@@ -121,8 +121,10 @@ class Answers:
             target = quoted(target)
         extra = f"base_url = {quoted(self.base_url)}\n" if self.base_url else ""
         options = [*self.options]
-        options += [
-            (key, f"${{{key_variable(self.provider, key)}}}") for key in secrets_of(self.provider)
+        options += [  # a secret option not given as a flag: from the environment
+            (key, f"${{{key_variable(self.provider, key)}}}")
+            for key in secrets_of(self.provider)
+            if key not in dict(self.options)
         ]
         if options:
             pairs = ", ".join(f"{key} = {quoted(value)}" for key, value in options)
