@@ -277,3 +277,16 @@ def test_the_currency_question_offers_usd_for_usd_only_providers(provider: str) 
 
     answers = ask(Answers(provider=provider), reply)
     assert answers.currency == "USD", prompts
+
+
+@pytest.mark.parametrize(
+    ("provider", "code"), [("fal", "USD"), ("openrouter", "USD"), ("deepseek", "CNY")]
+)
+def test_without_currency_a_usd_only_provider_gets_usd(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], provider: str, code: str
+) -> None:
+    """`--non-interactive` without `--currency` wrote a CNY threshold for fal or
+    OpenRouter, which bill in USD only: `check` then said "no CNY balance"."""
+    output = tmp_path / "balancebot.toml"
+    cli.main(["init", "--non-interactive", "--provider", provider, "--output", str(output)])
+    assert f"[rules.thresholds.{code}]" in output.read_text()

@@ -369,7 +369,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a provider option it requires (repeatable)",
     )
     parser.add_argument("--account-name", default="prod", help="default: prod")
-    parser.add_argument("--currency", default="CNY", help="the balance's currency (default: CNY)")
+    parser.add_argument(
+        "--currency",
+        help="the balance's currency (default: USD for the USD-only providers, else CNY)",
+    )
     parser.add_argument("--warning-below", default="50.00", help="default: 50.00")
     parser.add_argument(
         "--critical-below", default=None, help="default: a fifth of --warning-below"
@@ -402,12 +405,14 @@ def run_init(args: argparse.Namespace) -> None:
     """`balancebot init`; a ConfigError, ValueError or OSError is the user's to fix."""
     output = Path(args.output)
     refuse_overwrite(output, args.force)  # before any question, not after them all
+    provider = provider_name(args.provider)
+    usual = "USD" if provider in USD_PROVIDERS else "CNY"
     answers = Answers(
         account_name(args.account_name),
-        currency(args.currency),
+        currency(args.currency or usual),
         amount(args.warning_below),
         amount(args.critical_below) if args.critical_below else None,
-        provider_name(args.provider),
+        provider,
         url(args.base_url) if args.base_url else None,
         option_pairs(args.option),
         args.notifier,
