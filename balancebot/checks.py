@@ -90,8 +90,9 @@ class CheckPipeline:
         self._states: dict[AlertKey, AlertState] = {}
         self._keys: dict[str, set[AlertKey]] = {}  # each account's keys in `_states`
         self._recent: dict[str, RecentResults] = {}
-        self._accounts = {a.name: a for a in config.accounts}  # a sweep looks up every one
-        self._locks = {a.name: asyncio.Lock() for a in config.accounts}
+        # a sweep looks up every one
+        self._accounts: dict[str, AccountConfig] = {a.name: a for a in config.accounts}
+        self._locks: dict[str, asyncio.Lock] = {a.name: asyncio.Lock() for a in config.accounts}
         self._keeps = _interned(
             {a.name: keep_for(config.rules_for(a.name)) for a in config.accounts}
         )

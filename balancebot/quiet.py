@@ -16,9 +16,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from typing import Annotated, Literal
+from typing import Literal
 
-from msgspec import Meta, Struct, field
+from msgspec import Struct, field
 
 from .models import Severity
 
@@ -28,16 +28,21 @@ HORIZON = timedelta(days=8)
 """A quiet period that never ends is cut here: held notices go out at least weekly."""
 
 _CLOCK = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")  # 24-hour HH:MM
-ClockTime = Annotated[str, Meta(pattern=_CLOCK.pattern)]
 
 
 class QuietHours(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    start: ClockTime
-    end: ClockTime
+    start: str  # checked in __post_init__: a pattern's error would quote the regex
+    end: str
     days: list[Weekday] = field(default_factory=lambda: list(WEEKDAYS))
     include_critical: bool = False
 
     def __post_init__(self) -> None:
+        for key in ("start", "end"):
+            if not _CLOCK.match(getattr(self, key)):
+                raise ValueError(
+                    f"{key}: {getattr(self, key)!r} is not a time like 07:00 "
+                    "(24-hour hours and minutes, 00:00 to 23:59)"
+                )
         if not self.days:
             raise ValueError("days: list at least one day (mon ... sun), or leave it out")
 

@@ -91,7 +91,7 @@ class SharedSweep:
         self._rng = rng or random.Random()
         self.on_checked: Callable[[str, datetime], None] | None = None
         """Told of each check this replica made (name, when it began): the heartbeat."""
-        self._accounts = {a.name: a for a in config.accounts}
+        self._accounts: dict[str, AccountConfig] = {a.name: a for a in config.accounts}
         self._running: dict[str, asyncio.Task[None]] = {}
         self._more_due = False
         self._claims_failing = False

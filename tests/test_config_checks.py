@@ -167,3 +167,48 @@ def test_config_file_search_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     (tmp_path / ".config" / "balancebot").mkdir(parents=True)
     (tmp_path / ".config" / "balancebot" / "config.toml").write_text("")
     assert find_config(None, no_xdg)[0] == tmp_path / ".config" / "balancebot" / "config.toml"
+
+
+NAME_RULE = "a name is 1 to 64 characters without spaces or control characters"
+
+
+@pytest.mark.parametrize(
+    ("where", "raw"),
+    [
+        ("accounts[0].name", {"accounts": [account(name="prod\x1b[2J")]}),
+        ("accounts[0].name", {"accounts": [account(name="ab\u202edc")]}),
+        ("accounts[0].name", {"accounts": [account(name="a\x00b")]}),
+        ("accounts[0].name", {"accounts": [account(name="a\u200bb")]}),  # zero-width space
+        ("accounts[0].name", {"accounts": [account(name="a b")]}),
+        ("accounts[0].name", {"accounts": [account(name="x" * 65)]}),
+        ("accounts[0].name", {"accounts": [account(name="")]}),
+        (
+            "rules[0].name",
+            {"accounts": [account()], "rules": [{"type": "unavailable", "name": "r\u2066"}]},
+        ),
+        (
+            "notifiers[0].name",
+            {"accounts": [account()], "notifiers": [{"name": "n\x07", "type": "console"}]},
+        ),
+    ],
+)
+def test_names_with_control_characters_are_refused_in_words(
+    tmp_path: Path, where: str, raw: dict[str, object]
+) -> None:
+    found = [p for p in problems(raw, tmp_path) if p.startswith(f"{where}:")]
+    assert len(found) == 1 and found[0].endswith(NAME_RULE), found
+    assert "regex" not in found[0] and "\x1b" not in found[0] and "\u202e" not in found[0]
+
+
+def test_names_in_any_script_are_valid(tmp_path: Path) -> None:
+    config = parse_config({"accounts": [account(name="生产-账户")]}, tmp_path, env={})
+    assert config.accounts[0].name == "生产-账户"
+
+
+@pytest.mark.parametrize("start", ["7:00", "24:00", "07:60", "0700", " 07:00"])
+def test_quiet_hours_times_are_explained_in_words(tmp_path: Path, start: str) -> None:
+    raw = {"accounts": [account()], "quiet_hours": [{"start": start, "end": "08:00"}]}
+    assert problems(raw, tmp_path) == [
+        f"quiet_hours[0]: start: {start!r} is not a time like 07:00 "
+        "(24-hour hours and minutes, 00:00 to 23:59)"
+    ]

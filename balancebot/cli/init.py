@@ -211,9 +211,9 @@ def amount(text: str) -> Decimal:
 
 
 def account_name(text: str) -> str:
-    if not re.fullmatch(r"\S{1,64}", text.strip()):
-        raise ValueError("a name is 1 to 64 characters without spaces")
-    return text.strip()
+    from ..config.values import check_name
+
+    return check_name(text.strip())
 
 
 def currency(text: str) -> str:

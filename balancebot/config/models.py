@@ -23,7 +23,7 @@ from .durations import (
     Retention,
     Window,
 )
-from .values import HttpUrl, ListenAddress, Secret, TimeZoneName
+from .values import HttpUrl, ListenAddress, Name, Secret, TimeZoneName
 
 if TYPE_CHECKING:
     import zoneinfo
@@ -35,9 +35,6 @@ _PERCENT_PLACES = 8
 def _finite(amount: Decimal | None, where: str) -> None:
     if amount is not None and not amount.is_finite():
         raise ValueError(f"{where} {amount} is not a finite amount")
-
-
-Name = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^\S+$")]
 
 
 class _Strict(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -225,8 +222,8 @@ RuleConfig = (
 
 
 DEFAULT_RULES: tuple[RuleConfig, ...] = (
-    UnavailableRuleConfig(name="unavailable"),
-    CheckFailedRuleConfig(name="check-failed"),
+    UnavailableRuleConfig(name=Name("unavailable")),
+    CheckFailedRuleConfig(name=Name("check-failed")),
 )
 """Without a `[[rules]]` section: alert when the account is unusable or checks fail."""
 
@@ -392,7 +389,7 @@ def normalise_store_url(url: str) -> str:
 
 
 def _default_notifiers() -> list[NotifierConfig]:
-    return [NotifierConfig(name="console", type="console")]
+    return [NotifierConfig(name=Name("console"), type="console")]
 
 
 class Config(_Strict, frozen=True, kw_only=True):

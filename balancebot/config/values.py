@@ -22,6 +22,7 @@ __all__ = [
     "HeaderValue",
     "HttpUrl",
     "ListenAddress",
+    "Name",
     "Secret",
     "TimeZoneName",
     "convert",
@@ -34,6 +35,22 @@ T = TypeVar("T")
 
 class TimeZoneName(str):
     """An IANA zone name that zoneinfo knows."""
+
+
+NAME_RULE = "a name is 1 to 64 characters without spaces or control characters"
+
+
+class Name(str):
+    """An account, rule or notifier name. Names are printed in alerts and terminals, so
+    a control, bidi or format character (ESC, U+202E, NUL) would rewrite what is shown."""
+
+
+def check_name(text: str) -> str:
+    """`text` if it is a valid name, else a ValueError saying what a name is."""
+    if not 1 <= len(text) <= 64 or " " in text or not text.isprintable():
+        # isprintable() is False for every Unicode category C* and separator but " "
+        raise ValueError(f"{text!r} is not a valid name: {NAME_RULE}")
+    return text
 
 
 class HttpUrl(str):
@@ -113,6 +130,8 @@ def decode(type_: type, value: object) -> object:
         raise ValueError("expected a string")
     if type_ is Secret:
         return Secret(clean_secret(value))
+    if type_ is Name:
+        return Name(check_name(value))
     if type_ is Path:
         return Path(value)
     if type_ is HttpUrl:
