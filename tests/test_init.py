@@ -275,7 +275,7 @@ def test_the_currency_question_offers_usd_for_usd_only_providers(provider: str) 
         prompts.append(prompt)
         return "team-1" if "team_id" in prompt else ""
 
-    answers = ask(Answers(provider=provider), reply)
+    answers = ask(Answers(currency="", provider=provider), reply)  # as run_init without it
     assert answers.currency == "USD", prompts
 
 
@@ -290,3 +290,20 @@ def test_without_currency_a_usd_only_provider_gets_usd(
     output = tmp_path / "balancebot.toml"
     cli.main(["init", "--non-interactive", "--provider", provider, "--output", str(output)])
     assert f"[rules.thresholds.{code}]" in output.read_text()
+
+
+def test_the_offered_currency_follows_the_provider_chosen_on_the_terminal() -> None:
+    """Without --currency the offer is the chosen provider's usual currency, whichever
+    provider the flags named; with it, the flag's."""
+    offers: list[str] = []
+
+    def reply(prompt: str) -> str:
+        if prompt.startswith("Provider"):
+            return "deepseek"
+        if prompt.startswith("Currency"):
+            offers.append(prompt)
+        return ""
+
+    assert complete(ask(Answers(currency="", provider="fal"), reply)).currency == "CNY"
+    assert complete(ask(Answers(currency="EUR", provider="fal"), reply)).currency == "EUR"
+    assert offers == ["Currency of your balance [CNY]: ", "Currency of your balance [EUR]: "]

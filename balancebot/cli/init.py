@@ -286,9 +286,7 @@ def ask(answers: Answers, prompt: Callable[[str], str]) -> Answers:
         )
         options += option_pairs(more.split())
     name = question("Account name (used in alerts)", answers.account, account_name)
-    default_currency = dict(options).get(
-        "currency", "USD" if provider in USD_PROVIDERS else answers.currency
-    )
+    default_currency = dict(options).get("currency", answers.currency or usual(provider))
     code = question("Currency of your balance", default_currency, currency)
     warning = question("Warn when the balance falls below", str(answers.warning_below), amount)
     notifier = question(f"Send alerts to ({', '.join(NOTIFIERS)})", answers.notifier, notifier_name)
@@ -309,8 +307,15 @@ def ask(answers: Answers, prompt: Callable[[str], str]) -> Answers:
     )
 
 
+def usual(provider: str) -> str:
+    """The currency offered when none was given: the one a USD-only provider bills in."""
+    return "USD" if provider in USD_PROVIDERS else "CNY"
+
+
 def complete(answers: Answers) -> Answers:
     """Without questions: what the flags leave out that the choices need, as an error."""
+    if not answers.currency:
+        answers = replace(answers, currency=usual(answers.provider))
     required, wants_url = needs(answers.provider)
     flags = {"base_url": "--base-url URL"} | {key: f"--option {key}=VALUE" for key in required}
     missing = [key for key in required if key not in dict(answers.options)]
@@ -405,14 +410,12 @@ def run_init(args: argparse.Namespace) -> None:
     """`balancebot init`; a ConfigError, ValueError or OSError is the user's to fix."""
     output = Path(args.output)
     refuse_overwrite(output, args.force)  # before any question, not after them all
-    provider = provider_name(args.provider)
-    usual = "USD" if provider in USD_PROVIDERS else "CNY"
     answers = Answers(
         account_name(args.account_name),
-        currency(args.currency or usual),
+        currency(args.currency) if args.currency else "",  # "": the provider's usual
         amount(args.warning_below),
         amount(args.critical_below) if args.critical_below else None,
-        provider,
+        provider_name(args.provider),
         url(args.base_url) if args.base_url else None,
         option_pairs(args.option),
         args.notifier,
