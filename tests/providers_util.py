@@ -11,7 +11,7 @@ from balancebot.config import AccountConfig, convert
 from balancebot.errors import CheckError
 from balancebot.models import BalanceSnapshot
 from balancebot.providers import Fetcher, Provider
-from balancebot.providers.engine import scrub
+from balancebot.redact import mask_runs
 from balancebot.testing.clock import FakeClock
 
 from .conftest import API_KEY
@@ -42,5 +42,5 @@ async def refused(
     in it (the fakes echo the key in some errors)."""
     with pytest.raises(raised, match=says) as caught:
         await fetch(provider, config, clock)
-    assert scrub(caught.value.message, API_KEY) == caught.value.message, caught.value.message
+    assert mask_runs(caught.value.message, [API_KEY]) == caught.value.message, caught.value.message
     return caught.value

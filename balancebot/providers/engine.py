@@ -35,7 +35,7 @@ from ..errors import (
 )
 from ..httpcap import sync_event_hooks
 from ..models import BalanceSnapshot, CheckFailure, CheckResult, FailureKind
-from ..redact import scrub_installed
+from ..redact import mask_runs, scrub_installed
 from ..retry import Backoff, retry_transient_sync
 from .contract import HttpRequest, HttpResponse, OptionsT, Provider
 
@@ -123,29 +123,12 @@ class Run(Generic[OptionsT]):
         """The error without any piece of the key or another secret of the options: a
         hostile body may echo one where a parser quotes a value (cut to 20 characters, so
         not always the whole key)."""
-        message = error.message
-        for secret in (
-            {self.account.api_key.get_secret_value()}
-            | {r.secret for r in self.requests if r.secret}
-            | self.provider.secrets(self.options)
-        ):
-            message = scrub(message, secret)
-        error.message = message
-        error.args = (message,)
+        secrets = {self.account.api_key.get_secret_value()}
+        secrets |= {r.secret for r in self.requests if r.secret}
+        secrets |= self.provider.secrets(self.options)
+        error.message = mask_runs(error.message, secrets)
+        error.args = (error.message,)
         return error
-
-
-def scrub(message: str, secret: str, shortest: int = 8) -> str:
-    """`message` with the secret and every run of `shortest` or more of its characters
-    replaced by ***, longest first."""
-    if len(secret) < shortest:
-        return message.replace(secret, "***") if secret else message
-    for size in range(len(secret), shortest - 1, -1):
-        for start in range(len(secret) - size + 1):
-            part = secret[start : start + size]
-            if part in message:
-                message = message.replace(part, "***")
-    return message
 
 
 class Deadline:
