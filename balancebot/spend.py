@@ -25,13 +25,15 @@ MIN_HISTORY = timedelta(hours=6)
 
 
 MAX_FRACTION_DIGITS = 18  # a plain amount's decimals at most (providers keep 8)
+MAX_SHOWN_DIGITS = 21  # integer digits shown at most: sums and differences of amounts
+# providers accept (under 10^15) stay in range; `1e99999999` would cost gigabytes
 
 
 def money(amount: Decimal) -> str:
     """Every amount a person reads has two decimals, and no minus sign on a zero
-    (`-0.0`, `-0.001`). No real amount reaches 10^15 (providers refuse it, issue 11 §3),
-    and formatting `1e99999999` anyway would cost memory by the gigabyte."""
-    if not amount.is_finite() or amount.adjusted() >= 15:  # adjusted(): no arithmetic on it
+    (`-0.0`, `-0.001`). Providers refuse a balance from 10^15 (issue 11 §3), but a top-up
+    from -10^15 to 10^15 or a digest's sum over accounts is larger, and is still shown."""
+    if not amount.is_finite() or amount.adjusted() >= MAX_SHOWN_DIGITS:  # no arithmetic on it
         return _out_of_range(amount)
     text = f"{amount:.2f}"
     return text[1:] if text == "-0.00" else text
@@ -41,10 +43,10 @@ def plain(amount: Decimal) -> str:
     """An amount for programs (`check --format json`): its exact value as a plain decimal
     string, never an exponent (`1E+14`, `0E-8`) nor a negative zero; past 18 decimals
     rounded half-even. Out of range as `money` says it."""
-    if not amount.is_finite() or amount.adjusted() >= 15:
+    if not amount.is_finite() or amount.adjusted() >= MAX_SHOWN_DIGITS:
         return _out_of_range(amount)
     if amount.as_tuple().exponent < -MAX_FRACTION_DIGITS:  # type: ignore[operator]
-        with localcontext(prec=15 + MAX_FRACTION_DIGITS):
+        with localcontext(prec=MAX_SHOWN_DIGITS + MAX_FRACTION_DIGITS):
             amount = amount.quantize(Decimal(1).scaleb(-MAX_FRACTION_DIGITS), ROUND_HALF_EVEN)
     if amount.is_zero():
         amount = amount.copy_abs()

@@ -60,11 +60,20 @@ def test_the_reported_cases() -> None:
         "0.00",
         "100000000000000.00",
     ]
-    assert [plain(Decimal(x)) for x in ("NaN", "-Infinity", "1E+15")] == [
+    assert [plain(Decimal(x)) for x in ("NaN", "-Infinity", "1E+21")] == [
         "(out of range)",
         "-∞",
         "(out of range)",
     ]
+
+
+def test_sums_and_differences_of_accepted_amounts_are_shown() -> None:
+    """Providers refuse a balance from 10^15, but a top-up from -10^15 + 1 to 10^15 - 1 or
+    a digest's total over accounts is larger: it read "topped up +(out of range)"."""
+    top_up = Decimal("999999999999999.99") - Decimal("-999999999999999.99")
+    assert money(top_up) == "1999999999999999.98"
+    assert plain(top_up) == "1999999999999999.98"
+    assert money(Decimal(10) ** 21) == "(out of range)"
 
 
 def test_check_json_and_alert_text_use_plain_amounts() -> None:
