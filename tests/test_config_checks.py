@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from balancebot.config import parse_config
+from balancebot.config import ThresholdRuleConfig, parse_config
 from balancebot.config.locate import find_config
 from balancebot.errors import ConfigError
 
@@ -212,3 +213,57 @@ def test_quiet_hours_times_are_explained_in_words(tmp_path: Path, start: str) ->
         f"quiet_hours[0]: start: {start!r} is not a time like 07:00 "
         "(24-hour hours and minutes, 00:00 to 23:59)"
     ]
+
+
+def _rule(kind: str, **options: object) -> dict[str, object]:
+    return {"accounts": [account()], "rules": [{"type": kind, "name": "r", **options}]}
+
+
+def _limits(**limits: object) -> dict[str, object]:
+    return _rule("threshold", thresholds={"USD": limits})
+
+
+RANGE = "out of range: an amount has at most 15 digits before the point"
+PLACES = "an amount has at most 8 decimal places"
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (_limits(warning_below="1e400"), f"rules[0].thresholds.USD.warning_below: {RANGE}"),
+        (_limits(warning_below="1e15"), f"rules[0].thresholds.USD.warning_below: {RANGE}"),
+        (_limits(warning_below="-1e20"), f"rules[0].thresholds.USD.warning_below: {RANGE}"),
+        (
+            _limits(critical_below="0.000000001"),
+            f"rules[0].thresholds.USD.critical_below: {PLACES}",
+        ),
+        (
+            _limits(warning_below="5", min_top_up="1e400"),
+            f"rules[0].thresholds.USD.min_top_up: {RANGE}",
+        ),
+        (
+            _limits(warning_below="5", warning_below_percent="99.000000001"),
+            "rules[0].thresholds.USD: warning_below_percent has more than 8 decimal places",
+        ),
+        (_rule("runway", warning_days="1e400"), f"rules[0].warning_days: {RANGE}"),
+        (_rule("spend_spike", factor="1e400"), f"rules[0].factor: {RANGE}"),
+        (_rule("spend_spike", min_spend="1e-9"), f"rules[0].min_spend: {PLACES}"),
+        (_rule("top_up", min_amount="1e400"), f"rules[0].min_amount: {RANGE}"),
+        (
+            _rule("threshold", thresholds={"USD": {"warning_below": 5}}, hysteresis="1e400"),
+            f"rules[0].hysteresis: {RANGE}",
+        ),
+    ],
+)
+def test_amounts_are_bounded_like_provider_amounts(
+    tmp_path: Path, raw: dict[str, object], message: str
+) -> None:
+    assert problems(raw, tmp_path) == [message]
+
+
+def test_the_largest_amounts_provider_amounts_allow_are_valid(tmp_path: Path) -> None:
+    limits = {"warning_below": "999999999999999.99999999", "critical_below": "-5.10000000000"}
+    config = parse_config(_limits(**limits), tmp_path, env={})
+    rule = config.rules[0]
+    assert isinstance(rule, ThresholdRuleConfig)
+    assert rule.thresholds["USD"].warning_below == Decimal("999999999999999.99999999")

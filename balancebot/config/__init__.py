@@ -21,6 +21,7 @@ from typing import Any
 import msgspec
 
 from ..errors import ConfigError
+from .amounts import amount_problems
 from .durations import RequestTimeout
 from .models import (
     DEFAULT_RULES,
@@ -136,6 +137,8 @@ def parse_config(
     except ConfigError as exc:
         problems += exc.problems
 
+    if config is not None:
+        problems += amount_problems(config.rules, ("rules",))
     problems += reference_problems(data)
     if notifiers:
         problems += unknown_names("--notifier", "notifier", notifiers, names(data, "notifiers"))
