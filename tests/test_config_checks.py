@@ -267,3 +267,44 @@ def test_the_largest_amounts_provider_amounts_allow_are_valid(tmp_path: Path) ->
     rule = config.rules[0]
     assert isinstance(rule, ThresholdRuleConfig)
     assert rule.thresholds["USD"].warning_below == Decimal("999999999999999.99999999")
+
+
+CHAT_KEYS = "known: allow, balance_max_age, buttons, slack, telegram, and [chat.<name>] tables"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        # [[chat.access]] once said "chat.frontends.access: Expected `object`, got `array`"
+        (
+            {"chat": {"access": [{"platform": "telegram", "users": [1]}]}},
+            f"chat.access: unknown key ({CHAT_KEYS} of installed front-ends); "
+            "did you mean chat.allow?",
+        ),
+        (
+            {"chat": {"butons": False}},
+            f"chat.butons: unknown key ({CHAT_KEYS} of installed front-ends); "
+            "did you mean chat.buttons?",
+        ),
+        (
+            {"chat": {"colour": 3}},
+            f"chat.colour: unknown key ({CHAT_KEYS} of installed front-ends)",
+        ),
+        (
+            {"chat": {"slak": {"notifier": "x", "app_token": "t"}}},
+            "chat.slak: unknown frontend 'slak' (installed: acmechat, slack, telegram); "
+            "did you mean chat.slack?",
+        ),
+        (
+            {"accounts": [account(chek_interval="5m")]},
+            "accounts[0].chek_interval: unknown key (known: name, api_key, provider, base_url, "
+            "check_interval, jitter, timeout, connect_timeout, options); "
+            "did you mean accounts[0].check_interval?",
+        ),
+    ],
+)
+def test_unknown_keys_are_named_as_written_with_a_suggestion(
+    tmp_path: Path, raw: dict[str, object], expected: str
+) -> None:
+    found = problems({"accounts": [account()], **raw}, tmp_path)
+    assert expected in found and not any("frontends" in p for p in found), found

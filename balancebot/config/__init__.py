@@ -130,7 +130,7 @@ def parse_config(
     if isinstance(data.get("notifiers"), list):
         data["notifiers"] = [_gather_options(item) for item in data["notifiers"]]
     if isinstance(data.get("chat"), dict):
-        data["chat"] = _gather_frontends(data["chat"])
+        data["chat"] = _gather_frontends(data["chat"], problems)
     config: Config | None = None
     try:
         config = convert(data, Config)
@@ -166,11 +166,23 @@ def _selected_notifiers(raw: Mapping[str, Any], names: Collection[str] | None) -
     }
 
 
-def _gather_frontends(chat: dict[str, Any]) -> dict[str, Any]:
-    """`[chat.<name>]` of a plugin front-end sits beside `[chat.telegram]`."""
+def _gather_frontends(chat: dict[str, Any], problems: list[str]) -> dict[str, Any]:
+    """`[chat.<name>]` of a plugin front-end sits beside `[chat.telegram]`. Any other key is
+    a mistake the user made under `[chat]`, said so under the name they wrote (not as
+    `chat.frontends.<key>`, which they never wrote)."""
     own = {f.encode_name for f in msgspec.structs.fields(ChatConfig)} - {"frontends"}
     gathered = {k: v for k, v in chat.items() if k in own}
-    return gathered | {"frontends": {k: v for k, v in chat.items() if k not in own}}
+    frontends = {k: v for k, v in chat.items() if k not in own and isinstance(v, dict)}
+    for key in chat.keys() - own - frontends.keys():
+        from .suggest import suggestion  # only for a configuration that is wrong
+
+        hint = suggestion(key, chat[key], ChatConfig, ("chat",))
+        known = ", ".join(sorted(own))
+        problems.append(
+            f"chat.{key}: unknown key (known: {known}, and [chat.<name>] tables of installed "
+            f"front-ends){hint}"
+        )
+    return gathered | {"frontends": frontends}
 
 
 def _gather_options(notifier: object) -> object:

@@ -14,6 +14,7 @@ import msgspec
 from msgspec import Struct
 
 from .secrets import format_location
+from .suggest import suggestion
 
 Decode = Callable[[type, object], object]
 
@@ -91,7 +92,8 @@ def _explain_struct(
         if key == struct.__struct_config__.tag_field:
             continue
         if key not in fields:
-            found.append(f"{format_location((*path, key))}: unknown key ({known})")
+            hint = suggestion(str(key), item, struct, path)
+            found.append(f"{format_location((*path, key))}: unknown key ({known}){hint}")
         else:
             found += explain(item, fields[key].type, (*path, key), decode)
     for name, info in fields.items():

@@ -54,7 +54,15 @@ def plugin_problems(
     sections = section_of.get("frontends") if chat and isinstance(section_of, Mapping) else None
     for name, section in sections.items() if isinstance(sections, Mapping) else ():
         try:
-            convert(section, frontend_class(name).Options, ("chat", name))
+            frontend = frontend_class(name)
+        except ConfigError as exc:  # a misspelt key of [chat], more often than a plugin
+            from .models import ChatConfig
+            from .suggest import suggestion
+
+            problems += [p + suggestion(name, section, ChatConfig, ("chat",)) for p in exc.problems]
+            continue
+        try:
+            convert(section, frontend.Options, ("chat", name))
         except ConfigError as exc:
             problems += exc.problems
     return problems
