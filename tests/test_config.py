@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from balancebot.config import parse_config, parse_duration
+from balancebot.config import load_config, parse_config, parse_duration
 from balancebot.errors import ConfigError
 from balancebot.models import Severity
 
@@ -253,3 +253,14 @@ def test_notifier_tokens_stay_out_of_reprs(tmp_path: Path) -> None:
     )
     assert config.notifiers[0].options["chat_ids"] == [1]
     assert "SECRET" not in repr(config)
+
+
+def test_a_file_saved_with_a_utf8_bom_loads(tmp_path: Path) -> None:
+    """Notepad's "UTF-8" starts with a BOM; tomllib alone says "Invalid statement"."""
+    path = tmp_path / "balancebot.toml"
+    path.write_text('[[accounts]]\nname = "a"\napi_key = "k"\n', encoding="utf-8-sig")
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf")
+    assert load_config(path, env={}).accounts[0].name == "a"
+    path.write_bytes(b"\xef\xbb\xbf\xef\xbb\xbf[[accounts]]\n")  # only one is a BOM
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(path, env={})

@@ -200,7 +200,9 @@ def load_config(
 ) -> Config:
     path = Path(path)
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        # a leading BOM (Notepad's "UTF-8") is no TOML statement: tomllib says "Invalid
+        # statement (at line 1, column 1)" for a file that looks right in every editor
+        raw = tomllib.loads(path.read_text(encoding="utf-8").removeprefix("\ufeff"))
     except OSError as exc:
         raise ConfigError([f"{path}: cannot read: {exc.strerror}"]) from None
     except UnicodeDecodeError as exc:
