@@ -308,3 +308,17 @@ def test_unknown_keys_are_named_as_written_with_a_suggestion(
 ) -> None:
     found = problems({"accounts": [account()], **raw}, tmp_path)
     assert expected in found and not any("frontends" in p for p in found), found
+
+
+@pytest.mark.parametrize("schedule", ["0 0 31 2 *", "0 0 30 2 *", "0 9 31 4,6,9,11 *"])
+def test_a_digest_schedule_that_never_fires_is_refused(tmp_path: Path, schedule: str) -> None:
+    assert problems({"accounts": [account()], "digest": {"schedule": schedule}}, tmp_path) == [
+        f"digest: schedule {schedule!r} never fires: no date in four years matches it "
+        "(a day the month does not have, like February 31st?)"
+    ]
+
+
+@pytest.mark.parametrize("schedule", ["0 9 * * *", "0 0 29 2 *", "59 23 31 12 *", "0 9 * * mon"])
+def test_digest_schedules_that_fire_however_seldom_are_valid(tmp_path: Path, schedule: str) -> None:
+    raw = {"accounts": [account()], "digest": {"schedule": schedule}}
+    assert parse_config(raw, tmp_path, env={}).digest.schedule == schedule

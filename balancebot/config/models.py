@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -316,11 +316,20 @@ class DigestConfig(_Strict, frozen=True, kw_only=True):
             from apscheduler.triggers.cron import CronTrigger  # only when one is configured
 
             try:
-                CronTrigger.from_crontab(self.schedule)
+                trigger = CronTrigger.from_crontab(self.schedule, timezone=UTC)
             except ValueError as exc:
                 raise ValueError(
                     f"schedule {self.schedule!r} is not a cron expression: {exc}"
                 ) from None
+            # "0 0 31 2 *" (February 31st) parsed, and the digest then never came, silently;
+            # any schedule that fires at all does within 4 years (February 29th)
+            start = datetime(2024, 3, 1, tzinfo=UTC)  # fixed: the answer must not vary
+            fires = trigger.get_next_fire_time(None, start)
+            if fires is None or fires > start.replace(year=start.year + 4):
+                raise ValueError(
+                    f"schedule {self.schedule!r} never fires: no date in four years matches "
+                    "it (a day the month does not have, like February 31st?)"
+                )
 
 
 class HttpConfig(_Strict, frozen=True, kw_only=True):
