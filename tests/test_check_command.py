@@ -12,6 +12,7 @@ import pytest
 from balancebot.cli import check as oneshot
 from balancebot.cli import main as cli
 from balancebot.testing.deepseek import DeepSeekSimulator
+from balancebot.testing.openrouter import OpenRouterFake
 
 from .conftest import API_KEY
 from .test_cli import balancebot
@@ -96,6 +97,25 @@ async def test_nagios_format_status_line_perfdata_and_details(
         "'st''g CNY'=120.50;50.00:;10.00: 'st''g USD'=3.00",
         "prod: WARNING - balance 40.00 CNY < 50.00",  # the status, not said twice
         "st'g: OK - ok",
+    ]
+
+
+async def test_nagios_never_rounds_a_balance_up_to_its_limit(tmp_path: Path) -> None:
+    """OpenRouter's 49.996 left below 50 said `prod 50.00 USD < 50.00` and
+    `'prod USD'=50.00;50.00:`, which Nagios reads as OK: perfdata carries the exact value,
+    the text every decimal it takes not to look equal to the limit."""
+    async with OpenRouterFake() as fake:
+        fake.add_account(API_KEY, limit=52.246, usage=2.25)  # 49.996 left
+        text = CONFIG.format(base_url=fake.url, more_accounts="").replace("CNY", "USD")
+        path = tmp_path / "c.toml"
+        path.write_text(text.replace("api_key", 'provider = "openrouter"\napi_key', 1))
+        code, out, err = await balancebot(
+            "check", "-c", str(path), "--format", "nagios", cwd=tmp_path
+        )
+    assert code == 1, out + err
+    assert out.splitlines() == [
+        "BALANCE WARNING - prod 49.996 USD < 50.00 | 'prod USD'=49.996;50.00:;10.00:",
+        "prod: WARNING - balance 49.996 USD < 50.00",
     ]
 
 

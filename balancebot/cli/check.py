@@ -16,6 +16,7 @@ import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from typing import Any
 
 from ..clock import Clock, SystemClock
@@ -23,8 +24,8 @@ from ..config import Config
 from ..models import BalanceSnapshot, CheckResult, Finding, Severity
 from ..providers.engine import Deadline, fetch_all_sync
 from ..retry import Backoff
-from ..rules import evaluate, missing_currencies, money, no_data_message
-from ..spend import plain
+from ..rules import evaluate, missing_currencies, money, no_data_message, shown_against
+from ..spend import MAX_SHOWN_DIGITS, plain
 
 RETRY = Backoff(attempts=2)
 """One quick retry at most (after 0.5-1 s), and only if it can end before the deadline:
@@ -268,7 +269,7 @@ def _detail(report: AccountReport) -> str:
 def _nagios_summary(report: AccountReport) -> str:
     account = report.result.account
     parts = [
-        f"{account} {money(f.observed)} {f.key.subject} < {money(f.limit)}"
+        f"{account} {shown_against(f.observed, f.limit)} {f.key.subject} < {money(f.limit)}"
         for f in report.findings
         if f.severity is not None
         and report.status.name == f.severity.name
@@ -281,7 +282,8 @@ def _nagios_summary(report: AccountReport) -> str:
 
 
 def _perfdata(config: Config, report: AccountReport) -> list[str]:
-    """`'label'=value;warn;crit` per balance; the label's quotes doubled, `=` replaced."""
+    """`'label'=value;warn;crit` per balance; the label's quotes doubled, `=` replaced.
+    Numbers are exact (`_exact`): a monitoring system compares them itself."""
     result = report.result
     if not isinstance(result, BalanceSnapshot):
         return []
@@ -292,8 +294,17 @@ def _perfdata(config: Config, report: AccountReport) -> list[str]:
         limit = limits.get(currency)
         warn = crit = ""
         if limit is not None and limit.warning_below is not None:
-            warn = f"{money(limit.warning_below)}:"
+            warn = f"{_exact(limit.warning_below)}:"
         if limit is not None and limit.critical_below is not None:
-            crit = f"{money(limit.critical_below)}:"
-        found.append(f"'{label}'={money(balance.total)};{warn};{crit}".rstrip(";"))
+            crit = f"{_exact(limit.critical_below)}:"
+        found.append(f"'{label}'={_exact(balance.total)};{warn};{crit}".rstrip(";"))
     return found
+
+
+def _exact(amount: Decimal) -> str:
+    """Two decimals when they are the whole value (`50.00`), else every decimal it has
+    (`49.996`, not `50.00`: Nagios would compare 50.00 with `50.00:` and say OK)."""
+    if not amount.is_finite() or amount.adjusted() >= MAX_SHOWN_DIGITS:
+        return plain(amount)  # ∞ or (out of range), as `money` says them
+    shown = money(amount)
+    return shown if Decimal(shown) == amount else plain(amount)
