@@ -322,3 +322,29 @@ def test_a_digest_schedule_that_never_fires_is_refused(tmp_path: Path, schedule:
 def test_digest_schedules_that_fire_however_seldom_are_valid(tmp_path: Path, schedule: str) -> None:
     raw = {"accounts": [account()], "digest": {"schedule": schedule}}
     assert parse_config(raw, tmp_path, env={}).digest.schedule == schedule
+
+
+@pytest.mark.parametrize("mode", ["bogus", "", "REQUIRE", "verify", "true"])
+def test_a_bogus_postgres_sslmode_is_refused_by_validate(tmp_path: Path, mode: str) -> None:
+    url = f"postgres://bb:s3cret@db:5432/bb?sslmode={mode}"
+    assert problems({"accounts": [account()], "store": {"url": url}}, tmp_path) == [
+        f"store: url: sslmode {mode!r} is not a PostgreSQL SSL mode; use one of disable, "
+        "allow, prefer, require, verify-ca, verify-full"
+    ]
+
+
+@pytest.mark.parametrize(
+    "mode", ["disable", "allow", "prefer", "require", "verify-ca", "verify-full", "verify_full"]
+)
+def test_libpq_sslmodes_are_valid(tmp_path: Path, mode: str) -> None:
+    url = f"postgresql://bb@db/bb?connect_timeout=5&sslmode={mode}"
+    config = parse_config({"accounts": [account()], "store": {"url": url}}, tmp_path, env={})
+    assert config.store.url == url
+
+
+def test_the_sslmodes_validate_allows_are_the_ones_asyncpg_takes() -> None:
+    from asyncpg.connect_utils import SSLMode
+
+    from balancebot.config.models import SSLMODES
+
+    assert {mode.replace("-", "_") for mode in SSLMODES} == {mode.name for mode in SSLMode}

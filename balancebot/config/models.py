@@ -361,6 +361,7 @@ class StoreConfig(_Strict, frozen=True, kw_only=True):
     def __post_init__(self) -> None:
         if self.url:
             msgspec.structs.force_setattr(self, "url", normalise_store_url(self.url))
+            _check_sslmode(self.url)
 
     @property
     def database_url(self) -> str:
@@ -381,6 +382,24 @@ class StoreConfig(_Strict, frozen=True, kw_only=True):
         if path.parent.is_dir():
             return None
         return f"{key}: the directory {path.parent} does not exist (create it, or fix {key})"
+
+
+SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+
+
+def _check_sslmode(url: str) -> None:
+    """`?sslmode=` goes to asyncpg as `ssl` (`store/postgres.py`), which knows libpq's modes
+    only: a bogus one passed `validate` and was first reported by `run`, connecting."""
+    if not url.startswith("postgresql://"):
+        return
+    from urllib.parse import parse_qs, urlsplit
+
+    for mode in parse_qs(urlsplit(url).query, keep_blank_values=True).get("sslmode", []):
+        if mode.replace("_", "-") not in SSLMODES:  # asyncpg takes verify_full too
+            raise ValueError(
+                f"url: sslmode {mode[:20]!r} is not a PostgreSQL SSL mode; use one of "
+                f"{', '.join(SSLMODES)}"
+            )
 
 
 def normalise_store_url(url: str) -> str:
