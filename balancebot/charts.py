@@ -1,4 +1,5 @@
-"""PNG charts of balance history (matplotlib, Agg backend; the optional `charts` extra)."""
+"""Charts of balance history: PNG, or SVG/PDF for `history --plot` (matplotlib, Agg backend;
+the optional `charts` extra)."""
 
 from __future__ import annotations
 
@@ -46,14 +47,16 @@ def plot_history(
     zone: tzinfo,
     thresholds: dict[Currency, ThresholdLimits],
     failures: Sequence[Failed] = (),
+    image_format: str = "png",
 ) -> bytes:
     """One panel per currency: total and granted balance as steps (a balance changes in
     steps, between checks), the thresholds as labelled lines, failed checks as shaded
     spans (`failures`: first and last failure of each run, see `Store.failed_checks`). The
     x axis spans the data, at least SHORTEST_SPAN; raises NoHistory when there is nothing
     to draw. `provider`: the account's provider as people know it (its `display_name`),
-    named in the title, which is also the PNG's Title; the title names the span the data
-    covers when that is shorter than the `days` asked for."""
+    named in the title, which is also the image's Title; the title names the span the data
+    covers when that is shorter than the `days` asked for. `image_format`: png (chat
+    platforms show it), or svg or pdf for `history --plot`."""
     try:
         from matplotlib import font_manager, rcParams
         from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -131,7 +134,7 @@ def plot_history(
     figure.suptitle(title)
     figure.tight_layout()
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", metadata={"Title": title})
+    figure.savefig(buffer, format=image_format, metadata={"Title": title})
     return buffer.getvalue()
 
 

@@ -86,6 +86,35 @@ def test_chart_is_a_sane_png_with_thresholds(make_config: Any) -> None:
     assert png_title(data) == "prod: DeepSeek balance, last 7 days"
 
 
+@pytest.mark.parametrize(
+    ("image_format", "magic", "title"),
+    [
+        ("svg", b"<?xml", b"<dc:title>prod: DeepSeek balance, last 7 days</dc:title>"),
+        ("pdf", b"%PDF-", b"(prod: DeepSeek balance, last 7 days)"),
+    ],
+)
+def test_charts_are_written_as_svg_and_pdf_too(
+    image_format: str, magic: bytes, title: bytes
+) -> None:
+    data = plot_history(week_of_history(), "prod", "DeepSeek", 7, SHANGHAI, {}, (), image_format)
+    assert data.startswith(magic) and title in data
+
+
+@pytest.mark.parametrize("plot", ["chart.jpg", "chart", "chart.svgz", "chart.png.txt"])
+async def test_a_plot_suffix_no_format_has_is_refused_in_one_line(
+    tmp_path: Path, plot: str
+) -> None:
+    process = await spawn(
+        "history", "-c", str(tmp_path / "none.toml"), "--plot", plot, cwd=tmp_path
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 2 and out == b""
+    assert err.decode().splitlines() == [
+        f"balancebot: --plot {plot}: name a .png, .svg or .pdf file (its suffix chooses the format)"
+    ]
+    assert not os.listdir(tmp_path)  # no file of the wrong kind was left
+
+
 def test_the_title_names_the_accounts_provider() -> None:
     history = [replace(s, account="kimi", provider="moonshot") for s in week_of_history()]
     data = plot_history(history, "kimi", "Moonshot", 1, SHANGHAI, {})
@@ -260,6 +289,12 @@ api_key = "{API_KEY}"
     assert png_size(out_png.read_bytes())[0] == 900
     # a week of history asked for over 30 days: the title says the week it has
     assert png_title(out_png.read_bytes()) == "kimi: Moonshot balance, last 7 days"
+    # the suffix chooses the format: chart.svg once held PNG bytes
+    for suffix, magic in ((".svg", b"<?xml"), (".PDF", b"%PDF-")):
+        out = tmp_path / f"chart{suffix}"
+        _, said = await run("--account", "kimi", "--plot", str(out))
+        assert said.startswith(f"wrote {out}") and out.read_bytes().startswith(magic)
+    assert b"<dc:title>kimi: Moonshot balance" in (tmp_path / "chart.svg").read_bytes()
 
 
 @pytest.mark.slow

@@ -190,6 +190,12 @@ def notify_test(args: argparse.Namespace) -> None:
 def history(args: argparse.Namespace) -> None:
     """Balance history from the store: a table (one row per hour), or a chart."""
     _configure_logging(args, quiet_default="warning")
+    from .history import history_chart, history_table, plot_format
+
+    try:  # before anything is read: the file would be of the wrong kind
+        image_format = None if args.plot is None else plot_format(args.plot)
+    except ValueError as exc:
+        _fail_config(exc)
     config = _load(args, notifiers=())
     name = args.account or config.accounts[0].name
     if name not in {a.name for a in config.accounts}:
@@ -198,13 +204,12 @@ def history(args: argparse.Namespace) -> None:
     import asyncio
 
     from ..errors import BalanceBotError
-    from .history import history_png, history_table
 
     try:  # also StoreError: `history` reads a store, it never creates one
-        if args.plot is None:
+        if image_format is None:
             print(asyncio.run(history_table(config, name, args.days)))
             return
-        image = asyncio.run(history_png(config, name, args.days))
+        image = asyncio.run(history_chart(config, name, args.days, image_format))
     except BalanceBotError as exc:  # ChartsUnavailable, NoHistory ("no data yet") too
         print(f"balancebot: {exc}", file=sys.stderr)
         sys.exit(1)

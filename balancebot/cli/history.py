@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import PurePath
 
 from ..charts import CHART_POINTS, Failed, plot_history
 from ..config import Config
@@ -85,7 +86,23 @@ async def history_table(config: Config, account: str, days: int) -> str:
     )
 
 
-async def history_png(config: Config, account: str, days: int) -> bytes:
+PLOT_FORMATS = ("png", "svg", "pdf")
+"""What `--plot` writes, chosen by the file's suffix: matplotlib writes these without extras."""
+
+
+def plot_format(path: str) -> str:
+    """The image format `path`'s suffix names, or a ValueError saying which to use: a PNG
+    written into `chart.svg` opened as a broken SVG."""
+    suffix = PurePath(path).suffix.lower().removeprefix(".")
+    if suffix not in PLOT_FORMATS:
+        raise ValueError(
+            f"--plot {path}: name a .png, .svg or .pdf file (its suffix chooses the format)"
+        )
+    return suffix
+
+
+async def history_chart(config: Config, account: str, days: int, image_format: str) -> bytes:
+    """The chart of `account`'s last `days`, as `image_format` (one of PLOT_FORMATS)."""
     history, failed = await load_history(config, account, days, max_points=CHART_POINTS)
     zone = config.zone
     provider = provider_title(config, account)
@@ -98,4 +115,5 @@ async def history_png(config: Config, account: str, days: int) -> bytes:
         zone,
         config.thresholds_for(account),
         failed,
+        image_format,
     )

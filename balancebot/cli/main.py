@@ -160,7 +160,9 @@ def _parser() -> argparse.ArgumentParser:
     past.add_argument("--account", help="default: the first account in the config")
     past.add_argument("--days", default=30, type=_days, help="1 to 3650 (default: 30)")
     past.add_argument(
-        "--plot", help="write a PNG chart here (needs the charts extra) instead of a table"
+        "--plot",
+        help="write a chart here instead of a table: .png, .svg or .pdf, as the suffix "
+        "says (needs the charts extra)",
     )
     _add_operate_commands(command, with_config)
     command(providers)
