@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from decimal import Decimal
@@ -11,7 +12,7 @@ import pytest
 
 from balancebot.cli import check as oneshot
 from balancebot.cli import main as cli
-from balancebot.testing.deepseek import DeepSeekSimulator
+from balancebot.testing.deepseek import DeepSeekSimulator, Fault
 from balancebot.testing.openrouter import OpenRouterFake
 
 from .conftest import API_KEY
@@ -117,6 +118,41 @@ async def test_nagios_never_rounds_a_balance_up_to_its_limit(tmp_path: Path) -> 
         "BALANCE WARNING - prod 49.996 USD < 50.00 | 'prod USD'=49.996;50.00:;10.00:",
         "prod: WARNING - balance 49.996 USD < 50.00",
     ]
+
+
+async def test_a_bar_in_a_name_stays_out_of_the_nagios_perfdata(
+    simulator: DeepSeekSimulator, tmp_path: Path
+) -> None:
+    """Nagios splits each line at its first `|`: `prod|eu` put `eu 40.00 CNY < 50.00` into
+    the perfdata. In the text `|` is written `¦`, in a label `_` (as `=` is)."""
+    simulator.add_account(API_KEY, {"CNY": ("0.00", "40.00")})
+    path = write(tmp_path, simulator)
+    path.write_text(path.read_text().replace('name = "prod"', 'name = "prod|eu"'))
+    code, out, err = await balancebot("check", "-c", str(path), "--format", "nagios", cwd=tmp_path)
+    assert code == 1, out + err
+    assert out.splitlines() == [
+        "BALANCE WARNING - prod¦eu 40.00 CNY < 50.00 | 'prod_eu CNY'=40.00;50.00:;10.00:",
+        "prod¦eu: WARNING - balance 40.00 CNY < 50.00",
+    ]
+
+
+@pytest.mark.parametrize("output", ["nagios", "text"])
+async def test_an_upstream_message_cannot_print_terminal_escapes_or_forge_lines(
+    output: str, simulator: DeepSeekSimulator, tmp_path: Path
+) -> None:
+    """What a failing upstream says is shown, but as text: ESC, a line break and `|`
+    written visibly, so it can neither drive the terminal nor forge a Nagios line or
+    perfdata."""
+    said = "bad key\x1b[2J\x1b]0;pwned\x07|'x'=1\nBALANCE OK - all fine\u202e"
+    simulator.fail_next(Fault(401, json.dumps({"error": {"message": said}}).encode()))
+    path = write(tmp_path, simulator)
+    code, out, err = await balancebot("check", "-c", str(path), "--format", output, cwd=tmp_path)
+    assert code == 3, out + err
+    assert [c for c in out if not c.isprintable() and c != "\n"] == []
+    assert "BALANCE OK" not in out.splitlines()
+    assert "bad key\\x1b[2J" in out  # shown, escaped
+    if output == "nagios":
+        assert "|" not in out and len(out.splitlines()) == 2
 
 
 @pytest.mark.parametrize(

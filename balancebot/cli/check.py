@@ -22,6 +22,7 @@ from typing import Any
 from ..clock import Clock, SystemClock
 from ..config import Config
 from ..models import BalanceSnapshot, CheckResult, Finding, Severity
+from ..printable import shown
 from ..providers.engine import Deadline, fetch_all_sync
 from ..retry import Backoff
 from ..rules import evaluate, missing_currencies, money, no_data_message, shown_against
@@ -206,14 +207,14 @@ def as_table(reports: list[AccountReport]) -> str:
     notes: list[str] = []
     for report in reports:
         result = report.result
-        status = report.status.name
+        status, account = report.status.name, shown(result.account)
         if isinstance(result, BalanceSnapshot) and result.balances:
             for currency, b in result.balances.items():
                 rows.append(
                     (
-                        result.account,
+                        account,
                         status,
-                        currency,
+                        shown(currency),
                         money(b.total),
                         money(b.granted),
                         money(b.topped_up),
@@ -222,11 +223,10 @@ def as_table(reports: list[AccountReport]) -> str:
                 )
         elif isinstance(result, BalanceSnapshot):
             available = "yes" if result.is_available else "NO"
-            rows.append((result.account, status, "-", "-", "-", "-", available))
+            rows.append((account, status, "-", "-", "-", "-", available))
         else:
-            rows.append((result.account, status, "-", "-", "-", "-", "?"))
-        notes += [f"{result.account}: {problem}" for problem in report.problems]
-        notes += [f"{result.account}: {line}" for line in report.outlook]
+            rows.append((account, status, "-", "-", "-", "-", "?"))
+        notes += [f"{account}: {shown(line)}" for line in (*report.problems, *report.outlook)]
     widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
     lines = [
         "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
@@ -250,10 +250,16 @@ def as_nagios(config: Config, reports: list[AccountReport]) -> str:
         else (f"{len(reports)} account(s) above every threshold")
     )
     perfdata = " ".join(p for r in reports for p in _perfdata(config, r))
-    lines = [f"BALANCE {status.name} - {summary}" + (f" | {perfdata}" if perfdata else "")]
+    lines = [f"BALANCE {status.name} - {_text(summary)}" + (f" | {perfdata}" if perfdata else "")]
     for report in reports:
-        lines.append(f"{report.result.account}: {report.status.name} - {_detail(report)}")
+        lines.append(_text(f"{report.result.account}: {report.status.name} - {_detail(report)}"))
     return "\n".join(lines)
+
+
+def _text(text: str) -> str:
+    """Plugin output text: one line, printable, no `|` (Nagios takes what follows the
+    first one for perfdata), which is written `¦`."""
+    return shown(text).replace("|", "¦")
 
 
 def _detail(report: AccountReport) -> str:
@@ -282,7 +288,8 @@ def _nagios_summary(report: AccountReport) -> str:
 
 
 def _perfdata(config: Config, report: AccountReport) -> list[str]:
-    """`'label'=value;warn;crit` per balance; the label's quotes doubled, `=` replaced.
+    """`'label'=value;warn;crit` per balance; the label printable, its quotes doubled, `=`
+    and `|` written `_`.
     Numbers are exact (`_exact`): a monitoring system compares them itself."""
     result = report.result
     if not isinstance(result, BalanceSnapshot):
@@ -290,7 +297,8 @@ def _perfdata(config: Config, report: AccountReport) -> list[str]:
     limits = config.thresholds_for(result.account)
     found = []
     for currency, balance in result.balances.items():
-        label = f"{result.account} {currency}".replace("=", "_").replace("'", "''")
+        label = shown(f"{result.account} {currency}").replace("'", "''")
+        label = label.replace("=", "_").replace("|", "_")
         limit = limits.get(currency)
         warn = crit = ""
         if limit is not None and limit.warning_below is not None:

@@ -24,13 +24,13 @@ from ..commands.operations import (
     add_silence,
     current_alerts,
     parse_mute_span,
-    shown,
     silence_target,
     visible_silences,
 )
 from ..config import Config
 from ..errors import StoreError
 from ..models import Silence
+from ..printable import shown  # comments stored before they were checked
 from ..render import human_duration, local_time
 from ..store import Store, async_url
 

@@ -158,12 +158,6 @@ def check_comment(comment: str) -> str:
     return comment
 
 
-def shown(text: str) -> str:
-    """Stored text as a terminal may print it: control characters written as escapes
-    (`\\x1b`), for comments stored before they were checked."""
-    return _UNSAFE.sub(lambda found: found.group().encode("unicode_escape").decode(), text)
-
-
 async def add_silence(
     store: Store,
     now: datetime,
