@@ -345,6 +345,6 @@ def test_libpq_sslmodes_are_valid(tmp_path: Path, mode: str) -> None:
 def test_the_sslmodes_validate_allows_are_the_ones_asyncpg_takes() -> None:
     from asyncpg.connect_utils import SSLMode
 
-    from balancebot.config.models import SSLMODES
+    from balancebot.config.store_url import SSLMODES
 
     assert {mode.replace("-", "_") for mode in SSLMODES} == {mode.name for mode in SSLMode}

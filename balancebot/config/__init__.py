@@ -46,11 +46,11 @@ from .models import (
     TopUpRuleConfig,
     TrendRuleConfig,
     UnavailableRuleConfig,
-    normalise_store_url,
 )
 from .plugin_options import plugin_problems
 from .references import names, reference_problems, unknown_names
 from .secrets import Location, resolve_secrets
+from .store_url import normalise_store_url
 from .values import (
     Delay,
     Duration,

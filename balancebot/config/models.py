@@ -23,6 +23,7 @@ from .durations import (
     Retention,
     Window,
 )
+from .store_url import check_sslmode, normalise_store_url
 from .values import HttpUrl, ListenAddress, Name, Secret, TimeZoneName
 
 if TYPE_CHECKING:
@@ -349,9 +350,6 @@ class HeartbeatConfig(_Strict, frozen=True, kw_only=True):
             raise ValueError("url: expected an http:// or https:// URL")
 
 
-_URL_SCHEMES = {"sqlite": "sqlite", "postgres": "postgresql", "postgresql": "postgresql"}
-
-
 class StoreConfig(_Strict, frozen=True, kw_only=True):
     url: str | None = None  # sqlite:///path or postgresql://... (postgres:// too)
     path: Path = Path("balancebot.db")
@@ -361,7 +359,7 @@ class StoreConfig(_Strict, frozen=True, kw_only=True):
     def __post_init__(self) -> None:
         if self.url:
             msgspec.structs.force_setattr(self, "url", normalise_store_url(self.url))
-            _check_sslmode(self.url)
+            check_sslmode(self.url)
 
     @property
     def database_url(self) -> str:
@@ -382,38 +380,6 @@ class StoreConfig(_Strict, frozen=True, kw_only=True):
         if path.parent.is_dir():
             return None
         return f"{key}: the directory {path.parent} does not exist (create it, or fix {key})"
-
-
-SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
-
-
-def _check_sslmode(url: str) -> None:
-    """`?sslmode=` goes to asyncpg as `ssl` (`store/postgres.py`), which knows libpq's modes
-    only: a bogus one passed `validate` and was first reported by `run`, connecting."""
-    if not url.startswith("postgresql://"):
-        return
-    from urllib.parse import parse_qs, urlsplit
-
-    for mode in parse_qs(urlsplit(url).query, keep_blank_values=True).get("sslmode", []):
-        if mode.replace("_", "-") not in SSLMODES:  # asyncpg takes verify_full too
-            raise ValueError(
-                f"url: sslmode {mode[:20]!r} is not a PostgreSQL SSL mode; use one of "
-                f"{', '.join(SSLMODES)}"
-            )
-
-
-def normalise_store_url(url: str) -> str:
-    """`postgres://` (what hosting providers hand out) and `postgresql+driver://` as
-    `postgresql://`, `sqlite+driver://` as `sqlite://`: the store picks its own asyncio
-    drivers. Any other database is refused here rather than failing in `run`."""
-    scheme, sep, rest = url.partition("://")
-    dialect = _URL_SCHEMES.get(scheme.lower().partition("+")[0]) if sep else None
-    if dialect is None:
-        raise ValueError(
-            f"url {scheme + sep if sep else url!r}: unsupported database; supported: "
-            "sqlite:///path/to/file.db, postgresql://user@host:5432/db (postgres:// too)"
-        )
-    return f"{dialect}://{rest}"
 
 
 def _default_notifiers() -> list[NotifierConfig]:
