@@ -15,7 +15,7 @@ from .clock import Clock, SystemClock
 from .commands import Commands
 from .commands.access import Access
 from .config import Config
-from .delivery import Dispatcher, close_all
+from .delivery import Dispatcher
 from .digest import build_digest
 from .frontends import FrontEnd, FrontEndContext, FrontEndStatus
 from .heartbeat import Heartbeat
@@ -23,7 +23,7 @@ from .httpserver import quiet_accept_errors, raise_descriptor_limit
 from .i18n import activate
 from .leader import Leadership
 from .metrics import Metrics
-from .notifiers import Notifier
+from .notifiers import Notifier, close_all
 from .ops import OpsServer
 from .plugins import FRONTENDS, available, frontend_class, notifier_class
 from .providers.aio import build_providers, http_client
@@ -334,3 +334,40 @@ async def run_until_signalled(config: Config) -> None:
         if not stop.is_set():
             raise
         log.info("balancebot stopped while starting")
+
+
+LEFTOVER_SECONDS = 1.0
+"""What tasks still running after the daemon stopped get to end once cancelled."""
+
+
+def run_process(config: Config) -> None:
+    """`asyncio.run(run_until_signalled(config))`, except that tasks still running once it
+    returns get `LEFTOVER_SECONDS` after their cancellation, not forever: a notifier's send
+    deaf to cancellation (`deadline.within` left it running) must not hold SIGTERM open."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        loop.run_until_complete(run_until_signalled(config))
+    finally:
+        try:
+            _end_leftovers(loop)
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()
+
+
+def _end_leftovers(loop: asyncio.AbstractEventLoop) -> None:
+    leftover = asyncio.all_tasks(loop)
+    for task in leftover:
+        task.cancel()
+    cleanup = loop.shutdown_asyncgens(), loop.shutdown_default_executor()
+    waits = [*leftover, *(loop.create_task(c) for c in cleanup)]
+    _, stuck = loop.run_until_complete(asyncio.wait(waits, timeout=LEFTOVER_SECONDS))
+    if stuck:
+        log.warning(
+            "stopping: exiting without %s, which ignored its cancellation (a notifier's bug?)",
+            ", ".join(sorted(task.get_name() for task in stuck)),
+        )
+    for task in leftover - stuck:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("%s ended with %r while stopping", task.get_name(), task.exception())

@@ -25,8 +25,10 @@ from .delivery_lanes import (
     Liveness,
     collapse,
     first_of,
+    guarded,
     retry_delay,
     send_deadline,
+    send_within,
     stop_lanes,
     stuck_problem,
     told_first,
@@ -132,8 +134,7 @@ class Dispatcher:
             await stop_lanes(list(self.lanes.values()), STOP_GRACE, RELEASE_TIMEOUT + 0.5)
             telling.cancel()  # it had the lanes' grace to finish a self alert in hand
             alive.set()
-            with contextlib.suppress(asyncio.CancelledError):
-                await telling
+            await asyncio.wait({telling}, timeout=RELEASE_TIMEOUT)
             if holding is not None:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(holding, PROBE_TIMEOUT)
@@ -319,11 +320,7 @@ class Dispatcher:
         if notifier is None:
             return True  # `_send` says so
         started = time.monotonic()
-        try:
-            await notifier.slot(delivery.target)
-        except Exception as exc:  # a notifier bug must not stop delivery to the others
-            log.exception("notifier %s raised unexpectedly", delivery.notifier)
-            raise DeliveryError(f"unexpected {type(exc).__name__}", permanent=False) from exc
+        await guarded(notifier, notifier.slot(delivery.target))
         if time.monotonic() - started < LEASE_POLL_SECONDS:
             return True
         return await self._store.renew_delivery(
@@ -331,25 +328,13 @@ class Dispatcher:
         )
 
     async def _send(self, delivery: Delivery) -> None:
-        """The whole send (connect, request, answer) within the notifier's `timeout`."""
         notifier = self._notifiers.get(delivery.notifier)
         if notifier is None:
             raise DeliveryError(
                 f"notifier {delivery.notifier!r} is no longer configured", permanent=True
             )
         deadline = self._deadlines[delivery.notifier]
-        try:
-            async with asyncio.timeout(deadline):
-                await notifier.send(delivery.notification, delivery.target)
-        except DeliveryError:
-            raise
-        except TimeoutError:
-            raise DeliveryError(
-                f"no complete answer within {deadline:g} s", permanent=False
-            ) from None
-        except Exception as exc:  # a notifier bug must not stop delivery to the others
-            log.exception("notifier %s raised unexpectedly", delivery.notifier)
-            raise DeliveryError(f"unexpected {type(exc).__name__}", permanent=False) from exc
+        await send_within(notifier, delivery.notification, delivery.target, deadline)
 
     async def _delivered(self, delivery: Delivery, elapsed: float) -> None:
         now = self._clock.now()
@@ -413,11 +398,3 @@ class Dispatcher:
     def _count(self, delivery: Delivery, outcome: str) -> None:
         if self._metrics is not None:
             self._metrics.observe_delivery(delivery.notifier, outcome)
-
-
-async def close_all(notifiers: Mapping[str, Notifier]) -> None:
-    for name, notifier in notifiers.items():
-        try:
-            await notifier.close()
-        except Exception:  # one notifier's broken close must not keep the others open
-            log.exception("closing notifier %s failed", name)

@@ -8,9 +8,12 @@ import asyncio
 import dataclasses
 import logging
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from .deadline import within
+from .errors import DeliveryError
 from .leader import Leadership
 from .models import Notification
 from .notifiers import Notifier
@@ -50,6 +53,41 @@ def send_deadline(notifier: Notifier) -> float:
     if isinstance(timeout, timedelta) and timeout > timedelta(0):
         return timeout.total_seconds()
     return SEND_DEADLINE
+
+
+async def guarded(notifier: Notifier, step: Awaitable[None]) -> None:
+    """A notifier's `slot` or `send`; whatever else it raises becomes a transient
+    `DeliveryError`, logged as its bug: a `CancelledError` nobody asked for (else the lane
+    ended, the row unmarked, and it was sent again at once, forever), `SystemExit` and
+    `KeyboardInterrupt` (which asyncio lets out of the event loop: the daemon died)."""
+    try:
+        await step
+    except (DeliveryError, TimeoutError):
+        raise
+    except asyncio.CancelledError as exc:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise  # asked for: a deadline passed, or delivery stops
+        raise _unexpected(notifier, exc) from exc
+    except BaseException as exc:  # a notifier bug must not stop delivery to the others
+        raise _unexpected(notifier, exc) from exc
+
+
+def _unexpected(notifier: Notifier, exc: BaseException) -> DeliveryError:
+    log.error("notifier %s raised unexpectedly", notifier.name, exc_info=exc)
+    return DeliveryError(f"unexpected {type(exc).__name__}", permanent=False)
+
+
+async def send_within(
+    notifier: Notifier, notification: Notification, target: str, deadline: float
+) -> None:
+    """The whole send (connect, request, answer) within `deadline` seconds, even when the
+    notifier ignores its cancellation (`deadline.within` then leaves it running)."""
+    name = f"send to {where(notifier.name, target)}"
+    try:
+        await within(guarded(notifier, notifier.send(notification, target)), deadline, name)
+    except TimeoutError:
+        raise DeliveryError(f"no complete answer within {deadline:g} s", permanent=False) from None
 
 
 def retry_delay(retry_after: object, backoff: float) -> float:

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from .clock import Clock, SystemClock
+from .deadline import within
 from .i18n import _
 from .models import Notification, Severity, TransitionKind
 
@@ -172,9 +173,8 @@ class SelfAlerts:
         not store, `unrecorded.py`); False, logged, when it could not be sent."""
         notifier, target = route
         try:
-            await asyncio.wait_for(
-                self._notifiers[notifier].send(notification, target), self._timeout
-            )
+            send = self._notifiers[notifier].send(notification, target)
+            await within(send, self._timeout, f"self alert to {notifier}")
         except Exception as exc:  # never let telling about trouble become more trouble
             log.warning(
                 "self alert to %s could not be sent: %s: %s", notifier, type(exc).__name__, exc

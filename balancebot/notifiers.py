@@ -9,6 +9,8 @@ each target separately, so a retry never repeats a message a target already has.
 from __future__ import annotations
 
 import abc
+import logging
+from collections.abc import Mapping
 from typing import ClassVar
 
 from msgspec import Struct
@@ -17,6 +19,8 @@ from .clock import Clock, SystemClock
 from .config import convert
 from .models import Notification
 from .redact import secrets_in
+
+log = logging.getLogger(__name__)
 
 
 class NoOptions(Struct, frozen=True, forbid_unknown_fields=True):
@@ -66,3 +70,11 @@ class Notifier(abc.ABC):
     @abc.abstractmethod
     async def send(self, notification: Notification, target: str) -> None:
         """Deliver, or raise `DeliveryError`; return only once the platform accepted it."""
+
+
+async def close_all(notifiers: Mapping[str, Notifier]) -> None:
+    for name, notifier in notifiers.items():
+        try:
+            await notifier.close()
+        except Exception:  # one notifier's broken close must not keep the others open
+            log.exception("closing notifier %s failed", name)

@@ -160,13 +160,11 @@ def run(args: argparse.Namespace) -> None:
     """Run the daemon: scheduled checks, alerts and deliveries until SIGINT/SIGTERM."""
     _configure_logging(args)
     config = _load(args)
-    import asyncio
-
-    from ..daemon import run_until_signalled
+    from ..daemon import run_process
     from ..errors import BalanceBotError
 
     try:
-        asyncio.run(run_until_signalled(config))
+        run_process(config)
     except BalanceBotError as exc:
         print(f"balancebot: {exc}", file=sys.stderr)
         sys.exit(1)
