@@ -30,6 +30,8 @@ STUCK_AFTER = timedelta(minutes=5)
 """A target whose sends have failed (transiently) for this long is stuck: said in `/readyz`
 and as a self alert on the other targets, until it delivers again."""
 SEEN = (OutboxStatus.DELIVERED, OutboxStatus.SUMMARIZED)
+SHOWN = 5
+"""Targets a stop names in its one line for the lanes it abandoned while they waited."""
 
 
 @dataclass
@@ -156,16 +158,11 @@ async def stop_lanes(lanes: list[Lane], grace: float, cancelled: float) -> None:
     if not tasks:
         return
     _, pending = await asyncio.wait(tasks, timeout=grace)
+    waiting: list[str] = []  # for a pacing slot, or the store: one line for all of them
     for lane in lanes:
         if lane.task is None or lane.task not in pending:
             continue
-        if lane.sending is not None and not lane.since:
-            log.warning(
-                "stopping: %s was still waiting its turn under the platform's rate limit; "
-                "its message stays queued and goes out after the restart",
-                where(*lane.target),
-            )
-        elif lane.sending is not None:
+        if lane.sending is not None and lane.since:
             log.warning(
                 "stopping: abandoned the send to %s after %.1f s without a complete answer; "
                 "it stays queued and goes out after the restart (twice, if the receiver did "
@@ -174,10 +171,16 @@ async def stop_lanes(lanes: list[Lane], grace: float, cancelled: float) -> None:
                 time.monotonic() - lane.since,
             )
         else:
-            log.warning(
-                "stopping: abandoned delivery to %s (the store is slow)", where(*lane.target)
-            )
+            waiting.append(where(*lane.target))
         lane.task.cancel()
+    if waiting:
+        shown = ", ".join(waiting[:SHOWN]) + (", …" if len(waiting) > SHOWN else "")
+        log.warning(
+            "stopping: abandoned delivery to %d target(s) waiting their turn under a rate "
+            "limit or for the store (%s); what they had not sent stays queued",
+            len(waiting),
+            shown,
+        )
     if pending:
         await asyncio.wait(pending, timeout=cancelled)
 
