@@ -13,6 +13,10 @@ from typing import Annotated
 from msgspec import Meta
 
 CURRENCY_PATTERN = r"^[A-Z]{3}$"
+# What an amount may be, from a provider's answer or a configuration: at most 15 integer
+# digits (no real balance reaches 10^15) and 8 decimal places.
+AMOUNT_INTEGER_DIGITS = 15
+AMOUNT_FRACTION_DIGITS = 8
 
 Currency = Annotated[str, Meta(pattern=CURRENCY_PATTERN)]
 """Any ISO-4217 code ("CNY", "USD", "EUR"): what a provider reports is read, not refused."""

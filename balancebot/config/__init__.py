@@ -176,7 +176,7 @@ def _gather_frontends(chat: dict[str, Any], problems: list[str]) -> dict[str, An
     for key in chat.keys() - own - frontends.keys():
         from .suggest import suggestion  # only for a configuration that is wrong
 
-        hint = suggestion(key, chat[key], ChatConfig, ("chat",))
+        hint = suggestion(key, chat[key], ChatConfig, ("chat",), decode)
         known = ", ".join(sorted(own))
         problems.append(
             f"chat.{key}: unknown key (known: {known}, and [chat.<name>] tables of installed "

@@ -1,5 +1,5 @@
 """Every amount a configuration file sets stays within what balancebot holds, compares and
-prints: the limits of provider amounts (`providers/strict.py`). `warning_below = "1e400"`
+prints: the limits of provider amounts (`models.AMOUNT_*_DIGITS`). `warning_below = "1e400"`
 once validated, then every alert said `< (out of range)` and the perfdata was invalid.
 
 Checked on the file's values, not in the models: rules build limits of their own at run
@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from msgspec import Struct, structs
 
+from ..models import AMOUNT_FRACTION_DIGITS, AMOUNT_INTEGER_DIGITS
 from .secrets import format_location
 
 
@@ -33,12 +34,12 @@ def amount_problems(value: object, path: tuple[int | str, ...]) -> list[str]:
 
 
 def _problem(amount: Decimal) -> str | None:
-    from ..providers.strict import MAX_FRACTION_DIGITS, MAX_INTEGER_DIGITS  # (an import cycle)
-
     if not amount.is_finite():
         return None  # the model says so, with the key's own words
-    if amount and amount.adjusted() >= MAX_INTEGER_DIGITS:
-        return f"out of range: an amount has at most {MAX_INTEGER_DIGITS} digits before the point"
-    if amount != amount.quantize(Decimal(1).scaleb(-MAX_FRACTION_DIGITS)):
-        return f"an amount has at most {MAX_FRACTION_DIGITS} decimal places"
+    if amount and amount.adjusted() >= AMOUNT_INTEGER_DIGITS:
+        return (
+            f"out of range: an amount has at most {AMOUNT_INTEGER_DIGITS} digits before the point"
+        )
+    if amount != amount.quantize(Decimal(1).scaleb(-AMOUNT_FRACTION_DIGITS)):
+        return f"an amount has at most {AMOUNT_FRACTION_DIGITS} decimal places"
     return None

@@ -92,7 +92,7 @@ def _explain_struct(
         if key == struct.__struct_config__.tag_field:
             continue
         if key not in fields:
-            hint = suggestion(str(key), item, struct, path)
+            hint = suggestion(str(key), item, struct, path, decode)
             found.append(f"{format_location((*path, key))}: unknown key ({known}){hint}")
         else:
             found += explain(item, fields[key].type, (*path, key), decode)

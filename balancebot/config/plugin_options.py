@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import CheckError, ConfigError
 from ..plugins import frontend_class, notifier_class, provider_class
 from .references import tables
-from .values import convert
+from .values import convert, decode
 
 if TYPE_CHECKING:
     from .models import Config
@@ -59,7 +59,9 @@ def plugin_problems(
             from .models import ChatConfig
             from .suggest import suggestion
 
-            problems += [p + suggestion(name, section, ChatConfig, ("chat",)) for p in exc.problems]
+            problems += [
+                p + suggestion(name, section, ChatConfig, ("chat",), decode) for p in exc.problems
+            ]
             continue
         try:
             convert(section, frontend.Options, ("chat", name))

@@ -5,6 +5,7 @@ for a configuration that is wrong."""
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from types import UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
 
@@ -12,16 +13,23 @@ import msgspec
 from msgspec import Struct
 
 from .secrets import format_location
-from .values import decode
 
 
-def suggestion(key: str, value: object, struct: type[Struct], path: tuple[int | str, ...]) -> str:
-    """`; did you mean <path>.<known>?`, or "" when no known key of `struct` is near."""
+def suggestion(
+    key: str,
+    value: object,
+    struct: type[Struct],
+    path: tuple[int | str, ...],
+    decode: Callable[[type, object], object],
+) -> str:
+    """`; did you mean <path>.<known>?`, or "" when no known key of `struct` is near
+    (`decode`: msgspec's dec_hook for the config's own types, passed in as `explain` gets
+    it, so this module does not import `values`, which imports it for a wrong config)."""
     fields = {f.encode_name: f.type for f in msgspec.structs.fields(struct)}
     close = difflib.get_close_matches(key, fields, n=1, cutoff=0.75)
     if not close and isinstance(value, dict | list) and value:
         close = [name for name, type_ in fields.items() if _holds_struct(type_)]
-        close = [name for name in close if _fits(value, fields[name])][:1]
+        close = [name for name in close if _fits(value, fields[name], decode)][:1]
     return f"; did you mean {format_location((*path, close[0]))}?" if close else ""
 
 
@@ -33,7 +41,7 @@ def _holds_struct(type_: Any) -> bool:
     return isinstance(type_, type) and issubclass(type_, Struct)
 
 
-def _fits(value: object, type_: Any) -> bool:
+def _fits(value: object, type_: Any, decode: Callable[[type, object], object]) -> bool:
     try:
         msgspec.convert(value, type_, dec_hook=decode)
     except (msgspec.ValidationError, ValueError, TypeError):

@@ -15,9 +15,10 @@ from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 
 from ..errors import MalformedResponse
+from ..models import AMOUNT_FRACTION_DIGITS, AMOUNT_INTEGER_DIGITS
 
-MAX_INTEGER_DIGITS = 15
-MAX_FRACTION_DIGITS = 8
+MAX_INTEGER_DIGITS = AMOUNT_INTEGER_DIGITS
+MAX_FRACTION_DIGITS = AMOUNT_FRACTION_DIGITS
 _QUANTUM = Decimal(1).scaleb(-MAX_FRACTION_DIGITS)
 _MAX_NUMBER_TOKEN = 40
 """A JSON number longer than this is no amount (and Decimal need not see it)."""
