@@ -12,6 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from msgspec import Struct
@@ -26,7 +27,7 @@ from ..errors import (
     RequestRejected,
     UpstreamUnavailable,
 )
-from ..models import BalanceSnapshot
+from ..models import BalanceSnapshot, CurrencyBalance
 from ..redact import secrets_in
 from ..retry import retry_after_seconds
 from .strict import load_json
@@ -157,6 +158,25 @@ class Provider(ABC, Generic[OptionsT]):
 
 def base_url(account: AccountConfig, default: str) -> str:
     return (account.base_url or default).rstrip("/")
+
+
+def one_balance(
+    account: AccountConfig,
+    taken_at: datetime,
+    currency: str,
+    total: Decimal,
+    available: bool | None = None,
+) -> BalanceSnapshot:
+    """A snapshot of one currency from an answer that does not split granted from topped-up
+    credit (all of it reads as topped up): usable while money is left, unless the answer
+    says itself whether it is (`available`)."""
+    return BalanceSnapshot(
+        account=account.name,
+        provider=account.provider,
+        taken_at=taken_at,
+        is_available=total > 0 if available is None else available,
+        balances={currency: CurrencyBalance(total, Decimal(0), total)},
+    )
 
 
 def bearer(key: str) -> dict[str, str]:

@@ -25,9 +25,9 @@ from urllib.parse import urlsplit
 
 from ...config import AccountConfig
 from ...errors import MalformedResponse
-from ...models import BalanceSnapshot, CurrencyBalance
+from ...models import BalanceSnapshot
 from ..cloud import AccessKeyOptions, CloudProvider, ErrorCodes
-from ..contract import Bill, HttpRequest, HttpResponse, base_url
+from ..contract import Bill, HttpRequest, HttpResponse, base_url, one_balance
 from ..signing import EMPTY_SHA256
 from ..strict import amount, boolean, load_json, obj, text
 from .sign import sign
@@ -118,13 +118,7 @@ class AliyunProvider(CloudProvider[AccessKeyOptions]):
         if not _CURRENCY.fullmatch(currency):
             raise MalformedResponse(f"Data.Currency is not a currency code: {currency!r}")
         available = _amount(data.get("AvailableAmount"), "Data.AvailableAmount")
-        return BalanceSnapshot(
-            account=account.name,
-            provider=account.provider,
-            taken_at=taken_at,
-            is_available=available > 0,
-            balances={currency: CurrencyBalance(available, Decimal(0), available)},
-        )
+        return one_balance(account, taken_at, currency, available)
 
 
 def _amount(value: object, where: str) -> Decimal:

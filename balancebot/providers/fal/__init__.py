@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from decimal import Decimal
 
 from ...config import AccountConfig
 from ...errors import MalformedResponse
-from ...models import BalanceSnapshot, CurrencyBalance, currency
-from ..contract import Bill, HttpRequest, HttpResponse, NoOptions, Provider, base_url
+from ...models import BalanceSnapshot, currency
+from ..contract import Bill, HttpRequest, HttpResponse, NoOptions, Provider, base_url, one_balance
 from ..strict import amount, load_json, obj
 
 PATH = "/v1/account/billing?expand=credits"
@@ -47,10 +46,4 @@ class FalProvider(Provider[NoOptions]):
         except ValueError as exc:
             raise MalformedResponse(f"credits.currency: {exc}") from None
         left = amount(credits.get("current_balance"), "credits.current_balance", negative=True)
-        return BalanceSnapshot(
-            account=account.name,
-            provider=account.provider,
-            taken_at=taken_at,
-            is_available=left > 0,
-            balances={code: CurrencyBalance(left, Decimal(0), left)},
-        )
+        return one_balance(account, taken_at, code, left)

@@ -28,9 +28,17 @@ from msgspec import Meta, Struct, field
 
 from ...config import AccountConfig, HeaderValue, HttpUrl
 from ...errors import MalformedResponse, RequestRejected
-from ...models import CURRENCY_PATTERN, BalanceSnapshot, CurrencyBalance, currency
+from ...models import CURRENCY_PATTERN, BalanceSnapshot, currency
 from ...redact import secrets_in
-from ..contract import Bill, HttpRequest, HttpResponse, Provider, business_error, error_message
+from ..contract import (
+    Bill,
+    HttpRequest,
+    HttpResponse,
+    Provider,
+    business_error,
+    error_message,
+    one_balance,
+)
 from ..strict import amount, boolean, load_json
 
 _AUTH_HEADERS = {"bearer": "Authorization", "x-api-key": "x-api-key"}
@@ -153,10 +161,4 @@ class JsonProvider(Provider[JsonOptions]):
             if options.available is None
             else boolean(_search(options.available, data, "available"), "available")
         )
-        return BalanceSnapshot(
-            account=account.name,
-            provider=account.provider,
-            taken_at=taken_at,
-            is_available=available,
-            balances={code: CurrencyBalance(total, Decimal(0), total)},
-        )
+        return one_balance(account, taken_at, code, total, available)

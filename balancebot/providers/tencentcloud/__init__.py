@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,9 +22,9 @@ from msgspec import Struct
 
 from ...config import AccountConfig, Secret
 from ...errors import MalformedResponse
-from ...models import BalanceSnapshot, CurrencyBalance
+from ...models import BalanceSnapshot
 from ..cloud import CloudProvider, ErrorCodes, present
-from ..contract import Bill, HttpRequest, HttpResponse, base_url
+from ..contract import Bill, HttpRequest, HttpResponse, base_url, one_balance
 from ..strict import amount, load_json, obj
 from .sign import sign
 
@@ -123,10 +122,4 @@ class TencentCloudProvider(CloudProvider[TencentCloudOptions]):
         if not isinstance(fen, int) or isinstance(fen, bool):
             raise MalformedResponse("Response.Balance is missing or not a whole number of fen")
         yuan = amount(fen, "Response.Balance", negative=True).scaleb(-2)
-        return BalanceSnapshot(
-            account=account.name,
-            provider=account.provider,
-            taken_at=taken_at,
-            is_available=yuan > 0,
-            balances={"CNY": CurrencyBalance(yuan, Decimal(0), yuan)},
-        )
+        return one_balance(account, taken_at, "CNY", yuan)

@@ -9,11 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from decimal import Decimal
 
 from ...config import AccountConfig
-from ...models import BalanceSnapshot, CurrencyBalance
-from ..contract import Bill, HttpRequest, HttpResponse, NoOptions, Provider, base_url, bearer_get
+from ...models import BalanceSnapshot
+from ..contract import (
+    Bill,
+    HttpRequest,
+    HttpResponse,
+    NoOptions,
+    Provider,
+    base_url,
+    bearer_get,
+    one_balance,
+)
 from ..strict import amount, boolean, load_json, obj
 
 PATH = "/api/v1/billing/balance"
@@ -41,10 +49,4 @@ class VeniceProvider(Provider[NoOptions]):
         data = obj(load_json(responses[0].body), "response")
         can_consume = boolean(data.get("canConsume"), "canConsume")
         usd = amount(obj(data.get("balances"), "balances").get("usd"), "balances.usd")
-        return BalanceSnapshot(
-            account=account.name,
-            provider=account.provider,
-            taken_at=taken_at,
-            is_available=can_consume,
-            balances={"USD": CurrencyBalance(usd, Decimal(0), usd)},
-        )
+        return one_balance(account, taken_at, "USD", usd, can_consume)

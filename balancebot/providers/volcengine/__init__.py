@@ -16,14 +16,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
 from ...config import AccountConfig
-from ...models import BalanceSnapshot, CurrencyBalance
+from ...models import BalanceSnapshot
 from ..cloud import AccessKeyOptions, CloudProvider, ErrorCodes
-from ..contract import Bill, HttpRequest, HttpResponse, base_url
+from ..contract import Bill, HttpRequest, HttpResponse, base_url, one_balance
 from ..signing import canonical_query
 from ..strict import amount, load_json, obj
 from .sign import sign
@@ -105,10 +104,4 @@ class VolcengineProvider(CloudProvider[AccessKeyOptions]):
         available = amount(
             result.get("AvailableBalance"), "Result.AvailableBalance", negative=True, numbers=False
         )
-        return BalanceSnapshot(
-            account=account.name,
-            provider=account.provider,
-            taken_at=taken_at,
-            is_available=available > 0,
-            balances={"CNY": CurrencyBalance(available, Decimal(0), available)},
-        )
+        return one_balance(account, taken_at, "CNY", available)

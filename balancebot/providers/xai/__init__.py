@@ -20,7 +20,7 @@ from msgspec import Meta, Struct
 
 from ...config import AccountConfig
 from ...errors import CheckError, MalformedResponse, RequestRejected
-from ...models import BalanceSnapshot, CurrencyBalance
+from ...models import BalanceSnapshot
 from ..contract import (
     Bill,
     HttpRequest,
@@ -29,6 +29,7 @@ from ..contract import (
     base_url,
     bearer_get,
     error_message,
+    one_balance,
 )
 from ..strict import load_json, obj, text
 
@@ -85,10 +86,4 @@ class XaiProvider(Provider[XaiOptions]):
                 f"total.val is {cents!r}: a prepaid ledger above zero is not documented"
             )
         left = (-ledger).scaleb(-2)
-        return BalanceSnapshot(
-            account=account.name,
-            provider=account.provider,
-            taken_at=taken_at,
-            is_available=left > 0,
-            balances={"USD": CurrencyBalance(left, Decimal(0), left)},
-        )
+        return one_balance(account, taken_at, "USD", left)
