@@ -18,14 +18,13 @@ from .leader import Leadership
 from .models import Notification
 from .notifiers import Notifier
 from .render import first_notice, human_duration
+from .retry import RETRY_AFTER_CAP
 from .store import TOLD, Delivery, OutboxStatus, Store, leases
 
 log = logging.getLogger(__name__)
 
 SEND_DEADLINE = 30.0
 """Seconds a whole send may take with a notifier that has no `timeout` option."""
-MAX_RETRY_DELAY = 3600.0
-"""The longest wait before a retry, whatever a platform's `Retry-After` says."""
 STUCK_AFTER = timedelta(minutes=5)
 """A target whose sends have failed (transiently) for this long is stuck: said in `/readyz`
 and as a self alert on the other targets, until it delivers again."""
@@ -98,7 +97,7 @@ def retry_delay(retry_after: object, backoff: float) -> float:
     wait: float | int = backoff
     if isinstance(retry_after, int | float) and retry_after == retry_after:  # not NaN
         wait = retry_after
-    return float(min(max(wait, 0.0), MAX_RETRY_DELAY))
+    return float(min(max(wait, 0.0), RETRY_AFTER_CAP))
 
 
 def alert_of(notification: Notification) -> tuple[str, str, str, datetime] | None:

@@ -16,8 +16,9 @@ import pytest
 from balancebot.config import Config
 from balancebot.daemon import Daemon
 from balancebot.delivery import Dispatcher
-from balancebot.delivery_lanes import MAX_RETRY_DELAY, retry_delay
+from balancebot.delivery_lanes import retry_delay
 from balancebot.models import TransitionKind
+from balancebot.retry import RETRY_AFTER_CAP
 from balancebot.silences import release_unmuted
 from balancebot.store import Store
 from balancebot.testing.clock import FakeClock
@@ -179,12 +180,12 @@ async def test_a_poisoned_target_never_causes_a_second_delivery_elsewhere(
 
 def test_every_retry_delay_is_a_number_of_seconds_a_clock_can_hold() -> None:
     for said in (1e12, float("inf"), 1e308, 10**30):
-        assert retry_delay(said, 2.0) == MAX_RETRY_DELAY
+        assert retry_delay(said, 2.0) == RETRY_AFTER_CAP
     for said in (float("nan"), None, "7"):
         assert retry_delay(said, 2.0) == 2.0
     assert retry_delay(float("-inf"), 2.0) == 0.0 and retry_delay(10**400, 2.0) == 3600.0
     assert retry_delay(-5, 2.0) == 0.0 and retry_delay(7, 2.0) == 7.0
-    assert retry_delay(None, 1e12) == MAX_RETRY_DELAY
+    assert retry_delay(None, 1e12) == RETRY_AFTER_CAP
 
 
 async def test_a_queue_that_waited_on_a_retry_goes_out_as_one_first_notice(
