@@ -13,7 +13,7 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
 
@@ -28,6 +28,8 @@ from ..errors import (
     RequestRejected,
     UpstreamUnavailable,
 )
+from ..i18n import N_
+from ..trends import rough_span
 from .contract import HttpRequest, HttpResponse, OptionsT, Provider, retry_after
 from .strict import load_json
 
@@ -151,12 +153,8 @@ def clock_off(
 
 
 def _span(seconds: int) -> str:
-    """Seconds below two minutes; else whole minutes, hours from two hours, days from
-    two days (a clock a day off read "about 1441 min"), "about": the `Date` header has
-    whole seconds and the answer took its time, so no more is known."""
-    if seconds < 120:
-        return f"{seconds} s"
-    for unit, size in (("days", 86400), ("h", 3600)):
-        if seconds >= 2 * size:
-            return f"about {round(seconds / size)} {unit}"
-    return f"about {round(seconds / 60)} min"
+    """Seconds below two minutes; else `trends.rough_span`'s minutes, hours or days (a
+    clock a day off read "about 1441 min"), "about": the `Date` header has whole seconds
+    and the answer took its time, so no more is known. English, as every check error is."""
+    shown = rough_span(timedelta(seconds=seconds), N_)
+    return shown if seconds < 120 else f"about {shown}"
