@@ -24,6 +24,7 @@ from ..errors import ConfigError
 from .amounts import amount_problems
 from .durations import RequestTimeout
 from .models import (
+    CHAT_GATHERED,
     DEFAULT_RULES,
     AccountConfig,
     AllowRule,
@@ -170,13 +171,13 @@ def _gather_frontends(chat: dict[str, Any], problems: list[str]) -> dict[str, An
     """`[chat.<name>]` of a plugin front-end sits beside `[chat.telegram]`. Any other key is
     a mistake the user made under `[chat]`, said so under the name they wrote (not as
     `chat.frontends.<key>`, which they never wrote)."""
-    own = {f.encode_name for f in msgspec.structs.fields(ChatConfig)} - {"frontends"}
+    own = {f.encode_name for f in msgspec.structs.fields(ChatConfig)} - CHAT_GATHERED
     gathered = {k: v for k, v in chat.items() if k in own}
     frontends = {k: v for k, v in chat.items() if k not in own and isinstance(v, dict)}
     for key in chat.keys() - own - frontends.keys():
         from .suggest import suggestion  # only for a configuration that is wrong
 
-        hint = suggestion(key, chat[key], ChatConfig, ("chat",), decode)
+        hint = suggestion(key, chat[key], ChatConfig, ("chat",), decode, CHAT_GATHERED)
         known = ", ".join(sorted(own))
         problems.append(
             f"chat.{key}: unknown key (known: {known}, and [chat.<name>] tables of installed "

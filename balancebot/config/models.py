@@ -298,6 +298,10 @@ class SlackChatConfig(_Strict, frozen=True, kw_only=True):
             raise ValueError("http mode needs signing_secret")
 
 
+CHAT_GATHERED = frozenset({"frontends"})
+"""`ChatConfig`'s keys a file never names: `[chat.<name>]` tables are gathered into them."""
+
+
 class ChatConfig(_Strict, frozen=True, kw_only=True):
     balance_max_age: MaxAge = MaxAge(minutes=5)
     telegram: TelegramChatConfig | None = None

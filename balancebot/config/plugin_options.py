@@ -56,11 +56,12 @@ def plugin_problems(
         try:
             frontend = frontend_class(name)
         except ConfigError as exc:  # a misspelt key of [chat], more often than a plugin
-            from .models import ChatConfig
+            from .models import CHAT_GATHERED, ChatConfig
             from .suggest import suggestion
 
             problems += [
-                p + suggestion(name, section, ChatConfig, ("chat",), decode) for p in exc.problems
+                p + suggestion(name, section, ChatConfig, ("chat",), decode, CHAT_GATHERED)
+                for p in exc.problems
             ]
             continue
         try:

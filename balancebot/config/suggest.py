@@ -21,11 +21,15 @@ def suggestion(
     struct: type[Struct],
     path: tuple[int | str, ...],
     decode: Callable[[type, object], object],
+    hidden: frozenset[str] = frozenset(),
 ) -> str:
     """`; did you mean <path>.<known>?`, or "" when no known key of `struct` is near
     (`decode`: msgspec's dec_hook for the config's own types, passed in as `explain` gets
-    it, so this module does not import `values`, which imports it for a wrong config)."""
-    fields = {f.encode_name: f.type for f in msgspec.structs.fields(struct)}
+    it, so this module does not import `values`, which imports it for a wrong config).
+    `hidden`: fields a file never names (`[chat]` gathers `frontends` itself)."""
+    fields = {
+        f.encode_name: f.type for f in msgspec.structs.fields(struct) if f.encode_name not in hidden
+    }
     close = difflib.get_close_matches(key, fields, n=1, cutoff=0.75)
     if not close and isinstance(value, dict | list) and value:
         close = [name for name, type_ in fields.items() if _holds_struct(type_)]
