@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -35,6 +36,34 @@ class _StoppedJobs(logging.Filter):
 
 
 _STOPPED_JOBS = _StoppedJobs()
+
+
+class OverrunJobs(logging.Filter):
+    """APScheduler warns each time it skips a job's run because the last one is still
+    running: an account checked every second whose provider takes two seconds to fail
+    (retries included) was a warning every second. Said once per job in `every` seconds;
+    the rest at DEBUG."""
+
+    def __init__(self, every: float = 3600.0, clock: Callable[[], float] = time.monotonic):
+        super().__init__()
+        self._every, self._clock = every, clock
+        self._said: dict[str, float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "maximum number of running instances" not in str(record.msg) or not record.args:
+            return True
+        job = record.args[0] if isinstance(record.args, tuple) else None
+        key, now = str(getattr(job, "id", job)), self._clock()
+        if now - self._said.get(key, -self._every) < self._every:
+            log.debug("%s", record.getMessage())
+            return False
+        self._said[key] = now
+        said = record.getMessage()
+        record.msg, record.args = "%s (it is still running; said once an hour)", (said,)
+        return True
+
+
+_OVERRUN_JOBS = OverrunJobs()
 
 
 class CheckTrigger(IntervalTrigger):  # type: ignore[misc]  # apscheduler is untyped
@@ -69,6 +98,7 @@ def build_scheduler(
     (one account) defaults to the pipeline's."""
     scheduler = AsyncIOScheduler(timezone=UTC)
     logging.getLogger("apscheduler.executors.default").addFilter(_STOPPED_JOBS)  # idempotent
+    logging.getLogger("apscheduler.scheduler").addFilter(_OVERRUN_JOBS)
     if config.digest.schedule is not None:
         scheduler.add_job(
             digest,
