@@ -18,12 +18,14 @@ def test_a_job_that_overruns_every_tick_is_said_once_an_hour(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     now = [0.0]
-    logger = logging.getLogger("apscheduler.scheduler")
+    # a logger of its own: a daemon built by an earlier test in this process left the
+    # module's filter on "apscheduler.scheduler", with the real clock
+    logger = logging.getLogger("tests.apscheduler.scheduler")
     overrun = OverrunJobs(every=3600, clock=lambda: now[0])
     logger.addFilter(overrun)
     prod, staging = SimpleNamespace(id="check:prod"), SimpleNamespace(id="check:staging")
     try:
-        with caplog.at_level(logging.WARNING, logger="apscheduler.scheduler"):
+        with caplog.at_level(logging.WARNING, logger=logger.name):
             for second in range(600):  # ten minutes of a 1 s interval, each run skipped
                 now[0] = float(second)
                 logger.warning(FORMAT, prod, 1)
