@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "balancebot"
 
 # Lower numbers are lower layers; a module may import its own layer or lower ones only.
 LAYERS: list[tuple[int, tuple[str, ...]]] = [
-    (0, ("models", "errors", "clock", "i18n", "deadline", "printable")),
+    (0, ("models", "labels", "errors", "clock", "i18n", "deadline", "printable")),
     (1, ("plugins", "redact", "logs", "retry", "config", "health", "quiet")),
     (2, ("rules", "alerts", "spend", "trends", "recent", "render", "charts")),
     (3, ("notifiers", "providers", "frontends", "store", "httpserver", "commands")),
