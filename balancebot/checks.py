@@ -27,9 +27,9 @@ from .models import (
     Transition,
     TransitionKind,
 )
+from .notify import Alert, Context, labelled, plan
 from .providers.aio import BalanceFetcher, fetch_result
 from .providers.engine import internal_failure
-from .quiet import quiet_until
 from .recent import Keep, RecentResults, keep_for
 from .redact import SecretMask
 from .render import notification_for
@@ -324,28 +324,22 @@ class CheckPipeline:
         silences: list[Silence] = []
         if transitions:
             silences = await self.unrecorded.silences(self._store, now)
-            for transition in transitions:
-                notification = notification_for(
-                    transition, result, provider.display_name, self._zone
-                )
-                muted = any(
-                    s.mutes(transition.kind, transition.key, transition.severity, now)
-                    for s in silences
-                )
-                recorded.append((notification, muted))
-                told = self._told.get(transition.key.account, {}).get(transition.key, set())
-                quiet = self._config.quiet_hours
-                held = quiet_until(quiet, now, self._zone, transition.severity) if quiet else None
-                for notifier in self._config.route(
-                    transition.key.account, transition.key.rule, transition.severity
-                ):
-                    entries += [
-                        OutboxEntry(notifier, target, notification, muted, held)
-                        for target in self._targets.get(notifier, [""])
-                        # a resolved notice only where the firing was seen
-                        if transition.kind is not TransitionKind.RESOLVED
-                        or (notifier, target) in told
-                    ]
+            alerts = [
+                Alert(t, labelled(notice, account.provider, account.labels))
+                for t in transitions
+                for notice in [notification_for(t, result, provider.display_name, self._zone)]
+            ]
+            context = Context(
+                now=now,
+                zone=self._zone,
+                silences=silences,
+                quiet_hours=self._config.quiet_hours,
+                route=self._config.route,
+                targets=self._targets,
+                told=lambda key: self._told.get(key.account, {}).get(key, set()),
+            )
+            alerts, entries = plan(alerts, context)
+            recorded = [(alert.notification, alert.muted) for alert in alerts]
 
         try:
             kept = self.unrecorded.with_kept(account.name, changed)

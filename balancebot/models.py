@@ -184,6 +184,10 @@ class Notification:
     details: tuple[str, ...]
     at: datetime
     started_at: datetime
+    labels: Mapping[str, str] = field(default_factory=dict, hash=False)
+    """The alert's labels (`labels.py`): what notifiers that speak in labels (Alertmanager,
+    PagerDuty) send, and what grouped messages and their buttons act on. Empty for
+    summaries and digests."""
 
     @property
     def icon(self) -> str:

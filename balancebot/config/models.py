@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import msgspec
 from msgspec import Meta, Struct, field
 
+from ..labels import check_label_name
 from ..models import Currency, Severity
 from ..quiet import QuietHours
 from .durations import (
@@ -56,10 +57,15 @@ class AccountConfig(_Strict, frozen=True, kw_only=True):
     connect_timeout: RequestTimeout = RequestTimeout(seconds=5)
     options: dict[str, Any] = field(default_factory=dict)
     """The provider's own settings, validated by its `Options` struct (`plugins.py`)."""
+    labels: dict[str, str] = field(default_factory=dict)
+    """The account's own alert labels (`team = "search"`), matched by routes, silences,
+    inhibit rules and grouping beside the ones balancebot sets."""
 
     def __post_init__(self) -> None:
         if not self.api_key.get_secret_value().strip():
             raise ValueError("api_key is empty")
+        for label in self.labels:
+            check_label_name(label)
         if self.jitter is not None and self.jitter > self.check_interval:
             raise ValueError("jitter must not be above check_interval")
 

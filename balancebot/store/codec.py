@@ -84,6 +84,7 @@ def notification_to_json(n: Notification) -> str:
         kind=n.kind.value,
         severity=n.severity.name,
         details=list(n.details),
+        labels=dict(n.labels),
         at=n.at.isoformat(),
         started_at=n.started_at.isoformat(),
     )
@@ -102,6 +103,7 @@ def notification_from_json(text: str) -> Notification:
         details=tuple(data["details"]),
         at=datetime.fromisoformat(data["at"]),
         started_at=datetime.fromisoformat(data["started_at"]),
+        labels=data.get("labels", {}),  # rows queued before alerts had labels have none
     )
 
 

@@ -1,0 +1,11 @@
+"""What happens between "an alert changed" and "a row in the outbox": one pure function of
+small stages (Alertmanager's shape), each `stage(alerts, context) -> alerts`.
+
+Nothing here reads a clock, a store or the network: the caller hands in the moment, the
+silences, what each route was told and the configuration, and gets back outbox rows."""
+
+from __future__ import annotations
+
+from .stages import Alert, Context, labelled, plan, quiet, silence
+
+__all__ = ["Alert", "Context", "labelled", "plan", "quiet", "silence"]
