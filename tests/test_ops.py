@@ -38,9 +38,11 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     return found
 
 
-async def test_metrics_and_health_from_the_running_daemon(
-    make_config: Callable[..., Config], simulator: DeepSeekSimulator
-) -> None:
+async def pages_of_a_running_daemon(
+    make_config: Callable[..., Config], simulator: DeepSeekSimulator, *paths: str
+) -> list[tuple[int, str]]:
+    """`paths` of the HTTP server of a daemon with two accounts, once it has told its
+    console about one failed check (401) and one low balance."""
     simulator.add_account(f"{API_KEY}-prod", {"CNY": ("1.50", "6.70"), "USD": ("0", "3")})
     simulator.add_account(f"{API_KEY}-dev", {"CNY": ("1.50", "6.70"), "USD": ("0", "3")})
     simulator.fail_next(Fault(status=401))  # whichever account is checked first
@@ -76,12 +78,18 @@ async def test_metrics_and_health_from_the_running_daemon(
         serving = asyncio.create_task(daemon.serve(stop))
         await asyncio.wait_for(both.wait(), 30)
         assert daemon.server is not None
-        base = daemon.server.url
-        status, text = await get(f"{base}/metrics")
-        ready_status, ready = await get(f"{base}/readyz")
-        health = await get(f"{base}/healthz")
+        pages = [await get(f"{daemon.server.url}{path}") for path in paths]
         stop.set()
         await serving
+    return pages
+
+
+async def test_metrics_and_health_from_the_running_daemon(
+    make_config: Callable[..., Config], simulator: DeepSeekSimulator
+) -> None:
+    (status, text), (ready_status, ready), health = await pages_of_a_running_daemon(
+        make_config, simulator, "/metrics", "/readyz", "/healthz"
+    )
     assert status == 200
     found = samples(text)
     failed = next(
