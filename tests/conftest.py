@@ -146,7 +146,7 @@ async def store(store_url: str) -> AsyncIterator[Store]:
         await opened.close()
 
 
-# --- the reliability and security summary the suite prints (quoted in the README) ---------
+# --- the reliability and security summary the suite prints (quoted in docs/reliability.md) --
 
 SUMMARY: Counter[str] = Counter()
 SUMMARY_LINES = (

@@ -1,5 +1,5 @@
 """Every failure a user can cause is one line naming the cause and what to do, with the
-exit code of README's table, from the real `balancebot` process: on main each of these
+exit code of docs/cli.md's table, from the real `balancebot` process: on main each of these
 printed a 40-104-line traceback (issue 20, section 2)."""
 
 from __future__ import annotations
