@@ -23,6 +23,7 @@ from .frontends import FrontEndStatus
 from .httpserver import LoopbackServer, ServerLimits
 from .i18n import N_
 from .metrics import Metrics
+from .status.web import StatusRoutes
 from .store import Store
 from .trends import rough_span
 
@@ -58,6 +59,8 @@ class OpsServer(LoopbackServer):
         self.app.router.add_get("/metrics", self._scrape)
         self.app.router.add_get("/healthz", self._healthz)
         self.app.router.add_get("/readyz", self._readyz)
+        if config.http.status_page:
+            StatusRoutes(config, pipeline, store, clock).add_to(self.app)
 
     async def serve(self) -> str:
         listen = self._config.http.listen
@@ -66,7 +69,8 @@ class OpsServer(LoopbackServer):
             url = await self.start(host, port)
         except OSError as exc:
             raise StartError(f"[http] listen = {listen!r}: {cannot_listen(exc, host)}") from None
-        log.info("http: serving /metrics, /healthz and /readyz on %s", url)
+        page = " and the status page at /" if self._config.http.status_page else ""
+        log.info("http: serving /metrics, /healthz, /readyz%s on %s", page, url)
         return url
 
     async def _scrape(self, _: web.Request) -> web.Response:

@@ -21,6 +21,7 @@ ENV = {
     "SLACK_SIGNING_SECRET": "s3cret",
     "SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T/B/x",
     "HEARTBEAT_URL": "https://hc-ping.com/0000",
+    "BALANCEBOT_STATUS_TOKEN": "status-token-0123456789",
     "VENICE_ADMIN_KEY": "venice-admin-1",
     "FAL_ADMIN_KEY": "fal-id:fal-secret",
     "XAI_MANAGEMENT_KEY": "xai-management-1",

@@ -17,6 +17,7 @@ LAYERS: list[tuple[int, tuple[str, ...]]] = [
     (1, ("plugins", "redact", "logs", "retry", "config", "health", "quiet")),
     (2, ("rules", "alerts", "spend", "trends", "recent", "render", "charts")),
     (3, ("notifiers", "providers", "frontends", "store", "httpserver", "commands")),
+    (3, ("status",)),
     (3, ("metrics", "tls", "httpcap")),
     (3, ("silences", "held", "unrecorded", "notify")),
     (4, ("checks", "delivery", "delivery_lanes", "scheduler", "sweep", "leader", "digest", "ops")),

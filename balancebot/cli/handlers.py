@@ -326,3 +326,23 @@ def init(args: argparse.Namespace) -> None:
         run_init(args)
     except (ConfigError, ValueError, OSError) as exc:
         _fail_config(exc)
+
+
+def hash_password(args: argparse.Namespace) -> None:
+    """Print the hash of a status-page password for [http] status_password_hash (the
+    password is asked twice on a terminal, else read from the first line of stdin)."""
+    import getpass
+
+    from ..config.status_access import hash_password as scrypt_hash
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            print("balancebot: the two passwords differ; nothing hashed", file=sys.stderr)
+            sys.exit(1)
+    else:
+        password = sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+    if not password:
+        print("balancebot: an empty password; nothing hashed", file=sys.stderr)
+        sys.exit(1)
+    print(scrypt_hash(password))

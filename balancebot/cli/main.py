@@ -17,6 +17,7 @@ from .handlers import (
     check,
     db,
     demo,
+    hash_password,
     history,
     init,
     notify_test,
@@ -166,6 +167,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_operate_commands(command, with_config)
     command(providers)
+    command(hash_password, "hash-password")
     with_config(command(db)).add_argument("action", choices=("status", "upgrade"))
     from .init import add_arguments  # stdlib only at import: keeps start-up fast
 

@@ -24,6 +24,7 @@ from .durations import (
     Retention,
     Window,
 )
+from .status_access import check_password_hash, check_token, exposure_problem
 from .store_url import check_sslmode, normalise_store_url
 from .values import HttpUrl, ListenAddress, Name, Secret, TimeZoneName
 
@@ -346,6 +347,27 @@ class DigestConfig(_Strict, frozen=True, kw_only=True):
 class HttpConfig(_Strict, frozen=True, kw_only=True):
     enabled: bool = False
     listen: ListenAddress = ListenAddress("127.0.0.1:9464")
+    status_page: bool = False  # the read-only status page at / and /api/v1/status
+    status_token: Secret | None = None  # `Authorization: Bearer` or `?token=`
+    status_user: str | None = None  # basic auth, with status_password_hash
+    status_password_hash: str | None = None
+    status_public: bool = False  # serve the page to a network without a login, on purpose
+
+    def __post_init__(self) -> None:
+        if self.status_token is not None:
+            check_token(self.status_token.get_secret_value())
+        if (self.status_user is None) != (self.status_password_hash is None):
+            raise ValueError("status_user and status_password_hash go together: set both")
+        if self.status_password_hash is not None:
+            check_password_hash(self.status_password_hash)
+        if self.status_user is not None and (not self.status_user or ":" in self.status_user):
+            raise ValueError("status_user: a user name is not empty and holds no ':'")
+        guarded = self.status_token is not None or self.status_user is not None
+        problem = exposure_problem(
+            self.listen, self.enabled, self.status_page, guarded, self.status_public
+        )
+        if problem is not None:
+            raise ValueError(problem)
 
 
 class HeartbeatConfig(_Strict, frozen=True, kw_only=True):

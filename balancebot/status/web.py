@@ -1,0 +1,89 @@
+"""The status page's routes on the `[http]` server: `/` (HTML) and `/api/v1/status` (JSON).
+
+Read-only: GET only, nothing a request says changes anything. Every answer is `no-store`
+and sends no referrer (a `?token=` link must not leak through one), and the page runs no
+script at all (its Content-Security-Policy says so).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+
+from aiohttp import web
+
+from ..clock import Clock
+from ..config import Config
+from ..models import BalanceSnapshot, Silence
+from ..store import Store
+from .auth import StatusAuth
+from .document import ReadModel, StatusDocument, as_json, load_status
+
+log = logging.getLogger(__name__)
+
+STORE_WAIT = 5.0  # seconds a page waits for the store before showing what memory holds
+HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+}
+PAGE_POLICY = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+
+
+class _TolerantHistory:
+    """The store's history, or none when the store does not answer in time: the page is
+    most wanted when something is wrong, so it shows what the checks remember."""
+
+    def __init__(self, store: Store, problems: list[str]) -> None:
+        self._store = store
+        self.problems = problems
+
+    async def history(self, account: str, since: datetime) -> list[BalanceSnapshot]:
+        if self.problems:  # one failed read: the rest would wait as long
+            return []
+        try:
+            async with asyncio.timeout(STORE_WAIT):
+                return await self._store.history(account, since)
+        except Exception as exc:  # any failure: show the page without older history
+            self.problems.append(f"store: {type(exc).__name__}")
+            return []
+
+
+class StatusRoutes:
+    def __init__(self, config: Config, model: ReadModel, store: Store, clock: Clock) -> None:
+        self._config = config
+        self._model = model
+        self._store = store
+        self._clock = clock
+        self.auth = StatusAuth(config.http)
+
+    def add_to(self, app: web.Application) -> None:
+        app.router.add_get("/api/v1/status", self._json)
+
+    async def document(self) -> tuple[StatusDocument, list[str]]:
+        """The status now, and what could not be read (the store down: no silences)."""
+        now = self._clock.now()
+        problems: list[str] = []
+        silences: Sequence[Silence] = []
+        try:
+            async with asyncio.timeout(STORE_WAIT):
+                silences = await self._store.active_silences(now)
+        except Exception as exc:  # the store's trouble is shown on the page, not raised
+            problems.append(f"store: {type(exc).__name__}")
+        source = _TolerantHistory(self._store, problems)
+        document = await load_status(self._config, self._model, source, silences, now)
+        return document, problems
+
+    async def _json(self, request: web.Request) -> web.Response:
+        if not await self.auth.allows(request):
+            return self.auth.refusal()
+        document, problems = await self.document()
+        body = as_json(document)
+        body["problems"] = problems
+        return web.json_response(body, headers=HEADERS)
