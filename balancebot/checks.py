@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable, Coroutine, Hashable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
-from datetime import datetime
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 from .alerts import Policy, advance
 from .clock import Clock
 from .config import AccountConfig, Config
 from .config.plugin_options import config_secrets
 from .errors import LeaseLost, StoreError
+from .memory import AccountMemory, interned
 from .models import (
-    AlertKey,
     AlertState,
     CheckFailure,
     CheckResult,
@@ -30,12 +30,11 @@ from .models import (
 from .notify import Alert, Context, labelled, plan
 from .providers.aio import BalanceFetcher, fetch_result
 from .providers.engine import internal_failure
-from .recent import Keep, RecentResults, keep_for
 from .redact import SecretMask
 from .render import notification_for
 from .retry import Backoff
 from .rules import evaluate, watched_currencies
-from .store import OutboxEntry, Route, Store
+from .store import OutboxEntry, Store
 from .store.leases import CheckLease
 from .unrecorded import Unrecorded
 
@@ -43,19 +42,8 @@ if TYPE_CHECKING:
     from .metrics import Metrics
 
 log = logging.getLogger(__name__)
-_V = TypeVar("_V", bound=Hashable)
-
-LOAD_BATCH = 500
-"""Accounts read back in one go at start (a 10,000-account replica starts in 20 reads)."""
-
 INTERNAL_FAILURES_UNHEALTHY = 3
 """Internal failures in a row after which an account's checks count as broken (self alert)."""
-
-
-def _interned(by_key: dict[str, _V]) -> dict[str, _V]:
-    """One object per distinct value: 10,000 accounts share a handful of rule sets."""
-    seen: dict[_V, _V] = {}
-    return {key: seen.setdefault(value, value) for key, value in by_key.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,23 +75,16 @@ class CheckPipeline:
         self._rng = rng or random.Random()
         self._zone = config.zone
         self._bound = asyncio.Semaphore(config.max_concurrent_checks)
-        self._states: dict[AlertKey, AlertState] = {}
-        self._keys: dict[str, set[AlertKey]] = {}  # each account's keys in `_states`
-        self._recent: dict[str, RecentResults] = {}
+        self.memory = AccountMemory(config)
+        """What the checks found: the read model every reader reads (memory.py)."""
         # a sweep looks up every one
         self._accounts: dict[str, AccountConfig] = {a.name: a for a in config.accounts}
         self._locks: dict[str, asyncio.Lock] = {a.name: asyncio.Lock() for a in config.accounts}
-        self._keeps = _interned(
-            {a.name: keep_for(config.rules_for(a.name)) for a in config.accounts}
-        )
-        self._watched = _interned(
+        self._watched = interned(
             {a.name: watched_currencies(config.rules_for(a.name)) for a in config.accounts}
         )
         self._in_flight: set[asyncio.Task[object]] = set()
         self._metrics = metrics
-        self._last_success: dict[str, datetime] = {}
-        # per account (a read-back replaces one account's without a scan of all of them)
-        self._told: dict[str, dict[AlertKey, set[Route]]] = {}
         self._internal: dict[str, int] = {}  # account -> internal failures in a row
         self._traced: set[tuple[str, str]] = set()  # (account, exception type) logged in full
         self._mask = SecretMask(config_secrets(config))  # built once: thousands of keys
@@ -117,72 +98,21 @@ class CheckPipeline:
 
     async def load(self) -> None:
         """Pick up where the last run stopped: alert states and recent history."""
-        self._states = await self._store.alert_states()
-        for key in self._states:
-            self._keys.setdefault(key.account, set()).add(key)
-        accounts = [account.name for account in self._config.accounts]
-        for start in range(0, len(accounts), LOAD_BATCH):
-            views = await self._store.account_views(
-                self._limits(accounts[start : start + LOAD_BATCH])
-            )
-            for account, view in views.items():
-                self._recent[account] = await self._recent_results(account, view.recent)
-        self._last_success = await self._store.last_successes()
-        self._told = {}
-        for key, routes in (await self._store.told_routes()).items():
-            self._told.setdefault(key.account, {})[key] = routes
+        await self.memory.read(self._store, self._clock)
 
     async def refresh(self, *accounts: str) -> None:
         """Re-read accounts' alert states and history: with replicas sharing the store, their
         last checks may have run elsewhere (`sweep.py` refreshes each claim in one read)."""
-        views = await self._store.account_views(self._limits(accounts))
+        memory = self.memory
+        views = await self._store.account_views(memory.limits(accounts))
         for account, view in views.items():
-            self._recent[account] = await self._recent_results(account, view.recent)
-            for key in self._keys.pop(account, set()):  # inactive ones have no row: forget all
-                self._states.pop(key, None)
+            recent = await memory.read_history(self._store, self._clock, account, view)
             states = {**view.states, **self.unrecorded.states(account)}  # ours are newer
-            self._states.update(states)
-            if states:  # an empty set is 216 bytes, and most accounts have no alert state
-                self._keys[account] = set(states)
-            self._told.pop(account, None)
-            if view.told:
-                self._told[account] = view.told
+            memory.replace(account, recent, states, view.told)
 
-    def _limits(self, accounts: Sequence[str]) -> dict[str, int]:
-        """How many of each account's last results its rules need."""
-        return {account: self._keep(account).count for account in accounts}
-
-    def _keep(self, account: str) -> Keep:
-        return self._keeps.get(account) or keep_for(self._config.rules_for(account))
-
-    async def _recent_results(self, account: str, recent: list[CheckResult]) -> RecentResults:
-        keep = self._keep(account)
-        if keep.reach:  # trend rules: the successful checks of their window come first
-            first = recent[0].taken_at if recent else self._clock.now()
-            older = await self._store.history(account, self._clock.now() - keep.reach)
-            recent = [*(s for s in older if s.taken_at < first), *recent]
-        return RecentResults(recent, keep)
-
-    def states(self) -> Mapping[AlertKey, AlertState]:
-        return self._states
-
-    def last_success(self, account: str) -> datetime | None:
-        return self._last_success.get(account)
-
-    def learn_successes(self, found: Mapping[str, datetime]) -> None:
-        """Successful checks made elsewhere (another replica), read from the store."""
-        for account, at in found.items():
-            known = self._last_success.get(account)
-            if account in self._accounts and (known is None or at > known):
-                self._last_success[account] = at
-
-    def latest(self, account: str) -> CheckResult | None:
-        recent = self._recent.get(account)
-        return recent.latest() if recent else None
-
-    def recent(self, account: str) -> list[CheckResult]:
-        """What the rules see of the account's history (for `/status` and `/balance`)."""
-        return list(self._recent.get(account, ()))
+    async def check_now(self, account: str) -> CheckResult:
+        """`Checker.check_now`: a command's check, made now."""
+        return (await self.check(account)).result
 
     async def abandon_in_flight(self) -> None:
         """Cancel running checks at shutdown; an unfinished check's transaction rolls back."""
@@ -218,6 +148,9 @@ class CheckPipeline:
         account = self._accounts[account_name]
         provider = self._providers[account.provider]
         async with self._locks[account_name]:  # one check per account at a time, in order
+            if self.memory.stale(account_name):  # new to a reloaded configuration
+                with contextlib.suppress(StoreError):  # the check's write says so
+                    await self.refresh(account_name)
             started = time.perf_counter()
             async with self._bound:
                 try:
@@ -253,7 +186,7 @@ class CheckPipeline:
                 extra={**fields, "outcome": result.kind.value},
             )
         else:
-            self._last_success[account_name] = result.taken_at
+            self.memory.succeeded(account_name, result.taken_at)
             log.info(
                 "check %s ok in %.0f ms",
                 account_name,
@@ -305,14 +238,14 @@ class CheckPipeline:
         result: CheckResult,
         lease: CheckLease | None = None,
     ) -> CheckOutcome:
-        recent = self._recent.setdefault(account.name, RecentResults((), Keep()))
-        history = [*recent, result]
+        memory = self.memory
+        history = [*memory.history(account.name), result]
         now = self._clock.now()
         changed: list[AlertState] = []
         transitions: list[Transition] = []
         for rule in self._config.rules_for(account.name):
             for finding in evaluate(rule, result, history, self._watched[account.name], self._zone):
-                before = self._states.get(finding.key, AlertState(finding.key))
+                before = memory.state(finding.key) or AlertState(finding.key)
                 after, transition = advance(before, finding, now, Policy.of(rule))
                 if after != before:
                     changed.append(after)
@@ -336,7 +269,7 @@ class CheckPipeline:
                 quiet_hours=self._config.quiet_hours,
                 route=self._config.route,
                 targets=self._targets,
-                told=lambda key: self._told.get(key.account, {}).get(key, set()),
+                told=memory.told,
             )
             alerts, entries = plan(alerts, context)
             recorded = [(alert.notification, alert.muted) for alert in alerts]
@@ -347,13 +280,12 @@ class CheckPipeline:
             await self._store.save_check(result, kept, [*sent, *entries], now, lease)
         except StoreError:  # tell what it sees anyway, and keep its states for the next
             self.unrecorded.keep(account.name, changed)
-            self._remember(changed, entries)
+            memory.remember(changed, entries)
             self._spawn(self.unrecorded.tell(entries))
             raise
         self.unrecorded.saved(account.name)
         # memory follows the store only once the transaction committed
-        recent.append(result)
-        self._remember(changed, entries)
+        memory.record(result, changed, entries)
         if entries:
             self._on_outbox()
         for notification, muted in recorded:
@@ -366,27 +298,11 @@ class CheckPipeline:
                 await self._store.end_resolved_silences(transition.key, now)
         return CheckOutcome(result, transitions)
 
-    def _remember(self, changed: list[AlertState], entries: list[OutboxEntry]) -> None:
-        for state in changed:
-            self._states[state.key] = state
-            self._keys.setdefault(state.key.account, set()).add(state.key)
-        self.remember_told(entries)
-
     def _spawn(self, work: Coroutine[object, object, object]) -> None:
         task = asyncio.ensure_future(work)
         self._in_flight.add(task)
         task.add_done_callback(self._in_flight.discard)
 
     def remember_told(self, entries: list[OutboxEntry]) -> None:
-        """Memory's copy of the store's `alert_routes`, written in the same transaction."""
-        for entry in entries:
-            n = entry.notification
-            key = AlertKey(n.account, n.rule, n.subject)
-            if n.kind is TransitionKind.RESOLVED:
-                told = self._told.get(n.account, {})
-                told.pop(key, None)
-                if not told:
-                    self._told.pop(n.account, None)
-            elif not entry.muted:
-                told = self._told.setdefault(n.account, {})
-                told.setdefault(key, set()).add((entry.notifier, entry.target))
+        """Notices queued outside a check (a mute's release): what they told, in memory."""
+        self.memory.remember_told(entries)

@@ -22,6 +22,7 @@ from .heartbeat import Heartbeat
 from .httpserver import quiet_accept_errors, raise_descriptor_limit
 from .i18n import activate
 from .leader import Leadership
+from .memory import AccountMemory
 from .metrics import Metrics
 from .notifiers import Notifier, close_all
 from .ops import OpsServer
@@ -127,12 +128,13 @@ class Daemon:
             )
             pipeline.unrecorded.send = dispatcher.self_alerts.send  # the store down: still tell
             await pipeline.load()
-            metrics.watch_alerts(pipeline.states)
+            memory = pipeline.memory
+            metrics.watch_alerts(memory.states)
             server = (
-                OpsServer(config, metrics, store, pipeline, clock) if config.http.enabled else None
+                OpsServer(config, metrics, store, memory, clock) if config.http.enabled else None
             )
             access = Access(config, notified_chats(config, notifiers))
-            commands = Commands(config, pipeline, store, dispatcher, access, clock, metrics)
+            commands = Commands(config, memory, pipeline, store, dispatcher, access, clock, metrics)
             front_ends = build_front_ends(
                 FrontEndContext(config, commands, notifiers, clock, server)
             )
@@ -202,7 +204,7 @@ class Daemon:
 
     def observe(self, account: str, started: datetime) -> None:
         """A check of `account` begun at `started` has ended (here or in the shared sweep)."""
-        latest = self.pipeline.latest(account)
+        latest = self.memory.latest(account)
         if self.heartbeat is not None and latest is not None and latest.taken_at >= started:
             self.heartbeat.observe(latest)
 
@@ -219,6 +221,11 @@ class Daemon:
                     front_end.start()
                 else:
                     await front_end.stop()
+
+    @property
+    def memory(self) -> AccountMemory:
+        """What the checks found, per account: the read model for every reader."""
+        return self.pipeline.memory
 
     @property
     def leading(self) -> bool:

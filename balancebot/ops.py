@@ -14,7 +14,6 @@ from datetime import datetime
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from .checks import CheckPipeline
 from .clock import Clock
 from .config import AccountConfig, Config
 from .config.values import parse_listen
@@ -22,6 +21,7 @@ from .errors import StartError
 from .frontends import FrontEndStatus
 from .httpserver import LoopbackServer, ServerLimits
 from .i18n import N_
+from .memory import AccountMemory
 from .metrics import Metrics
 from .status.web import StatusRoutes
 from .store import Store
@@ -47,13 +47,13 @@ def cannot_listen(exc: OSError, host: str) -> str:
 
 class OpsServer(LoopbackServer):
     def __init__(
-        self, config: Config, metrics: Metrics, store: Store, pipeline: CheckPipeline, clock: Clock
+        self, config: Config, metrics: Metrics, store: Store, memory: AccountMemory, clock: Clock
     ) -> None:
         super().__init__(ServerLimits())
         self._config = config
         self._metrics = metrics
         self._store = store
-        self._pipeline = pipeline
+        self._memory = memory
         self._clock = clock
         self.front_ends: Callable[[], Mapping[str, FrontEndStatus]] = dict
         self.app.router.add_get("/metrics", self._scrape)
@@ -82,7 +82,7 @@ class OpsServer(LoopbackServer):
 
     def _unchecked(self, account: AccountConfig, now: datetime) -> str | None:
         """Why `account` counts as unchecked for readiness, or None."""
-        last = self._pipeline.last_success(account.name)
+        last = self._memory.last_success(account.name)
         if last is None:
             return f"{account.name}: no successful check yet"
         if now - last > account.check_interval * READY_AFTER_INTERVALS:
@@ -99,7 +99,7 @@ class OpsServer(LoopbackServer):
         if stale:
             with contextlib.suppress(Exception):  # the store's trouble is reported above
                 found = await asyncio.wait_for(self._store.last_successes(stale), timeout=2)
-                self._pipeline.learn_successes(found)
+                self._memory.learn_successes(found)
 
     async def _readyz(self, _: web.Request) -> web.Response:
         problems = []

@@ -102,7 +102,7 @@ async def test_a_request_the_wire_cannot_carry_is_that_accounts_permanent_failur
     async with Daemon.open(config, clock) as daemon:
         for name in ("newline", "crlf", "good"):
             await daemon.pipeline.check(name)
-        results = {name: daemon.pipeline.latest(name) for name in ("good", "newline", "crlf")}
+        results = {name: daemon.memory.latest(name) for name in ("good", "newline", "crlf")}
     assert isinstance(results["good"], BalanceSnapshot)
     for name in ("newline", "crlf"):
         failure = results[name]

@@ -142,7 +142,7 @@ async def test_readyz_turns_ready_after_successful_checks(
         finally:
             await daemon.server.stop()
     async with Daemon.open(config) as restarted:  # the store remembers the last success
-        assert restarted.pipeline.last_success("prod") is not None
+        assert restarted.memory.last_success("prod") is not None
 
 
 async def test_readyz_says_how_long_since_the_last_success_in_words(

@@ -134,7 +134,7 @@ async def test_bad_data_never_raises_a_balance_alert(
     outcome_kinds = await step(d, clock)
     assert outcome_kinds == []
     assert recorder.sent == []
-    assert not any(key.rule in ("low", "down") for key in d.pipeline.states())
+    assert not any(key.rule in ("low", "down") for key in d.memory.states())
 
 
 async def test_balance_alert_is_kept_through_failed_checks(

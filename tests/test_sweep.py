@@ -412,7 +412,7 @@ async def test_a_replica_is_ready_when_another_made_the_checks(
     await sweep.settle()
     assert [a.requests for a in simulator.accounts.values()] == [1] * ACCOUNTS
     for daemon, ready in ((checker, 200), (idle, 200)):
-        ops = OpsServer(config, Metrics(), daemon.store, daemon.pipeline, daemon.clock)
+        ops = OpsServer(config, Metrics(), daemon.store, daemon.memory, daemon.clock)
         response = await ops._readyz(None)  # type: ignore[arg-type]  # the handler alone
         assert response.status == ready, response.text
 

@@ -61,7 +61,7 @@ async def test_runway_warning_top_up_notice_and_resolution(
         assert await hour(d, "0") == []
         for _ in range(5):  # 48 CNY a day, but five hours are no basis for a rate
             assert await hour(d) == []
-        waiting = history_state(config.rules_for("prod"), d.pipeline.recent("prod"))
+        waiting = history_state(config.rules_for("prod"), d.memory.recent("prod"))
         assert [w.waiting.covered.total_seconds() for w in waiting] == [5 * 3600]
         assert await hour(d) == [TransitionKind.FIRING]  # 88 left: 1.8 days
     assert team.headlines() == pager.headlines()
@@ -71,7 +71,7 @@ async def test_runway_warning_top_up_notice_and_resolution(
 
     # a restart reloads the window from the store: the verdict holds at once
     async with Daemon.open(config, clock, {"team": team, "pager": pager}) as d:
-        assert history_state(config.rules_for("prod"), d.pipeline.recent("prod")) == []
+        assert history_state(config.rules_for("prod"), d.memory.recent("prod")) == []
         account.topped_up["CNY"] += Decimal("500")
         assert await hour(d, "0") == [TransitionKind.RESOLVED, TransitionKind.FIRING]
         owner = Caller("console", "local", "owner")

@@ -70,7 +70,7 @@ async def status(self: Commands, request: Request) -> Reply:
     accounts.sort(key=lambda item: item[0])  # stable: failed and unchecked ones first
     firing = [
         s
-        for s in self.pipeline.states().values()
+        for s in self.memory.states().values()
         if s.status is AlertStatus.FIRING
         and s.key.account in request.accounts
         and s.severity is not Severity.INFO  # a top-up notice is news, not a problem
@@ -143,14 +143,14 @@ async def status(self: Commands, request: Request) -> Reply:
 async def _account_status(self: Commands, name: str) -> tuple[int, list[str]]:
     """(0 for a failed or unchecked account, else 1; its lines in /status)."""
     if self.store.shared:  # another replica may have checked it last
-        await self.pipeline.refresh(name)
-    latest = self.pipeline.latest(name)
+        await self.checker.refresh(name)
+    latest = self.memory.latest(name)
     if latest is None:
         return 0, ["  " + _("{account}: not checked yet").format(account=name)]
     if isinstance(latest, BalanceSnapshot):
         ago = self.ago(latest.taken_at)
         lines = ["  " + _("{account}: ok, {ago}").format(account=name, ago=ago)]
-        for waiting in history_state(self.config.rules_for(name), self.pipeline.recent(name)):
+        for waiting in history_state(self.config.rules_for(name), self.memory.recent(name)):
             lines.append(f"    {waiting.rule} {waiting.currency}: {waiting_text(waiting.waiting)}")
         return 1, lines
     failed = _("{account}: FAILED ({kind}), {ago}").format(
@@ -194,7 +194,7 @@ async def unmute(self: Commands, request: Request) -> Reply:
         return Reply(_("Nothing was muted for {what}").format(what=what), icon="🔔")
     log.info("%s unmuted %s", request.caller.label, what)
     if await release_unmuted(
-        self.store, self.clock.now(), self.pipeline.remember_told
+        self.store, self.clock.now(), self.memory.remember_told
     ):  # what the mute held back
         self.dispatcher.wake()
     return Reply(_("Unmuted {what}").format(what=what), icon="🔔")

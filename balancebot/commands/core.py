@@ -24,9 +24,9 @@ from .access import Access, Caller, Refusals
 from .operations import UsageError
 
 if TYPE_CHECKING:
-    from ..checks import CheckPipeline
     from ..delivery import Dispatcher
     from ..frontends import FrontEndStatus
+    from ..memory import AccountMemory, Checker
     from ..metrics import Metrics
     from ..store import Store
 
@@ -115,7 +115,8 @@ class Commands:
     def __init__(
         self,
         config: Config,
-        pipeline: CheckPipeline,
+        memory: AccountMemory,
+        checker: Checker,
         store: Store,
         dispatcher: Dispatcher,
         access: Access,
@@ -123,7 +124,8 @@ class Commands:
         metrics: Metrics | None = None,
     ) -> None:
         self.config = config
-        self.pipeline = pipeline
+        self.memory = memory  # what the checks found: read, never written here
+        self.checker = checker  # asked for a check made now, or a re-read
         self.store = store
         self.dispatcher = dispatcher
         self.access = access
@@ -215,9 +217,7 @@ class Commands:
         rules = self.config.rules_for(result.account)
         now = self.clock.now()
         since = outlook_since(rules, now, self.zone)
-        history = [
-            r for r in self.pipeline.recent(result.account) if isinstance(r, BalanceSnapshot)
-        ]
+        history = [r for r in self.memory.recent(result.account) if isinstance(r, BalanceSnapshot)]
         if not history or history[0].taken_at > since:
             history = await self.store.history(result.account, since)
         if not history or history[-1].taken_at < result.taken_at:
@@ -231,13 +231,12 @@ class Commands:
         on one store, another replica may have made the last check: it is read from the
         store instead, and no check is made here (it would write outside the check leases)."""
         if self.store.shared:
-            await self.pipeline.refresh(account)
-            latest = self.pipeline.latest(account)
+            await self.checker.refresh(account)
+            latest = self.memory.latest(account)
             if latest is not None:
                 return latest, _("checked {ago}").format(ago=self.ago(latest.taken_at))
-        latest = self.pipeline.latest(account)
+        latest = self.memory.latest(account)
         max_age = self.config.chat.balance_max_age
         if isinstance(latest, BalanceSnapshot) and self.clock.now() - latest.taken_at <= max_age:
             return latest, _("checked {ago}").format(ago=self.ago(latest.taken_at))
-        outcome = await self.pipeline.check(account)
-        return outcome.result, _("checked now")
+        return await self.checker.check_now(account), _("checked now")
