@@ -60,7 +60,7 @@ class OpsServer(LoopbackServer):
         self.app.router.add_get("/healthz", self._healthz)
         self.app.router.add_get("/readyz", self._readyz)
         if config.http.status_page:
-            StatusRoutes(config, pipeline, store, clock).add_to(self.app)
+            StatusRoutes(config, memory, store, clock).add_to(self.app)
 
     async def serve(self) -> str:
         listen = self._config.http.listen
