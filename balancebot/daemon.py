@@ -24,6 +24,7 @@ from .i18n import activate
 from .leader import Leadership
 from .memory import AccountMemory
 from .metrics import Metrics
+from .models import AlertKey, AlertState, AlertStatus
 from .notifiers import Notifier, close_all
 from .ops import OpsServer
 from .plugins import FRONTENDS, available, frontend_class, notifier_class
@@ -41,6 +42,10 @@ def build_notifiers(config: Config, clock: Clock) -> dict[str, Notifier]:
         n.name: notifier_class(n.type).from_options(n.name, n.options, clock)
         for n in config.notifiers
     }
+
+
+def firing_keys(states: Mapping[AlertKey, AlertState]) -> set[AlertKey]:
+    return {key for key, state in states.items() if state.status is AlertStatus.FIRING}
 
 
 def build_front_ends(context: FrontEndContext) -> list[FrontEnd]:
@@ -130,6 +135,8 @@ class Daemon:
             await pipeline.load()
             memory = pipeline.memory
             metrics.watch_alerts(memory.states)
+            for notifier in notifiers.values():
+                notifier.watch(lambda: firing_keys(memory.states()))
             server = (
                 OpsServer(config, metrics, store, memory, clock) if config.http.enabled else None
             )

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import abc
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import ClassVar
 
 from msgspec import Struct
 
 from .clock import Clock, SystemClock
 from .config import convert
-from .models import Notification
+from .models import AlertKey, Notification
 from .redact import secrets_in
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,11 @@ class Notifier(abc.ABC):
         awaits this before a send's deadline starts: a burst to many chats of one bot is
         a queue, not a slow platform. A notifier that paces here lets its `send` take the
         slot without waiting again; one that does not define it paces in `send`, if at all."""
+
+    def watch(self, firing: Callable[[], Collection[AlertKey]]) -> None:  # noqa: B027
+        """Optional hook: how to read which alerts fire now (the engine's alert states).
+        A notifier whose service forgets an alert unless told again (Alertmanager) keeps
+        telling it only these; the daemon calls this once its states are loaded."""
 
     def targets(self) -> list[str]:
         """Where each notification goes; one outbox row per target."""

@@ -28,6 +28,7 @@ from ...models import Notification
 from ...notifiers import Notifier
 from ...redact import secrets_in
 from ...retry import retry_after_seconds
+from ..answers import delivery_error as answer_error
 from ..targets import masked_url, unique
 
 SCHEMA_VERSION = 1
@@ -86,17 +87,8 @@ def signature(secret: bytes, timestamp: int, body: bytes) -> str:
 def delivery_error(
     where: str, response: httpx.Response, retry_after: float | None
 ) -> DeliveryError:
-    """The one mapping of a receiver's answer to a retry decision."""
-    status = response.status_code
-    message = f"webhook {where}: HTTP {status}"
-    if response.is_redirect:
-        location = masked_url(response.headers.get("location", ""))
-        return DeliveryError(
-            f"{message} to {location} (redirects are not followed)", permanent=True
-        )
-    if status == 429 or status >= 500:
-        return DeliveryError(message, permanent=False, retry_after=retry_after)
-    return DeliveryError(message, permanent=True)
+    """The one mapping of a receiver's answer to a retry decision (`answers`)."""
+    return answer_error(f"webhook {where}", response, retry_after)
 
 
 class WebhookNotifier(Notifier):
