@@ -20,6 +20,7 @@ from aiohttp import web
 
 from balancebot.config import Config
 from balancebot.config.plugin_options import config_secrets
+from balancebot.daemon import Daemon
 from balancebot.errors import ConfigError, DeliveryError
 from balancebot.httpserver import LoopbackServer
 from balancebot.integrations.alertmanager.notifier import AlertmanagerNotifier
@@ -29,7 +30,8 @@ from balancebot.testing.clock import FakeClock
 from balancebot.testing.deepseek import DeepSeekSimulator
 from balancebot.testing.receiver import Receiver
 
-from .channels import alert, daemon_with, notification, shown
+from .channels import LOW_RULE, alert, daemon_with, notification, shown
+from .conftest import API_KEY
 
 TOKEN = "am-bearer-5f4e3d2c1b0a"
 LABELS = {"alertname": "low", "account": "prod", "severity": "critical", "currency": "CNY"}
@@ -132,6 +134,56 @@ async def test_fires_reposts_and_resolves_through_alertmanager(
         now_clock.advance(60)
         await daemon.notifiers["am"].resend()  # type: ignore[attr-defined]
         assert await held(alertmanager) == []
+
+
+async def test_the_webhook_speaks_alertmanagers_payload(
+    make_config: Callable[..., Config],
+    simulator: DeepSeekSimulator,
+    now_clock: FakeClock,
+    alertmanager: str,
+    receiver: Receiver,
+) -> None:
+    """What a receiver gets from `format = "alertmanager"` has the shape of what the real
+    Alertmanager sent it for the same alert: the same keys, types and alert fields."""
+    webhook = {
+        "name": "hook",
+        "type": "webhook",
+        "format": "alertmanager",
+        "urls": [f"{receiver.url}/hook/ours"],
+        "secret": "whsec-0123456789abcdef",
+    }
+    config = make_config(
+        accounts=[{"name": "prod", "api_key": API_KEY, "base_url": simulator.base_url}],
+        rules=[LOW_RULE],
+        notifiers=[options(alertmanager), webhook],
+    )
+    async with Daemon.open(config, now_clock) as daemon:
+        for total, status in (("8.00", "firing"), ("50.00", "resolved")):
+            assert await alert(daemon, simulator, now_clock, total) == 2
+            real = await webhooks(receiver, status)
+            [ours] = [r.json() for r in receiver.on("hook/ours") if r.json()["status"] == status]
+            assert shape(ours) == shape(real)
+            assert ours["version"] == "4" and ours["truncatedAlerts"] == 0
+            assert ours["receiver"] == "hook" and ours["externalURL"] == ""
+            for key in ("groupLabels", "commonLabels", "commonAnnotations"):
+                assert ours[key] == real[key], key
+            assert ours["groupKey"] == '{}/balancebot:{account="prod", alertname="low"}'
+            [mine], [theirs] = ours["alerts"], real["alerts"]
+            for key in ("status", "labels", "annotations", "fingerprint", "startsAt"):
+                assert mine[key] == theirs[key], key
+            if status == "resolved":
+                assert mine["endsAt"] == theirs["endsAt"]
+            else:
+                assert mine["endsAt"] == "0001-01-01T00:00:00Z"
+
+
+def shape(value: Any) -> Any:
+    """The keys and types of a JSON value, its values left out."""
+    if isinstance(value, dict):
+        return {key: shape(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [shape(item) for item in value]
+    return type(value).__name__
 
 
 async def test_an_escalation_resolves_the_warning(

@@ -171,6 +171,7 @@ async def test_unreachable_receiver_is_transient(
         ({"urls": ["https://x.example/y"], "secret": "short"}, "at least 16 characters"),
         ({"urls": ["https://x.example/y"]}, "secret"),
         ({"urls": ["https://x.example/y"], "secret": SECRET, "retries": 3}, "retries"),
+        ({"urls": ["https://x.example/y"], "secret": SECRET, "format": "json"}, "format"),
     ],
 )
 def test_bad_options_are_config_errors(
@@ -212,3 +213,30 @@ def test_secret_file_is_read(make_config: Callable[..., Config], tmp_path: Path)
         ]
     )
     assert SECRET in config_secrets(config)
+
+
+async def test_the_alertmanager_format_sends_no_digest(
+    make_config: Callable[..., Config], clock: FakeClock, receiver: Receiver
+) -> None:
+    """A digest is no alert: Alertmanager's receivers are not sent one."""
+    from dataclasses import replace
+
+    from balancebot.integrations.webhook.notifier import WebhookNotifier
+    from balancebot.models import TransitionKind
+
+    from .channels import notification
+
+    options = {"urls": [f"{receiver.url}/hook/am"], "secret": SECRET, "format": "alertmanager"}
+    notifier = WebhookNotifier.from_options("h", options, clock)
+    await notifier.start()
+    try:
+        digest = replace(notification(), kind=TransitionKind.DIGEST)
+        await notifier.send(digest, notifier.targets()[0])
+        assert receiver.requests == 0
+        await notifier.send(notification(), notifier.targets()[0])
+        [sent] = receiver.on("hook/am")
+        assert sent.json()["alerts"][0]["labels"]["alertname"] == "low"
+        signed = sent.headers["X-Balancebot-Signature"]
+        assert verify(SECRET, signed, sent.body, clock.now().timestamp())
+    finally:
+        await notifier.close()

@@ -132,6 +132,14 @@ def rfc3339(at: datetime) -> str:
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
+def go_time(at: datetime) -> str:
+    """A time as Alertmanager's webhook writes it (Go's RFC 3339 with nanoseconds): UTC,
+    `Z`, the fraction without trailing zeros, none when whole."""
+    utc = at.astimezone(UTC)
+    fraction = f"{utc.microsecond:06d}".rstrip("0")
+    return utc.strftime("%Y-%m-%dT%H:%M:%S") + (f".{fraction}" if fraction else "") + "Z"
+
+
 def webhook_payload(
     alerts: list[Alert], receiver: str, group_by: tuple[str, ...], external_url: str = ""
 ) -> dict[str, Any]:
@@ -159,8 +167,8 @@ def webhook_payload(
                 "status": "firing" if a.firing else "resolved",
                 "labels": dict(a.labels),
                 "annotations": dict(a.annotations),
-                "startsAt": rfc3339(a.starts_at),
-                "endsAt": rfc3339(a.ends_at) if a.ends_at else ZERO_TIME,
+                "startsAt": go_time(a.starts_at),
+                "endsAt": go_time(a.ends_at) if a.ends_at else ZERO_TIME,
                 "generatorURL": "",
                 "fingerprint": a.fingerprint,
             }

@@ -1,6 +1,7 @@
 """Webhook notifier: each notification as a signed JSON POST to one or more URLs.
 
-The body is the versioned schema of `payload()` (docs/webhook.md); the signature header
+The body is the versioned schema of `payload()` (docs/webhook.md), or with `format =
+"alertmanager"` Alertmanager's own webhook payload (docs/oncall.md); the signature header
 `X-Balancebot-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of "<t>." + body>` lets the
 receiver check that the body came from whoever holds the shared secret, and recently.
 Answers map to retry decisions in `delivery_error()`: 2xx delivered; 429, 5xx and transport
@@ -14,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, Literal, cast
 from urllib.parse import urlsplit
 
 import httpx
@@ -28,10 +29,13 @@ from ...models import Notification
 from ...notifiers import Notifier
 from ...redact import secrets_in
 from ...retry import retry_after_seconds
+from ..amshape import alerts_of, webhook_payload
 from ..answers import delivery_error as answer_error
 from ..targets import masked_url, unique
 
 SCHEMA_VERSION = 1
+GROUP_BY = ("alertname", "account")
+"""The `groupLabels` of an Alertmanager-format payload: one rule's alert on one account."""
 SIGNATURE_HEADER = "X-Balancebot-Signature"
 MIN_SECRET_LENGTH = 16
 
@@ -40,6 +44,8 @@ class WebhookOptions(Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tr
     urls: Annotated[list[Secret], Meta(min_length=1)]  # may hold tokens: kept out of logs
     secret: Secret  # the HMAC key the receivers share
     timeout: RequestTimeout = RequestTimeout(seconds=10)
+    format: Literal["balancebot", "alertmanager"] = "balancebot"
+    """`alertmanager`: Alertmanager's webhook payload (version 4), for its receivers."""
 
     def __post_init__(self) -> None:
         for url in self.urls:
@@ -138,7 +144,14 @@ class WebhookNotifier(Notifier):
         url = self._urls.get(target)
         if url is None:
             raise DeliveryError(f"webhook {target}: no longer configured", permanent=True)
-        body = json.dumps(payload(notification), ensure_ascii=False).encode()
+        if self.settings.format == "alertmanager":
+            alerts = alerts_of(notification)
+            if not alerts:
+                return  # a digest: Alertmanager's receivers take alerts only
+            content = webhook_payload(alerts, self.name, GROUP_BY)
+        else:
+            content = payload(notification)
+        body = json.dumps(content, ensure_ascii=False).encode()
         now = self.clock.now()
         headers = {
             "Content-Type": "application/json",
