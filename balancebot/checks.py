@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from .alerts import Policy, advance
 from .clock import Clock
 from .config import AccountConfig, Config
-from .config.plugin_options import config_secrets
+from .configure import config_secrets
 from .errors import LeaseLost, StoreError
 from .memory import AccountMemory, interned
 from .models import (

@@ -17,7 +17,7 @@ from .commands.access import Access
 from .config import Config
 from .delivery import Dispatcher
 from .digest import build_digest
-from .frontends import FrontEnd, FrontEndContext, FrontEndStatus
+from .frontends import FrontEnd, FrontEndContext, FrontEndStatus, frontend_class
 from .heartbeat import Heartbeat
 from .httpserver import quiet_accept_errors, raise_descriptor_limit
 from .i18n import activate
@@ -25,9 +25,9 @@ from .leader import Leadership
 from .memory import AccountMemory
 from .metrics import Metrics
 from .models import AlertKey, AlertState, AlertStatus
-from .notifiers import Notifier, close_all
+from .notifiers import Notifier, close_all, notifier_class
 from .ops import OpsServer
-from .plugins import FRONTENDS, available, frontend_class, notifier_class
+from .plugins import FRONTENDS, available
 from .providers.aio import build_providers, http_client
 from .scheduler import build_scheduler
 from .silences import release_loop

@@ -14,15 +14,15 @@ import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
-from enum import StrEnum
 from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 from msgspec import Struct
 
+from . import plugins
 from .clock import Clock
 from .config import convert
 from .errors import BalanceBotError
+from .models import FrontEndState, FrontEndStatus
 from .notifiers import NoOptions
 
 if TYPE_CHECKING:
@@ -31,28 +31,25 @@ if TYPE_CHECKING:
     from .httpserver import LoopbackServer
     from .notifiers import Notifier
 
+__all__ = [
+    "Backoff",
+    "Demote",
+    "FrontEnd",
+    "FrontEndContext",
+    "FrontEndState",
+    "FrontEndStatus",
+    "StatusSource",
+    "Supervised",
+    "demote",
+    "describe_error",
+    "frontend_class",
+]
+
 log = logging.getLogger(__name__)
 
 N = TypeVar("N", bound="Notifier")
 
 STOP_BUDGET = 5.0  # seconds a front-end may take to stop before it is abandoned
-
-
-class FrontEndState(StrEnum):
-    CONNECTING = "connecting"
-    CONNECTED = "connected"
-    DISCONNECTED = "disconnected"
-    STOPPED = "stopped"
-
-
-@dataclass(frozen=True)
-class FrontEndStatus:
-    state: FrontEndState
-    since: datetime
-    detail: str = ""
-
-    def describe(self) -> str:
-        return f"{self.state.value} ({self.detail})" if self.detail else self.state.value
 
 
 @dataclass(frozen=True)
@@ -206,6 +203,12 @@ class Supervised(FrontEnd):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), delay)
             delay = self.backoff.after(delay)
+
+
+def frontend_class(name: str, where: str = "chat") -> type[FrontEnd]:
+    """The chat front-end registered as `name` (`balancebot.frontends` entry points)."""
+    cls: type[FrontEnd] = plugins.load(plugins.FRONTENDS, name, f"{where}.{name}")
+    return cls
 
 
 def describe_error(exc: BaseException) -> str:

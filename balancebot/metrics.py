@@ -9,8 +9,16 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from .frontends import FrontEndState, FrontEndStatus
-from .models import AlertKey, AlertState, AlertStatus, BalanceSnapshot, CheckResult, Severity
+from .models import (
+    AlertKey,
+    AlertState,
+    AlertStatus,
+    BalanceSnapshot,
+    CheckResult,
+    FrontEndState,
+    FrontEndStatus,
+    Severity,
+)
 
 
 class _FiringAlerts(Collector):

@@ -235,3 +235,22 @@ class Silence:
         if kind is TransitionKind.RESOLVED:
             return False
         return not (kind is TransitionKind.ESCALATED and severity is Severity.CRITICAL)
+
+
+class FrontEndState(enum.StrEnum):
+    """Where a chat front-end's connection stands, for /status, /readyz and metrics."""
+
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    DISCONNECTED = "disconnected"
+    STOPPED = "stopped"
+
+
+@dataclass(frozen=True)
+class FrontEndStatus:
+    state: FrontEndState
+    since: datetime
+    detail: str = ""
+
+    def describe(self) -> str:
+        return f"{self.state.value} ({self.detail})" if self.detail else self.state.value

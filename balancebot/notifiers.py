@@ -15,6 +15,7 @@ from typing import ClassVar
 
 from msgspec import Struct
 
+from . import plugins
 from .clock import Clock, SystemClock
 from .config import convert
 from .models import AlertKey, Notification
@@ -75,6 +76,12 @@ class Notifier(abc.ABC):
     @abc.abstractmethod
     async def send(self, notification: Notification, target: str) -> None:
         """Deliver, or raise `DeliveryError`; return only once the platform accepted it."""
+
+
+def notifier_class(name: str, where: str = "type") -> type[Notifier]:
+    """The notifier registered as `name` (`balancebot.notifiers` entry points)."""
+    cls: type[Notifier] = plugins.load(plugins.NOTIFIERS, name, where)
+    return cls
 
 
 async def close_all(notifiers: Mapping[str, Notifier]) -> None:

@@ -18,12 +18,12 @@ from .clock import Clock
 from .config import AccountConfig, Config
 from .config.values import parse_listen
 from .errors import StartError
-from .frontends import FrontEndStatus
 from .httpserver import LoopbackServer, ServerLimits
 from .i18n import N_
 from .memory import AccountMemory
 from .metrics import Metrics
 from .status.web import StatusRoutes
+from .models import FrontEndStatus
 from .store import Store
 from .trends import rough_span
 

@@ -1,8 +1,10 @@
 """Finding providers, notifiers and chat front-ends through entry points.
 
-The built-in DeepSeek provider and console/Slack/Telegram notifiers are registered in
-pyproject.toml exactly as a third-party package would register its own, and are imported
-only when a configuration names them.
+The built-in providers, notifiers and front-ends are registered in pyproject.toml exactly
+as a third-party package would register its own, and are imported only when a
+configuration names them. This module only finds and loads them; each contract types what
+it loads next to itself (`providers.provider_class`, `notifiers.notifier_class`,
+`frontends.frontend_class`), so finding plugins depends on nothing that plugins implement.
 """
 
 from __future__ import annotations
@@ -15,11 +17,6 @@ from .errors import ConfigError
 
 if TYPE_CHECKING:
     from importlib.metadata import EntryPoint
-
-    from .config import Config
-    from .frontends import FrontEnd
-    from .notifiers import Notifier
-    from .providers import Provider
 
 PROVIDERS = "balancebot.providers"
 NOTIFIERS = "balancebot.notifiers"
@@ -69,7 +66,9 @@ def distribution(group: str, name: str) -> str:
     return f"{dist.name} {dist.version}"
 
 
-def _load(group: str, name: str, where: str) -> Any:
+def load(group: str, name: str, where: str) -> Any:
+    """The object the entry point `name` of `group` names, or a `ConfigError` saying what
+    `where` asked for and which are installed."""
     if group == PROVIDERS and name in BUILT_IN_PROVIDERS:
         module, attribute = BUILT_IN_PROVIDERS[name].split(":")
         return getattr(importlib.import_module(module), attribute)
@@ -80,24 +79,3 @@ def _load(group: str, name: str, where: str) -> Any:
             [f"{where}: unknown {kind} {name!r} (installed: {', '.join(available(group))})"]
         )
     return entry.load()
-
-
-def provider_class(name: str, where: str = "provider") -> type[Provider[Any]]:
-    cls: type[Provider[Any]] = _load(PROVIDERS, name, where)
-    return cls
-
-
-def provider_title(config: Config, account: str) -> str:
-    """What people call an account's provider ("DeepSeek"), as alerts and charts name it."""
-    name = next(a.provider for a in config.accounts if a.name == account)
-    return provider_class(name).display_name
-
-
-def notifier_class(name: str, where: str = "type") -> type[Notifier]:
-    cls: type[Notifier] = _load(NOTIFIERS, name, where)
-    return cls
-
-
-def frontend_class(name: str, where: str = "chat") -> type[FrontEnd]:
-    cls: type[FrontEnd] = _load(FRONTENDS, name, f"{where}.{name}")
-    return cls

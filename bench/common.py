@@ -57,7 +57,7 @@ class SimulatorProcess:
 
 def config_for(urls: str | dict[str, str], accounts: int, tmp: str, concurrency: int) -> Any:
     """Accounts spread round-robin over the providers in `urls` (one URL: DeepSeek)."""
-    from balancebot.config import parse_config
+    from balancebot.configure import parse_config
 
     served = sorted({"deepseek": urls}.items() if isinstance(urls, str) else urls.items())
     return parse_config(

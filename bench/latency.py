@@ -20,7 +20,7 @@ def percentile(values: list[float], q: float) -> float:
 
 async def alert_latency(alerts: int) -> list[Row]:
     """From the end of the fetch that crosses a threshold to the fakes holding the message."""
-    from balancebot.config import parse_config
+    from balancebot.configure import parse_config
     from balancebot.daemon import Daemon
     from balancebot.providers import Fetcher
     from balancebot.testing.deepseek import DeepSeekSimulator
@@ -125,7 +125,7 @@ async def command_latency(commands: int) -> Row:
     from telegram import Update
     from telegram.ext import ApplicationBuilder, CommandHandler, ContextTypes
 
-    from balancebot.config import parse_config
+    from balancebot.configure import parse_config
     from balancebot.daemon import Daemon
     from balancebot.frontends import FrontEndState
     from balancebot.integrations.telegram.frontend import TelegramFrontEnd

@@ -113,7 +113,7 @@ async def bare_gets(url: str, accounts: int) -> float:
 async def round_trips(url: str, sim: str, checks: int) -> float:
     """Statements sent to the database per check, counted over a second sweep in this
     process (the steady state: each account has history to read back)."""
-    from balancebot.config import parse_config
+    from balancebot.configure import parse_config
     from balancebot.daemon import Daemon
 
     engine = create_async_engine(async_url(url))

@@ -21,7 +21,7 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
-from balancebot.config import parse_config
+from balancebot.configure import parse_config
 from balancebot.daemon import Daemon
 from balancebot.models import Notification
 from balancebot.notifiers import NoOptions, Notifier

@@ -19,7 +19,7 @@ async def sweep(accounts: int, concurrency: int, repeats: int, mixed: bool = Fal
     from balancebot.daemon import Daemon
     from balancebot.models import Notification
     from balancebot.notifiers import NoOptions, Notifier
-    from balancebot.plugins import provider_class
+    from balancebot.providers.contract import provider_class
     from balancebot.providers.engine import provider_options
     from balancebot.providers.lanes import LaneTransport
 

@@ -14,7 +14,8 @@ import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 
-from balancebot.config import Config, parse_config
+from balancebot.config import Config
+from balancebot.configure import parse_config
 from balancebot.store import Store
 from balancebot.testing.clock import FakeClock
 from balancebot.testing.deepseek import DeepSeekSimulator

@@ -14,7 +14,8 @@ import msgspec
 import pytest
 
 from balancebot.cli.check import Status, check_all
-from balancebot.config import AccountConfig, Config, Secret, parse_config
+from balancebot.config import AccountConfig, Config, Secret
+from balancebot.configure import parse_config
 from balancebot.daemon import Daemon
 from balancebot.errors import ConfigError
 from balancebot.models import BalanceSnapshot, CheckFailure, FailureKind

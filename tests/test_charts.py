@@ -19,7 +19,8 @@ import pytest
 from balancebot import charts
 from balancebot.charts import CHART_POINTS, ChartsUnavailable, NoHistory, plot_history
 from balancebot.cli.history import history_table, load_history
-from balancebot.config import Config, load_config
+from balancebot.config import Config
+from balancebot.configure import load_config
 from balancebot.daemon import Daemon
 from balancebot.errors import StoreError
 from balancebot.frontends import FrontEndState

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from balancebot.config import load_config, parse_config, parse_duration
+from balancebot.config import parse_duration
+from balancebot.configure import load_config, parse_config
 from balancebot.errors import ConfigError
 from balancebot.models import Severity
 

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from balancebot.config import ThresholdRuleConfig, parse_config
+from balancebot.config import ThresholdRuleConfig
 from balancebot.config.locate import find_config
+from balancebot.configure import parse_config
 from balancebot.errors import ConfigError
 
 from .test_config import account, problems

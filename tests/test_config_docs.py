@@ -12,14 +12,9 @@ import msgspec
 from msgspec import Struct
 
 from balancebot.config import ChatConfig, Config, NotifierConfig
-from balancebot.plugins import (
-    NOTIFIERS,
-    PROVIDERS,
-    available,
-    distribution,
-    notifier_class,
-    provider_class,
-)
+from balancebot.notifiers import notifier_class
+from balancebot.plugins import NOTIFIERS, PROVIDERS, available, distribution
+from balancebot.providers.contract import provider_class
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
 

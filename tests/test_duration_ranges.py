@@ -10,8 +10,9 @@ from typing import Any
 import msgspec
 import pytest
 
-from balancebot.config import AccountConfig, Config, Secret, parse_config
+from balancebot.config import AccountConfig, Config, Secret
 from balancebot.config.durations import RANGES, CheckInterval, Duration, spell
+from balancebot.configure import parse_config
 from balancebot.daemon import Daemon
 from balancebot.scheduler import build_scheduler
 from balancebot.sweep import SharedSweep

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from balancebot.config import Config, ThresholdRuleConfig, parse_config
+from balancebot.config import Config, ThresholdRuleConfig
+from balancebot.configure import parse_config
 from balancebot.models import Severity
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "config.example.toml"

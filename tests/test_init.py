@@ -15,7 +15,8 @@ import pytest
 
 from balancebot.cli import main as cli
 from balancebot.cli.init import NOTIFIERS, Answers, ask, complete, write_starter
-from balancebot.config import ThresholdLimits, load_config
+from balancebot.config import ThresholdLimits
+from balancebot.configure import load_config
 from balancebot.plugins import PROVIDERS, available
 
 from .test_cli import balancebot

@@ -21,7 +21,7 @@ from aiohttp import web
 
 from balancebot import redact
 from balancebot.config import Config, convert
-from balancebot.config.plugin_options import config_secrets
+from balancebot.configure import config_secrets
 from balancebot.daemon import Daemon
 from balancebot.errors import ConfigError
 from balancebot.httpserver import LoopbackServer

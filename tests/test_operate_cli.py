@@ -10,7 +10,7 @@ import pytest
 
 from balancebot.clock import SystemClock
 from balancebot.commands.access import Caller
-from balancebot.config import load_config
+from balancebot.configure import load_config
 from balancebot.daemon import Daemon
 from balancebot.testing.deepseek import DeepSeekSimulator
 from balancebot.testing.processes import spawn

@@ -11,7 +11,8 @@ import msgspec
 import pytest
 
 from balancebot.commands.access import Access, Caller
-from balancebot.config import ChatConfig, parse_config
+from balancebot.config import ChatConfig
+from balancebot.configure import parse_config
 from balancebot.daemon import notified_chats
 from balancebot.errors import ConfigError
 from balancebot.integrations.console.notifier import ConsoleNotifier

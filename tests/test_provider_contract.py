@@ -76,8 +76,14 @@ def test_every_built_in_provider_says_what_it_can_tell() -> None:
     from typing import get_args
 
     from balancebot.cli.providers import AVAILABILITY, KEYS, KINDS
-    from balancebot.plugins import BUILT_IN_PROVIDERS, provider_class
-    from balancebot.providers.contract import Availability, BalanceKind, Bill, KeyScope
+    from balancebot.plugins import BUILT_IN_PROVIDERS
+    from balancebot.providers.contract import (
+        Availability,
+        BalanceKind,
+        Bill,
+        KeyScope,
+        provider_class,
+    )
 
     assert set(KINDS) == set(get_args(BalanceKind)) and set(KEYS) == set(get_args(KeyScope))
     assert set(AVAILABILITY) == set(get_args(Availability))
@@ -193,7 +199,8 @@ def test_the_built_in_providers_are_found_as_pyproject_registers_them() -> None:
     import tomllib
     from pathlib import Path
 
-    from balancebot.plugins import BUILT_IN_PROVIDERS, PROVIDERS, provider_class
+    from balancebot.plugins import BUILT_IN_PROVIDERS, PROVIDERS
+    from balancebot.providers.contract import provider_class
 
     pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
     assert pyproject["project"]["entry-points"][PROVIDERS] == BUILT_IN_PROVIDERS

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from balancebot.config import Config, RuleConfig, parse_config
+from balancebot.config import Config, RuleConfig
+from balancebot.configure import parse_config
 from balancebot.models import (
     AlertKey,
     BalanceSnapshot,

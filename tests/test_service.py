@@ -210,7 +210,7 @@ def test_the_units_config_reads_its_secrets_from_the_credentials_systemd_hands_o
         timeout=60,
     )
     assert (result.returncode, result.stderr) == (0, ""), result.stderr
-    from balancebot.config import load_config
+    from balancebot.configure import load_config
 
     loaded_config = load_config(config, env={"CREDENTIALS_DIRECTORY": str(credentials)})
     key = loaded_config.accounts[0].api_key.get_secret_value()

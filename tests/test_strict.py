@@ -216,8 +216,9 @@ def test_every_provider_reads_hostile_answers_as_malformed_or_bounded(data: Any)
     from datetime import UTC, datetime
 
     from balancebot.errors import CheckError
-    from balancebot.plugins import PROVIDERS, available, distribution, provider_class
+    from balancebot.plugins import PROVIDERS, available, distribution
     from balancebot.providers import HttpResponse
+    from balancebot.providers.contract import provider_class
     from balancebot.providers.engine import provider_options
 
     from .providers_util import account

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from ..commands import Commands
 from ..commands.access import Caller
-from ..config import load_config
+from ..configure import load_config
 from ..daemon import Daemon
 from ..models import Notification, TransitionKind
 from ..render import console_text

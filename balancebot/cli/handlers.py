@@ -40,9 +40,8 @@ def _load(
     `notifiers`: the ones the command builds (None: all); only their secrets are needed."""
     import logging
 
-    from ..config import load_config
     from ..config.locate import find_config
-    from ..config.plugin_options import config_secrets
+    from ..configure import config_secrets, load_config
     from ..errors import ConfigError
     from ..redact import install
 

@@ -11,7 +11,7 @@ from pathlib import PurePath
 from ..charts import CHART_POINTS, Failed, plot_history
 from ..config import Config
 from ..models import BalanceSnapshot, Currency
-from ..plugins import provider_title
+from ..providers.contract import provider_title
 from ..rules import money
 from ..store import Store
 

@@ -125,7 +125,7 @@ class Answers:
     target: str | None = None  # the Telegram chat or the webhook URL
 
     def render(self, output: Path) -> str:
-        from ..plugins import provider_class
+        from ..providers.contract import provider_class
 
         critical = self.critical_below
         if critical is None:
@@ -253,7 +253,7 @@ def write_starter(answers: Answers, output: Path, force: bool) -> None:
     """Validate what would be written, then write it; never overwrite without `force`."""
     import tomllib
 
-    from ..config import parse_config
+    from ..configure import parse_config
 
     text = answers.render(output)
     env = {v: os.environ.get(v) or placeholder(v) for v in secret_variables(text)}

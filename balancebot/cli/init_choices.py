@@ -27,7 +27,7 @@ def provider_options(provider: str) -> tuple[list[str], list[str]]:
     import msgspec
 
     from ..config.values import Secret
-    from ..plugins import provider_class
+    from ..providers.contract import provider_class
 
     required: list[str] = []
     optional: list[str] = []
@@ -45,7 +45,7 @@ def secrets_of(provider: str) -> list[str]:
     import msgspec
 
     from ..config.values import Secret
-    from ..plugins import provider_class
+    from ..providers.contract import provider_class
 
     fields = msgspec.structs.fields(provider_class(provider).Options)
     return [field.encode_name for field in fields if field.type is Secret]
@@ -54,7 +54,7 @@ def secrets_of(provider: str) -> list[str]:
 def needs(provider: str) -> tuple[list[str], bool]:
     """The options a provider requires (asked for as text), and whether it needs a
     base_url (no host built in, and no option that says where)."""
-    from ..plugins import provider_class
+    from ..providers.contract import provider_class
 
     required = provider_options(provider)[0]
     return required, not provider_class(provider).default_hosts and not required

@@ -7,8 +7,8 @@ from typing import Any
 import msgspec
 
 from ..errors import ConfigError
-from ..plugins import PROVIDERS, available, distribution, provider_class
-from ..providers.contract import Availability, BalanceKind, Bill, KeyScope, Provider
+from ..plugins import PROVIDERS, available, distribution
+from ..providers.contract import Availability, BalanceKind, Bill, KeyScope, Provider, provider_class
 
 
 def providers_table() -> str:

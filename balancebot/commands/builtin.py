@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from ..i18n import N_, _, ngettext
 from ..models import AlertStatus, BalanceSnapshot, Severity
-from ..plugins import provider_title
+from ..providers.contract import provider_title
 from ..quiet import quiet_until
 from ..render import balance_lines, human_duration, local_time, severity_name
 from ..silences import release_unmuted

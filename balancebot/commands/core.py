@@ -25,9 +25,9 @@ from .operations import UsageError
 
 if TYPE_CHECKING:
     from ..delivery import Dispatcher
-    from ..frontends import FrontEndStatus
     from ..memory import AccountMemory, Checker
     from ..metrics import Metrics
+    from ..models import FrontEndStatus
     from ..store import Store
 
 log = logging.getLogger(__package__)  # "balancebot.commands", as before the split

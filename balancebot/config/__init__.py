@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +48,6 @@ from .models import (
     TrendRuleConfig,
     UnavailableRuleConfig,
 )
-from .plugin_options import plugin_problems
 from .references import names, reference_problems, unknown_names
 from .secrets import Location, resolve_secrets
 from .store_url import normalise_store_url
@@ -81,6 +80,7 @@ __all__ = [
     "HttpUrl",
     "Name",
     "NotifierConfig",
+    "PluginCheck",
     "RequestTimeout",
     "RouteConfig",
     "RuleConfig",
@@ -96,22 +96,30 @@ __all__ = [
     "TopUpRuleConfig",
     "TrendRuleConfig",
     "UnavailableRuleConfig",
+    "build_config",
     "convert",
     "decode",
-    "load_config",
     "normalise_store_url",
-    "parse_config",
     "parse_duration",
+    "read_toml",
 ]
 
+PluginCheck = Callable[[Mapping[str, Any], Collection[int], "Config | None", bool], list[str]]
+"""What the plugins make of the raw tables (`configure.plugin_problems`): given the tables,
+the indexes of the notifiers in use, the finished configuration if it was built, and
+whether `[chat]` is in use, every problem of the plugins' own options."""
 
-def parse_config(
+
+def build_config(
     raw: Mapping[str, Any],
     base_dir: Path,
-    env: Mapping[str, str] | None = None,
-    notifiers: Collection[str] | None = None,
+    env: Mapping[str, str] | None,
+    notifiers: Collection[str] | None,
+    plugin_problems: PluginCheck,
 ) -> Config:
-    """Every problem at once, or the Config.
+    """Every problem at once, or the Config. The plugins' options are checked by
+    `plugin_problems`, which the layer that knows the plugins passes in
+    (`configure.parse_config`): the configuration's own models never load a plugin.
 
     `notifiers`: the names of the notifiers the command will build (None: all). The others'
     plugins are not loaded and their secrets are not needed, nor are `[chat]`'s: `check`
@@ -143,7 +151,7 @@ def parse_config(
     problems += reference_problems(data)
     if notifiers:
         problems += unknown_names("--notifier", "notifier", notifiers, names(data, "notifiers"))
-    problems += plugin_problems(data, selected, config, chat=notifiers is None)
+    problems += plugin_problems(data, selected, config, notifiers is None)
     if problems or config is None:
         raise ConfigError(list(dict.fromkeys(problems)))
     if not config.store.path.is_absolute():
@@ -194,12 +202,8 @@ def _gather_options(notifier: object) -> object:
     return {k: notifier[k] for k in ("name", "type") if k in notifier} | {"options": options}
 
 
-def load_config(
-    path: str | Path,
-    env: Mapping[str, str] | None = None,
-    notifiers: Collection[str] | None = None,
-) -> Config:
-    path = Path(path)
+def read_toml(path: Path) -> dict[str, Any]:
+    """The file's tables, or a `ConfigError` saying in one line why it cannot be read."""
     try:
         # a leading BOM (Notepad's "UTF-8") is no TOML statement: tomllib says "Invalid
         # statement (at line 1, column 1)" for a file that looks right in every editor
@@ -210,4 +214,4 @@ def load_config(
         raise ConfigError([f"{path}: not UTF-8 text (byte {exc.start + 1})"]) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{path}: not valid TOML: {exc}"]) from None
-    return parse_config(raw, path.parent.resolve(), env, notifiers)
+    return raw

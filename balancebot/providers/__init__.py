@@ -12,7 +12,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .contract import HttpRequest, HttpResponse, NoOptions, Provider
+from .contract import (
+    HttpRequest,
+    HttpResponse,
+    NoOptions,
+    Provider,
+    provider_class,
+    provider_title,
+)
 from .engine import SyncFetcher
 
 if TYPE_CHECKING:
@@ -29,6 +36,8 @@ __all__ = [
     "build_providers",
     "fetch_result",
     "http_client",
+    "provider_class",
+    "provider_title",
 ]
 
 _ASYNC = frozenset({"BalanceFetcher", "Fetcher", "build_providers", "fetch_result", "http_client"})

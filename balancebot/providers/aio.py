@@ -19,9 +19,8 @@ from ..config import AccountConfig, Config
 from ..errors import CheckError, Timeout
 from ..httpcap import event_hooks
 from ..models import BalanceSnapshot, CheckFailure, CheckResult
-from ..plugins import provider_class
 from ..retry import Backoff, retry_transient
-from .contract import HttpRequest, HttpResponse, OptionsT, Provider
+from .contract import HttpRequest, HttpResponse, OptionsT, Provider, provider_class
 from .engine import BODY_CAP, Body, Run, answer, timeouts, unreachable
 from .lanes import LaneTransport
 

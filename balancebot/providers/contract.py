@@ -17,7 +17,8 @@ from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from msgspec import Struct
 
-from ..config import AccountConfig
+from .. import plugins
+from ..config import AccountConfig, Config
 from ..config.secrets import sendable
 from ..errors import (
     AuthError,
@@ -251,3 +252,15 @@ def business_error(kind: str, message: str) -> CheckError:
     if any(w in lowered for w in ("busy", "unavailable", "internal", "timeout", "overload")):
         return UpstreamUnavailable(f"server error: {message}")
     return RequestRejected(f"request rejected: {message}")
+
+
+def provider_class(name: str, where: str = "provider") -> type[Provider[Any]]:
+    """The provider registered as `name` (`balancebot.providers` entry points)."""
+    cls: type[Provider[Any]] = plugins.load(plugins.PROVIDERS, name, where)
+    return cls
+
+
+def provider_title(config: Config, account: str) -> str:
+    """What people call an account's provider ("DeepSeek"), as alerts and charts name it."""
+    name = next(a.provider for a in config.accounts if a.name == account)
+    return provider_class(name).display_name

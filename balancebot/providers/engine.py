@@ -37,7 +37,7 @@ from ..httpcap import sync_event_hooks
 from ..models import BalanceSnapshot, CheckFailure, CheckResult, FailureKind
 from ..redact import mask_runs, scrub_installed
 from ..retry import Backoff, retry_transient_sync
-from .contract import HttpRequest, HttpResponse, OptionsT, Provider
+from .contract import HttpRequest, HttpResponse, OptionsT, Provider, provider_class
 
 MAX_BODY_BYTES = 256 * 1024
 """A balance answer is a few hundred bytes; anything far larger is not one."""
@@ -305,7 +305,6 @@ def fetch_all_sync(
     The `deadline` is kept here, not trusted to socket timeouts (a read timeout restarts
     with each chunk): an account still unanswered then is a `Timeout`, and its thread, a
     daemon thread, is left to end on its own timeout while the caller reports and exits."""
-    from ..plugins import provider_class
 
     rng = rng or random.Random()
     accounts = list(enumerate(config.accounts))

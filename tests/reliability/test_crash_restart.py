@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from balancebot.alerts import Policy, advance
-from balancebot.config import parse_config
+from balancebot.configure import parse_config
 from balancebot.models import AlertKey, AlertState, BalanceSnapshot, CurrencyBalance
 from balancebot.rules import evaluate
 from balancebot.testing.deepseek import DeepSeekSimulator

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from balancebot.commands import MAX_INPUT_CHARS, REFUSAL, REGISTRY, Reply
 from balancebot.commands.access import Caller
-from balancebot.config import load_config, parse_config
+from balancebot.configure import load_config, parse_config
 from balancebot.daemon import Daemon
 from balancebot.errors import ConfigError, MalformedResponse
 from balancebot.providers.deepseek import parse_balance

@@ -12,7 +12,6 @@ from __future__ import annotations
 import html
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import MessageLimit, ParseMode
@@ -23,9 +22,6 @@ from ...commands import Commands
 from ...commands.access import Caller
 from ...commands.buttons import NOTE_MARKS, buttons_for, press
 from ...models import Notification
-
-if TYPE_CHECKING:
-    from .notifier import TelegramNotifier
 
 log = logging.getLogger(__name__)
 
@@ -68,10 +64,8 @@ async def show(message: Message, note: str, buttons: InlineKeyboardMarkup | None
         log.debug("telegram buttons: the message already showed it")
 
 
-def install(app: Application, commands: Commands, notifier: TelegramNotifier) -> None:  # type: ignore[type-arg]
-    """Answer mute-button clicks on this application; from now on the notifier's alerts
-    carry buttons (without a front-end nobody would hear the clicks)."""
-    notifier.show_buttons = commands.config.chat.buttons
+def install(app: Application, commands: Commands) -> None:  # type: ignore[type-arg]
+    """Answer mute-button clicks on this application."""
 
     async def on_click(update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query

@@ -59,7 +59,9 @@ class TelegramFrontEnd(Supervised):
         self.app.add_handler(PTBMessageHandler(filters.COMMAND, self._on_command))
         # PTB logs each failed poll (and the final getUpdates on stop) with a traceback
         demote("telegram.ext", "telegram.ext.Updater", "telegram.ext.Application")
-        buttons.install(self.app, commands, notifier)
+        buttons.install(self.app, commands)
+        # the alerts carry buttons only where a front-end hears their clicks
+        notifier.show_buttons = commands.config.chat.buttons
 
     @classmethod
     def build(cls, context: FrontEndContext) -> TelegramFrontEnd:

@@ -1,19 +1,52 @@
-"""Each plugin's own options, validated by its own struct: a provider's `options` table,
-a notifier's keys beside `name` and `type`, a plugin front-end's `[chat.<name>]`. Also
-every secret they hold, for redaction."""
+"""Loading a configuration with its plugins: the configuration's own models first
+(`config`), then each plugin's own options, validated by its own struct: a provider's
+`options` table, a notifier's keys beside `name` and `type`, a front-end's `[chat.<name>]`.
+Also every secret they hold, for redaction.
+
+This is the one place that knows both the configuration and the plugin contracts, so the
+configuration never loads a plugin and a plugin's contract never waits on the
+configuration's loading.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import CheckError, ConfigError
-from ..plugins import frontend_class, notifier_class, provider_class
-from .references import tables
-from .values import convert, decode
+from .config import Config, build_config, convert, decode, read_toml
+from .config.models import CHAT_GATHERED, ChatConfig
+from .config.references import tables
+from .errors import CheckError, ConfigError
+from .notifiers import notifier_class
+from .providers.contract import provider_class
+from .redact import secrets_in
 
 if TYPE_CHECKING:
-    from .models import Config
+    from .frontends import FrontEnd
+
+
+def parse_config(
+    raw: Mapping[str, Any],
+    base_dir: Path,
+    env: Mapping[str, str] | None = None,
+    notifiers: Collection[str] | None = None,
+) -> Config:
+    """Every problem at once, the plugins' included, or the Config.
+
+    `notifiers`: the names of the notifiers the command will build (None: all). The others'
+    plugins are not loaded and their secrets are not needed, nor are `[chat]`'s: `check`
+    must run on a monitoring host that has no chat tokens."""
+    return build_config(raw, base_dir, env, notifiers, plugin_problems)
+
+
+def load_config(
+    path: str | Path,
+    env: Mapping[str, str] | None = None,
+    notifiers: Collection[str] | None = None,
+) -> Config:
+    path = Path(path)
+    return parse_config(read_toml(path), path.parent.resolve(), env, notifiers)
 
 
 def plugin_problems(
@@ -54,10 +87,9 @@ def plugin_problems(
     sections = section_of.get("frontends") if chat and isinstance(section_of, Mapping) else None
     for name, section in sections.items() if isinstance(sections, Mapping) else ():
         try:
-            frontend = frontend_class(name)
+            frontend = _frontend_class(name)
         except ConfigError as exc:  # a misspelt key of [chat], more often than a plugin
-            from .models import CHAT_GATHERED, ChatConfig
-            from .suggest import suggestion
+            from .config.suggest import suggestion
 
             problems += [
                 p + suggestion(name, section, ChatConfig, ("chat",), decode, CHAT_GATHERED)
@@ -73,8 +105,6 @@ def plugin_problems(
 
 def config_secrets(config: Config) -> set[str]:
     """Every secret a configuration holds, plugins' options included, for log redaction."""
-    from ..redact import secrets_in  # redact imports config's Secret
-
     found = secrets_in(config)
     for account in config.accounts:
         provider = provider_class(account.provider)()
@@ -83,5 +113,12 @@ def config_secrets(config: Config) -> set[str]:
         cls = notifier_class(notifier.type)
         found |= cls.secrets(convert(notifier.options, cls.Options))
     for name, section in config.chat.frontends.items():
-        found |= secrets_in(convert(section, frontend_class(name).Options))
+        found |= secrets_in(convert(section, _frontend_class(name).Options))
     return found
+
+
+def _frontend_class(name: str) -> type[FrontEnd]:
+    """The front-end contract brings asyncio, which `check` (no `[chat]` in use) never needs."""
+    from .frontends import frontend_class
+
+    return frontend_class(name)
