@@ -22,8 +22,8 @@ from .httpserver import LoopbackServer, ServerLimits
 from .i18n import N_
 from .memory import AccountMemory
 from .metrics import Metrics
-from .status.web import StatusRoutes
 from .models import FrontEndStatus
+from .status.web import StatusRoutes
 from .store import Store
 from .trends import rough_span
 

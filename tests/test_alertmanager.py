@@ -19,7 +19,7 @@ import pytest
 from aiohttp import web
 
 from balancebot.config import Config
-from balancebot.config.plugin_options import config_secrets
+from balancebot.configure import config_secrets
 from balancebot.daemon import Daemon
 from balancebot.errors import ConfigError, DeliveryError
 from balancebot.httpserver import LoopbackServer

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from balancebot.config import parse_config
+from balancebot.configure import parse_config
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"

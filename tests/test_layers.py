@@ -30,8 +30,7 @@ LAYERS: list[tuple[int, tuple[str, ...]]] = [
 
 LEAVING: set[tuple[str, str]] = {
     # the commands and silences still name the check pipeline and the dispatcher for types;
-    # they go once the commands read the engine's read model through a narrow interface
-    ("balancebot.commands.core", "balancebot.checks"),
+    # they go once they reach the engine through a narrow interface
     ("balancebot.commands.core", "balancebot.delivery"),
     ("balancebot.silences", "balancebot.checks"),
 }

@@ -239,7 +239,7 @@ DEFAULT_RULES: tuple[RuleConfig, ...] = (
 class NotifierConfig(_Strict, frozen=True, kw_only=True):
     """Name and type here; the plugin validates `options` against its own model (`plugins`).
 
-    In the file the options sit beside name and type; `parse_config` gathers them."""
+    In the file the options sit beside name and type; `build_config` gathers them."""
 
     name: Name
     type: str
@@ -317,7 +317,7 @@ class ChatConfig(_Strict, frozen=True, kw_only=True):
     buttons: bool = True  # mute buttons on alerts where a front-end hears the clicks
     frontends: dict[str, dict[str, Any]] = {}
     """Plugin front-ends' `[chat.<name>]` sections, checked by their own `Options` struct
-    (`plugin_options.py`); `parse_config` gathers them from beside the keys above."""
+    (`configure.py`); `build_config` gathers them from beside the keys above."""
 
 
 class DigestConfig(_Strict, frozen=True, kw_only=True):
