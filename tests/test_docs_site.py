@@ -99,6 +99,8 @@ def test_the_readmes_minimal_configuration_is_valid_and_the_guide_shows_the_same
     config = parse_config(tomllib.loads(text), ROOT, env=env)
     assert [account.provider for account in config.accounts] == ["deepseek"]
     assert [notifier.type for notifier in config.notifiers] == ["telegram"]
+    # without these two, a revoked key or a refused account would never be said
+    assert [rule.type for rule in config.rules] == ["threshold", "unavailable", "check_failed"]
 
 
 def test_the_site_builds_strictly(tmp_path: Path) -> None:
