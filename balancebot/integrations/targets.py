@@ -26,3 +26,10 @@ def unique(labels: list[str]) -> list[str]:
         seen[label] = seen.get(label, 0) + 1
         named.append(label if seen[label] == 1 else f"{label}#{seen[label]}")
     return named
+
+
+def url_secrets(url: str) -> set[str]:
+    """The pieces of an address that hold its token (path, query), for log redaction: a
+    library may log the URL in another spelling than the one configured."""
+    parts = urlsplit(url)
+    return {p for p in (parts.path, parts.query) if len(p.strip("/")) >= 4}

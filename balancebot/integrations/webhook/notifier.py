@@ -31,7 +31,7 @@ from ...redact import secrets_in
 from ...retry import retry_after_seconds
 from ..amshape import alerts_of, webhook_payload
 from ..answers import delivery_error as answer_error
-from ..targets import masked_url, unique
+from ..targets import masked_url, unique, url_secrets
 
 SCHEMA_VERSION = 1
 GROUP_BY = ("alertname", "account")
@@ -114,8 +114,7 @@ class WebhookNotifier(Notifier):
         the URL in another spelling than the one configured."""
         found = secrets_in(options)
         for url in cast(WebhookOptions, options).urls:
-            parts = urlsplit(url.get_secret_value())
-            found |= {p for p in (parts.path, parts.query) if len(p.strip("/")) >= 4}
+            found |= url_secrets(url.get_secret_value())
         return found
 
     def targets(self) -> list[str]:

@@ -1,0 +1,1 @@
+"""DingTalk (钉钉) custom group bots: signed markdown messages (docs/channels-cn.md)."""

@@ -1,0 +1,1 @@
+"""WeCom (企业微信) group bots: markdown messages (docs/channels-cn.md)."""
