@@ -27,7 +27,7 @@ from .models import (
     Transition,
     TransitionKind,
 )
-from .notify import Alert, Context, labelled, plan
+from .notify import Alert, Context, firing_labels, labelled, plan
 from .providers.aio import BalanceFetcher, fetch_result
 from .providers.engine import internal_failure
 from .redact import SecretMask
@@ -267,9 +267,15 @@ class CheckPipeline:
                 zone=self._zone,
                 silences=silences,
                 quiet_hours=self._config.quiet_hours,
-                route=self._config.route,
+                routes=self._config.routes_for,
                 targets=self._targets,
                 told=memory.told,
+                inhibit=self._config.inhibit,
+                firing=firing_labels(
+                    {**memory.states(), **{s.key: s for s in changed}}.values(), self._accounts
+                )
+                if self._config.inhibit
+                else (),
             )
             alerts, entries = plan(alerts, context)
             recorded = [(alert.notification, alert.muted) for alert in alerts]

@@ -122,6 +122,7 @@ class Daemon:
                 await notifier.start()
             metrics = Metrics()
             dispatcher = Dispatcher(store, notifiers, clock, metrics=metrics)
+            dispatcher.zone = config.zone
             pipeline = CheckPipeline(
                 config,
                 store,

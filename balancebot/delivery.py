@@ -16,14 +16,14 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING
 
 from .clock import Clock
+from .delivery_groups import prepared
 from .delivery_lanes import (
     Lane,
     Liveness,
-    collapse,
     first_of,
     guarded,
     retry_delay,
@@ -31,7 +31,6 @@ from .delivery_lanes import (
     send_within,
     stop_lanes,
     stuck_problem,
-    told_first,
     where,
 )
 from .errors import DeliveryError
@@ -111,6 +110,7 @@ class Dispatcher:
         self.liveness = Liveness(store.url, self.owner) if store.shared else None
         """PostgreSQL: the lock that tells other replicas this one is alive (`run` holds it)."""
         self._need_liveness = False
+        self.zone: tzinfo = UTC  # the times in grouped messages
 
     def wake(self) -> None:
         self._wake.set()
@@ -238,7 +238,7 @@ class Dispatcher:
                 if rows is None:
                     now = self._clock.now()
                     rows = await self._store.due_deliveries(now, LANE_BATCH, only=[lane.target])
-                rows = await self._prepare(rows)
+                rows = await prepared(self._store, rows, self.zone)
                 if not rows:
                     break
                 sent, held_back = await self._deliver_in_order(lane, rows)
@@ -269,19 +269,6 @@ class Dispatcher:
             self.wake()  # rows may have come for this target while it was busy
         return delivered
 
-    async def _prepare(self, rows: list[Delivery]) -> list[Delivery]:
-        """Notices of one alert queued together go out as the latest only, and a "(still)"
-        notice whose reader was never told the alert fired reads as its first."""
-        rows, replaced = collapse(rows)
-        if replaced:
-            await self._store.supersede([row.id for row in replaced])
-            log.info(
-                "%d queued notice(s) to %s replaced by a later one of the same alert",
-                len(replaced),
-                where(replaced[0].notifier, replaced[0].target),
-            )
-        return [await told_first(self._store, row) for row in rows]
-
     async def _deliver_in_order(self, lane: Lane, rows: list[Delivery]) -> tuple[int, bool]:
         """How many were delivered, and whether the rest is held back (a transient failure
         waits for its retry; a lost lease or a stop leaves the rest to the next lane)."""
@@ -294,7 +281,7 @@ class Dispatcher:
             ):
                 return delivered, True  # another replica has the target now: it sends the rest
             if delivery.id in self._unrecorded:  # sent before the store failed: record it only
-                await self._store.mark_delivered(delivery.id, self._unrecorded.pop(delivery.id))
+                await self._store.mark_delivered(delivery.ids, self._unrecorded.pop(delivery.id))
                 continue
             attempts = delivery.attempts + 1
             lane.sending, lane.since = delivery, 0.0
@@ -339,7 +326,7 @@ class Dispatcher:
     async def _delivered(self, delivery: Delivery, elapsed: float) -> None:
         now = self._clock.now()
         self._unrecorded[delivery.id] = now  # until the store has it: never sent twice by us
-        await self._store.mark_delivered(delivery.id, now)
+        await self._store.mark_delivered(delivery.ids, now)
         del self._unrecorded[delivery.id]
         self.problems.pop(where(delivery.notifier, delivery.target), None)
         self._recovered(where(delivery.notifier, delivery.target))
@@ -374,7 +361,7 @@ class Dispatcher:
                 attempts,
                 message,
             )
-            await self._store.mark_failed(delivery.id, attempts, message)
+            await self._store.mark_failed(delivery.ids, attempts, message)
             return True
         delay = retry_delay(exc.retry_after, self._backoff.delay(attempts - 1, self._rng))
         log.warning(
@@ -388,7 +375,9 @@ class Dispatcher:
         stuck = stuck_problem(target, self._failing.setdefault(target, now), now, message)
         if stuck is not None:
             self.health.report(f"delivery:{target}", stuck)
-        await self._store.mark_retry(delivery.id, attempts, now + timedelta(seconds=delay), message)
+        await self._store.mark_retry(
+            delivery.ids, attempts, now + timedelta(seconds=delay), message
+        )
         return False
 
     def _recovered(self, target: str) -> None:

@@ -24,6 +24,7 @@ LAYERS: list[tuple[int, tuple[str, ...]]] = [
     (3, ("memory",)),
     (4, ("checks", "delivery", "delivery_lanes", "scheduler", "sweep", "leader", "digest", "ops")),
     (4, ("heartbeat", "configure")),
+    (4, ("delivery_groups",)),
     (5, ("integrations",)),
     (6, ("daemon", "cli", "testing", "__main__", "__init__")),
 ]

@@ -38,7 +38,7 @@ def context(**overrides: object) -> Context:
     values: dict[str, object] = {
         "now": NOW,
         "zone": UTC,
-        "route": lambda account, rule, severity: ["tg", "hook"],
+        "routes": lambda labels: [("tg", None), ("hook", None)],
         "targets": {"tg": ["1", "2"]},
     }
     values.update(overrides)

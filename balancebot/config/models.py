@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -11,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import msgspec
 from msgspec import Meta, Struct, field
 
-from ..labels import check_label_name
+from ..labels import Labels, Matcher, check_label_name, matches_all, parse_matchers
 from ..models import Currency, Severity
 from ..quiet import QuietHours
 from .durations import (
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
 
 
 _PERCENT_PLACES = 8
+_LABEL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _finite(amount: Decimal | None, where: str) -> None:
@@ -250,11 +253,51 @@ class NotifierConfig(_Strict, frozen=True, kw_only=True):
         return f"NotifierConfig(name={self.name!r}, type={self.type!r})"
 
 
+GROUP_BY_ALL = "..."
+"""`group_by = ["..."]`: every label, so each alert is a group of its own (Alertmanager's
+way of saying "no grouping")."""
+
+
+@functools.lru_cache(maxsize=1024)
+def matchers_of(texts: tuple[str, ...]) -> tuple[Matcher, ...]:
+    """Parsed once per distinct list: routes are matched for every alert."""
+    return parse_matchers(texts)
+
+
+def _check_matchers(key: str, texts: list[str]) -> None:
+    try:
+        matchers_of(tuple(texts))
+    except ValueError as exc:
+        raise ValueError(f"{key}: {exc}") from None
+
+
+def _check_names(key: str, names: list[str], allow_all: bool = False) -> None:
+    for name in names:
+        if allow_all and name == GROUP_BY_ALL:
+            continue
+        if not _LABEL_NAME.fullmatch(name):
+            raise ValueError(f"{key}: {name!r} is not a label name (letters, digits and _)")
+
+
 class RouteConfig(_Strict, frozen=True, kw_only=True):
+    """Which alerts go to which notifiers (`matchers` on labels; `accounts`, `rules` and
+    `min_severity` are shorthands for the common ones), and how they are grouped."""
+
     notifiers: Annotated[list[str], Meta(min_length=1)]
     accounts: list[str] | None = None
     rules: list[str] | None = None
     min_severity: Literal["info", "warning", "critical"] = "info"
+    matchers: list[str] = []
+    group_by: list[str] | None = None  # None: one message per alert
+    group_wait: Delay = Delay(seconds=10)
+    group_interval: CheckInterval = CheckInterval(minutes=5)
+
+    def __post_init__(self) -> None:
+        _check_matchers("matchers", self.matchers)
+        if self.group_by is not None:
+            _check_names("group_by", self.group_by, allow_all=True)
+            if GROUP_BY_ALL in self.group_by and len(self.group_by) > 1:
+                raise ValueError('group_by: "..." (every label) stands alone')
 
     def matches(self, account: str, rule: str, severity: Severity) -> bool:
         return (
@@ -262,6 +305,32 @@ class RouteConfig(_Strict, frozen=True, kw_only=True):
             and (self.rules is None or rule in self.rules)
             and severity >= Severity[self.min_severity.upper()]
         )
+
+    def matches_labels(self, labels: Labels) -> bool:
+        """The shorthands on `account`, `alertname` and `severity`, and every matcher."""
+        severity = Severity.__members__.get(labels.get("severity", "").upper(), Severity.INFO)
+        return self.matches(
+            labels.get("account", ""), labels.get("alertname", ""), severity
+        ) and matches_all(matchers_of(tuple(self.matchers)), labels)
+
+    @property
+    def groups(self) -> bool:
+        """Whether alerts share messages on this route."""
+        return self.group_by is not None and GROUP_BY_ALL not in self.group_by
+
+
+class InhibitConfig(_Strict, frozen=True, kw_only=True):
+    """While an alert matching `source_matchers` fires, alerts matching `target_matchers`
+    with the same values of the `equal` labels are not sent (Alertmanager's form)."""
+
+    source_matchers: Annotated[list[str], Meta(min_length=1)]
+    target_matchers: Annotated[list[str], Meta(min_length=1)]
+    equal: list[str] = []
+
+    def __post_init__(self) -> None:
+        _check_matchers("source_matchers", self.source_matchers)
+        _check_matchers("target_matchers", self.target_matchers)
+        _check_names("equal", self.equal)
 
 
 class AllowRule(_Strict, frozen=True, kw_only=True):
@@ -432,6 +501,7 @@ class Config(_Strict, frozen=True, kw_only=True):
     heartbeat: HeartbeatConfig | None = None
     language: Literal["en", "zh"] = "en"
     quiet_hours: list[QuietHours] = []
+    inhibit: list[InhibitConfig] = []
 
     def rules_for(self, account: str) -> list[RuleConfig]:
         return [r for r in self.rules if r.applies_to(account)]
@@ -440,6 +510,8 @@ class Config(_Strict, frozen=True, kw_only=True):
         """Eight hex digits naming what replicas must agree on (the accounts' names, the
         rules, the routes; no secret is part of it): `sweep.py` compares them."""
         shared = [sorted(a.name for a in self.accounts), self.rules, self.routes]
+        if self.inhibit:
+            shared.append(self.inhibit)
         return hashlib.sha256(msgspec.json.encode(shared, enc_hook=str)).hexdigest()[:8]
 
     def thresholds_for(self, account: str) -> dict[Currency, ThresholdLimits]:
@@ -466,3 +538,15 @@ class Config(_Strict, frozen=True, kw_only=True):
             if route.matches(account, rule, severity):
                 names.update(dict.fromkeys(route.notifiers))
         return list(names)
+
+    def routes_for(self, labels: Labels) -> list[tuple[str, RouteConfig | None]]:
+        """The notifiers an alert with these labels goes to, each with the first matching
+        route (whose grouping applies there); with no routes, every notifier (None)."""
+        if not self.routes:
+            return [(n.name, None) for n in self.notifiers]
+        found: dict[str, RouteConfig] = {}
+        for route in self.routes:
+            if route.matches_labels(labels):
+                for name in route.notifiers:
+                    found.setdefault(name, route)
+        return list(found.items())

@@ -6,6 +6,31 @@ silences, what each route was told and the configuration, and gets back outbox r
 
 from __future__ import annotations
 
-from .stages import Alert, Context, labelled, plan, quiet, silence
+from .grouped import common_labels, grouped
+from .stages import (
+    Alert,
+    Context,
+    firing_labels,
+    group_of,
+    inhibit,
+    inhibited,
+    labelled,
+    plan,
+    quiet,
+    silence,
+)
 
-__all__ = ["Alert", "Context", "labelled", "plan", "quiet", "silence"]
+__all__ = [
+    "Alert",
+    "Context",
+    "common_labels",
+    "firing_labels",
+    "group_of",
+    "grouped",
+    "inhibit",
+    "inhibited",
+    "labelled",
+    "plan",
+    "quiet",
+    "silence",
+]

@@ -1,17 +1,30 @@
-"""The stages of the notification pipeline: silence → quiet hours → outbox rows (with the
-"resolved only where the firing was told" rule)."""
+"""The stages of the notification pipeline, in order: inhibit → silence → quiet hours →
+group → outbox rows (a resolved notice only where the firing was told: the dedup of what
+each route was told, whose record the caller keeps and hands in as `told`)."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+import hashlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
-from ..labels import Labels, alert_labels
-from ..models import AlertKey, Notification, Severity, Silence, Transition, TransitionKind
+from ..config.models import AccountConfig, InhibitConfig, RouteConfig, matchers_of
+from ..labels import Labels, alert_labels, matches_all
+from ..models import (
+    AlertKey,
+    AlertState,
+    AlertStatus,
+    Notification,
+    Silence,
+    Transition,
+    TransitionKind,
+)
 from ..quiet import QuietHours, quiet_until
-from ..store.codec import OutboxEntry, Route
+from ..store.codec import Grouping, OutboxEntry, Route
+
+Routes = Callable[[Labels], list[tuple[str, RouteConfig | None]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,12 +33,20 @@ class Alert:
 
     transition: Transition
     notification: Notification
-    muted: bool = False
+    muted: bool = False  # by a silence, or inhibited: stored, not sent
     held_until: datetime | None = None  # quiet hours: waits until then
 
     @property
     def key(self) -> AlertKey:
         return self.transition.key
+
+    @property
+    def labels(self) -> Labels:
+        return self.notification.labels
+
+
+def _no_routes(labels: Labels) -> list[tuple[str, RouteConfig | None]]:
+    return []
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,12 +57,15 @@ class Context:
     zone: tzinfo
     silences: Sequence[Silence] = ()
     quiet_hours: Sequence[QuietHours] = ()
-    route: Callable[[str, str, Severity], list[str]] = lambda account, rule, severity: []
-    """The notifiers an alert goes to (`Config.route`)."""
+    routes: Routes = _no_routes
+    """The notifiers an alert with these labels goes to, with their route (`Config.routes_for`)."""
     targets: Mapping[str, list[str]] = dataclasses.field(default_factory=dict)
     """Each notifier's targets; a notifier without any has the one target ""."""
     told: Callable[[AlertKey], set[Route]] = lambda key: set()
     """The routes that were told an alert fires (a resolved notice goes only there)."""
+    inhibit: Sequence[InhibitConfig] = ()
+    firing: Sequence[Labels] = ()
+    """The labels of every alert firing now, this check's included (the inhibit sources)."""
 
 
 def labelled(notification: Notification, provider: str, own: Labels | None = None) -> Notification:
@@ -49,6 +73,49 @@ def labelled(notification: Notification, provider: str, own: Labels | None = Non
     key = AlertKey(notification.account, notification.rule, notification.subject)
     labels = alert_labels(key, notification.severity, provider, own)
     return dataclasses.replace(notification, labels=labels)
+
+
+def firing_labels(
+    states: Iterable[AlertState], accounts: Mapping[str, AccountConfig]
+) -> list[dict[str, str]]:
+    """The labels of the alerts that fire among `states` (of the configured accounts)."""
+    found = []
+    for state in states:
+        account = accounts.get(state.key.account)
+        if state.status is AlertStatus.FIRING and state.severity is not None and account:
+            found.append(alert_labels(state.key, state.severity, account.provider, account.labels))
+    return found
+
+
+def inhibited(labels: Labels, rules: Sequence[InhibitConfig], firing: Sequence[Labels]) -> bool:
+    """Whether a firing source alert with the same `equal` labels keeps this one quiet
+    (an alert never inhibits itself)."""
+    for rule in rules:
+        if not matches_all(matchers_of(tuple(rule.target_matchers)), labels):
+            continue
+        sources = matchers_of(tuple(rule.source_matchers))
+        for source in firing:
+            if (
+                source != labels
+                and matches_all(sources, source)
+                and all(source.get(name, "") == labels.get(name, "") for name in rule.equal)
+            ):
+                return True
+    return False
+
+
+def inhibit(alerts: Sequence[Alert], context: Context) -> list[Alert]:
+    """Alerts an `[[inhibit]]` rule keeps quiet are marked muted (resolved notices still go
+    where their firing was told)."""
+    if not context.inhibit:
+        return list(alerts)
+    return [
+        dataclasses.replace(alert, muted=True)
+        if alert.transition.kind is not TransitionKind.RESOLVED
+        and inhibited(alert.labels, context.inhibit, context.firing)
+        else alert
+        for alert in alerts
+    ]
 
 
 def silence(alerts: Sequence[Alert], context: Context) -> list[Alert]:
@@ -79,16 +146,28 @@ def quiet(alerts: Sequence[Alert], context: Context) -> list[Alert]:
     ]
 
 
+def group_of(labels: Labels, route: RouteConfig | None) -> Grouping | None:
+    """The group an alert joins on a route: the values of its `group_by` labels."""
+    if route is None or route.group_by is None or not route.groups:
+        return None
+    named = "\0".join(f"{name}={labels.get(name, '')}" for name in sorted(route.group_by))
+    key = hashlib.sha256(named.encode()).hexdigest()[:32]
+    return Grouping(key, route.group_wait, route.group_interval)
+
+
 def rows(alerts: Sequence[Alert], context: Context) -> list[OutboxEntry]:
-    """One outbox row per route and target; a resolved notice only where the firing was
-    told."""
+    """One outbox row per route and target, each with its group; a resolved notice only
+    where the firing was told."""
     entries: list[OutboxEntry] = []
     for alert in alerts:
         transition = alert.transition
         told = context.told(alert.key)
-        for notifier in context.route(alert.key.account, alert.key.rule, transition.severity):
+        for notifier, route in context.routes(alert.labels):
+            group = group_of(alert.labels, route)
             entries += [
-                OutboxEntry(notifier, target, alert.notification, alert.muted, alert.held_until)
+                OutboxEntry(
+                    notifier, target, alert.notification, alert.muted, alert.held_until, group=group
+                )
                 for target in context.targets.get(notifier, [""])
                 if transition.kind is not TransitionKind.RESOLVED or (notifier, target) in told
             ]
@@ -97,5 +176,5 @@ def rows(alerts: Sequence[Alert], context: Context) -> list[OutboxEntry]:
 
 def plan(alerts: Sequence[Alert], context: Context) -> tuple[list[Alert], list[OutboxEntry]]:
     """The alerts as the stages left them (muted or not), and the outbox rows to queue."""
-    screened = quiet(silence(alerts, context), context)
+    screened = quiet(silence(inhibit(alerts, context), context), context)
     return screened, rows(screened, context)

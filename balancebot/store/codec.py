@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -40,6 +40,17 @@ class OutboxStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class Grouping:
+    """A route's grouping of one row: its group's key, how long a new group waits for more
+    alerts, and how long changes to a group already told wait (Alertmanager's
+    `group_wait` and `group_interval`)."""
+
+    key: str
+    wait: timedelta
+    interval: timedelta
+
+
+@dataclass(frozen=True, slots=True)
 class OutboxEntry:
     """A notification bound for one notifier's target, before it has an id."""
 
@@ -49,6 +60,7 @@ class OutboxEntry:
     muted: bool = False
     held_until: datetime | None = None  # quiet hours: in the summary at this time
     told: bool = False  # sent while the store was unavailable: recorded as delivered
+    group: Grouping | None = None  # sent with the other rows of its group to this target
 
     @property
     def status(self) -> str:
@@ -76,6 +88,14 @@ class Delivery:
     target: str
     notification: Notification
     attempts: int
+    group: str | None = None
+    members: tuple[Delivery, ...] = ()
+    """A grouped message: the rows it stands for (`delivery_groups.py`); sent, they all are."""
+
+    @property
+    def ids(self) -> list[int]:
+        """The rows this delivery marks delivered, retried or failed."""
+        return [member.id for member in self.members] or [self.id]
 
 
 def notification_to_json(n: Notification) -> str:

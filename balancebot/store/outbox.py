@@ -17,9 +17,11 @@ from . import leases
 from .base import StoreBase
 from .codec import (
     Delivery,
+    Grouping,
     OutboxEntry,
     OutboxStatus,
     SentRow,
+    as_utc,
     notification_from_json,
     notification_to_json,
 )
@@ -29,24 +31,57 @@ from .schema import _earlier, outbox
 async def insert_outbox(
     conn: AsyncConnection, entries: Iterable[tuple[OutboxEntry, datetime]]
 ) -> None:
-    rows = [
-        {
-            "created_at": now,
-            "notifier": e.notifier,
-            "target": e.target,
-            "account": e.notification.account,
-            "rule": e.notification.rule,
-            "kind": e.notification.kind.value,
-            "payload": notification_to_json(e.notification),
-            "status": e.status,
-            "attempts": 0,
-            "next_attempt_at": e.held_until or now,
-            "delivered_at": now if e.told else None,
-        }
-        for e, now in entries
-    ]
+    flushes: dict[tuple[str, str, str], datetime] = {}
+    rows = []
+    for e, now in entries:
+        due = e.held_until or now
+        if e.group is not None and e.status == OutboxStatus.PENDING:
+            where = (e.notifier, e.target, e.group.key)
+            if where not in flushes:
+                flushes[where] = await _group_flush(conn, where, e.group, now)
+            due = flushes[where]
+        rows.append(
+            {
+                "created_at": now,
+                "notifier": e.notifier,
+                "target": e.target,
+                "account": e.notification.account,
+                "rule": e.notification.rule,
+                "kind": e.notification.kind.value,
+                "payload": notification_to_json(e.notification),
+                "status": e.status,
+                "attempts": 0,
+                "next_attempt_at": due,
+                "delivered_at": now if e.told else None,
+                "group_key": e.group.key if e.group is not None else None,
+            }
+        )
     if rows:
         await conn.execute(outbox.insert(), rows)
+
+
+async def _group_flush(
+    conn: AsyncConnection, where: tuple[str, str, str], group: Grouping, now: datetime
+) -> datetime:
+    """When a new row of a group to a target goes out: with the group's rows already
+    waiting, or `interval` after the group's last message, or (a new group) `wait` from now."""
+    notifier, target, key = where
+    same = [outbox.c.notifier == notifier, outbox.c.target == target, outbox.c.group_key == key]
+    waiting = await conn.scalar(
+        sa.select(sa.func.min(outbox.c.next_attempt_at)).where(
+            *same, outbox.c.status == OutboxStatus.PENDING, outbox.c.attempts == 0
+        )
+    )
+    if waiting is not None:
+        return as_utc(waiting)
+    told = await conn.scalar(
+        sa.select(sa.func.max(outbox.c.delivered_at)).where(
+            *same, outbox.c.status == OutboxStatus.DELIVERED
+        )
+    )
+    if told is not None and as_utc(told) + group.interval > now:
+        return as_utc(told) + group.interval
+    return now + group.wait
 
 
 class OutboxRecords(StoreBase):
@@ -106,10 +141,29 @@ class OutboxRecords(StoreBase):
             query = query.where(sa.tuple_(outbox.c.notifier, outbox.c.target).in_(list(only)))
         async with self._reading() as conn:
             rows = (await conn.execute(query)).all()
-        return [
-            Delivery(r.id, r.notifier, r.target, notification_from_json(r.payload), r.attempts)
-            for r in rows
-        ]
+        return [_delivery(r) for r in rows]
+
+    async def group_rows(
+        self, target: leases.Target, groups: Iterable[str]
+    ) -> dict[str, list[Delivery]]:
+        """Every pending row of these groups to `target`, due or not, oldest first: a
+        group's message carries them all."""
+        keys = list(groups)
+        query = (
+            sa.select(outbox)
+            .where(
+                outbox.c.notifier == target[0],
+                outbox.c.target == target[1],
+                outbox.c.group_key.in_(keys),
+                outbox.c.status == OutboxStatus.PENDING,
+            )
+            .order_by(outbox.c.id)
+        )
+        found: dict[str, list[Delivery]] = {}
+        async with self._reading() as conn:
+            for r in await conn.execute(query):
+                found.setdefault(r.group_key, []).append(_delivery(r))
+        return found
 
     async def due_targets(self, now: datetime) -> set[leases.Target]:
         """The targets with a row due now (each a lane of its own)."""
@@ -171,12 +225,14 @@ class OutboxRecords(StoreBase):
             )
         return due
 
-    async def mark_delivered(self, delivery_id: int, at: datetime) -> None:
+    async def mark_delivered(self, delivery_id: int | Sequence[int], at: datetime) -> None:
         await self._update_outbox(
             delivery_id, status=OutboxStatus.DELIVERED, delivered_at=at, last_error=None
         )
 
-    async def mark_retry(self, delivery_id: int, attempts: int, at: datetime, error: str) -> None:
+    async def mark_retry(
+        self, delivery_id: int | Sequence[int], attempts: int, at: datetime, error: str
+    ) -> None:
         await self._update_outbox(
             delivery_id, attempts=attempts, next_attempt_at=at, last_error=error
         )
@@ -191,19 +247,31 @@ class OutboxRecords(StoreBase):
                     .values(status=OutboxStatus.SUPERSEDED)
                 )
 
-    async def mark_failed(self, delivery_id: int, attempts: int, error: str) -> None:
+    async def mark_failed(
+        self, delivery_id: int | Sequence[int], attempts: int, error: str
+    ) -> None:
         await self._update_outbox(
             delivery_id, status=OutboxStatus.FAILED, attempts=attempts, last_error=error
         )
 
-    async def _update_outbox(self, delivery_id: int, **values: Any) -> None:
+    async def _update_outbox(self, delivery_id: int | Sequence[int], **values: Any) -> None:
+        """One row, or every row of a grouped message."""
+        ids = [delivery_id] if isinstance(delivery_id, int) else list(delivery_id)
         async with self._writing() as conn:
-            await conn.execute(outbox.update().where(outbox.c.id == delivery_id).values(**values))
+            for start in range(0, len(ids), 500):
+                chosen = outbox.c.id.in_(ids[start : start + 500])
+                await conn.execute(outbox.update().where(chosen).values(**values))
+
+
+def _delivery(r: Any) -> Delivery:
+    notification = notification_from_json(r.payload)
+    return Delivery(r.id, r.notifier, r.target, notification, r.attempts, r.group_key)
 
 
 def _due(now: datetime) -> list[sa.ColumnElement[bool]]:
     """Pending and due, and no earlier row to the same target waiting on a retry (it holds
-    the line: each target's messages go out in order)."""
+    the line: each target's messages go out in order). A row waiting for its group's
+    message (never tried) holds nothing up."""
     return [
         outbox.c.status == OutboxStatus.PENDING,
         outbox.c.next_attempt_at <= now,
@@ -213,5 +281,6 @@ def _due(now: datetime) -> list[sa.ColumnElement[bool]]:
             _earlier.c.status == OutboxStatus.PENDING,
             _earlier.c.id < outbox.c.id,
             _earlier.c.next_attempt_at > now,
+            _earlier.c.attempts > 0,
         ),
     ]

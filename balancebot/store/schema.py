@@ -100,7 +100,9 @@ outbox = sa.Table(
     sa.Column("next_attempt_at", UTCDateTime(), nullable=False),
     sa.Column("delivered_at", UTCDateTime(), nullable=True),
     sa.Column("last_error", sa.Text(), nullable=True),
+    sa.Column("group_key", sa.String(64), nullable=True),  # sent with its group's other rows
     sa.Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+    sa.Index("ix_outbox_group", "notifier", "target", "group_key"),
 )
 
 
