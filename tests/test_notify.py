@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
+import pytest
+
+from balancebot.config import InhibitConfig, parse_config
+from balancebot.errors import ConfigError
+from balancebot.i18n import activate
 from balancebot.models import (
     AlertKey,
     Finding,
@@ -14,11 +21,13 @@ from balancebot.models import (
     Transition,
     TransitionKind,
 )
-from balancebot.notify import Alert, Context, labelled, plan
+from balancebot.notify import Alert, Context, group_of, grouped, labelled, plan
+from balancebot.notify.grouped import SHOWN
 from balancebot.quiet import QuietHours
 from balancebot.store.codec import notification_from_json, notification_to_json
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)  # a Monday, noon UTC
+HOUR = timedelta(hours=1)
 
 
 def alert(
@@ -30,7 +39,8 @@ def alert(
     key = AlertKey(account, rule, "CNY")
     finding = Finding(key, severity, severity, "balance low", Decimal("8"), Decimal("10"))
     transition = Transition(kind, key, severity, NOW, NOW - timedelta(hours=1), finding)
-    notice = Notification(kind, severity, account, rule, "CNY", f"{kind}: {account}", (), NOW, NOW)
+    headline = f"{kind}: {account}"
+    notice = Notification(kind, severity, account, rule, "CNY", headline, ("f",), NOW, NOW - HOUR)
     return Alert(transition, labelled(notice, "deepseek", {"team": "search"}))
 
 
@@ -85,3 +95,103 @@ def test_a_silence_mutes_and_quiet_hours_hold() -> None:
     _, rows = plan([alert(), alert(severity=Severity.CRITICAL)], context(quiet_hours=[night]))
     held = {r.notification.severity: r.held_until for r in rows}
     assert held == {Severity.WARNING: NOW + timedelta(hours=1), Severity.CRITICAL: None}
+
+
+def test_inhibition_keeps_a_target_quiet_while_its_source_fires() -> None:
+    rule = InhibitConfig(
+        source_matchers=['alertname="down"'],
+        target_matchers=['alertname="low"'],
+        equal=["account"],
+    )
+    firing = [alert(account="prod", rule="down").labels]
+    alerts, _ = plan(
+        [alert(account="prod"), alert(account="dev"), alert(account="prod", rule="down")],
+        context(inhibit=[rule], firing=firing),
+    )
+    assert [(a.key.account, a.key.rule, a.muted) for a in alerts] == [
+        ("prod", "low", True),  # its account is down
+        ("dev", "low", False),  # another account: `equal` differs
+        ("prod", "down", False),  # a source is never its own target
+    ]
+    resolved, _ = plan([alert(TransitionKind.RESOLVED)], context(inhibit=[rule], firing=firing))
+    assert not resolved[0].muted  # goes where the firing was told
+
+
+def test_routes_match_labels_and_keep_their_shorthands(tmp_path: Path) -> None:
+    config = parse_config(
+        {
+            "accounts": [
+                {"name": "prod", "api_key": "k", "labels": {"team": "search"}},
+                {"name": "dev", "api_key": "k"},
+            ],
+            "notifiers": [{"name": n, "type": "console"} for n in ("a", "b", "c")],
+            "routes": [
+                {"notifiers": ["a"], "matchers": ['team="search"', 'severity!="info"']},
+                {"notifiers": ["b"], "accounts": ["dev"], "min_severity": "critical"},
+                {"notifiers": ["c", "a"], "matchers": ['account=~"pro.*"'], "group_by": ["..."]},
+            ],
+        },
+        tmp_path,
+        env={},
+    )
+    other = labelled(alert(account="other").notification, "deepseek")  # no team label
+    assert config.routes_for(other.labels) == []
+    prod = alert(account="prod", severity=Severity.WARNING).notification
+    assert [n for n, _ in config.routes_for(prod.labels)] == ["a", "c"]
+    assert config.routes_for(prod.labels)[1][1] is config.routes[2]  # "a": its first route
+    assert group_of(prod.labels, config.routes[2]) is None  # "...": one message per alert
+    dev = labelled(alert(account="dev", severity=Severity.CRITICAL).notification, "deepseek")
+    assert [n for n, _ in config.routes_for(dev.labels)] == ["b"]
+    assert config.route("dev", "low", Severity.CRITICAL) == ["b"]  # the shorthand, as before
+
+
+def test_bad_matchers_and_labels_are_one_line_each(tmp_path: Path) -> None:
+    raw = {
+        "accounts": [{"name": "prod", "api_key": "k", "labels": {"account": "x"}}],
+        "routes": [{"notifiers": ["console"], "matchers": ["team"], "group_by": ["a-b"]}],
+        "inhibit": [{"source_matchers": ['x=~"("'], "target_matchers": ["y=1"]}],
+    }
+    with pytest.raises(ConfigError) as raised:
+        parse_config(raw, tmp_path, env={})
+    found = raised.value.problems
+    assert len(found) == 3 and all("\n" not in p for p in found), found
+    assert found[0].startswith("accounts[0]") and "set by balancebot" in found[0]
+    assert found[1].startswith("routes[0]") and "is not a label matcher" in found[1]
+    assert found[2].startswith("inhibit[0]") and "not a regular expression" in found[2]
+
+
+def test_a_grouped_message_lists_the_first_twenty_then_counts_in_either_language() -> None:
+    later = NOW + timedelta(minutes=5)
+    notices = [alert(account=f"acct-{n:02d}").notification for n in range(25)]
+    notices += [
+        dataclasses.replace(
+            alert(account="acct-00").notification, kind=TransitionKind.RESOLVED, at=later
+        ),
+        dataclasses.replace(
+            alert(account="old").notification, kind=TransitionKind.RESOLVED, at=later
+        ),
+    ]
+    message = grouped(notices, UTC)
+    assert message.headline == (
+        "WARNING: low firing for 24 alerts (currency=CNY, provider=deepseek, team=search)"
+    )
+    assert message.labels == {
+        "team": "search",
+        "alertname": "low",
+        "provider": "deepseek",
+        "severity": "warning",
+        "currency": "CNY",
+    }
+    assert message.account == "" and message.kind is TransitionKind.FIRING
+    assert message.details[0] == "🟠 acct-01 CNY: f (since 2026-03-02 11:00:00 UTC)"
+    assert message.details[SHOWN] == "… and 4 more"
+    assert message.details[SHOWN + 1] == "Resolved (2):"
+    assert message.details[-1] == "✅ old CNY: f (lasted 1h 05m)"
+    assert grouped(notices[:1], UTC) is notices[0]  # one alert: its own notice
+    activate("zh")
+    try:
+        chinese = grouped(notices, UTC)
+    finally:
+        activate("en")
+    assert chinese.headline.startswith("警告：low 告警中，共 24 条")
+    assert chinese.details[SHOWN] == "… 另有 4 项"

@@ -13,8 +13,15 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import msgspec
 from msgspec import Meta, Struct, field
 
-from ..labels import Labels, Matcher, check_label_name, matches_all, parse_matchers
-from ..models import Currency, Severity
+from ..labels import (
+    Labels,
+    Matcher,
+    alert_labels,
+    check_label_name,
+    matches_all,
+    parse_matchers,
+)
+from ..models import AlertKey, Currency, Severity
 from ..quiet import QuietHours
 from .durations import (
     CheckInterval,
@@ -531,13 +538,11 @@ class Config(_Strict, frozen=True, kw_only=True):
 
     def route(self, account: str, rule: str, severity: Severity) -> list[str]:
         """Notifier names an alert goes to; with no routes, to every notifier."""
-        if not self.routes:
-            return [n.name for n in self.notifiers]
-        names: dict[str, None] = {}
-        for route in self.routes:
-            if route.matches(account, rule, severity):
-                names.update(dict.fromkeys(route.notifiers))
-        return list(names)
+        matched = any(route.matchers for route in self.routes)  # else the shorthands only
+        own = next((a for a in self.accounts if a.name == account), None) if matched else None
+        key = AlertKey(account, rule)
+        labels = alert_labels(key, severity, own.provider if own else "", own.labels if own else {})
+        return [name for name, _ in self.routes_for(labels)]
 
     def routes_for(self, labels: Labels) -> list[tuple[str, RouteConfig | None]]:
         """The notifiers an alert with these labels goes to, each with the first matching

@@ -1,0 +1,162 @@
+"""Grouped alerts end to end: 30 accounts behind one provider that answers 503 are one
+message per route (Telegram and Slack, through their fake APIs) and, once it recovers, one
+resolved notice per route; `group_by = ["..."]` keeps one message per alert."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from balancebot.config import Config
+from balancebot.daemon import Daemon
+from balancebot.notify.grouped import SHOWN
+from balancebot.testing.clock import FakeClock
+from balancebot.testing.deepseek import DeepSeekSimulator, Fault
+from balancebot.testing.slack import FakeSlack
+from balancebot.testing.telegram import FakeTelegram
+
+from .conftest import API_KEY
+
+TG_TOKEN = "4242:grouping-token"
+SLACK_TOKEN = "xoxb-grouping-0123456789"
+ACCOUNTS = [f"acct-{n:02d}" for n in range(30)]
+
+
+@pytest.fixture
+async def telegram() -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram(TG_TOKEN) as fake:
+        fake.add_chat(42)
+        yield fake
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[FakeSlack]:
+    async with FakeSlack(SLACK_TOKEN) as fake:
+        fake.channels.add("C1")
+        yield fake
+
+
+def outage_config(
+    make_config: Callable[..., Config],
+    simulator: DeepSeekSimulator,
+    telegram: FakeTelegram,
+    slack: FakeSlack,
+    group_by: list[str],
+) -> Config:
+    routes: list[dict[str, Any]] = [
+        {
+            "notifiers": [name],
+            "group_by": group_by,
+            "matchers": ['team="search"'],
+            # longer than the outage takes to show: each check's retries wait on the clock
+            "group_wait": "5m",
+            "group_interval": "10m",
+        }
+        for name in ("oncall", "team")
+    ]
+    return make_config(
+        accounts=[
+            {
+                "name": name,
+                "api_key": f"{API_KEY}-{name}",
+                "base_url": simulator.base_url,
+                "timeout": "1s",
+                "labels": {"team": "search"},
+            }
+            for name in ACCOUNTS
+        ],
+        rules=[{"name": "failing", "type": "check_failed", "after_failures": 2}],
+        notifiers=[
+            {
+                "name": "oncall",
+                "type": "telegram",
+                "bot_token": TG_TOKEN,
+                "chat_ids": [42],
+                "base_url": telegram.base_url,
+            },
+            {
+                "name": "team",
+                "type": "slack",
+                "bot_token": SLACK_TOKEN,
+                "channels": ["C1"],
+                "base_url": slack.api_url,
+            },
+        ],
+        routes=routes,
+    )
+
+
+async def check_all(daemon: Daemon, clock: FakeClock, seconds: float) -> None:
+    clock.advance(seconds)
+    for name in ACCOUNTS:
+        await daemon.pipeline.check(name)
+
+
+async def each_alert_its_own_message(daemon: Daemon, clock: FakeClock, texts: list[str]) -> None:
+    """Every alert has a row of its own to each route, and each message sent names one."""
+    for name in ACCOUNTS:
+        rows = await daemon.store.alert_rows(name, "failing", clock.now() - timedelta(days=1))
+        assert sorted(row.notifier for row in rows) == ["oncall", "team"]
+    assert texts
+    assert all(sum(name in text for name in ACCOUNTS) == 1 for text in texts)
+
+
+def sent(telegram: FakeTelegram, slack: FakeSlack) -> tuple[list[str], list[str]]:
+    return [m["text"] for m in telegram.sent], [m["text"] for m in slack.posted]
+
+
+@pytest.mark.parametrize(
+    ("group_by", "per_route"),
+    [(["alertname", "provider", "severity"], 1), (["..."], len(ACCOUNTS))],
+)
+async def test_a_provider_outage_is_one_message_per_route_and_one_resolved(
+    make_config: Callable[..., Config],
+    simulator: DeepSeekSimulator,
+    telegram: FakeTelegram,
+    slack: FakeSlack,
+    clock: FakeClock,
+    group_by: list[str],
+    per_route: int,
+) -> None:
+    for name in ACCOUNTS:
+        simulator.add_account(f"{API_KEY}-{name}")
+    config = outage_config(make_config, simulator, telegram, slack, group_by)
+    async with Daemon.open(config, clock) as daemon:
+        await check_all(daemon, clock, 0)
+        simulator.fail_next(*[Fault(status=503) for _ in range(10_000)])
+        await check_all(daemon, clock, 60)
+        await check_all(daemon, clock, 60)  # the second failure in a row fires every account
+        await daemon.dispatcher.deliver_due()
+        grouped = per_route == 1
+        if grouped:  # a new group waits group_wait for the rest of the outage
+            assert sent(telegram, slack) == ([], [])
+            clock.advance(300)
+            await daemon.dispatcher.deliver_due()
+        tg, sl = sent(telegram, slack)
+        if not grouped:  # one message per alert: the platforms' flood control paces them
+            await each_alert_its_own_message(daemon, clock, tg + sl)
+            return
+        assert (len(tg), len(sl)) == (1, 1)
+        text = tg[0]
+        assert "30 alerts" in text and "provider=deepseek" in text, text
+        assert all(name in text for name in ACCOUNTS[:SHOWN])
+        assert ACCOUNTS[SHOWN] not in text and "and 10 more" in text
+        assert "503" in text and "since" in text
+        assert "30 alerts" in sl[0]
+
+        simulator.faults.clear()
+        telegram.sent.clear()
+        slack.posted.clear()
+        await check_all(daemon, clock, 60)  # every account answers again: all resolve
+        await daemon.dispatcher.deliver_due()
+        assert sent(telegram, slack) == ([], [])  # changes to a told group wait group_interval
+        clock.advance(600)
+        await daemon.dispatcher.deliver_due()
+        tg, sl = sent(telegram, slack)
+        assert (len(tg), len(sl)) == (1, 1)
+        assert all("RESOLVED" in text and "30 alerts" in text for text in tg + sl)
+        assert "lasted" in tg[0]
+        assert await daemon.store.due_deliveries(clock.now() + daemon.dispatcher.lease * 100) == []
