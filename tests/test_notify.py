@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from balancebot.config import InhibitConfig, parse_config
+from balancebot.config import InhibitConfig
+from balancebot.configure import parse_config
 from balancebot.errors import ConfigError
 from balancebot.i18n import activate
 from balancebot.models import (
