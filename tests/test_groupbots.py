@@ -323,6 +323,24 @@ def test_a_webhook_of_another_platform_is_a_config_error(
     assert problem in str(caught.value) and "notifiers[0]" in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    ("kind", "url"),
+    [
+        ("feishu", "https://open.feishu.cn/open-apis/bot/v2/hook/0f1e2d3c-aaaa"),
+        ("feishu", "https://open.larksuite.com/open-apis/bot/v2/hook/0f1e2d3c-aaaa"),
+        ("dingtalk", "https://oapi.dingtalk.com/robot/send?access_token=0f1e2d3c"),
+        ("wecom", "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=0f1e2d3c-aaaa"),
+    ],
+)
+def test_the_platforms_own_webhooks_are_accepted(
+    kind: str, url: str, make_config: Callable[..., Config]
+) -> None:
+    config = make_config(notifiers=[{"name": "cn", "type": kind, "url": url}])
+    made = notifier_class(kind).from_options("cn", config.notifiers[0].options)
+    assert made.targets() == [url.split("/open-apis")[0].split("/robot")[0].split("/cgi")[0] + "/…"]
+    assert "0f1e2d3c" not in made.describe()
+
+
 async def test_notify_test_reaches_each_bot_and_says_which_fails(
     make_config: Callable[..., Config],
 ) -> None:

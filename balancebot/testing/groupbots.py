@@ -1,7 +1,11 @@
 """A loopback Feishu/Lark, DingTalk and WeCom: their custom group bots' webhooks.
 
-Each route answers as the platform documents it (sources in the notifiers' docstrings:
-integrations/feishu, dingtalk, wecom), always HTTP 200 with a JSON result code:
+Each route answers as the platform documents it, always HTTP 200 with a JSON result code.
+Sources: Feishu's custom bot guide (open.feishu.cn/document/client-docs/bot-v3/
+add-custom-bot), DingTalk's (open.dingtalk.com/document/robots/custom-robot-access and
+.../customize-robot-security-settings), WeCom's group bot guide (developer.work.weixin.qq.
+com/document/path/91770); the notifiers' docstrings (integrations/feishu, dingtalk, wecom)
+say the same in short.
 - Feishu `POST /open-apis/bot/v2/hook/<token>`: `{"code": 0, "msg": "success", "data": {}}`.
   A bot with a secret wants `timestamp` (seconds, within an hour) and `sign` =
   base64(HMAC-SHA256(key="<timestamp>\\n<secret>", msg="")) in the body, else 19021; an

@@ -36,8 +36,8 @@ SPEC = Spec(
     rate_limited={130101: 600.0},  # blocked for ten minutes
     hints={
         300001: "the bot's webhook URL is wrong, or the bot was removed from the group",
-        310000: "set secret to the bot's signing secret (SEC...) and check this host's "
-        f"clock; with a keyword filter, add {FOOTER!r}; with an IP allow list, this host",
+        310000: "as errmsg says: the signing secret (SEC...) or this host's clock, a keyword "
+        f"({FOOTER!r} is in every message), or the IP allow list",
     },
 )
 TEXT_BYTES = 4000  # DingTalk shows long messages folded; an alert fits well within
