@@ -117,7 +117,7 @@ def plot_history(
         if forecast_end is not None:
             ends.append(forecast_end)
         _draw_thresholds(ax, thresholds.get(currency), text)
-        _draw_failures(ax, _runs(failures, times_ok), zone, text, band)
+        _draw_failures(ax, failure_runs(failures, times_ok), zone, text, band)
         ax.set_ylabel(f"{text(N_('balance'))} ({currency})")
         ax.set_ylim(bottom=min(0.0, ax.get_ylim()[0]))
         ax.grid(True, alpha=0.3)
@@ -194,7 +194,7 @@ def _draw_thresholds(ax: Any, limits: ThresholdLimits | None, text: Callable[[st
         )
 
 
-def _runs(failures: Sequence[Failed], successes: Sequence[datetime]) -> list[Failed]:
+def failure_runs(failures: Sequence[Failed], successes: Sequence[datetime]) -> list[Failed]:
     """Failures with no success between them as one run, each lasting until the next
     success (the balance was unknown until then). `successes`: sorted."""
     runs: list[Failed] = []

@@ -31,14 +31,14 @@ TOKEN = "status-token-0123456789abcdef"
 
 
 async def seed_history(config: Config, now: datetime) -> None:
-    """prod: 30 days from 120 CNY down by ~4 a day, topped up by 100 eleven days ago,
+    """prod: 30 days from 50 CNY down by 4.50 a day, topped up by 100 twenty days ago,
     failing for eight hours three days ago; dev: flat 500 CNY and 20 USD."""
     store = await Store.open(config.store.database_url)
     try:
-        balance = Decimal(120)
+        balance = Decimal(50)
         for step in range(30 * 6):  # every 4 h
             at = now - timedelta(days=30) + timedelta(hours=4 * step)
-            if step == 19 * 6:
+            if step == 10 * 6:
                 balance += 100
             if now - timedelta(days=3, hours=8) <= at < now - timedelta(days=3):
                 failure = CheckFailure("prod", "deepseek", at, FailureKind.UNAVAILABLE, "HTTP 503")
@@ -51,7 +51,7 @@ async def seed_history(config: Config, now: datetime) -> None:
                 "USD": CurrencyBalance(Decimal(20), Decimal(0), Decimal(20)),
             }
             await store.save_check(BalanceSnapshot("dev", "deepseek", at, True, dev))
-            balance -= Decimal("0.68")
+            balance -= Decimal("0.75")
         await store.add_silence(
             "dev", None, now + timedelta(hours=2), "telegram:42 (ann)", now, "moving keys"
         )
@@ -64,6 +64,7 @@ async def status_daemon(
     make_config: Callable[..., Config],
     simulator: DeepSeekSimulator,
     language: str = "en",
+    store: dict[str, str] | None = None,
     **http: Any,
 ) -> AsyncIterator[tuple[Daemon, str]]:
     """The daemon serving, its first checks made and their alerts sent; yields it and the
@@ -84,16 +85,20 @@ async def status_daemon(
             {
                 "name": "low",
                 "type": "threshold",
-                "thresholds": {
-                    "CNY": {"warning_below": "30", "critical_below": "10"},
-                    "USD": {"warning_below": "5"},
-                },
+                "thresholds": {"CNY": {"warning_below": "30", "critical_below": "10"}},
+            },
+            {
+                "name": "low-usd",
+                "type": "threshold",
+                "accounts": ["dev"],
+                "thresholds": {"USD": {"warning_below": "5"}},
             },
             {"name": "failing", "type": "check_failed"},
         ],
         notifiers=[{"name": "rec", "type": "console"}],
         http={"enabled": True, "listen": "127.0.0.1:0", "status_page": True, **http},
         language=language,
+        **({"store": store} if store else {}),
     )
     await seed_history(config, datetime.now(UTC))
     both = asyncio.Event()

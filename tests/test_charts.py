@@ -449,7 +449,7 @@ async def test_failed_checks_are_marked_on_the_chart(tmp_path: Path) -> None:
     assert minutes(failed) == [(30, 50), (90, 90)]  # half-hour slices: each run in one
     history, marked = await load_history(config, "prod", 1, max_points=CHART_POINTS)
     assert len(history) == 8 and minutes(marked) == [(30, 30), (40, 40), (50, 50), (90, 90)]
-    runs = charts._runs(marked, [s.taken_at for s in history])
+    runs = charts.failure_runs(marked, [s.taken_at for s in history])
     assert minutes(runs) == [(30, 60), (90, 100)]  # each until the next success
     ax = Figure().subplots()
     charts._draw_failures(ax, runs, SHANGHAI, str, timedelta(minutes=1))

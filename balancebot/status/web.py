@@ -10,19 +10,23 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from aiohttp import web
 
 from ..clock import Clock
 from ..config import Config
 from ..models import BalanceSnapshot, Silence
+from ..plugins import provider_title
 from ..store import Store
 from .auth import StatusAuth
+from .chart import ChartData
 from .document import ReadModel, StatusDocument, as_json, load_status
+from .page import CHART_DAYS, PageContext, render_page
 
 log = logging.getLogger(__name__)
 
+CHART_POINTS = 400  # about the chart's width: more would not show
 STORE_WAIT = 5.0  # seconds a page waits for the store before showing what memory holds
 HEADERS = {
     "Cache-Control": "no-store",
@@ -64,6 +68,7 @@ class StatusRoutes:
         self.auth = StatusAuth(config.http)
 
     def add_to(self, app: web.Application) -> None:
+        app.router.add_get("/", self._page)
         app.router.add_get("/api/v1/status", self._json)
 
     async def document(self) -> tuple[StatusDocument, list[str]]:
@@ -79,6 +84,44 @@ class StatusRoutes:
         source = _TolerantHistory(self._store, problems)
         document = await load_status(self._config, self._model, source, silences, now)
         return document, problems
+
+    async def _page(self, request: web.Request) -> web.Response:
+        if not await self.auth.allows(request):
+            return self.auth.refusal()
+        document, problems = await self.document()
+        start = document.generated_at - timedelta(days=CHART_DAYS)
+        charts = await self._charts(start, document.generated_at, problems)
+        providers: dict[str, str] = {
+            a.name: provider_title(self._config, a.name) for a in self._config.accounts
+        }
+        context = PageContext(
+            self._config.zone, providers, charts, start, self.auth.token_from(request)
+        )
+        return web.Response(
+            text=render_page(document, problems, context),
+            content_type="text/html",
+            charset="utf-8",
+            headers={**HEADERS, "Content-Security-Policy": PAGE_POLICY},
+        )
+
+    async def _charts(
+        self, start: datetime, end: datetime, problems: list[str]
+    ) -> dict[str, ChartData]:
+        """Each account's last 30 days, thinned by the store to what a chart can show;
+        none when the store does not answer (the page says so)."""
+        charts: dict[str, ChartData] = {}
+        if problems:
+            return charts
+        try:
+            async with asyncio.timeout(STORE_WAIT):
+                for account in self._config.accounts:
+                    name = account.name
+                    history = await self._store.history(name, start, CHART_POINTS, until=end)
+                    failed = await self._store.failed_checks(name, start, end, CHART_POINTS)
+                    charts[name] = ChartData(history, failed, self._config.thresholds_for(name))
+        except Exception as exc:  # the store's trouble is shown on the page, not raised
+            problems.append(f"store: {type(exc).__name__}")
+        return charts
 
     async def _json(self, request: web.Request) -> web.Response:
         if not await self.auth.allows(request):
