@@ -151,6 +151,8 @@ class Daemon:
             commands.front_ends = statuses
             if server is not None:
                 server.front_ends = statuses
+                if server.status is not None:
+                    server.status.checker = pipeline
             sweep = leadership = None
             if store.shared:
                 sweep = SharedSweep(

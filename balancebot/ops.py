@@ -59,8 +59,10 @@ class OpsServer(LoopbackServer):
         self.app.router.add_get("/metrics", self._scrape)
         self.app.router.add_get("/healthz", self._healthz)
         self.app.router.add_get("/readyz", self._readyz)
+        self.status: StatusRoutes | None = None
         if config.http.status_page:
-            StatusRoutes(config, memory, store, clock).add_to(self.app)
+            self.status = StatusRoutes(config, memory, store, clock)
+            self.status.add_to(self.app)
 
     async def serve(self) -> str:
         listen = self._config.http.listen

@@ -13,6 +13,7 @@ import pytest
 from balancebot.config import Config, HttpConfig, convert
 from balancebot.config.status_access import hash_password, is_loopback, verify_password
 from balancebot.errors import ConfigError
+from balancebot.memory import AccountMemory
 from balancebot.models import (
     AlertKey,
     AlertState,
@@ -31,30 +32,18 @@ NOW = datetime(2026, 3, 11, 6, 48, tzinfo=UTC)
 SECRET = "sk-test-0123456789abcdef"
 
 
-class Memory:
-    """A read model holding given results and alert states."""
-
-    def __init__(
-        self,
-        results: Mapping[str, list[CheckResult]],
-        states: Sequence[AlertState] = (),
-    ) -> None:
-        self.results = results
-        self._states = {s.key: s for s in states}
-
-    def latest(self, account: str) -> CheckResult | None:
-        found = self.results.get(account)
-        return found[-1] if found else None
-
-    def recent(self, account: str) -> list[CheckResult]:
-        return list(self.results.get(account, []))
-
-    def states(self) -> Mapping[AlertKey, AlertState]:
-        return self._states
-
-    def last_success(self, account: str) -> datetime | None:
-        ok = [r for r in self.results.get(account, []) if isinstance(r, BalanceSnapshot)]
-        return ok[-1].taken_at if ok else None
+def remembered(
+    config: Config, results: Mapping[str, list[CheckResult]], states: Sequence[AlertState] = ()
+) -> AccountMemory:
+    """The daemon's read model, as the checks would leave it after `results`."""
+    memory = AccountMemory(config)
+    for account_results in results.values():
+        for result in account_results:
+            memory.record(result, [], [])
+            if isinstance(result, BalanceSnapshot):
+                memory.succeeded(result.account, result.taken_at)
+    memory.remember(states, [])
+    return memory
 
 
 def snap(account: str, hours_ago: float, topped: str, granted: str = "0") -> BalanceSnapshot:
@@ -78,12 +67,11 @@ def test_accounts_balances_runway_spend_alerts_and_silences(config: Config) -> N
     failure = CheckFailure(
         "dev", "deepseek", NOW - timedelta(minutes=2), FailureKind.AUTH, "HTTP 401 " + "x" * 400
     )
-    memory = Memory(
-        {
-            # 12 h of history: 2 CNY spent an hour, 1E+1 kept as an exponent by Decimal
-            "prod": [snap("prod", 12 - h, str(40 - 2 * h), "0") for h in range(13)],
-            "dev": [snap("dev", 1, "5.5", "1E+1"), failure],
-        },
+    # 12 h of history: 2 CNY spent an hour, 1E+1 kept as an exponent by Decimal
+    prod = [snap("prod", 12 - h, str(40 - 2 * h), "0") for h in range(13)]
+    memory = remembered(
+        config,
+        {"prod": prod, "dev": [snap("dev", 1, "5.5", "1E+1"), failure]},
         [
             AlertState(
                 AlertKey("prod", "low", "CNY"),
@@ -106,7 +94,8 @@ def test_accounts_balances_runway_spend_alerts_and_silences(config: Config) -> N
         Silence(1, "dev", None, NOW + timedelta(hours=2), "telegram:42 (ann)", NOW, "rotating"),
         Silence(2, None, "low", NOW - timedelta(seconds=1), "cli", NOW - timedelta(hours=1)),
     ]
-    document = build_status(config, memory, silences, NOW)
+    # prod's history as `load_status` reads it from the store (memory keeps what rules need)
+    document = build_status(config, memory, silences, NOW, {"prod": prod})
     assert [a.name for a in document.accounts] == ["prod", "dev", "new"]
     assert [a.key.account for a in document.firing] == ["dev", "prod"]  # critical first
     wire = json.loads(json.dumps(as_json(document)))
@@ -172,8 +161,11 @@ def test_accounts_balances_runway_spend_alerts_and_silences(config: Config) -> N
 
 
 def test_no_spend_is_no_end_in_sight(config: Config) -> None:
-    memory = Memory({"prod": [snap("prod", 12 - h, "40") for h in range(13)]})
-    [cny] = as_json(build_status(config, memory, [], NOW))["accounts"][0]["balances"]
+    flat = [snap("prod", 12 - h, "40") for h in range(13)]
+    memory = remembered(config, {"prod": flat})
+    [cny] = as_json(build_status(config, memory, [], NOW, {"prod": flat}))["accounts"][0][
+        "balances"
+    ]
     assert cny["runway"]["state"] == "no_spend"
     assert cny["runway"]["days"] is None and cny["runway"]["runs_out_at"] is None
     assert cny["spent_today"] == "0"

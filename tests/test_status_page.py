@@ -23,7 +23,7 @@ from balancebot.status.chart import WIDTH, ChartData, _nice_step, _tick_label, b
 from balancebot.status.document import build_status
 from balancebot.status.page import PageContext, render_page
 
-from .test_status_document import Memory
+from .test_status_document import remembered
 
 NOW = datetime(2026, 3, 11, 6, 48, tzinfo=UTC)
 START = NOW - timedelta(days=30)
@@ -77,7 +77,8 @@ def test_every_text_on_the_page_is_escaped(make_config: Callable[..., Config]) -
     config: Config = make_config(
         accounts=[{"name": name, "api_key": "sk-test-0123456789", "base_url": "http://h"}]
     )
-    memory = Memory(
+    memory = remembered(
+        config,
         {name: [snap(0, "5", name)]},
         [
             AlertState(

@@ -16,8 +16,9 @@ from aiohttp import web
 
 from ..clock import Clock
 from ..config import Config
+from ..memory import Checker
 from ..models import BalanceSnapshot, Silence
-from ..plugins import provider_title
+from ..providers.contract import provider_title
 from ..store import Store
 from .auth import StatusAuth
 from .chart import ChartData
@@ -66,6 +67,7 @@ class StatusRoutes:
         self._store = store
         self._clock = clock
         self.auth = StatusAuth(config.http)
+        self.checker: Checker | None = None  # with replicas: re-reads what others checked
 
     def add_to(self, app: web.Application) -> None:
         app.router.add_get("/", self._page)
@@ -73,14 +75,21 @@ class StatusRoutes:
 
     async def document(self) -> tuple[StatusDocument, list[str]]:
         """The status now, and what could not be read (the store down: no silences)."""
-        now = self._clock.now()
         problems: list[str] = []
+        if self._store.shared and self.checker is not None:  # another replica may have checked
+            try:
+                async with asyncio.timeout(STORE_WAIT):
+                    await self.checker.refresh(*(a.name for a in self._config.accounts))
+            except Exception as exc:  # shown on the page: what this replica knows stands
+                problems.append(f"store: {type(exc).__name__}")
+        now = self._clock.now()
         silences: Sequence[Silence] = []
-        try:
-            async with asyncio.timeout(STORE_WAIT):
-                silences = await self._store.active_silences(now)
-        except Exception as exc:  # the store's trouble is shown on the page, not raised
-            problems.append(f"store: {type(exc).__name__}")
+        if not problems:
+            try:
+                async with asyncio.timeout(STORE_WAIT):
+                    silences = await self._store.active_silences(now)
+            except Exception as exc:  # the store's trouble is shown on the page, not raised
+                problems.append(f"store: {type(exc).__name__}")
         source = _TolerantHistory(self._store, problems)
         document = await load_status(self._config, self._model, source, silences, now)
         return document, problems
