@@ -139,6 +139,49 @@ def test_dashboard_queries_are_valid_promql(tmp_path: Path) -> None:
     assert f"SUCCESS: {len(rules)} rules found" in run("check", "rules", str(path))
 
 
+def test_the_runway_panel_says_days_left_at_the_recent_spend(tmp_path: Path) -> None:
+    """1 CNY a minute from 1,000: six hours on, 640 CNY last 640 minutes (0.444 days);
+    an account not spending has no runway line."""
+    [query] = [
+        t["expr"]
+        for p in panels(dashboard())
+        if p["title"].startswith("Runway")
+        for t in p["targets"]
+    ]
+    for variable, value in GRAFANA_VARIABLES.items():
+        query = query.replace(variable, value)
+    rules = {"groups": [{"name": "d", "rules": [{"record": "runway_days", "expr": query}]}]}
+    (tmp_path / "runway.yml").write_text(yaml.safe_dump(rules))
+    series = 'balancebot_balance{{account="{}", currency="CNY", kind="total", job="balancebot"}}'
+    test = {
+        "rule_files": ["runway.yml"],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": [
+                    {"series": series.format("burning"), "values": "1000-1x400"},
+                    {"series": series.format("idle"), "values": "500x400"},
+                ],
+                "promql_expr_test": [
+                    {
+                        "expr": "runway_days",
+                        "eval_time": "6h",
+                        "exp_samples": [
+                            {
+                                "labels": "runway_days" + series.format("burning")[18:],
+                                "value": 640 / 1440,
+                            }
+                        ],
+                    }
+                ],
+            }
+        ],
+    }
+    (tmp_path / "runway_test.yml").write_text(yaml.safe_dump(test))
+    assert "SUCCESS" in run("test", "rules", "runway_test.yml", cwd=tmp_path)
+
+
 async def test_a_real_scrape_passes_promtool_and_has_every_metric_the_contrib_files_use(
     make_config: Callable[..., Config], simulator: DeepSeekSimulator
 ) -> None:
