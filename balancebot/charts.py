@@ -14,8 +14,8 @@ from .config import ThresholdLimits
 from .errors import BalanceBotError
 from .i18n import N_, _, language, ngettext
 from .models import BalanceSnapshot, Currency
+from .phrases import rough_span
 from .spend import Runway, movement, runway
-from .trends import rough_span
 
 INSTALL_HINT = "pip install 'balancebot[charts]'"
 CHART_POINTS = 1500  # more than a chart's width in pixels needs; the store thins to this

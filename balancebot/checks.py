@@ -244,7 +244,7 @@ class CheckPipeline:
         changed: list[AlertState] = []
         transitions: list[Transition] = []
         for rule in self._config.rules_for(account.name):
-            for finding in evaluate(rule, result, history, self._watched[account.name], self._zone):
+            for finding in evaluate(rule, result, history, self._watched[account.name]):
                 before = memory.state(finding.key) or AlertState(finding.key)
                 after, transition = advance(before, finding, now, Policy.of(rule))
                 if after != before:

@@ -12,6 +12,8 @@ from typing import Annotated
 
 from msgspec import Meta
 
+from .facts import Facts
+
 CURRENCY_PATTERN = r"^[A-Z]{3}$"
 # What an amount may be, from a provider's answer or a configuration: at most 15 integer
 # digits (no real balance reaches 10^15) and 8 decimal places.
@@ -121,13 +123,14 @@ class Finding:
 
     `severity` is None when the condition does not hold. `sticky_severity` is the
     severity with the rule's hysteresis margin applied: an alert firing at some
-    severity stays there until the value clears the margin.
+    severity stays there until the value clears the margin. `facts` is what the rule saw,
+    as data; `phrases.describe` says it in words.
     """
 
     key: AlertKey
     severity: Severity | None
     sticky_severity: Severity | None
-    description: str
+    facts: Facts
     observed: Decimal | None = None
     limit: Decimal | None = None
     basis: LimitBasis | None = None  # a threshold's limit, when a percentage was configured

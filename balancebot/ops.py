@@ -23,9 +23,9 @@ from .i18n import N_
 from .memory import AccountMemory
 from .metrics import Metrics
 from .models import FrontEndStatus
+from .phrases import rough_span
 from .status.web import StatusRoutes
 from .store import Store
-from .trends import rough_span
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,8 @@ from .models import (
     Transition,
     TransitionKind,
 )
-from .rules import money
+from .phrases import describe
+from .spend import money
 
 
 def severity_name(severity: Severity) -> str:
@@ -85,7 +86,8 @@ def notification_for(
         rule=key.rule,
         subject=key.subject,
         headline=(
-            f"{headline_label(transition)}: {key.account} {provider_title} {finding.description}"
+            f"{headline_label(transition)}: {key.account} {provider_title} "
+            f"{describe(finding.facts, zone)}"
         ),
         details=tuple(details),
         at=transition.at,

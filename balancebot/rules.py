@@ -3,13 +3,13 @@
 A rule that cannot judge (the check failed, a currency is missing) returns no finding for
 that key, so the alert state stays as it was: garbage never fires or resolves an alert.
 A watched currency missing from an answer is "no data": the `check_failed` rule counts it
-as a failed check, never as a good one.
+as a failed check, never as a good one. A finding carries what the rule saw as data
+(`facts.py`); `phrases.py` says it in words.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from datetime import UTC, tzinfo
 from decimal import Decimal
 
 from .config import (
@@ -22,7 +22,7 @@ from .config import (
     TopUpRuleConfig,
     UnavailableRuleConfig,
 )
-from .i18n import _, ngettext
+from .facts import AvailabilityFacts, BalanceFacts, FailureFacts
 from .models import (
     AlertKey,
     BalanceSnapshot,
@@ -34,9 +34,8 @@ from .models import (
     LimitBasis,
     Severity,
 )
-from .spend import balance_after_top_up, plain
-from .spend import money as money  # re-exported: amounts are formatted in one place
-from .trends import below, evaluate_trend, runway_limits, snapshots, top_up_note
+from .spend import balance_after_top_up
+from .trends import below, evaluate_trend, runway_limits, snapshots, topped_up
 
 
 def evaluate(
@@ -44,16 +43,14 @@ def evaluate(
     result: CheckResult,
     recent: Sequence[CheckResult] = (),
     watched: Collection[Currency] = (),
-    zone: tzinfo = UTC,
 ) -> list[Finding]:
     """`recent` is the account's history, oldest first, ending with `result`; `watched`,
-    the currencies the account's threshold rules need (see `watched_currencies`); `zone`,
-    where the people reading the messages tell the time."""
+    the currencies the account's threshold rules need (see `watched_currencies`)."""
     match rule:
         case ThresholdRuleConfig():
             return _threshold(rule, result, recent)
         case RunwayRuleConfig() | SpendSpikeRuleConfig() | TopUpRuleConfig():
-            return evaluate_trend(rule, result, recent, zone)
+            return evaluate_trend(rule, result, recent)
         case UnavailableRuleConfig():
             return _unavailable(rule, result)
         case CheckFailedRuleConfig():
@@ -71,11 +68,6 @@ def missing_currencies(rules: Sequence[RuleConfig], result: CheckResult) -> list
     return _missing(watched_currencies(rules), result)
 
 
-def no_data_message(missing: Sequence[Currency]) -> str:
-    """What a check with `missing` currencies is reported as: `no CNY balance in the answer`."""
-    return _("no {currencies} balance in the answer").format(currencies="/".join(missing))
-
-
 def _missing(watched: Collection[Currency], result: CheckResult) -> list[Currency]:
     if not isinstance(result, BalanceSnapshot):
         return []
@@ -85,14 +77,6 @@ def _missing(watched: Collection[Currency], result: CheckResult) -> list[Currenc
 def history_needed(rules: Sequence[RuleConfig]) -> int:
     """How many recent results the rules look at, so callers keep no more."""
     return max((r.after_failures for r in rules if isinstance(r, CheckFailedRuleConfig)), default=1)
-
-
-def shown_against(value: Decimal, limit: Decimal) -> str:
-    """`value` with two decimals, unless they would make it look equal to the limit it is
-    compared with: 19.996 below 20 read "balance 20.00 USD < 20.00" (OpenRouter's
-    float-like amounts), -0.00000001 below 0 "0.00 < 0.00". Then every decimal it has."""
-    text = money(value)
-    return plain(value) if text == money(limit) and value != limit else text
 
 
 def _severity_below(value: Decimal, limits: ThresholdLimits, margin: Decimal) -> Severity | None:
@@ -119,21 +103,20 @@ def _threshold(
         else:
             limit, basis = limits.warning_below, warning_basis
         assert limit is not None  # ThresholdLimits requires at least one limit
-        template = (
-            _("balance {value} {currency} < {limit}")
-            if severity is not None
-            else _("balance {value} {currency} ≥ {limit}")
+        facts = BalanceFacts(
+            value=value,
+            currency=currency,
+            limit=limit,
+            below=severity is not None,
+            grown=notes.get(limit),
+            topped_up=None if severity else topped_up(history, currency),
         )
         findings.append(
             Finding(
                 key=AlertKey(result.account, rule.name, currency),
                 severity=severity,
                 sticky_severity=_severity_below(value, limits, rule.hysteresis),
-                description=template.format(
-                    value=shown_against(value, limit), currency=currency, limit=money(limit)
-                )
-                + notes.get(limit, "")
-                + ("" if severity else top_up_note(history, currency)),
+                facts=facts,
                 observed=value,
                 limit=limit,
                 basis=None if limit in notes else basis,  # a grown limit says its own why
@@ -183,9 +166,7 @@ def _unavailable(rule: UnavailableRuleConfig, result: CheckResult) -> list[Findi
             key=AlertKey(result.account, rule.name),
             severity=severity,
             sticky_severity=severity,
-            description=_("account cannot make API calls (is_available is false)")
-            if severity
-            else _("account can make API calls again"),
+            facts=AvailabilityFacts(available=result.is_available),
         )
     ]
 
@@ -199,8 +180,8 @@ def _check_failed(
     key = AlertKey(result.account, rule.name)
     missing = _missing(watched, result)
     if not isinstance(result, CheckFailure) and not missing:
-        return Finding(key, None, None, _("balance checks succeed again"))
-    message = result.message if isinstance(result, CheckFailure) else no_data_message(missing)
+        return Finding(key, None, None, FailureFacts(0))
+    message = result.message if isinstance(result, CheckFailure) else None
     failures = 0
     for past in reversed(recent):
         if not isinstance(past, CheckFailure) and not _missing(watched, past):
@@ -216,11 +197,7 @@ def _check_failed(
         severity=severity,
         # while checks keep failing, an open alert stays open at least as a warning
         sticky_severity=severity or Severity.WARNING,
-        description=ngettext(
-            "balance check failed {count} time in a row: {message}",
-            "balance check failed {count} times in a row: {message}",
-            failures,
-        ).format(count=failures, message=message),
+        facts=FailureFacts(failures, message, tuple(missing)),
         observed=Decimal(failures),
         limit=Decimal(rule.after_failures),
     )

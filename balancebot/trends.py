@@ -4,11 +4,12 @@ every number comes from `spend.py`, the one place spend and runway are computed.
 
 A rule whose window does not yet hold enough history returns no finding for that key:
 no verdict, so the alert state stays as it was (`history_state` says so for `/status`).
+Findings carry data (`facts.py`); `phrases.py` says them in words.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from decimal import Decimal
@@ -22,7 +23,7 @@ from .config import (
     TopUpRuleConfig,
     TrendRuleConfig,
 )
-from .i18n import N_, _
+from .facts import Grown, RunwayFacts, SpikeFacts, TopUpFacts
 from .models import AlertKey, BalanceSnapshot, CheckResult, Currency, Finding, Severity
 from .spend import (
     DAY,
@@ -33,24 +34,20 @@ from .spend import (
     Runway,
     last_top_up,
     median,
-    money,
     period_spends,
     runway,
-    spent,
 )
-
-WEEKDAYS = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
 
 
 def evaluate_trend(
-    rule: TrendRuleConfig, result: CheckResult, recent: Sequence[CheckResult], zone: tzinfo
+    rule: TrendRuleConfig, result: CheckResult, recent: Sequence[CheckResult]
 ) -> list[Finding]:
     if not isinstance(result, BalanceSnapshot):
         return []
     history = snapshots(recent, result)
     match rule:
         case RunwayRuleConfig():
-            return _runway(rule, result, history, zone)
+            return _runway(rule, result, history)
         case SpendSpikeRuleConfig():
             return _spend_spike(rule, result, history)
         case TopUpRuleConfig():
@@ -116,7 +113,7 @@ def _currencies(wanted: list[Currency] | None, result: BalanceSnapshot) -> list[
 
 
 def _runway(
-    rule: RunwayRuleConfig, result: BalanceSnapshot, history: list[BalanceSnapshot], zone: tzinfo
+    rule: RunwayRuleConfig, result: BalanceSnapshot, history: list[BalanceSnapshot]
 ) -> list[Finding]:
     findings = []
     for currency in _currencies(rule.currencies, result):
@@ -125,138 +122,43 @@ def _runway(
             continue  # no verdict: the alert stays as it was
         days = found.days
         severity = below(days, rule.warning_days, rule.critical_days, ZERO)
-        if severity is not None:
-            description = runway_text(found, zone)
-        else:
-            description = lasts_text(found) + top_up_note(history, currency)
+        facts = RunwayFacts(
+            currency=currency,
+            per_day=found.per_day,
+            basis=found.basis,
+            days=days,
+            runs_out_at=found.runs_out_at,
+            as_of=found.as_of,
+            short=severity is not None,
+            topped_up=None if severity is not None else topped_up(history, currency),
+        )
         findings.append(
             Finding(
                 key=AlertKey(result.account, rule.name, currency),
                 severity=severity,
                 sticky_severity=below(days, rule.warning_days, rule.critical_days, rule.hysteresis),
-                description=description,
+                facts=facts,
                 observed=days,
             )
         )
     return findings
 
 
-def runway_text(found: Runway, zone: tzinfo) -> str:
-    """ "at 42.10 CNY/day (last 24 h) runs out in about 2.3 days, around Fri 14:00"."""
-    when = found.runs_out_at
-    days = found.days
-    if when is None or days is None:
-        return lasts_text(found)
-    return _(
-        "at {rate} {currency}/day (last {window}) runs out in about {left}, around {when}"
-    ).format(
-        rate=money(found.per_day),
-        currency=found.currency,
-        window=span_text(found.basis),
-        left=left_text(days),
-        when=moment_text(when, found.as_of, zone),
-    )
-
-
-def lasts_text(found: Runway) -> str:
-    """The same facts when nothing is wrong (digest, /balance, a resolved notice)."""
-    days = found.days
-    if days is None:
-        return _("no spend in the last {window}, no end in sight").format(
-            window=span_text(found.basis)
-        )
-    return _("at {rate} {currency}/day (last {window}) lasts about {left}").format(
-        rate=money(found.per_day),
-        currency=found.currency,
-        window=span_text(found.basis),
-        left=left_text(days),
-    )
-
-
-def left_text(days: Decimal) -> str:
-    """`2.3 days`, `5 h`, `17 min`: a runway in the unit a person would use."""
-    if days >= 1:
-        return _("{count} days").format(count=f"{days:.1f}")
-    if days * 24 >= 1:
-        return _("{count} h").format(count=f"{days * 24:.0f}")
-    return _("{count} min").format(count=max(1, round(days * 1440)))
-
-
-def waiting_text(waiting: NotEnoughHistory) -> str:
-    if waiting.covered < timedelta(minutes=1):
-        return _("not enough history yet (needs {needed})").format(needed=span_text(waiting.needed))
-    return _("not enough history yet ({covered} of {needed})").format(
-        covered=span_text(waiting.covered), needed=span_text(waiting.needed)
-    )
-
-
 def outlook_since(rules: Iterable[RuleConfig], now: datetime, zone: tzinfo) -> datetime:
-    """How far back `outlook` reads: the runway window or local midnight, the earlier."""
+    """How far back `phrases.outlook` reads: the runway window or local midnight, the earlier."""
     window, _least = runway_settings(rules)
-    return min(now - window, _midnight(now, zone))
+    return min(now - window, midnight(now, zone))
 
 
-def outlook(
-    rules: Iterable[RuleConfig],
-    history: Sequence[BalanceSnapshot],
-    currency: Currency,
-    now: datetime,
-    zone: tzinfo,
-) -> str:
-    """One currency's runway and today's spend, as `/balance` and `check` show them."""
-    window, least = runway_settings(rules)
-    found = runway(history, currency, now, window, least)
-    left = waiting_text(found) if isinstance(found, NotEnoughHistory) else runway_text(found, zone)
-    today = spent(history, currency, _midnight(now, zone))
-    return _("{currency}: {runway}; spent today {today}").format(
-        currency=currency, runway=left, today=money(today)
-    )
-
-
-def _midnight(now: datetime, zone: tzinfo) -> datetime:
+def midnight(now: datetime, zone: tzinfo) -> datetime:
+    """The start of `now`'s day where the readers are."""
     return now.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def span_text(span: timedelta) -> str:
-    """`24 h`, `3 days`, `90 min`, `20 s`: how a person names a window."""
-    minutes = int(span.total_seconds() // 60)
-    if minutes >= 2880 and minutes % 1440 == 0:
-        return _("{count} days").format(count=minutes // 1440)
-    if minutes >= 60 and minutes % 60 == 0:
-        return _("{count} h").format(count=minutes // 60)
-    if minutes:
-        return _("{count} min").format(count=minutes)
-    return _("{count} s").format(count=int(span.total_seconds()))
-
-
-def rough_span(span: timedelta, text: Callable[[str], str] = _) -> str:
-    """`95 s`, `12 min`, `5 h`, `7 days`, to the nearest unit: how long, where exactness
-    would be noise (`/readyz`, a chart's title). `text`: `N_` for English always."""
-    seconds = max(0, round(span.total_seconds()))
-    for message, size in ((N_("{count} days"), 86400), (N_("{count} h"), 3600)):
-        if seconds >= 2 * size:
-            return text(message).format(count=(seconds + size // 2) // size)
-    if seconds >= 120:
-        return text(N_("{count} min")).format(count=(seconds + 30) // 60)
-    return text(N_("{count} s")).format(count=seconds)
-
-
-def moment_text(moment: datetime, now: datetime, zone: tzinfo) -> str:
-    """A weekday and time within the coming week, a date beyond it."""
-    local = moment.astimezone(zone)
-    if moment - now < timedelta(days=6):
-        return f"{_(WEEKDAYS[local.weekday()])} {local:%H:%M}"
-    return f"{local:%Y-%m-%d}"
-
-
-def top_up_note(history: Sequence[BalanceSnapshot], currency: Currency) -> str:
-    """Said when an alert resolves at the check that saw money arrive."""
+def topped_up(history: Sequence[BalanceSnapshot], currency: Currency) -> Decimal | None:
+    """The money that arrived at the last check, when there is a cent of it to tell."""
     amount = last_top_up(history, currency)
-    if amount < Decimal("0.01"):
-        return ""
-    return " " + _("(topped up +{amount} {currency})").format(
-        amount=money(amount), currency=currency
-    )
+    return amount if amount >= Decimal("0.01") else None
 
 
 def _spend_spike(
@@ -277,16 +179,7 @@ def _spend_spike(
                 key=AlertKey(result.account, rule.name, currency),
                 severity=severity,
                 sticky_severity=severity,
-                description=_(
-                    "spent {spent} {currency} in the last {period}; usually {usual} "
-                    "(median over {days} days)"
-                ).format(
-                    spent=money(current),
-                    currency=currency,
-                    period=span_text(rule.period),
-                    usual=money(usual),
-                    days=rule.days,
-                ),
+                facts=SpikeFacts(current, currency, rule.period, usual, rule.days),
                 observed=current,
             )
         )
@@ -305,9 +198,7 @@ def _top_up(
                 key=AlertKey(result.account, rule.name, currency),
                 severity=severity,
                 sticky_severity=None,
-                description=_("topped up +{amount} {currency}, now {total}").format(
-                    amount=money(amount), currency=currency, total=money(balance.total)
-                ),
+                facts=TopUpFacts(amount, currency, balance.total),
                 observed=amount,
             )
         )
@@ -319,16 +210,16 @@ def runway_limits(
     fixed: ThresholdLimits,
     currency: Currency,
     history: Sequence[BalanceSnapshot],
-) -> tuple[ThresholdLimits, dict[Decimal, str]]:
+) -> tuple[ThresholdLimits, dict[Decimal, Grown]]:
     """A threshold's limits grown to `warning_runway` / `critical_runway` of spend at the
-    current rate, and for each grown limit the note that explains it. Without enough
-    history the fixed limits stand."""
+    current rate, and for each grown limit how it grew. Without enough history the fixed
+    limits stand."""
     if (rule.warning_runway is None and rule.critical_runway is None) or not history:
         return fixed, {}
     found = runway(history, currency, history[-1].taken_at, rule.window, rule.min_history)
     if not isinstance(found, Runway):
         return fixed, {}
-    notes: dict[Decimal, str] = {}
+    notes: dict[Decimal, Grown] = {}
 
     def grown(limit: Decimal | None, span: timedelta | None) -> Decimal | None:
         if span is None:
@@ -337,9 +228,7 @@ def runway_limits(
         need = found.covering(days)
         if limit is not None and need <= limit:
             return limit
-        notes[need] = " " + _("({days} days at {rate}/day)").format(
-            days=f"{days:.1f}".removesuffix(".0"), rate=money(found.per_day)
-        )
+        notes[need] = Grown(days, found.per_day)
         return need
 
     critical = grown(fixed.critical_below, rule.critical_runway)

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from balancebot.alerts import Policy, advance
+from balancebot.facts import AvailabilityFacts
 from balancebot.models import (
     AlertKey,
     AlertState,
@@ -24,7 +25,8 @@ W, C = Severity.WARNING, Severity.CRITICAL
 
 
 def finding(severity: Severity | None, sticky: Severity | None = None) -> Finding:
-    return Finding(KEY, severity, sticky if sticky is not None else severity, "balance")
+    facts = AvailabilityFacts(available=severity is None)
+    return Finding(KEY, severity, sticky if sticky is not None else severity, facts)
 
 
 def run(

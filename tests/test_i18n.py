@@ -13,6 +13,7 @@ import pytest
 from babel.messages.pofile import read_po
 
 from balancebot import i18n
+from balancebot.facts import AvailabilityFacts
 from balancebot.models import (
     AlertKey,
     BalanceSnapshot,
@@ -117,7 +118,7 @@ def test_alerts_in_chinese_keep_currency_and_two_decimals(
         Severity.CRITICAL,
         T0,
         T0 - timedelta(hours=2),
-        Finding(AlertKey("prod", "low", "CNY"), None, None, "x"),
+        Finding(AlertKey("prod", "low", "CNY"), None, None, AvailabilityFacts(available=True)),
     )
     assert notification_for(resolved, result, "DeepSeek", UTC).headline.startswith("已恢复")
 

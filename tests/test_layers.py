@@ -15,8 +15,10 @@ PACKAGE = Path(__file__).resolve().parents[1] / "balancebot"
 # Lower numbers are lower layers; a module may import its own layer or lower ones only.
 LAYERS: list[tuple[int, tuple[str, ...]]] = [
     (0, ("models", "labels", "errors", "clock", "i18n", "deadline", "printable", "plugins")),
+    (0, ("facts",)),
     (1, ("redact", "logs", "retry", "config", "health", "quiet")),
     (2, ("rules", "alerts", "spend", "trends", "recent", "render", "charts")),
+    (2, ("phrases",)),
     (3, ("notifiers", "providers", "frontends", "store", "httpserver", "commands")),
     (3, ("status",)),
     (3, ("metrics", "tls", "httpcap")),
@@ -123,6 +125,23 @@ def _family(module: str) -> str | None:
         if package_file.is_dir():
             return ".".join(parts[:3])
     return None
+
+
+PURE = ("rules", "trends", "spend", "alerts", "recent", "facts")
+"""What decides, from data to data: it never reaches the language catalogs, directly or
+through anything it imports. Words are made in rendering (`render`, `phrases`)."""
+
+
+def test_the_rules_never_reach_the_catalogs() -> None:
+    edges = graph()
+    reached: set[str] = set()
+    todo = [f"balancebot.{name}" for name in PURE]
+    while todo:
+        module = todo.pop()
+        if module not in reached:
+            reached.add(module)
+            todo += edges.get(module, ())
+    assert "balancebot.i18n" not in reached, sorted(reached)
 
 
 def test_plugins_never_import_each_other() -> None:

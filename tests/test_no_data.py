@@ -4,18 +4,25 @@ a failed check for the `check_failed` rule; never OK, never a resolved balance a
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC
 from pathlib import Path
 
 from balancebot.config import Config
 from balancebot.daemon import Daemon
-from balancebot.models import Severity, TransitionKind
-from balancebot.rules import evaluate, missing_currencies, no_data_message
+from balancebot.models import Finding, Severity, TransitionKind
+from balancebot.phrases import describe, no_data_message
+from balancebot.rules import evaluate, missing_currencies
 from balancebot.testing.clock import FakeClock
 from balancebot.testing.deepseek import DeepSeekSimulator, Fault
 
 from .conftest import API_KEY, SUMMARY
 from .test_pipeline import RULES, Recorder, step
 from .test_rules import config, failure, rule, snapshot
+
+
+def said(finding: Finding) -> str:
+    """A finding in words, as its message says it."""
+    return describe(finding.facts, UTC)
 
 
 def test_missing_currencies_is_what_one_shot_check_calls(tmp_path: Path) -> None:
@@ -35,9 +42,7 @@ def test_no_data_counts_as_a_failed_check(tmp_path: Path) -> None:
     history = [failure(), usd_only, usd_only]
     [finding] = evaluate(failing, usd_only, history, watched)
     assert finding.severity is Severity.WARNING
-    assert finding.description == (
-        "balance check failed 3 times in a row: no CNY balance in the answer"
-    )
+    assert said(finding) == ("balance check failed 3 times in a row: no CNY balance in the answer")
     [early] = evaluate(failing, usd_only, history[1:], watched)
     assert early.severity is None and early.sticky_severity is Severity.WARNING  # never OK
     [ok] = evaluate(failing, snapshot(cny="5"), [*history, snapshot(cny="5")], watched)

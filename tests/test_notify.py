@@ -12,6 +12,7 @@ import pytest
 from balancebot.config import InhibitConfig
 from balancebot.configure import parse_config
 from balancebot.errors import ConfigError
+from balancebot.facts import BalanceFacts
 from balancebot.i18n import activate
 from balancebot.models import (
     AlertKey,
@@ -38,7 +39,8 @@ def alert(
     severity: Severity = Severity.WARNING,
 ) -> Alert:
     key = AlertKey(account, rule, "CNY")
-    finding = Finding(key, severity, severity, "balance low", Decimal("8"), Decimal("10"))
+    facts = BalanceFacts(Decimal("8"), "CNY", Decimal("10"), below=True)
+    finding = Finding(key, severity, severity, facts, Decimal("8"), Decimal("10"))
     transition = Transition(kind, key, severity, NOW, NOW - timedelta(hours=1), finding)
     headline = f"{kind}: {account}"
     notice = Notification(kind, severity, account, rule, "CNY", headline, ("f",), NOW, NOW - HOUR)

@@ -16,10 +16,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from balancebot.config import Config
 from balancebot.daemon import Daemon
 from balancebot.models import Notification
+from balancebot.phrases import rough_span
 from balancebot.testing.clock import FakeClock
 from balancebot.testing.deepseek import DeepSeekSimulator, Fault
 from balancebot.testing.processes import spawn
-from balancebot.trends import rough_span
 
 from .conftest import API_KEY
 from .test_pipeline import Recorder

@@ -16,6 +16,7 @@ from balancebot.config import Config, RuleConfig, convert
 from balancebot.daemon import Daemon
 from balancebot.errors import ConfigError
 from balancebot.models import BalanceSnapshot, CurrencyBalance, Finding, LimitBasis, Severity
+from balancebot.phrases import describe
 from balancebot.recent import RecentResults, keep_for
 from balancebot.render import basis_text
 from balancebot.rules import evaluate
@@ -25,6 +26,12 @@ from balancebot.testing.deepseek import DeepSeekSimulator
 
 from .conftest import API_KEY
 from .test_pipeline import Recorder
+
+
+def said(finding: Finding) -> str:
+    """A finding in words, as its message says it."""
+    return describe(finding.facts, UTC)
+
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 LIMITS = {
@@ -68,7 +75,7 @@ def test_the_story_of_a_top_up_and_a_drain() -> None:
         (Severity.CRITICAL, Decimal("250"), LimitBasis(Decimal("5"), Decimal("5000"))),
         (Severity.CRITICAL, Decimal("250"), LimitBasis(Decimal("5"), Decimal("5000"))),
     ]
-    assert verdict(rule, history).description == "balance 9.00 CNY < 250.00"
+    assert said(verdict(rule, history)) == "balance 9.00 CNY < 250.00"
 
 
 def test_the_next_top_up_is_the_new_basis_and_noise_is_not_one() -> None:

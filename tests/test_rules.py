@@ -15,9 +15,17 @@ from balancebot.models import (
     CheckResult,
     CurrencyBalance,
     FailureKind,
+    Finding,
     Severity,
 )
+from balancebot.phrases import describe
 from balancebot.rules import evaluate, history_needed
+
+
+def said(finding: Finding) -> str:
+    """A finding in words, as its message says it."""
+    return describe(finding.facts, UTC)
+
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -80,7 +88,7 @@ def test_threshold_levels_and_hysteresis(
 ) -> None:
     [finding] = evaluate(rule(tmp_path, "low"), snapshot(cny=total))
     assert finding.key == AlertKey("prod", "low", "CNY")
-    assert (finding.severity, finding.sticky_severity, finding.description) == (
+    assert (finding.severity, finding.sticky_severity, said(finding)) == (
         severity,
         sticky,
         text,
@@ -114,13 +122,13 @@ def test_check_failed_counts_consecutive_failures(tmp_path: Path) -> None:
     failing = rule(tmp_path, "failing")
     history: list[CheckResult] = [failure(), snapshot(cny="5"), failure(), failure()]
     [one] = evaluate(failing, history[0], history[:1])
-    assert "failed 1 time in a row" in one.description  # ngettext: no "time(s)"
+    assert "failed 1 time in a row" in said(one)  # ngettext: no "time(s)"
     [two] = evaluate(failing, history[-1], history)
     assert (two.severity, two.sticky_severity) == (None, Severity.WARNING)
     history.append(failure())
     [three] = evaluate(failing, history[-1], history)
     assert three.severity is Severity.WARNING
-    assert "3 times in a row" in three.description
+    assert "3 times in a row" in said(three)
     [ok] = evaluate(failing, snapshot(cny="5"), [*history, snapshot(cny="5")])
     assert ok.severity is None and ok.sticky_severity is None
 
@@ -150,4 +158,4 @@ def test_a_balance_never_reads_as_equal_to_the_limit_it_is_below(
     tmp_path: Path, total: str, says: str
 ) -> None:
     (finding, _) = evaluate(rule(tmp_path, "low"), snapshot(cny=total, usd="5"))
-    assert finding.description == says
+    assert said(finding) == says

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from balancebot.errors import MalformedResponse
 from balancebot.providers.strict import amount, load_json
-from balancebot.rules import money
+from balancebot.spend import money
 
 HOSTILE_STRINGS = [
     "1e99999999",

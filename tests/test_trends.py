@@ -25,8 +25,9 @@ from balancebot.models import (
     Finding,
     Severity,
 )
+from balancebot.phrases import describe, left_text, waiting_text
 from balancebot.rules import evaluate
-from balancebot.trends import history_state, left_text, waiting_text
+from balancebot.trends import history_state
 
 CNY, USD = "CNY", "USD"
 NOW = datetime(2026, 3, 11, 6, 48, tzinfo=UTC)  # a Wednesday
@@ -54,8 +55,13 @@ def failure(hours_ago: float) -> CheckFailure:
     )
 
 
-def run(r: RuleConfig, history: list[CheckResult], zone: Any = UTC) -> list[Finding]:
-    return evaluate(r, history[-1], history, zone=zone)
+def run(r: RuleConfig, history: list[CheckResult]) -> list[Finding]:
+    return evaluate(r, history[-1], history)
+
+
+def said(finding: Finding, zone: Any = UTC) -> str:
+    """A finding in words, as its message says it to readers in `zone`."""
+    return describe(finding.facts, zone)
 
 
 def only(findings: list[Finding]) -> Finding:
@@ -73,10 +79,10 @@ def test_runway_reads_like_a_person() -> None:
     found = only(run(RUNWAY, history))
     assert found.key == AlertKey("prod", "runway", "CNY")
     assert found.severity is Severity.WARNING and found.observed == Decimal("2.3")
-    assert found.description == (
+    assert said(found) == (
         "at 42.10 CNY/day (last 24 h) runs out in about 2.3 days, around Fri 14:00"
     )
-    assert only(run(RUNWAY, history, SHANGHAI)).description.endswith("around Fri 22:00")
+    assert said(only(run(RUNWAY, history)), SHANGHAI).endswith("around Fri 22:00")
 
 
 @pytest.mark.parametrize(
@@ -115,7 +121,7 @@ def test_runway_window_and_currencies() -> None:
     history: list[CheckResult] = [snap(48, "900"), snap(30, "100"), snap(10, "100"), snap(0, "100")]
     clear = only(run(RUNWAY, history))
     assert clear.severity is None and clear.observed is None
-    assert clear.description == "no spend in the last 10 h, no end in sight"  # all it has
+    assert said(clear) == "no spend in the last 10 h, no end in sight"  # all it has
     week = rule(type="runway", warning_days="3", window="3d")
     assert only(run(week, history)).severity is Severity.WARNING
     both: list[CheckResult] = [snap(12, "50", usd="9"), snap(0, "40", usd="1")]
@@ -129,7 +135,7 @@ def test_runway_resolves_with_the_top_up_and_says_so() -> None:
     history: list[CheckResult] = [snap(24, "142"), snap(1, "100"), snap(0, "600")]
     found = only(run(RUNWAY, history))
     assert found.severity is None
-    assert found.description == (
+    assert said(found) == (
         "at 42.00 CNY/day (last 24 h) lasts about 14.3 days (topped up +500.00 CNY)"
     )
 
@@ -214,7 +220,7 @@ def test_threshold_grows_with_the_spend_rate(
 ) -> None:
     found = only(run(GROWING, [snap(24, before), snap(0, now)]))
     assert found.severity is severity and found.limit == Decimal(limit)
-    assert found.description == description
+    assert said(found) == description
 
 
 def test_threshold_keeps_its_fixed_limits_without_enough_history() -> None:
@@ -232,8 +238,8 @@ def test_resolved_threshold_mentions_the_top_up() -> None:
     history: list[CheckResult] = [snap(2, "9"), snap(1, "8"), snap(0, "508")]
     plain = rule(type="threshold", thresholds={"CNY": {"warning_below": "20"}})
     found = only(run(plain, history))
-    assert found.description == "balance 508.00 CNY ≥ 20.00 (topped up +500.00 CNY)"
-    assert "topped up" not in only(run(plain, history[:2])).description
+    assert said(found) == "balance 508.00 CNY ≥ 20.00 (topped up +500.00 CNY)"
+    assert "topped up" not in said(only(run(plain, history[:2])))
 
 
 @given(
@@ -302,9 +308,7 @@ def test_spend_spike(spends: list[str], severity: Severity | None) -> None:
 
 def test_spike_message_and_period() -> None:
     found = only(run(SPIKE, hourly(["2"] * 48 + ["30"])))
-    assert found.description == (
-        "spent 30.00 CNY in the last 1 h; usually 2.00 (median over 7 days)"
-    )
+    assert said(found) == ("spent 30.00 CNY in the last 1 h; usually 2.00 (median over 7 days)")
     quarter = rule(type="spend_spike", period="15m", min_history="12h")
     quarterly: list[CheckResult] = [
         BalanceSnapshot(
@@ -327,7 +331,7 @@ def test_spike_message_and_period() -> None:
     )
     found = only(run(quarter, [*quarterly, burst]))
     assert found.severity is Severity.WARNING
-    assert found.description.startswith("spent 41.00 CNY in the last 15 min")
+    assert said(found).startswith("spent 41.00 CNY in the last 15 min")
 
 
 def test_spike_needs_history_and_ignores_gaps() -> None:
@@ -371,7 +375,7 @@ TOP_UP = rule(type="top_up")
 def test_top_up_is_an_info_notice() -> None:
     found = only(run(TOP_UP, [snap(1, "12.30"), snap(0, "512.30")]))
     assert found.severity is Severity.INFO and found.sticky_severity is None
-    assert found.description == "topped up +500.00 CNY, now 512.30"
+    assert said(found) == "topped up +500.00 CNY, now 512.30"
     assert found.key == AlertKey("prod", "top_up", "CNY")
     quiet = only(run(TOP_UP, [snap(1, "12.30"), snap(0, "12.00")]))
     assert quiet.severity is None
@@ -432,14 +436,13 @@ def test_bad_trend_rules_are_config_errors(raw: dict[str, Any], problem: str) ->
 
 def test_runway_message_in_chinese() -> None:
     history: list[CheckResult] = [snap(24, "138.93"), snap(0, "96.83")]
-    i18n.activate("zh")
+    found = only(run(RUNWAY, history))
+    i18n.activate("zh")  # the words are made when the message is, in its language
     try:
-        found = only(run(RUNWAY, history))
+        text = said(found)
     finally:
         i18n.activate("en")
-    assert found.description == (
-        "按每天 42.10 CNY（最近 24 小时）计，约 2.3 天后用完，预计在 周五 14:00 左右"
-    )
+    assert text == "按每天 42.10 CNY（最近 24 小时）计，约 2.3 天后用完，预计在 周五 14:00 左右"
 
 
 @pytest.mark.parametrize(
@@ -462,7 +465,7 @@ def test_the_rate_names_the_span_it_has() -> None:
     history: list[CheckResult] = [snap(0.01, "100"), snap(0, "99")]  # 36 seconds
     short = rule(type="runway", warning_days="1", window="1h", min_history="10s")
     found = only(run(short, history))
-    assert found.description.startswith("at 2400.00 CNY/day (last 36 s) runs out in about 59 min")
+    assert said(found).startswith("at 2400.00 CNY/day (last 36 s) runs out in about 59 min")
     for covered, window, named in [
         ("0.5", "2h", "30 min"),
         ("1.6", "3h", "2 h"),
@@ -470,7 +473,7 @@ def test_the_rate_names_the_span_it_has() -> None:
         ("48", "3d", "2 days"),
     ]:
         r = rule(type="runway", warning_days="1", window=window, min_history="1s")
-        text = only(run(r, [snap(float(covered), "100"), snap(0, "99")])).description
+        text = said(only(run(r, [snap(float(covered), "100"), snap(0, "99")])))
         assert f"(last {named})" in text, text
 
 
@@ -497,4 +500,4 @@ def test_a_top_up_is_a_rise_in_topped_up_credit(
     assert found.sticky_severity is None
     if found.severity:
         total = after + granted_after
-        assert found.description == f"topped up +{rise:.2f} CNY, now {total:.2f}"
+        assert said(found) == f"topped up +{rise:.2f} CNY, now {total:.2f}"

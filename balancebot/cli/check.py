@@ -22,11 +22,12 @@ from typing import Any
 from ..clock import Clock, SystemClock
 from ..config import Config
 from ..models import BalanceSnapshot, CheckResult, Finding, Severity
+from ..phrases import describe, no_data_message, shown_against
 from ..printable import shown
 from ..providers.engine import Deadline, fetch_all_sync
 from ..retry import Backoff
-from ..rules import evaluate, missing_currencies, money, no_data_message, shown_against
-from ..spend import MAX_SHOWN_DIGITS, plain
+from ..rules import evaluate, missing_currencies
+from ..spend import MAX_SHOWN_DIGITS, money, plain
 
 RETRY = Backoff(attempts=2)
 """One quick retry at most (after 0.5-1 s), and only if it can end before the deadline:
@@ -64,7 +65,7 @@ def with_outlook(report: AccountReport, lines: list[str] | None) -> AccountRepor
 async def outlooks(
     config: Config, reports: list[AccountReport], deadline: Deadline
 ) -> dict[str, list[str]]:
-    """Per account, each currency's runway and today's spend (`trends.outlook`, as `/balance`
+    """Per account, each currency's runway and today's spend (`phrases.outlook`, as `/balance`
     shows them), from the history the daemon records; a check alone has none, so without a
     store every line says why. Read only: the store is neither created nor upgraded. A
     store that has not answered by the run's deadline gives no outlook."""
@@ -81,8 +82,9 @@ async def outlooks(
 
 async def _outlooks(config: Config, snapshots: list[BalanceSnapshot]) -> dict[str, list[str]]:
     from ..errors import StoreError
+    from ..phrases import outlook
     from ..store import Store
-    from ..trends import outlook, outlook_since
+    from ..trends import outlook_since
 
     try:
         store = await Store.open(config.store.database_url, migrate=False)
@@ -115,7 +117,7 @@ def judge(config: Config, result: CheckResult) -> AccountReport:
             if finding.severity is None or finding.severity < Severity.WARNING:
                 continue
             findings.append(finding)
-            problems.append(f"{finding.severity.label}: {finding.description}")
+            problems.append(f"{finding.severity.label}: {describe(finding.facts, config.zone)}")
             worst = finding.severity if worst is None else max(worst, finding.severity)
     status = {None: Status.OK, Severity.WARNING: Status.WARNING}.get(worst, Status.CRITICAL)
     missing = missing_currencies(config.rules_for(result.account), result)

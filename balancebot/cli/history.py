@@ -12,7 +12,7 @@ from ..charts import CHART_POINTS, Failed, plot_history
 from ..config import Config
 from ..models import BalanceSnapshot, Currency
 from ..providers.contract import provider_title
-from ..rules import money
+from ..spend import money
 from ..store import Store
 
 

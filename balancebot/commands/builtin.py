@@ -12,11 +12,12 @@ from datetime import timedelta
 
 from ..i18n import N_, _, ngettext
 from ..models import AlertStatus, BalanceSnapshot, Severity
+from ..phrases import waiting_text
 from ..providers.contract import provider_title
 from ..quiet import quiet_until
 from ..render import balance_lines, human_duration, local_time, severity_name
 from ..silences import release_unmuted
-from ..trends import history_state, waiting_text
+from ..trends import history_state
 from .core import REGISTRY, Commands, Reply, Request, command, fitted, summarised
 from .operations import (
     MAX_HISTORY_DAYS,

@@ -18,8 +18,9 @@ from ..config import Config
 from ..errors import StoreError
 from ..i18n import N_, _, ngettext
 from ..models import BalanceSnapshot, CheckResult
+from ..phrases import outlook
 from ..render import fits, human_duration
-from ..trends import outlook, outlook_since
+from ..trends import outlook_since
 from .access import Access, Caller, Refusals
 from .operations import UsageError
 

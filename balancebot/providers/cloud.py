@@ -29,7 +29,7 @@ from ..errors import (
     UpstreamUnavailable,
 )
 from ..i18n import N_
-from ..trends import rough_span
+from ..phrases import rough_span
 from .contract import HttpRequest, HttpResponse, OptionsT, Provider, retry_after
 from .strict import load_json
 
@@ -153,7 +153,7 @@ def clock_off(
 
 
 def _span(seconds: int) -> str:
-    """Seconds below two minutes; else `trends.rough_span`'s minutes, hours or days (a
+    """Seconds below two minutes; else `phrases.rough_span`'s minutes, hours or days (a
     clock a day off read "about 1441 min"), "about": the `Date` header has whole seconds
     and the answer took its time, so no more is known. English, as every check error is."""
     shown = rough_span(timedelta(seconds=seconds), N_)

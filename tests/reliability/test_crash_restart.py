@@ -21,6 +21,7 @@ import pytest
 from balancebot.alerts import Policy, advance
 from balancebot.configure import parse_config
 from balancebot.models import AlertKey, AlertState, BalanceSnapshot, CurrencyBalance
+from balancebot.phrases import describe
 from balancebot.rules import evaluate
 from balancebot.testing.deepseek import DeepSeekSimulator
 from balancebot.testing.processes import start_daemon
@@ -89,7 +90,7 @@ def expected_headlines(account: str, levels: list[str]) -> list[str]:
                     "escalated": f"{transition.severity.name} (escalated)",
                     "resolved": "RESOLVED",
                 }[transition.kind.value]
-                out.append(f"{label}: {account} DeepSeek {finding.description}")
+                out.append(f"{label}: {account} DeepSeek {describe(finding.facts, UTC)}")
     return out
 
 
