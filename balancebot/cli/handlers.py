@@ -327,6 +327,13 @@ def init(args: argparse.Namespace) -> None:
         _fail_config(exc)
 
 
+def completion(args: argparse.Namespace) -> None:
+    """Print a shell completion script: `source <(balancebot completion bash)`, zsh or fish."""
+    from .completion import script
+
+    sys.stdout.write(script(args.parser, args.shell))
+
+
 def hash_password(args: argparse.Namespace) -> None:
     """Print the hash of a status-page password for [http] status_password_hash (the
     password is asked twice on a terminal, else read from the first line of stdin)."""

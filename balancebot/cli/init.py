@@ -301,7 +301,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--telegram-chat", default=None, help="with --notifier telegram")
     parser.add_argument("--webhook-url", default=None, help="with --notifier webhook")
     parser.add_argument(
-        "--output", default="balancebot.toml", help="default: ./balancebot.toml, found without -c"
+        "--output",
+        default="balancebot.toml",
+        metavar="FILE",
+        help="default: ./balancebot.toml, found without -c",
     )
     parser.add_argument("--force", action="store_true", help="overwrite an existing file")
 

@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 from .handlers import (
     alerts,
     check,
+    completion,
     db,
     demo,
     hash_password,
@@ -162,6 +163,7 @@ def _parser() -> argparse.ArgumentParser:
     past.add_argument("--days", default=30, type=_days, help="1 to 3650 (default: 30)")
     past.add_argument(
         "--plot",
+        metavar="FILE",
         help="write a chart here instead of a table: .png, .svg or .pdf, as the suffix "
         "says (needs the charts extra)",
     )
@@ -172,6 +174,9 @@ def _parser() -> argparse.ArgumentParser:
     from .init import add_arguments  # stdlib only at import: keeps start-up fast
 
     add_arguments(command(init))
+    shells = command(completion)
+    shells.add_argument("shell", choices=("bash", "zsh", "fish"))
+    shells.set_defaults(parser=parser)  # the script is made from the parser itself
     command(demo).add_argument(
         "--time-limit", default=60.0, type=float, help="seconds before giving up (default: 60)"
     )
