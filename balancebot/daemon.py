@@ -287,6 +287,7 @@ class Daemon:
                 self.dispatcher.wake,
                 stop,
                 lambda: self.leading,
+                self.config,
             ),
             name="release",
         )

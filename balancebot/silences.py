@@ -18,9 +18,11 @@ from datetime import datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING
 
 from .clock import Clock
+from .config import Config
 from .errors import StoreError
 from .held import send_held
 from .models import AlertStatus, TransitionKind
+from .notify import inhibition
 from .render import first_notice
 from .store import OutboxEntry, OutboxStatus, SentRow, Store
 
@@ -34,19 +36,27 @@ RELEASE_INTERVAL = timedelta(seconds=30)
 
 
 async def release_unmuted(
-    store: Store, now: datetime, remember: Callable[[list[OutboxEntry]], None]
+    store: Store,
+    now: datetime,
+    remember: Callable[[list[OutboxEntry]], None],
+    config: Config | None = None,
 ) -> int:
     """Queue the latest muted notice for each route of each unmuted firing alert that was
     never told about it at its current severity; returns how many were queued. `remember`
-    is the pipeline's memory of told routes (its resolved notices go there)."""
+    is the pipeline's memory of told routes (its resolved notices go there). With `config`,
+    an alert its `[[inhibit]]` rules still keep quiet stays unsent."""
     silences = await store.active_silences(now)
     entries: list[OutboxEntry] = []
-    for key, state in sorted((await store.alert_states()).items()):
+    states = await store.alert_states()
+    inhibited = inhibition(config, states) if config is not None else None
+    for key, state in sorted(states.items()):
         if state.status is not AlertStatus.FIRING or state.started_at is None:
             continue
         assert state.severity is not None
         if any(s.mutes(TransitionKind.REPEAT, key, state.severity, now) for s in silences):
             continue  # still muted
+        if inhibited is not None and inhibited(key, state.severity):
+            continue  # its source still fires
         routes: dict[tuple[str, str], list[SentRow]] = {}
         for row in await store.alert_rows(key.account, key.rule, state.started_at):
             if row.notification.subject == key.subject:
@@ -76,13 +86,14 @@ async def release_loop(
     wake: Callable[[], None],
     stop: asyncio.Event,
     leading: Callable[[], bool] = lambda: True,
+    config: Config | None = None,
 ) -> None:
     """On a timer in the daemon, release what ended mutes and ended quiet hours held back;
     a failed pass is logged and tried again. With replicas, only the leader does it."""
     while not stop.is_set():
         try:
             if leading():
-                await release_unmuted(store, clock.now(), pipeline.remember_told)
+                await release_unmuted(store, clock.now(), pipeline.remember_told, config)
                 await send_held(store, clock.now(), zone)
                 wake()
         except StoreError as exc:  # says its cause: one line each pass, no traceback

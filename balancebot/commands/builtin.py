@@ -195,7 +195,7 @@ async def unmute(self: Commands, request: Request) -> Reply:
         return Reply(_("Nothing was muted for {what}").format(what=what), icon="🔔")
     log.info("%s unmuted %s", request.caller.label, what)
     if await release_unmuted(
-        self.store, self.clock.now(), self.memory.remember_told
+        self.store, self.clock.now(), self.memory.remember_told, self.config
     ):  # what the mute held back
         self.dispatcher.wake()
     return Reply(_("Unmuted {what}").format(what=what), icon="🔔")

@@ -141,7 +141,7 @@ async def _unmute(
     key, count = ended
     what = " ".join(x for x in (key.account, key.rule, key.subject) if x)
     log.info("%s ended %d button mute(s) of %s from a button", caller.label, count, what)
-    if await release_unmuted(commands.store, now, commands.memory.remember_told):
+    if await release_unmuted(commands.store, now, commands.memory.remember_told, commands.config):
         commands.dispatcher.wake()
     who = caller.name or caller.label
     state = (await commands.store.alert_states()).get(key)

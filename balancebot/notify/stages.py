@@ -10,13 +10,14 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
-from ..config.models import AccountConfig, InhibitConfig, RouteConfig, matchers_of
+from ..config.models import AccountConfig, Config, InhibitConfig, RouteConfig, matchers_of
 from ..labels import Labels, alert_labels, matches_all
 from ..models import (
     AlertKey,
     AlertState,
     AlertStatus,
     Notification,
+    Severity,
     Silence,
     Transition,
     TransitionKind,
@@ -102,6 +103,26 @@ def inhibited(labels: Labels, rules: Sequence[InhibitConfig], firing: Sequence[L
             ):
                 return True
     return False
+
+
+def inhibition(
+    config: Config, states: Mapping[AlertKey, AlertState]
+) -> Callable[[AlertKey, Severity], bool]:
+    """Whether an `[[inhibit]]` rule keeps an alert quiet now, given every alert state:
+    what a mute's end must not release (it goes out once its source resolves)."""
+    if not config.inhibit:
+        return lambda key, severity: False
+    accounts: dict[str, AccountConfig] = {a.name: a for a in config.accounts}
+    firing = firing_labels(states.values(), accounts)
+
+    def held(key: AlertKey, severity: Severity) -> bool:
+        account = accounts.get(key.account)
+        if account is None:
+            return False
+        labels = alert_labels(key, severity, account.provider, account.labels)
+        return inhibited(labels, config.inhibit, firing)
+
+    return held
 
 
 def inhibit(alerts: Sequence[Alert], context: Context) -> list[Alert]:
