@@ -57,6 +57,8 @@ async def gathered(store: Store, rows: list[Delivery], zone: tzinfo) -> list[Del
 def _merged(group: list[Delivery], zone: tzinfo) -> Delivery:
     first = group[0]
     notification = grouped([member.notification for member in group], zone)
+    if notification not in [member.notification for member in group]:  # several alerts
+        notification = dataclasses.replace(notification, group=first.group or "")
     attempts = max(member.attempts for member in group)
     return dataclasses.replace(
         first, notification=notification, attempts=attempts, members=tuple(group)

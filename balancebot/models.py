@@ -191,6 +191,9 @@ class Notification:
     """The alert's labels (`labels.py`): what notifiers that speak in labels (Alertmanager,
     PagerDuty) send, and what grouped messages and their buttons act on. Empty for
     summaries and digests."""
+    group: str = ""
+    """A message for several alerts (a route's `group_by`): its group's key, which its
+    buttons carry to act on the whole group."""
 
     @property
     def icon(self) -> str:

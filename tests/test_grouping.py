@@ -10,8 +10,11 @@ from typing import Any
 
 import pytest
 
+from balancebot.commands.access import Caller
+from balancebot.commands.buttons import buttons_for, press
 from balancebot.config import Config
 from balancebot.daemon import Daemon
+from balancebot.models import Notification
 from balancebot.notify.grouped import SHOWN
 from balancebot.testing.clock import FakeClock
 from balancebot.testing.deepseek import DeepSeekSimulator, Fault
@@ -23,6 +26,7 @@ from .conftest import API_KEY
 TG_TOKEN = "4242:grouping-token"
 SLACK_TOKEN = "xoxb-grouping-0123456789"
 ACCOUNTS = [f"acct-{n:02d}" for n in range(30)]
+CALLER = Caller("cli", "cli", "cli", "ann")
 
 
 @pytest.fixture
@@ -160,3 +164,42 @@ async def test_a_provider_outage_is_one_message_per_route_and_one_resolved(
         assert all("RESOLVED" in text and "30 alerts" in text for text in tg + sl)
         assert "lasted" in tg[0]
         assert await daemon.store.due_deliveries(clock.now() + daemon.dispatcher.lease * 100) == []
+
+
+async def test_a_grouped_messages_buttons_mute_and_unmute_the_whole_group(
+    make_config: Callable[..., Config],
+    simulator: DeepSeekSimulator,
+    telegram: FakeTelegram,
+    slack: FakeSlack,
+    clock: FakeClock,
+) -> None:
+    for name in ACCOUNTS:
+        simulator.add_account(f"{API_KEY}-{name}")
+    config = outage_config(make_config, simulator, telegram, slack, ["alertname", "provider"])
+    async with Daemon.open(config, clock) as daemon:
+        heard: list[Notification] = []
+        daemon.dispatcher.listeners.append(lambda notifier, n: heard.append(n))
+        simulator.fail_next(*[Fault(status=503) for _ in range(10_000)])
+        await check_all(daemon, clock, 60)
+        await check_all(daemon, clock, 60)
+        clock.advance(300)
+        await daemon.dispatcher.deliver_due()
+        message = heard[0]
+        assert message.group and message.account == ""
+        data = dict(buttons_for(message))["Mute 4h"]
+        assert data == f"g4h:{message.group}" and len(data.encode()) <= 64
+
+        pressed = await press(daemon.commands, CALLER, data)
+        assert pressed.answer == "Muted for 4h 00m"
+        assert pressed.note is not None
+        assert pressed.note.startswith("🔕 30 alert(s) muted by ann until 2026-")
+        silences = await daemon.store.active_silences(clock.now())
+        assert sorted(s.account for s in silences if s.account) == ACCOUNTS
+        [(label, unmute)] = pressed.buttons
+        assert (label, unmute) == ("Unmute", f"v{message.group}")
+
+        ended = await press(daemon.commands, CALLER, unmute)
+        assert ended.answer == "Unmuted"
+        assert await daemon.store.active_silences(clock.now()) == []
+        again = await press(daemon.commands, CALLER, unmute)
+        assert again.answer == "That mute has already ended."

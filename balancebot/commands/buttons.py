@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from ..errors import StoreError
 from ..i18n import N_, _
 from ..models import AlertKey, AlertStatus, Notification, Severity, TransitionKind
+from ..notify import group_members
 from ..render import human_duration, local_time
 from ..silences import release_unmuted
 from .access import Caller
@@ -43,6 +44,8 @@ MUTED, UNMUTED = "🔕", "🔔"
 NOTE_MARKS = (f"{MUTED} ", f"{UNMUTED} ")  # how a note a click adds to a message begins
 _MUTE = re.compile(r"m(1h|4h|24h|ur):([A-Za-z0-9_-]{16})", re.ASCII)
 _UNMUTE = re.compile(r"u([1-9][0-9]{0,17})", re.ASCII)  # a silence id
+_GROUP_MUTE = re.compile(r"g(1h|4h|24h|ur):([0-9a-f]{32})", re.ASCII)  # a group's key
+_GROUP_UNMUTE = re.compile(r"v([0-9a-f]{32})", re.ASCII)
 
 
 def key_ref(key: AlertKey) -> str:
@@ -57,9 +60,12 @@ def mute_buttons(key: AlertKey) -> list[tuple[str, str]]:
 
 
 def buttons_for(notification: Notification) -> list[tuple[str, str]]:
-    """The mute buttons of an alert notice; none on resolved notices and digests."""
+    """The mute buttons of an alert notice, or of a grouped message (they mute every alert
+    of the group); none on resolved notices and digests."""
     if notification.kind in (TransitionKind.RESOLVED, TransitionKind.DIGEST):
         return []
+    if notification.group:
+        return [(_(label), f"g{action}:{notification.group}") for action, label in LABELS.items()]
     return mute_buttons(AlertKey(notification.account, notification.rule, notification.subject))
 
 
@@ -93,6 +99,10 @@ async def _press(commands: Commands, caller: Caller, data: str) -> Pressed:
         return Pressed(_(REFUSAL) if commands.refuse(caller) else None)
     if found := _UNMUTE.fullmatch(data):
         return await _unmute(commands, caller, accounts, int(found.group(1)))
+    if found := _GROUP_MUTE.fullmatch(data):
+        return await _mute_group(commands, caller, accounts, *found.groups())
+    if found := _GROUP_UNMUTE.fullmatch(data):
+        return await _unmute_group(commands, caller, accounts, found.group(1))
     found = _MUTE.fullmatch(data)
     if found is None:
         return Pressed(_("That button is not one of mine."))
@@ -158,3 +168,56 @@ async def _unmute(
         return Pressed(_("Unmuted; still muted by another mute"), f"{MUTED} {note}")
     note = _("Unmuted by {who}").format(who=who)
     return Pressed(_("Unmuted"), f"{UNMUTED} {note}", tuple(mute_buttons(key)))
+
+
+async def _mute_group(
+    commands: Commands, caller: Caller, accounts: frozenset[str], action: str, group: str
+) -> Pressed:
+    """A grouped message's mute: a button mute on every alert of the group now firing that
+    the caller may see (each ends, or is unmuted, as an alert's own would)."""
+    states = await commands.store.alert_states()
+    members = [k for k in group_members(commands.config, states, group) if k.account in accounts]
+    if not members:
+        return Pressed(_("No alert of that group is firing that you may mute."))
+    now = commands.clock.now()
+    until_resolved = action == UNTIL_RESOLVED
+    until = now + (MAX_MUTE if until_resolved else SPANS[action])
+    for key in members:
+        await commands.store.mute_alert(key, until, caller.label, now, until_resolved)
+    log.info(
+        "%s muted %d alert(s) of a group from a button (%s)", caller.label, len(members), action
+    )
+    who = caller.name or caller.label
+    if until_resolved:
+        note = _("{count} alert(s) muted by {who} until resolved")
+        answer = _("Muted until resolved")
+    else:
+        note = _("{count} alert(s) muted by {who} until {time}")
+        answer = _("Muted for {duration}").format(duration=human_duration(SPANS[action]))
+    time = local_time(until, commands.zone)
+    note = note.format(count=len(members), who=who, time=time)
+    return Pressed(answer, f"{MUTED} {note}", ((_("Unmute"), f"v{group}"),))
+
+
+async def _unmute_group(
+    commands: Commands, caller: Caller, accounts: frozenset[str], group: str
+) -> Pressed:
+    """End the button mutes of the group's alerts the caller may see, then send what they
+    held back."""
+    now = commands.clock.now()
+    states = await commands.store.alert_states()
+    members = {k for k in group_members(commands.config, states, group) if k.account in accounts}
+    ended = 0
+    for silence in await commands.store.active_silences(now):
+        bound = AlertKey(silence.account or "", silence.rule or "", silence.subject or "")
+        if silence.subject is not None and bound in members:
+            done = await commands.store.unmute_alert(silence.id, now)
+            ended += done[1] if done is not None else 0
+    if not ended:
+        return Pressed(_("That mute has already ended."))
+    log.info("%s ended %d button mute(s) of a group from a button", caller.label, ended)
+    if await release_unmuted(commands.store, now, commands.memory.remember_told, commands.config):
+        commands.dispatcher.wake()
+    note = _("Unmuted by {who}").format(who=caller.name or caller.label)
+    buttons = tuple((_(label), f"g{action}:{group}") for action, label in LABELS.items())
+    return Pressed(_("Unmuted"), f"{UNMUTED} {note}", buttons)

@@ -199,3 +199,21 @@ def plan(alerts: Sequence[Alert], context: Context) -> tuple[list[Alert], list[O
     """The alerts as the stages left them (muted or not), and the outbox rows to queue."""
     screened = quiet(silence(inhibit(alerts, context), context), context)
     return screened, rows(screened, context)
+
+
+def group_members(
+    config: Config, states: Mapping[AlertKey, AlertState], key: str
+) -> list[AlertKey]:
+    """The firing alerts in the group `key` on any route (what a grouped message's buttons
+    act on: the group as it is now, newcomers included)."""
+    accounts: dict[str, AccountConfig] = {a.name: a for a in config.accounts}
+    grouping = [route for route in config.routes if route.groups]
+    found = []
+    for alert_key, state in sorted(states.items()):
+        account = accounts.get(alert_key.account)
+        if state.status is not AlertStatus.FIRING or state.severity is None or not account:
+            continue
+        labels = alert_labels(alert_key, state.severity, account.provider, account.labels)
+        if any((g := group_of(labels, route)) and g.key == key for route in grouping):
+            found.append(alert_key)
+    return found

@@ -124,6 +124,7 @@ def notification_from_json(text: str) -> Notification:
         at=datetime.fromisoformat(data["at"]),
         started_at=datetime.fromisoformat(data["started_at"]),
         labels=data.get("labels", {}),  # rows queued before alerts had labels have none
+        group=data.get("group", ""),
     )
 
 
