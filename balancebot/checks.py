@@ -65,29 +65,19 @@ class CheckPipeline:
         rng: random.Random | None = None,
         metrics: Metrics | None = None,
     ) -> None:
-        self._config = config
         self._store = store
-        self._providers = providers
-        self._targets = targets
         self._clock = clock
         self._on_outbox = on_outbox
         self._backoff = backoff or Backoff()
         self._rng = rng or random.Random()
-        self._zone = config.zone
-        self._bound = asyncio.Semaphore(config.max_concurrent_checks)
         self.memory = AccountMemory(config)
         """What the checks found: the read model every reader reads (memory.py)."""
-        # a sweep looks up every one
-        self._accounts: dict[str, AccountConfig] = {a.name: a for a in config.accounts}
-        self._locks: dict[str, asyncio.Lock] = {a.name: asyncio.Lock() for a in config.accounts}
-        self._watched = interned(
-            {a.name: watched_currencies(config.rules_for(a.name)) for a in config.accounts}
-        )
+        self._locks: dict[str, asyncio.Lock] = {}
+        self.reconfigure(config, providers, targets)
         self._in_flight: set[asyncio.Task[object]] = set()
         self._metrics = metrics
         self._internal: dict[str, int] = {}  # account -> internal failures in a row
         self._traced: set[tuple[str, str]] = set()  # (account, exception type) logged in full
-        self._mask = SecretMask(config_secrets(config))  # built once: thousands of keys
         self.health = store.health
         self.health.clock = clock
         self.unrecorded = Unrecorded()
@@ -95,6 +85,28 @@ class CheckPipeline:
         self.listeners: list[Callable[[Notification, bool], None]] = []
         """Told of each notification once stored, and whether a mute kept it from being sent
         (the demo says so); `Dispatcher.listeners` hear of the ones delivered."""
+
+    def reconfigure(
+        self,
+        config: Config,
+        providers: Mapping[str, BalanceFetcher],
+        targets: Mapping[str, list[str]],
+    ) -> None:
+        """Check as `config` says from the next check on (a reload keeps the memory of the
+        accounts it keeps: their alert states and what was told survive)."""
+        self._config = config
+        self._providers = providers
+        self._targets = targets
+        self._zone = config.zone
+        self._bound = asyncio.Semaphore(config.max_concurrent_checks)
+        # a sweep looks up every one
+        self._accounts: dict[str, AccountConfig] = {a.name: a for a in config.accounts}
+        self._locks = {a.name: self._locks.get(a.name) or asyncio.Lock() for a in config.accounts}
+        self._watched = interned(
+            {a.name: watched_currencies(config.rules_for(a.name)) for a in config.accounts}
+        )
+        self._mask = SecretMask(config_secrets(config))  # built once: thousands of keys
+        self.memory.configure(config)
 
     async def load(self) -> None:
         """Pick up where the last run stopped: alert states and recent history."""
@@ -193,6 +205,8 @@ class CheckPipeline:
                 elapsed * 1000,
                 extra={**fields, "outcome": "ok"},
             )
+        if account_name not in self._accounts:  # removed by a reload while it ran
+            self.memory.forget(account_name)
         return outcome
 
     def _trace_once(self, account: str, exc: BaseException, template: str) -> None:
@@ -243,8 +257,11 @@ class CheckPipeline:
         now = self._clock.now()
         changed: list[AlertState] = []
         transitions: list[Transition] = []
-        for rule in self._config.rules_for(account.name):
-            for finding in evaluate(rule, result, history, self._watched[account.name]):
+        rules = self._config.rules_for(account.name)
+        # a reload may have removed the account while this check ran
+        watched = self._watched.get(account.name) or watched_currencies(rules)
+        for rule in rules:
+            for finding in evaluate(rule, result, history, watched):
                 before = memory.state(finding.key) or AlertState(finding.key)
                 after, transition = advance(before, finding, now, Policy.of(rule))
                 if after != before:

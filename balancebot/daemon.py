@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
+
+import httpx
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from .checks import CheckPipeline
 from .clock import Clock, SystemClock
@@ -82,7 +86,8 @@ class Daemon:
     store: Store
     pipeline: CheckPipeline
     dispatcher: Dispatcher
-    notifiers: Mapping[str, Notifier]
+    notifiers: dict[str, Notifier]
+    """Changed in place by a reload: the dispatcher and self alerts share this dict."""
     commands: Commands
     front_ends: list[FrontEnd]
     metrics: Metrics
@@ -93,6 +98,12 @@ class Daemon:
     """With a shared (PostgreSQL) store: checks claimed from it, so replicas split them."""
     leadership: Leadership | None = None
     """With a shared store: the one replica that sends digests and tidies history."""
+    http: httpx.AsyncClient | None = None
+    """The providers' client (a reload builds new providers on it)."""
+    scheduler: AsyncIOScheduler | None = None
+    """Set while serving (a reload changes its jobs)."""
+    reloading: asyncio.Lock = dataclasses.field(default_factory=asyncio.Lock)
+    """One reload at a time."""
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -174,7 +185,9 @@ class Daemon:
                 heartbeat,
                 sweep,
                 leadership,
+                http,
             )
+            metrics.config_loaded(True, clock.now())
             metrics.watch_role(
                 lambda: daemon.leading, lambda: "store" not in store.health.problems()
             )
@@ -183,6 +196,7 @@ class Daemon:
             if leadership is not None:
                 leadership.on_change = daemon.lead
             yield daemon
+            heartbeat = daemon.heartbeat  # a reload may have replaced it
         finally:
             if heartbeat is not None:
                 await heartbeat.close()
@@ -264,7 +278,7 @@ class Daemon:
             log.info("housekeeping: downsampled %d old snapshots", removed)
 
     async def _serve(self, stop: asyncio.Event) -> None:
-        scheduler = build_scheduler(
+        scheduler = self.scheduler = build_scheduler(
             self.config,
             self.pipeline,
             self.housekeeping,
@@ -314,78 +328,3 @@ class Daemon:
                 await campaign
             await release
             log.info("balancebot stopped")
-
-
-def refuse_reload() -> None:
-    """SIGHUP (`systemctl reload`, a closed terminal) means "reload" to daemons; until
-    balancebot can, it says so and keeps running instead of dying without a word."""
-    log.warning(
-        "SIGHUP: reloading the configuration is not supported yet; "
-        "restart balancebot to apply a new one"
-    )
-
-
-async def run_until_signalled(config: Config) -> None:
-    """`balancebot run`: the daemon until SIGINT or SIGTERM. A signal while it is still
-    starting (a database that accepts connections and never answers, or a migration waiting
-    for another replica's lock) ends the start at once, not when a timeout gives up."""
-    import signal
-
-    stop = asyncio.Event()
-    starting = asyncio.current_task()
-    running = False
-
-    def request_stop() -> None:
-        stop.set()
-        if not running and starting is not None:
-            starting.cancel()
-
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, request_stop)
-    loop.add_signal_handler(signal.SIGHUP, refuse_reload)  # its default action would kill
-    try:
-        async with Daemon.open(config) as daemon:
-            running = True
-            await daemon.serve(stop)
-    except asyncio.CancelledError:
-        if not stop.is_set():
-            raise
-        log.info("balancebot stopped while starting")
-
-
-LEFTOVER_SECONDS = 1.0
-"""What tasks still running after the daemon stopped get to end once cancelled."""
-
-
-def run_process(config: Config) -> None:
-    """`asyncio.run(run_until_signalled(config))`, except that tasks still running once it
-    returns get `LEFTOVER_SECONDS` after their cancellation, not forever: a notifier's send
-    deaf to cancellation (`deadline.within` left it running) must not hold SIGTERM open."""
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    try:
-        loop.run_until_complete(run_until_signalled(config))
-    finally:
-        try:
-            _end_leftovers(loop)
-        finally:
-            asyncio.set_event_loop(None)
-            loop.close()
-
-
-def _end_leftovers(loop: asyncio.AbstractEventLoop) -> None:
-    leftover = asyncio.all_tasks(loop)
-    for task in leftover:
-        task.cancel()
-    cleanup = loop.shutdown_asyncgens(), loop.shutdown_default_executor()
-    waits = [*leftover, *(loop.create_task(c) for c in cleanup)]
-    _, stuck = loop.run_until_complete(asyncio.wait(waits, timeout=LEFTOVER_SECONDS))
-    if stuck:
-        log.warning(
-            "stopping: exiting without %s, which ignored its cancellation (a notifier's bug?)",
-            ", ".join(sorted(task.get_name() for task in stuck)),
-        )
-    for task in leftover - stuck:
-        if not task.cancelled() and task.exception() is not None:
-            log.error("%s ended with %r while stopping", task.get_name(), task.exception())

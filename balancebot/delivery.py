@@ -90,16 +90,13 @@ class Dispatcher:
         self.owner = owner or leases.new_owner()
         self.problems: dict[str, str] = {}
         """Targets whose last delivery failed permanently, with why (for status)."""
-        self._mask = SecretMask(s for n in notifiers.values() for s in secrets_in(n.options))
+        self.notifiers_changed()
         self.health = store.health
         self.health.clock = clock
         # with replicas each tells its own trouble: the message says which one
         replica = self.owner if store.shared else None
         self.self_alerts = SelfAlerts(self.health, notifiers, clock, replica=replica)
         """Problems of balancebot itself, sent straight to the notifiers (no store)."""
-        self._deadlines = {name: send_deadline(n) for name, n in notifiers.items()}
-        longest = max(self._deadlines.values(), default=0.0)
-        self.lease = max(DELIVERY_LEASE, timedelta(seconds=longest + 15))
         self.lanes: dict[leases.Target, Lane] = {}
         """The lanes sending now, by target."""
         self._resting: dict[leases.Target, float] = {}  # lanes that failed: not before (monotonic)
@@ -111,6 +108,14 @@ class Dispatcher:
         """PostgreSQL: the lock that tells other replicas this one is alive (`run` holds it)."""
         self._need_liveness = False
         self.zone: tzinfo = UTC  # the times in grouped messages
+
+    def notifiers_changed(self) -> None:
+        """The notifiers (a mapping changed in place by a reload): their secrets, deadlines."""
+        notifiers = self._notifiers
+        self._mask = SecretMask(s for n in notifiers.values() for s in secrets_in(n.options))
+        self._deadlines = {name: send_deadline(n) for name, n in notifiers.items()}
+        longest = max(self._deadlines.values(), default=0.0)
+        self.lease = max(DELIVERY_LEASE, timedelta(seconds=longest + 15))
 
     def wake(self) -> None:
         self._wake.set()

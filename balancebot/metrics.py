@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import collections
 from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -163,6 +164,17 @@ class Metrics:
             ["platform", "outcome"],
             registry=r,
         )
+        # Prometheus' and Alertmanager's own names: dashboards and alerts on them carry over
+        self.config_reload_ok = Gauge(
+            "balancebot_config_last_reload_successful",
+            "Whether the last configuration load (at start or on SIGHUP) succeeded.",
+            registry=r,
+        )
+        self.config_reload_at = Gauge(
+            "balancebot_config_last_reload_success_timestamp_seconds",
+            "When the configuration running now was loaded (Unix time).",
+            registry=r,
+        )
 
     def watch_alerts(self, states: Callable[[], Mapping[AlertKey, AlertState]]) -> None:
         self.registry.register(_FiringAlerts(states))
@@ -176,6 +188,12 @@ class Metrics:
     def observe_check(self, result: CheckResult, seconds: float) -> None:
         self.check_duration.labels(result.provider).observe(seconds)
         self._accounts.observe(result)
+
+    def config_loaded(self, ok: bool, at: datetime) -> None:
+        """A configuration load: a failed one keeps the last success's time."""
+        self.config_reload_ok.set(1 if ok else 0)
+        if ok:
+            self.config_reload_at.set(at.timestamp())
 
     def observe_delivery(self, notifier: str, outcome: str) -> None:
         self.notifications.labels(notifier, outcome).inc()

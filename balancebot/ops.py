@@ -64,6 +64,12 @@ class OpsServer(LoopbackServer):
             self.status = StatusRoutes(config, memory, store, clock)
             self.status.add_to(self.app)
 
+    def reconfigure(self, config: Config) -> None:
+        """The accounts a reload left (`[http]` itself changes only with a restart)."""
+        self._config = config
+        if self.status is not None:
+            self.status.reconfigure(config)
+
     async def serve(self) -> str:
         listen = self._config.http.listen
         host, port = parse_listen(listen)

@@ -15,7 +15,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from .checks import CheckPipeline
-from .config import Config
+from .config import AccountConfig, Config
 from .health import Health
 from .sweep import TICK_SECONDS, SharedSweep, cannot_schedule, default_jitter
 
@@ -99,15 +99,7 @@ def build_scheduler(
     scheduler = AsyncIOScheduler(timezone=UTC)
     logging.getLogger("apscheduler.executors.default").addFilter(_STOPPED_JOBS)  # idempotent
     logging.getLogger("apscheduler.scheduler").addFilter(_OVERRUN_JOBS)
-    if config.digest.schedule is not None:
-        scheduler.add_job(
-            digest,
-            CronTrigger.from_crontab(config.digest.schedule, timezone=config.zone),
-            id="digest",
-            max_instances=1,
-            coalesce=True,
-            misfire_grace_time=3600,  # a digest an hour late still helps
-        )
+    _add_digest(scheduler, config, digest)
     scheduler.add_job(
         housekeeping,
         IntervalTrigger(seconds=HOUSEKEEPING_INTERVAL.total_seconds(), timezone=UTC),
@@ -127,22 +119,79 @@ def build_scheduler(
         )
         return scheduler
     for account in config.accounts:
-        interval = account.check_interval.total_seconds()
+        _add_check(scheduler, account, check or pipeline.scheduled_check, pipeline.health)
+    return scheduler
+
+
+def _add_check(
+    scheduler: AsyncIOScheduler,
+    account: AccountConfig,
+    check: Callable[[str], Awaitable[object]],
+    health: Health,
+) -> None:
+    interval = account.check_interval.total_seconds()
+    scheduler.add_job(
+        check,
+        CheckTrigger(
+            account.name,
+            health,
+            seconds=interval,
+            jitter=default_jitter(account).total_seconds() or None,
+            timezone=UTC,
+        ),
+        args=[account.name],
+        id=f"check:{account.name}",
+        name=f"check {account.name}",
+        next_run_time=datetime.now(UTC),  # first check at start-up
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=max(1, int(interval)),
+        replace_existing=True,
+    )
+
+
+def _add_digest(
+    scheduler: AsyncIOScheduler, config: Config, digest: Callable[[], Awaitable[object]]
+) -> None:
+    if config.digest.schedule is not None:
         scheduler.add_job(
-            check or pipeline.scheduled_check,
-            CheckTrigger(
-                account.name,
-                pipeline.health,
-                seconds=interval,
-                jitter=default_jitter(account).total_seconds() or None,
-                timezone=UTC,
-            ),
-            args=[account.name],
-            id=f"check:{account.name}",
-            name=f"check {account.name}",
-            next_run_time=datetime.now(UTC),  # first check at start-up
+            digest,
+            CronTrigger.from_crontab(config.digest.schedule, timezone=config.zone),
+            id="digest",
             max_instances=1,
             coalesce=True,
-            misfire_grace_time=max(1, int(interval)),
+            misfire_grace_time=3600,  # a digest an hour late still helps
+            replace_existing=True,
         )
-    return scheduler
+
+
+def follow(
+    scheduler: AsyncIOScheduler,
+    old: Config,
+    new: Config,
+    check: Callable[[str], Awaitable[object]],
+    digest: Callable[[], Awaitable[object]],
+    health: Health,
+    swept: bool,
+) -> None:
+    """Jobs for a reloaded configuration: the digest's schedule, and (without a shared
+    sweep) a job per account: removed ones go (a check running finishes), added ones and
+    ones whose interval or jitter changed are checked now and then on their new schedule."""
+    if (old.digest.schedule, old.timezone) != (new.digest.schedule, new.timezone):
+        if scheduler.get_job("digest") is not None:
+            scheduler.remove_job("digest")
+        _add_digest(scheduler, new, digest)
+    if swept:
+        return
+    before = {a.name: a for a in old.accounts}
+    after = {a.name for a in new.accounts}
+    for name in set(before) - after:
+        if scheduler.get_job(f"check:{name}") is not None:
+            scheduler.remove_job(f"check:{name}")
+    for account in new.accounts:
+        was = before.get(account.name)
+        if was is None or (was.check_interval, was.jitter) != (
+            account.check_interval,
+            account.jitter,
+        ):
+            _add_check(scheduler, account, check, health)

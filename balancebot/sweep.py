@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from .checks import CheckPipeline
@@ -103,14 +103,40 @@ class SharedSweep:
         self._refilling = False
         self._refills: set[asyncio.Task[None]] = set()
         self._longest_lease = max(lease_for(a) for a in config.accounts)
+        self._unscheduled: set[str] = set()  # added by a reload, not yet in the schedule
 
-    async def register(self) -> None:
-        """Accounts new to the schedule are due now; the others keep their times."""
+    async def register(self, names: Iterable[str] | None = None) -> None:
+        """Accounts (`names`, default all) new to the schedule are due now; the others keep
+        their times."""
         now = self._clock.now()
         longest = min(max(a.check_interval for a in self._config.accounts), CheckInterval.HIGH)
         stale_before = now - max(STALE_AFTER, 3 * longest)
-        await self._store.schedule_accounts({name: now for name in self._accounts}, stale_before)
+        due = {name: now for name in (self._accounts if names is None else names)}
+        await self._store.schedule_accounts(due, stale_before)
         await self.compare_configurations()
+
+    async def reconfigure(self, config: Config) -> None:
+        """A reloaded configuration: the accounts it adds are due now; those it removes are
+        no longer claimed here (a replica still listing them checks them). A check running
+        for a removed account finishes."""
+        before = set(self._accounts)
+        self._config = config
+        self._accounts = {a.name: a for a in config.accounts}
+        self._foreign = (self._foreign | before) - set(self._accounts)
+        self._fingerprint = config.fingerprint()
+        self._longest_lease = max(lease_for(a) for a in config.accounts)
+        self._unscheduled |= set(self._accounts) - before
+        await self._schedule_added()
+
+    async def _schedule_added(self) -> None:
+        """The accounts a reload added, into the shared schedule (retried each tick while
+        the store cannot take them)."""
+        try:
+            await self.register(self._unscheduled)
+        except StoreError as exc:  # the store's health alerts: one line here
+            log.warning("cannot schedule the accounts a reload added (retrying): %s", exc)
+            return
+        self._unscheduled.clear()
 
     async def tick(self) -> None:
         """Claim what this replica has room for and start those checks; returns at once.
@@ -120,6 +146,8 @@ class SharedSweep:
         room = self._config.max_concurrent_checks - len(self._running)
         if room <= 0 or self._stopping or not self._live():
             return
+        if self._unscheduled:
+            await self._schedule_added()
         now = self._clock.now()
         if self._compared_at is None or now - self._compared_at >= COMPARE_EVERY:
             await self.compare_configurations()

@@ -28,7 +28,7 @@ LAYERS: list[tuple[int, tuple[str, ...]]] = [
     (4, ("heartbeat", "configure")),
     (4, ("delivery_groups",)),
     (5, ("integrations",)),
-    (6, ("daemon", "cli", "testing", "__main__", "__init__")),
+    (6, ("daemon", "reload", "process", "cli", "testing", "__main__", "__init__")),
 ]
 
 LEAVING: set[tuple[str, str]] = {

@@ -1,5 +1,6 @@
-"""SIGHUP to `balancebot run` (`kill -HUP`, `systemctl reload`, a closed terminal): until
-reload exists the daemon says so in one line and keeps running."""
+"""SIGHUP to `balancebot run` (`kill -HUP`, `systemctl reload`, a closed terminal) reloads
+its configuration file: a valid one is applied without a restart, an invalid one is said in
+one line and the running configuration stays."""
 
 from __future__ import annotations
 
@@ -21,28 +22,40 @@ async def line_with(stream: asyncio.StreamReader, text: bytes) -> bytes:
             return line
 
 
-async def test_sighup_is_answered_with_one_line_and_the_daemon_keeps_running(
+def accounts(simulator: DeepSeekSimulator, *names: str) -> str:
+    return "".join(
+        f'[[accounts]]\nname = "{name}"\nprovider = "deepseek"\napi_key = "{KEY}"\n'
+        f'base_url = "{simulator.base_url}"\ncheck_interval = "1h"\n\n'
+        for name in names
+    )
+
+
+async def test_sighup_reloads_the_file_and_keeps_running_on_a_broken_one(
     tmp_path: Path,
 ) -> None:
     async with DeepSeekSimulator() as simulator:
         simulator.add_account(KEY, {"CNY": ("0.00", "50.00")})
         config = tmp_path / "config.toml"
-        config.write_text(
-            f'[store]\npath = "{tmp_path / "state.db"}"\n\n'
-            f'[[accounts]]\nname = "prod"\nprovider = "deepseek"\napi_key = "{KEY}"\n'
-            f'base_url = "{simulator.base_url}"\ncheck_interval = "1h"\n\n'
-            '[[notifiers]]\nname = "console"\ntype = "console"\n'
-        )
+        head = f'[store]\npath = "{tmp_path / "state.db"}"\n\n'
+        notifier = '[[notifiers]]\nname = "console"\ntype = "console"\n'
+        config.write_text(head + accounts(simulator, "prod") + notifier)
         process = await spawn("run", "-c", str(config), env={"PYTHONUNBUFFERED": "1"})
         assert process.stderr is not None
         try:
             await line_with(process.stderr, b"balancebot running")
+            await line_with(process.stderr, b"check prod ok")
+            config.write_text(head + accounts(simulator, "prod", "dev") + notifier)
             process.send_signal(signal.SIGHUP)
             line = await line_with(process.stderr, b"SIGHUP")
-            assert b"WARNING" in line and b"restart balancebot to apply a new one" in line
+            assert b"configuration reloaded: 2 account(s) (1 added, 0 removed)" in line
+            await line_with(process.stderr, b"check dev ok")  # its job runs at once
+
+            config.write_text(head + "[[accounts]]\nname = \n")
+            process.send_signal(signal.SIGHUP)
+            line = await line_with(process.stderr, b"SIGHUP")
+            assert b"ERROR" in line and b"configuration not reloaded" in line
+            assert b"not valid TOML" in line and b"send SIGHUP again" in line
             assert process.returncode is None
-            process.send_signal(signal.SIGHUP)  # and again: still one line each, still up
-            await line_with(process.stderr, b"SIGHUP")
             process.send_signal(signal.SIGTERM)
             rest = await asyncio.wait_for(process.stderr.read(), 30)
             assert await process.wait() == 0

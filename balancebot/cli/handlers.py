@@ -159,11 +159,13 @@ def run(args: argparse.Namespace) -> None:
     """Run the daemon: scheduled checks, alerts and deliveries until SIGINT/SIGTERM."""
     _configure_logging(args)
     config = _load(args)
-    from ..daemon import run_process
+    from ..configure import load_config
     from ..errors import BalanceBotError
+    from ..process import run_process
 
+    path = args.config_path  # found once: SIGHUP reads the same file again
     try:
-        run_process(config)
+        run_process(config, lambda: load_config(path))
     except BalanceBotError as exc:
         print(f"balancebot: {exc}", file=sys.stderr)
         sys.exit(1)

@@ -124,19 +124,23 @@ class Commands:
         clock: Clock,
         metrics: Metrics | None = None,
     ) -> None:
-        self.config = config
+        self.reconfigure(config, access)
         self.memory = memory  # what the checks found: read, never written here
         self.checker = checker  # asked for a check made now, or a re-read
         self.store = store
         self.dispatcher = dispatcher
-        self.access = access
         self.clock = clock
-        self.zone = config.zone
         self.metrics = metrics
         self.refusals = Refusals()
         # set by the daemon: each chat front-end's connection state, for /status
         self.front_ends: Callable[[], Mapping[str, FrontEndStatus]] = dict
-        self._outlooks: dict[str, tuple[BalanceSnapshot, list[str]]] = {}
+
+    def reconfigure(self, config: Config, access: Access) -> None:
+        """Answer as `config` says from the next command on (a reload)."""
+        self.config = config
+        self.access = access
+        self.zone = config.zone
+        self._outlooks: dict[str, tuple[BalanceSnapshot, list[str]]] = {}  # by account
 
     @property
     def registry(self) -> dict[str, Command]:

@@ -69,6 +69,10 @@ class StatusRoutes:
         self.auth = StatusAuth(config.http)
         self.checker: Checker | None = None  # with replicas: re-reads what others checked
 
+    def reconfigure(self, config: Config) -> None:
+        """A reloaded configuration's accounts (`[http]`, and so the login, stay)."""
+        self._config = config
+
     def add_to(self, app: web.Application) -> None:
         app.router.add_get("/", self._page)
         app.router.add_get("/api/v1/status", self._json)

@@ -79,6 +79,24 @@ class StoreBase:
         # concurrent writers ("database is locked"); queue them here instead.
         # PostgreSQL handles concurrent writers itself.
         self._write_lock = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+        self._renamed: str | None = None  # the sessions' application_name since a `rename`
+
+    async def rename(self, application_name: str) -> None:
+        """PostgreSQL: the `application_name` the store's sessions carry from now on (a
+        reloaded configuration: replicas read each other's from it). Idle sessions are
+        closed; busy ones are closed once returned, and new ones carry the new name."""
+        if not self.shared:
+            return
+        if self._renamed is None:
+            sa.event.listen(self._engine.sync_engine, "do_connect", self._name_session)
+        self._renamed = application_name
+        await self._engine.dispose()
+
+    def _name_session(self, _dialect: Any, _record: Any, _args: Any, params: Any) -> None:
+        params["server_settings"] = {
+            **params.get("server_settings", {}),
+            "application_name": self._renamed,
+        }
 
     @contextlib.asynccontextmanager
     async def _writing(self) -> AsyncIterator[AsyncConnection]:
