@@ -11,9 +11,9 @@ from urllib.parse import quote
 
 from ..i18n import _, language, ngettext
 from ..models import AlertStatus, Severity, Silence
+from ..phrases import runway_text, waiting_text
 from ..render import human_duration, severity_name
 from ..spend import NotEnoughHistory, money
-from ..trends import runway_text, waiting_text
 from .chart import ChartData, balance_chart
 from .document import AccountStatus, AlertEntry, CurrencyStatus, StatusDocument
 from .style import CSS
