@@ -9,6 +9,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -37,6 +38,9 @@ from .scheduler import build_scheduler
 from .silences import release_loop
 from .store import Store
 from .sweep import SharedSweep
+
+if TYPE_CHECKING:
+    from .mcp.http import McpEndpoint
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +108,8 @@ class Daemon:
     """Set while serving (a reload changes its jobs)."""
     reloading: asyncio.Lock = dataclasses.field(default_factory=asyncio.Lock)
     """One reload at a time."""
+    mcp: McpEndpoint | None = None
+    """`/mcp` on the server, with `[mcp] http = true`."""
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -164,6 +170,12 @@ class Daemon:
                 server.front_ends = statuses
                 if server.status is not None:
                     server.status.checker = pipeline
+            mcp = None
+            if server is not None and config.mcp.http:
+                from .mcp.http import daemon_endpoint  # the MCP SDK, only when serving it
+
+                mcp = daemon_endpoint(config, store, pipeline, dispatcher, clock)
+                mcp.attach(server.app)
             sweep = leadership = None
             if store.shared:
                 sweep = SharedSweep(
@@ -186,6 +198,7 @@ class Daemon:
                 sweep,
                 leadership,
                 http,
+                mcp=mcp,
             )
             metrics.config_loaded(True, clock.now())
             metrics.watch_role(
@@ -211,13 +224,16 @@ class Daemon:
         Chat front-ends connect in the background: a chat service never gates checks."""
         log.debug("descriptor limit: %d", raise_descriptor_limit())
         quiet_accept_errors(asyncio.get_running_loop())
-        try:
-            if self.server is not None:
-                await self.server.serve()
-            await self._serve(stop)
-        finally:
-            if self.server is not None:
-                await self.server.stop()
+        async with contextlib.AsyncExitStack() as stack:
+            if self.mcp is not None:  # outlives the server: no request finds it stopped
+                await stack.enter_async_context(self.mcp.running())
+            try:
+                if self.server is not None:
+                    await self.server.serve()
+                await self._serve(stop)
+            finally:
+                if self.server is not None:
+                    await self.server.stop()
 
     async def check(self, account: str) -> None:
         """One scheduled check (nothing escapes it); a round of good ones beats the

@@ -10,7 +10,7 @@ not the total) is read by its total: a drop is spend, a rise a top-up.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
@@ -51,6 +51,18 @@ def plain(amount: Decimal) -> str:
     if amount.is_zero():
         amount = amount.copy_abs()
     return f"{amount:f}"
+
+
+def balances_json(balances: Mapping[Currency, CurrencyBalance]) -> dict[str, dict[str, str]]:
+    """A snapshot's balances for programs (`check --format json`, the MCP tools)."""
+    return {
+        currency: {
+            "total": plain(b.total),
+            "granted": plain(b.granted),
+            "topped_up": plain(b.topped_up),
+        }
+        for currency, b in balances.items()
+    }
 
 
 def _out_of_range(amount: Decimal) -> str:

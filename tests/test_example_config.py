@@ -23,6 +23,7 @@ ENV = {
     "SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T/B/x",
     "HEARTBEAT_URL": "https://hc-ping.com/0000",
     "BALANCEBOT_STATUS_TOKEN": "status-token-0123456789",
+    "BALANCEBOT_MCP_TOKEN": "mcp-token-0123456789abcdef",
     "VENICE_ADMIN_KEY": "venice-admin-1",
     "FAL_ADMIN_KEY": "fal-id:fal-secret",
     "XAI_MANAGEMENT_KEY": "xai-management-1",
@@ -120,6 +121,8 @@ def test_each_documented_variant_validates(variant: str) -> None:
         limits = low.thresholds["CNY"]
         assert (limits.warning_below_percent, limits.critical_below_percent) == (20, 5)
         assert limits.warning_below == Decimal("50.00")
+    if variant == "mcp-http":
+        assert config.mcp.http and config.mcp.allow_mute and config.mcp.accounts == ["prod"]
     if variant == "postgres":
         assert config.store.url == "postgresql://balancebot@127.0.0.1:5432/balancebot"
 
@@ -139,6 +142,8 @@ def test_every_variant_is_found() -> None:
         "http",
         "digest",
         "heartbeat",
+        "mcp",
+        "mcp-http",
         "admin-keys",
         "percent",
     }

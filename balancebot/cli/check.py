@@ -27,7 +27,7 @@ from ..printable import shown
 from ..providers.engine import Deadline, fetch_all_sync
 from ..retry import Backoff
 from ..rules import evaluate, missing_currencies
-from ..spend import MAX_SHOWN_DIGITS, money, plain
+from ..spend import MAX_SHOWN_DIGITS, balances_json, money, plain
 
 RETRY = Backoff(attempts=2)
 """One quick retry at most (after 0.5-1 s), and only if it can end before the deadline:
@@ -189,14 +189,7 @@ def as_json(reports: list[AccountReport]) -> dict[str, Any]:
             entry["outlook"] = report.outlook
         if isinstance(result, BalanceSnapshot):
             entry["is_available"] = result.is_available
-            entry["balances"] = {
-                currency: {
-                    "total": plain(b.total),
-                    "granted": plain(b.granted),
-                    "topped_up": plain(b.topped_up),
-                }
-                for currency, b in result.balances.items()
-            }
+            entry["balances"] = balances_json(result.balances)
         else:
             entry["error"] = {"kind": result.kind.value, "message": result.message}
         accounts.append(entry)

@@ -225,6 +225,41 @@ def history(args: argparse.Namespace) -> None:
     print(f"wrote {args.plot} ({len(image) // 1024} KiB)")
 
 
+def mcp(args: argparse.Namespace) -> None:
+    """Serve balances, alerts and history to an AI assistant over MCP (stdio)."""
+    _configure_logging(args, quiet_default="warning")  # on stderr: stdout is the protocol's
+
+    def fail(exc: Exception) -> NoReturn:  # one line: a client's log may show only that
+        first, *rest = str(exc).splitlines()
+        _fail_config(Exception(" ".join([first, "; ".join(line.strip() for line in rest)])))
+
+    config = _load(args, notifiers=(), fail=fail)  # no notifier or chat token needed
+    from .operate import existing_store
+
+    url = existing_store(config)  # a StoreError (one line, exit 1) before the slow imports
+    try:
+        from ..mcp.stdio import serve_stdio  # the SDK: the `mcp` extra
+    except ImportError as exc:
+        if exc.name is None or exc.name.partition(".")[0] not in ("mcp", "mcp_types"):
+            raise
+        print(
+            "balancebot: `balancebot mcp` needs the MCP SDK: pip install 'balancebot[mcp]'",
+            file=sys.stderr,
+        )
+        sys.exit(1)
+    import asyncio
+
+    from ..errors import BalanceBotError
+
+    try:
+        asyncio.run(serve_stdio(config, url))
+    except BalanceBotError as exc:  # StoreError too: an old schema, an unreachable server
+        print(f"balancebot: {exc}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:  # Ctrl-C on a terminal: a client closes stdin instead
+        sys.exit(130)
+
+
 def demo(args: argparse.Namespace) -> None:
     """Watch a simulated account drain, alert, escalate and recover. No credentials needed."""
     _configure_logging(args, quiet_default="warning")

@@ -21,6 +21,7 @@ from .handlers import (
     hash_password,
     history,
     init,
+    mcp,
     notify_test,
     providers,
     run,
@@ -168,6 +169,7 @@ def _parser() -> argparse.ArgumentParser:
         "says (needs the charts extra)",
     )
     _add_operate_commands(command, with_config)
+    with_config(command(mcp))
     command(providers)
     command(hash_password, "hash-password")
     with_config(command(db)).add_argument("action", choices=("status", "upgrade"))

@@ -23,6 +23,7 @@ import msgspec
 from ..errors import ConfigError
 from .amounts import amount_problems
 from .durations import RequestTimeout
+from .mcp import McpConfig
 from .models import (
     CHAT_GATHERED,
     DEFAULT_RULES,
@@ -80,6 +81,7 @@ __all__ = [
     "HttpConfig",
     "HttpUrl",
     "InhibitConfig",
+    "McpConfig",
     "Name",
     "NotifierConfig",
     "PluginCheck",
@@ -132,12 +134,15 @@ def build_config(
     def needed(path: Location) -> bool:
         if notifiers is None or not path:
             return True
-        if path[0] == "chat":
+        if path[0] == "chat" or path[:2] in (("mcp", "token"), ("mcp", "token_file")):
             return False
         return path[0] != "notifiers" or len(path) < 2 or path[1] in selected
 
     env = os.environ if env is None else env
     data = resolve_secrets(dict(raw), base_dir, env, problems, needed)
+    if notifiers is not None and isinstance(data.get("mcp"), dict):
+        # serving /mcp is the daemon's: other commands (`balancebot mcp` too) need no token
+        data["mcp"] = {k: v for k, v in data["mcp"].items() if k not in ("http", "token")}
     if isinstance(data.get("notifiers"), list):
         data["notifiers"] = [_gather_options(item) for item in data["notifiers"]]
     if isinstance(data.get("chat"), dict):

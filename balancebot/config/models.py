@@ -33,6 +33,7 @@ from .durations import (
     Retention,
     Window,
 )
+from .mcp import McpConfig
 from .status_access import check_password_hash, check_token, exposure_problem
 from .store_url import check_sslmode, normalise_store_url
 from .values import HttpUrl, ListenAddress, Name, Secret, TimeZoneName
@@ -504,6 +505,7 @@ class Config(_Strict, frozen=True, kw_only=True):
     routes: list[RouteConfig] = []
     chat: ChatConfig = ChatConfig()
     http: HttpConfig = HttpConfig()
+    mcp: McpConfig = McpConfig()
     digest: DigestConfig = DigestConfig()
     heartbeat: HeartbeatConfig | None = None
     language: Literal["en", "zh"] = "en"

@@ -79,7 +79,18 @@ def reference_problems(data: Mapping[str, Any]) -> list[str]:
     chat = data.get("chat")
     if isinstance(chat, Mapping):
         problems += _chat_problems(data, chat, accounts)
+    mcp = data.get("mcp")
+    if isinstance(mcp, Mapping):
+        listed = _strings(mcp.get("accounts"))
+        problems += unknown_names("mcp.accounts", "account", listed, accounts)
+        if mcp.get("http") is True and not _http_enabled(data):
+            problems.append("mcp.http: /mcp is served by [http]; set enabled = true there")
     return problems
+
+
+def _http_enabled(data: Mapping[str, Any]) -> bool:
+    http = data.get("http")
+    return isinstance(http, Mapping) and http.get("enabled") is True
 
 
 def _chat_problems(
@@ -118,8 +129,6 @@ def _chat_problems(
         elif platform == "slack" and "bot_token" not in notifier.get("options", notifier):
             problems.append("chat.slack.notifier: answering commands needs a bot_token")
     slack = chat.get("slack")
-    http = data.get("http")
-    enabled = isinstance(http, Mapping) and http.get("enabled") is True
-    if isinstance(slack, Mapping) and slack.get("mode") == "http" and not enabled:
+    if isinstance(slack, Mapping) and slack.get("mode") == "http" and not _http_enabled(data):
         problems.append("chat.slack.mode: http mode is served by [http]; set enabled = true")
     return problems

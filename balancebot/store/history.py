@@ -141,6 +141,18 @@ class HistoryRecords(StoreBase):
             rows = (await conn.execute(query)).all()
         return [(from_micros(int(first)), from_micros(int(last))) for first, last in rows]
 
+    async def failure_count(self, account: str, since: datetime, until: datetime) -> int:
+        """How many failed checks of `account` the store holds from `since` to `until`
+        (history older than `keep_full_resolution` is thinned to one per bucket)."""
+        query = sa.select(sa.func.count()).where(
+            snapshots.c.account == account,
+            snapshots.c.outcome != "ok",
+            snapshots.c.taken_at >= since,
+            snapshots.c.taken_at <= until,
+        )
+        async with self._reading() as conn:
+            return int((await conn.execute(query)).scalar_one())
+
     async def downsample(self, before: datetime, bucket: timedelta) -> int:
         """Keep one snapshot per account, outcome and `bucket` older than `before`.
 
