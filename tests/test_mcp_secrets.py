@@ -47,7 +47,7 @@ async def test_no_tool_answers_with_a_secret(
         await daemon.pipeline.check("prod")  # a snapshot, then a failure naming the key
         simulator.fail_next(Fault(status=401, body=f'{{"error": "bad key {API_KEY}"}}'.encode()))
         await daemon.pipeline.check("prod")
-        tools = McpTools(config, daemon.store, daemon.pipeline, daemon.clock)
+        tools = McpTools(config, daemon.store, daemon.pipeline.memory, daemon.clock)
         answers = []
         async with Client(
             build_server(tools), client_info=Implementation(name=TOKEN, version="1")
@@ -55,7 +55,7 @@ async def test_no_tool_answers_with_a_secret(
             for name, arguments in CALLS:
                 answers.append((await client.call_tool(name, arguments)).model_dump_json())
     said = "\n".join(answers)
-    assert '"state":"failed"' in said and '"kind":"auth"' in said  # the failure is there
+    assert '"outcome":"failed","available":null,"failure_kind":"auth"' in said  # it is there
     assert said.count('"is_error":true') == 4
     assert API_KEY not in said
     assert TOKEN not in said.replace(client_label(TOKEN), "")  # only as the client's own name

@@ -15,7 +15,7 @@ from mcp_types import CallToolResult, Implementation
 
 from balancebot.clock import SystemClock
 from balancebot.commands.access import Caller
-from balancebot.config import load_config
+from balancebot.configure import load_config
 from balancebot.daemon import Daemon
 from balancebot.testing.deepseek import DeepSeekSimulator
 from balancebot.testing.processes import spawn
@@ -92,18 +92,16 @@ async def test_the_tools_over_stdio_answer_from_the_daemons_store(filled: Path) 
         status = data(await client.call_tool("status", {}))
         muting = await client.call_tool("mute", {"duration": "1h"})
     prod, dev = balances["accounts"]
-    assert (prod["account"], prod["state"], prod["is_available"]) == ("prod", "ok", True)
-    assert prod["balances"]["CNY"]["total"] == "5.00"
-    assert prod["balances"]["CNY"]["runway"] == {
-        "not_enough_history": {"covered_seconds": 0, "needed_seconds": 6 * 3600}
-    }
-    assert dev["balances"]["USD"] == {
-        "total": "3.50",
-        "granted": "0.00",
-        "topped_up": "3.50",
-        "runway": prod["balances"]["CNY"]["runway"],
-        "spent_today": "0",
-    }
+    assert (prod["name"], prod["provider"]) == ("prod", "deepseek")
+    assert (prod["last_check"]["outcome"], prod["last_check"]["available"]) == ("ok", True)
+    [cny] = prod["balances"]
+    assert (cny["currency"], cny["total"], cny["spent_today"]) == ("CNY", "5.00", "0")
+    waiting = {"state": "not_enough_history", "covered_seconds": 0, "needed_seconds": 6 * 3600}
+    assert cny["runway"] == waiting
+    assert [(b["currency"], b["total"], b["granted"]) for b in dev["balances"]] == [
+        ("CNY", "60.00", "10.00"),
+        ("USD", "3.50", "0.00"),
+    ]
     [alert] = alerts["alerts"]
     assert (alert["account"], alert["rule"], alert["subject"]) == ("prod", "low", "CNY")
     assert (alert["severity"], alert["status"]) == ("critical", "firing")
@@ -113,11 +111,10 @@ async def test_the_tools_over_stdio_answer_from_the_daemons_store(filled: Path) 
     cny = history["currencies"]["CNY"]
     assert (cny["first"]["total"], cny["last"]["total"], cny["spent"]) == ("60.00", "60.00", "0")
     assert len(cny["spent_per_day"]) == 7 and cny["spent_per_day"][-1]["spent"] == "0"
-    assert [a["state"] for a in status["accounts"]] == ["ok", "ok"]
-    assert [(a["account"], a["severity"]) for a in status["alerts_firing"]] == [
-        ("prod", "critical")
-    ]
-    assert status["silences"] == []
+    assert [a["last_check"]["outcome"] for a in status["accounts"]] == ["ok", "ok"]
+    assert status["accounts"] == balances["accounts"]  # one document, the status page's
+    assert (status["alerts"], status["alerts_firing"]) == (alerts["alerts"], 1)
+    assert (status["silences"], status["quiet_hours_until"]) == ([], None)
     assert "Unknown tool" in error(muting)  # read-only unless allow_mute = true
 
 
@@ -151,7 +148,7 @@ async def test_a_mute_over_stdio_is_the_daemons_mute(
             )
         )
         status = data(await client.call_tool("status", {}))
-    assert [a["account"] for a in balances["accounts"]] == ["dev"]
+    assert [a["name"] for a in balances["accounts"]] == ["dev"]
     assert hidden.endswith("no account 'prod' that this client may see")
     assert missing.endswith("no account 'nothing' that this client may see")
     assert [a["account"] for a in alerts["alerts"]] == ["dev"]  # prod's is not shown

@@ -11,8 +11,9 @@ from __future__ import annotations
 import getpass
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import make_url
 
@@ -23,7 +24,6 @@ from ..commands.operations import (
     add_silence,
     current_alerts,
     parse_mute_span,
-    silence_json,
     silence_target,
     visible_silences,
 )
@@ -61,9 +61,27 @@ def table(rows: Sequence[Sequence[str]]) -> str:
     )
 
 
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(UTC).isoformat()
+
+
 def alerts_output(rows: list[AlertRow], config: Config, as_json: bool) -> str:
     if as_json:
-        return json.dumps([r.as_json() for r in rows], indent=2)
+        return json.dumps(
+            [
+                {
+                    "account": r.account,
+                    "rule": r.rule,
+                    "subject": r.subject,
+                    "severity": r.severity,
+                    "status": r.status,
+                    "since": _iso(r.since),
+                    "last_sent": _iso(r.last_sent),
+                }
+                for r in rows
+            ],
+            indent=2,
+        )
     if not rows:
         return "no alerts firing or pending"
     zone = config.zone
@@ -85,6 +103,20 @@ def alerts_output(rows: list[AlertRow], config: Config, as_json: bool) -> str:
         for r in rows
     ]
     return table([header, *body])
+
+
+def silence_json(s: Silence) -> dict[str, Any]:
+    return {
+        "id": s.id,
+        "account": s.account,
+        "rule": s.rule,
+        "until": _iso(s.until),
+        "created_by": s.created_by,
+        "created_at": _iso(s.created_at),
+        "comment": s.comment,
+        "subject": s.subject,
+        "until_resolved": s.until_resolved,
+    }
 
 
 def silences_output(silences: list[Silence], config: Config, as_json: bool) -> str:

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 from ..config import Config
 from ..i18n import _
@@ -115,37 +114,6 @@ class AlertRow:
     status: str
     since: datetime | None
     last_sent: datetime | None
-
-    def as_json(self) -> dict[str, Any]:
-        """As `balancebot alerts --json` and the MCP `alerts` tool give it."""
-        return {
-            "account": self.account,
-            "rule": self.rule,
-            "subject": self.subject,
-            "severity": self.severity,
-            "status": self.status,
-            "since": utc_iso(self.since),
-            "last_sent": utc_iso(self.last_sent),
-        }
-
-
-def utc_iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.astimezone(UTC).isoformat()
-
-
-def silence_json(s: Silence) -> dict[str, Any]:
-    """A silence as `balancebot silences list --json` and the MCP tools give it."""
-    return {
-        "id": s.id,
-        "account": s.account,
-        "rule": s.rule,
-        "until": utc_iso(s.until),
-        "created_by": s.created_by,
-        "created_at": utc_iso(s.created_at),
-        "comment": s.comment,
-        "subject": s.subject,
-        "until_resolved": s.until_resolved,
-    }
 
 
 async def current_alerts(store: Store, accounts: frozenset[str]) -> list[AlertRow]:

@@ -178,6 +178,6 @@ def daemon_endpoint(
             dispatcher.wake()
 
     tools = McpTools(
-        config, store, pipeline, clock, refresh if store.shared else None, unmuted=unmuted
+        config, store, pipeline.memory, clock, refresh if store.shared else None, unmuted=unmuted
     )
     return McpEndpoint(tools, config.mcp.token)

@@ -75,26 +75,28 @@ def build_server(tools: McpTools) -> MCPServer:
 
     described: dict[Callable[..., Awaitable[dict[str, Any]]], str] = {
         balances: (
-            "Each account's latest balance per currency (total, granted, topped_up), with its "
-            "runway (spend_per_day, days_left, runs_out_at, or not_enough_history) and "
-            "spent_today; or its state 'failed' with the error kind, or 'unchecked'. "
-            "Omit `account` for every account this client may see."
+            "Each account's balances per currency, from its last successful check: total, "
+            "granted, topped_up (limit and used for spend-capped keys), spent_today, and "
+            "runway (state estimate, no_spend or not_enough_history; days, per_day, "
+            "runs_out_at); with last_check (at, outcome ok or failed, available, "
+            "failure_kind, message) and last_success. Omit `account` for every account "
+            "this client may see."
         ),
         alerts: (
-            "Alerts firing or pending now: account, rule, subject (a currency or empty), "
-            "severity, status, since, last_sent (when the team was last told; null: never)."
+            "Alerts firing or pending now, most severe first: account, rule, subject (a "
+            "currency or empty), severity, status, since, last_sent (null: not told yet)."
         ),
         history: (
             f"A summary of one account's balances over the last `days` (1 to "
             f"{MAX_HISTORY_DAYS}, default 30), per currency: first, last, low and high "
-            "readings, total spent and topped up, and the spend of each day (null: no "
-            "readings that day); with the number of snapshots and failed checks. Not the "
+            "readings, total spent and topped_up, and spent_per_day for each day (null: no "
+            "readings that day); with the number of snapshots and failed_checks. Not the "
             "raw rows."
         ),
         status: (
-            "An overview: each account's state (ok, failed, unchecked), last check and last "
-            "success; the alerts firing; active silences (mutes: who set them, until when); "
-            "and until when quiet hours hold warnings back, if now."
+            "An overview, as the status page shows it: every account (as `balances` gives "
+            "it), the open alerts, the active silences (who muted what, until when, why), "
+            "alerts_firing (how many need action) and quiet_hours_until (null: none now)."
         ),
     }
     for fn, description in described.items():

@@ -1,56 +1,53 @@
 """What each MCP tool answers, as plain dicts: no MCP SDK here, so every answer is tested
 without a transport, and the same answers go out over stdio and HTTP.
 
-Authorization is chat's: the accounts a client may see are `[mcp] accounts` (default:
-every account), checked here once for every tool; naming an account outside them gets the
-same answer as naming one that does not exist. Muting changes the store exactly as chat's
-/mute and /unmute do (commands/operations.py), recorded as `mcp:<client name>`.
+`balances`, `alerts` and `status` are the status page's document (status/document.py) in
+its documented wire form, cut to what the client may see: the page, its JSON and the
+tools cannot disagree. Authorization is chat's: the accounts a client may see are
+`[mcp] accounts` (default: every account), checked here once for every tool; naming an
+account outside them gets the same answer as naming one that does not exist. Muting
+changes the store exactly as chat's /mute and /unmute do (commands/operations.py),
+recorded as `mcp:<client name>`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
-from datetime import datetime, timedelta
-from typing import Protocol
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+import msgspec
 
 from ..clock import Clock
 from ..commands.operations import (
     MAX_HISTORY_DAYS,
     UsageError,
     add_silence,
-    current_alerts,
     muted_what,
     parse_mute_span,
-    silence_json,
     silence_target,
-    utc_iso,
     visible_silences,
 )
 from ..config import Config
-from ..models import AlertKey, AlertState, AlertStatus, BalanceSnapshot, CheckResult, Severity
+from ..models import Severity
 from ..quiet import quiet_until
 from ..render import human_duration
+from ..status.document import (
+    ReadModel,
+    StatusDocument,
+    account_json,
+    alert_json,
+    as_json,
+    load_status,
+    moment,
+    silence_json,
+)
 from ..store import Store
-from ..trends import outlook_since
-from .summary import Json, history_json, outlook_json, result_json
+from .summary import Json, history_json
 
 log = logging.getLogger(__name__)
 
 MAX_CLIENT_NAME = 64
-
-
-class ReadModel(Protocol):
-    """What the tools read of the engine: the daemon's live memory, or (stdio) the same
-    read back from the store before each call."""
-
-    def latest(self, account: str) -> CheckResult | None: ...
-
-    def recent(self, account: str) -> list[CheckResult]: ...
-
-    def states(self) -> Mapping[AlertKey, AlertState]: ...
-
-    def last_success(self, account: str) -> datetime | None: ...
 
 
 def client_label(name: str | None) -> str:
@@ -82,10 +79,11 @@ class McpTools:
         self.clock = clock
         self._refresh = refresh
         self._unmuted = unmuted
-        every: list[str] = [a.name for a in config.accounts]
         allowed = config.mcp.accounts
-        self.accounts = [a for a in every if allowed is None or a in allowed]
-        self.full_access = len(self.accounts) == len(every)
+        self.accounts: list[str] = [
+            a.name for a in config.accounts if allowed is None or a.name in allowed
+        ]
+        self.full_access = len(self.accounts) == len(config.accounts)
 
     @property
     def allow_mute(self) -> bool:
@@ -98,45 +96,32 @@ class McpTools:
             raise UsageError(f"no account '{account[:64]}' that this client may see")
         return [account]
 
-    async def _read(self) -> None:
+    async def _document(self, accounts: list[str]) -> StatusDocument:
+        """The status document of these accounts (their alerts, the client's silences)."""
         if self._refresh is not None:
             await self._refresh()
+        now = self.clock.now()
+        wanted = set(accounts)
+        only = [a for a in self.config.accounts if a.name in wanted]
+        config = msgspec.structs.replace(self.config, accounts=only)
+        silences = await visible_silences(
+            self.store, now, frozenset(self.accounts), self.full_access
+        )
+        return await load_status(config, self.model, self.store, silences, now)
 
     async def balances(self, account: str | None = None) -> Json:
-        await self._read()
-        now = self.clock.now()
-        found = []
-        for name in self._pick(account):
-            result = self.model.latest(name)
-            entry: Json = {"account": name, "provider": self._provider(name)}
-            entry |= result_json(result)
-            if isinstance(result, BalanceSnapshot):
-                history = await self._history_for_outlook(result, now)
-                for currency, balance in entry["balances"].items():
-                    rules = self.config.rules_for(name)
-                    balance |= outlook_json(rules, history, currency, now, self.config.zone)
-            found.append(entry)
-        return {"as_of": utc_iso(now), "accounts": found}
-
-    def _provider(self, account: str) -> str:
-        return next(a.provider for a in self.config.accounts if a.name == account)
-
-    async def _history_for_outlook(
-        self, result: BalanceSnapshot, now: datetime
-    ) -> list[BalanceSnapshot]:
-        """What /balance reads for a runway: the read model's history when it reaches back
-        far enough, else the store's."""
-        since = outlook_since(self.config.rules_for(result.account), now, self.config.zone)
-        history = [r for r in self.model.recent(result.account) if isinstance(r, BalanceSnapshot)]
-        if not history or history[0].taken_at > since:
-            history = await self.store.history(result.account, since)
-        if not history or history[-1].taken_at < result.taken_at:
-            history.append(result)
-        return history
+        document = await self._document(self._pick(account))
+        return {
+            "generated_at": moment(document.generated_at),
+            "accounts": [account_json(a) for a in document.accounts],
+        }
 
     async def alerts(self) -> Json:
-        rows = await current_alerts(self.store, frozenset(self.accounts))
-        return {"as_of": utc_iso(self.clock.now()), "alerts": [r.as_json() for r in rows]}
+        document = await self._document(self.accounts)
+        return {
+            "generated_at": moment(document.generated_at),
+            "alerts": [alert_json(a) for a in document.alerts],
+        }
 
     async def history(self, account: str, days: int = 30) -> Json:
         if not 1 <= days <= MAX_HISTORY_DAYS:
@@ -150,36 +135,12 @@ class McpTools:
         return {"account": name, "days": days} | summary
 
     async def status(self) -> Json:
-        await self._read()
-        now = self.clock.now()
-        visible = frozenset(self.accounts)
-        accounts = []
-        for name in self.accounts:
-            latest = self.model.latest(name)
-            entry: Json = {"account": name, "provider": self._provider(name)}
-            entry["state"] = result_json(latest)["state"]
-            entry["last_check"] = utc_iso(latest.taken_at) if latest else None
-            entry["last_success"] = utc_iso(self.model.last_success(name))
-            accounts.append(entry)
-        firing = [
-            {
-                "account": s.key.account,
-                "rule": s.key.rule,
-                "subject": s.key.subject,
-                "severity": s.severity.name.lower() if s.severity else None,
-                "since": utc_iso(s.started_at),
-            }
-            for s in sorted(self.model.states().values(), key=lambda s: s.key)
-            if s.status is AlertStatus.FIRING and s.key.account in visible
-        ]
-        silences = await visible_silences(self.store, now, visible, self.full_access)
+        document = await self._document(self.accounts)
+        now = document.generated_at
         quiet = quiet_until(self.config.quiet_hours, now, self.config.zone, Severity.WARNING)
-        return {
-            "as_of": utc_iso(now),
-            "accounts": accounts,
-            "alerts_firing": firing,
-            "silences": [silence_json(s) for s in silences],
-            "quiet_hours_until": utc_iso(quiet),
+        return as_json(document) | {
+            "alerts_firing": len(document.firing),
+            "quiet_hours_until": moment(quiet),
         }
 
     async def mute(
