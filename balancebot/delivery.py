@@ -34,11 +34,11 @@ from .delivery_lanes import (
     where,
 )
 from .errors import DeliveryError
-from .health import SelfAlerts
 from .models import Notification
 from .notifiers import Notifier
 from .redact import SecretMask, secrets_in
 from .retry import Backoff
+from .self_alerts import SelfAlerts
 from .store import Delivery, Store, leases
 
 if TYPE_CHECKING:

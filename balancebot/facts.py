@@ -83,4 +83,19 @@ class TopUpFacts:
     total: Decimal
 
 
-Facts = BalanceFacts | AvailabilityFacts | FailureFacts | RunwayFacts | SpikeFacts | TopUpFacts
+@dataclass(frozen=True, slots=True)
+class TroubleFacts:
+    """balancebot's own trouble (a self alert): what is wrong, as `Health` says it."""
+
+    message: str
+
+
+Facts = (
+    BalanceFacts
+    | AvailabilityFacts
+    | FailureFacts
+    | RunwayFacts
+    | SpikeFacts
+    | TopUpFacts
+    | TroubleFacts
+)

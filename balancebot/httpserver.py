@@ -159,12 +159,6 @@ class LoopbackServer:
         return self.url
 
     @property
-    def open_connections(self) -> int:
-        """Connections open now (those refused over the cap not counted)."""
-        server = self._runner.server if self._runner is not None else None
-        return len(server.connections) if server is not None else 0
-
-    @property
     def refused_connections(self) -> int:
         return self._guard.refused if self._guard is not None else 0
 

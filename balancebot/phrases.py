@@ -20,6 +20,7 @@ from .facts import (
     RunwayFacts,
     SpikeFacts,
     TopUpFacts,
+    TroubleFacts,
 )
 from .i18n import N_, _, ngettext
 from .models import BalanceSnapshot, Currency
@@ -56,6 +57,8 @@ def describe(facts: Facts, zone: tzinfo) -> str:
                 usual=money(facts.usual),
                 days=facts.days,
             )
+        case TroubleFacts(message=message):
+            return message
         case TopUpFacts():
             return _("topped up +{amount} {currency}, now {total}").format(
                 amount=money(facts.amount), currency=facts.currency, total=money(facts.total)

@@ -23,7 +23,7 @@ LAYERS: list[tuple[int, tuple[str, ...]]] = [
     (3, ("status",)),
     (3, ("metrics", "tls", "httpcap")),
     (3, ("silences", "held", "unrecorded", "notify")),
-    (3, ("memory",)),
+    (3, ("memory", "self_alerts")),
     (4, ("checks", "delivery", "delivery_lanes", "scheduler", "sweep", "leader", "digest", "ops")),
     (4, ("heartbeat", "configure")),
     (4, ("delivery_groups",)),

@@ -16,8 +16,9 @@ import pytest
 from balancebot.config import AccountConfig, Config, Secret
 from balancebot.daemon import Daemon
 from balancebot.errors import DeliveryError, StoreError
-from balancebot.health import Health, SelfAlerts
+from balancebot.health import Health
 from balancebot.models import BalanceSnapshot, CheckFailure, FailureKind, TransitionKind
+from balancebot.self_alerts import SelfAlerts
 from balancebot.testing.clock import FakeClock
 from balancebot.testing.deepseek import DeepSeekSimulator
 

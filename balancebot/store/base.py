@@ -244,10 +244,6 @@ def _require_current_schema(connection: sa.Connection) -> None:
         )
 
 
-def _has_tables(conn: sa.Connection) -> bool:
-    return sa.inspect(conn).has_table("snapshots")
-
-
 NOTHING_YET = "nothing recorded yet: `balancebot run` records the history (`check` keeps none)"
 
 
