@@ -36,7 +36,7 @@ from .scheduler import follow
 
 log = logging.getLogger(__name__)
 
-RESTART_ONLY = ("store", "http", "chat", "timezone")
+RESTART_ONLY = ("store", "http", "chat", "mcp", "timezone")
 """Top-level settings a running daemon keeps until it is restarted."""
 
 RELOAD_TIMEOUT = 60.0
@@ -145,6 +145,8 @@ async def _apply(daemon: Daemon, new: Config, fresh: dict[str, Notifier]) -> Non
     daemon.commands.reconfigure(new, Access(new, notified_chats(new, notifiers)))
     if daemon.server is not None:
         daemon.server.reconfigure(new)
+    if daemon.mcp is not None:
+        daemon.mcp.reconfigure(new)
     accounts = [a.name for a in new.accounts]
     if (old.heartbeat, [a.name for a in old.accounts]) != (new.heartbeat, accounts):
         if daemon.heartbeat is not None:

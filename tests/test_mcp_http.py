@@ -19,6 +19,7 @@ from balancebot.config import Config
 from balancebot.daemon import Daemon
 from balancebot.errors import ConfigError
 from balancebot.models import Notification
+from balancebot.reload import reload_config
 from balancebot.testing.deepseek import DeepSeekSimulator
 
 from .conftest import API_KEY
@@ -28,22 +29,25 @@ TOKEN = "mcp-token-0123456789abcdef"
 ASSISTANT = Implementation(name="remote-assistant", version="2.0")
 
 
+def daemon_config(
+    make_config: Callable[..., Config], base_url: str, names: list[str], **mcp: Any
+) -> Config:
+    return make_config(
+        accounts=[{"name": n, "api_key": f"{API_KEY}-{n}", "base_url": base_url} for n in names],
+        rules=[{"name": "low", "type": "threshold", "thresholds": {"CNY": {"critical_below": 10}}}],
+        http={"enabled": True, "listen": "127.0.0.1:0"},
+        mcp={"http": True, "token": TOKEN, "allow_mute": True} | mcp,
+    )
+
+
 @pytest.fixture
 async def daemon_url(
     make_config: Callable[..., Config], simulator: DeepSeekSimulator
 ) -> AsyncIterator[tuple[Daemon, str]]:
     """A running daemon that has checked both accounts and told prod's low balance."""
-    simulator.add_account(f"{API_KEY}-prod", {"CNY": ("0.00", "5.00")})
-    simulator.add_account(f"{API_KEY}-dev", {"CNY": ("0.00", "50.00")})
-    config = make_config(
-        accounts=[
-            {"name": n, "api_key": f"{API_KEY}-{n}", "base_url": simulator.base_url}
-            for n in ("prod", "dev")
-        ],
-        rules=[{"name": "low", "type": "threshold", "thresholds": {"CNY": {"critical_below": 10}}}],
-        http={"enabled": True, "listen": "127.0.0.1:0"},
-        mcp={"http": True, "token": TOKEN, "allow_mute": True},
-    )
+    for name, cny in (("prod", "5.00"), ("dev", "50.00"), ("ops", "70.00")):
+        simulator.add_account(f"{API_KEY}-{name}", {"CNY": ("0.00", cny)})
+    config = daemon_config(make_config, simulator.base_url, ["prod", "dev"])
     told = asyncio.Event()
 
     def seen(_: str, notification: Notification) -> None:
@@ -123,3 +127,22 @@ def test_http_needs_a_token_and_the_http_server(make_config: Callable[..., Confi
         with pytest.raises(ConfigError) as problem:
             make_config(raw)
         assert said in str(problem.value), str(problem.value)
+
+
+async def test_the_tools_follow_a_reload_and_mcp_waits_for_a_restart(
+    daemon_url: tuple[Daemon, str], make_config: Callable[..., Config], simulator: DeepSeekSimulator
+) -> None:
+    daemon, url = daemon_url
+    grown = daemon_config(make_config, simulator.base_url, ["prod", "dev", "ops"])
+    assert await reload_config(daemon, lambda: grown)
+    await daemon.pipeline.check("ops")
+    read_only = daemon_config(make_config, simulator.base_url, ["prod", "ops"], allow_mute=False)
+    assert await reload_config(daemon, lambda: read_only)  # "[mcp]" waits: said in one line
+    async with connect(url) as client:
+        names = [t.name for t in (await client.list_tools()).tools]
+        balances = data(await client.call_tool("balances", {}))
+        gone = error(await client.call_tool("history", {"account": "dev"}))
+    assert names[-2:] == ["mute", "unmute"]  # allow_mute as the daemon started
+    assert [a["name"] for a in balances["accounts"]] == ["prod", "ops"]
+    assert balances["accounts"][1]["balances"][0]["total"] == "70.00"
+    assert gone.endswith("no account 'dev' that this client may see")

@@ -66,6 +66,9 @@ class McpEndpoint:
         )
         self._manager: StreamableHTTPSessionManager = server.session_manager
 
+    def reconfigure(self, config: Config) -> None:
+        self._tools.reconfigure(config)
+
     def attach(self, app: web.Application) -> None:
         app.router.add_route("*", PATH, self.handle)
 

@@ -73,12 +73,17 @@ class McpTools:
         refresh: Callable[[], Awaitable[None]] | None = None,
         unmuted: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
-        self.config = config
         self.store = store
         self.model = model
         self.clock = clock
         self._refresh = refresh
         self._unmuted = unmuted
+        self.reconfigure(config)
+
+    def reconfigure(self, config: Config) -> None:
+        """Follow a reloaded configuration's accounts and rules (its `[mcp]` section, which
+        decides the tools offered, changes only with a restart)."""
+        self.config = config
         allowed = config.mcp.accounts
         self.accounts: list[str] = [
             a.name for a in config.accounts if allowed is None or a.name in allowed
