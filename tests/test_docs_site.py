@@ -76,6 +76,16 @@ def test_the_link_check_sees_a_broken_file_and_a_broken_anchor(tmp_path: Path) -
     ]
 
 
+def test_every_page_is_in_the_sites_nav_and_every_nav_entry_is_a_page() -> None:
+    """Also checked by the strict build; this one runs without mkdocs installed, so a new
+    page left out of mkdocs.yml fails in every environment, not only in CI."""
+    nav = re.findall(
+        r"^\s*- (?:[^\n]*: )?([\w/.-]+\.md)\s*$", (ROOT / "mkdocs.yml").read_text(), re.M
+    )
+    pages = [page.relative_to(ROOT / "docs").as_posix() for page in PAGES]
+    assert sorted(nav) == sorted(pages)
+
+
 def test_the_readme_is_a_five_minute_read() -> None:
     """What it is, two commands, a minimal configuration, where to go next: the rest lives
     in docs/, so the README stays short enough to read before trying."""
