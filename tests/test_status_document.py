@@ -183,7 +183,7 @@ TOKEN = "0123456789abcdef0123"
     [
         (
             {"enabled": True, "status_page": True, "listen": "0.0.0.0:9464"},
-            "serves the status page to the network without a login",
+            "would show every balance to the network without a login",
         ),
         (
             {"enabled": True, "status_page": True, "listen": "status.example:9464"},

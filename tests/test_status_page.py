@@ -3,13 +3,16 @@ chart's marks where the data puts them, sizes that fit."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 from balancebot.config import Config, ThresholdLimits
+from balancebot.memory import AccountMemory
 from balancebot.models import (
     AlertKey,
     AlertState,
@@ -22,6 +25,8 @@ from balancebot.models import (
 from balancebot.status.chart import WIDTH, ChartData, _nice_step, _tick_label, balance_chart
 from balancebot.status.document import build_status
 from balancebot.status.page import PageContext, render_page
+from balancebot.status.reads import Reading, StoreReads
+from balancebot.store import Store
 
 from .test_status_document import remembered
 
@@ -98,3 +103,39 @@ def test_every_text_on_the_page_is_escaped(make_config: Callable[..., Config]) -
     assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in page
     assert 'href="api/v1/status?token=%22%3E%3Cscript%3E"' in page
     assert '<meta http-equiv="refresh" content="60">' in page
+
+
+async def test_charts_are_read_once_per_check_and_on_by_later_reloads(
+    make_config: Callable[..., Config], tmp_path: Path
+) -> None:
+    names = ["a", "b", "c"]
+    config: Config = make_config(
+        accounts=[
+            {"name": n, "api_key": "sk-test-0123456789", "base_url": "http://h"} for n in names
+        ]
+    )
+    store = await Store.open(config.store.database_url)
+    try:
+        memory = AccountMemory(config)
+        for name in names:
+            for days in (3, 2, 1):
+                await store.save_check(snap(days, "50", name))
+            memory.record(snap(1, "50", name), [], [])
+        reads = StoreReads(config, memory, store)
+        loop = asyncio.get_running_loop()
+
+        async def page(seconds: float) -> tuple[list[str], int]:
+            reading = Reading(reads, loop.time() + seconds)
+            charts = await reading.charts(names, START, NOW)
+            assert not reading.problems
+            return sorted(charts), reading.charts_missing
+
+        assert await page(-1) == ([], 3)  # past the deadline: none read, all said late
+        drawn, late = await page(30)
+        assert (drawn, late) == (names, 0)
+        assert await page(-1) == (names, 0)  # kept: no read needed
+        memory.record(snap(0, "40", "b"), [], [])  # b checked again: its chart is read anew
+        assert await page(-1) == (["a", "c"], 1)
+        assert await page(30) == (names, 0)
+    finally:
+        await store.close()

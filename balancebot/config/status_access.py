@@ -89,14 +89,14 @@ def exposure_problem(
     if not status_page:
         return None
     if not enabled:
-        return "status_page: the page is served by [http]; set enabled = true"
+        return "status_page = true needs the [http] server: set enabled = true"
     if guarded or public or is_loopback(listen):
         return None
     return (
-        f"status_page: listen = {listen!r} serves the status page to the network without a "
-        "login; set status_token or status_user and status_password_hash, listen on "
-        "127.0.0.1 (a reverse proxy in front, see docs/status-page.md), or set "
-        "status_public = true to publish it on purpose"
+        f"status_page = true with listen = {listen!r} would show every balance to the "
+        "network without a login; set status_token or status_user and "
+        "status_password_hash, listen on 127.0.0.1 (a reverse proxy in front, see "
+        "docs/status-page.md), or set status_public = true to publish it on purpose"
     )
 
 

@@ -48,12 +48,14 @@ class PageContext:
         charts: Mapping[str, ChartData],
         chart_start: datetime,
         token: str | None,
+        charts_missing: int = 0,
     ) -> None:
         self.zone = zone
         self.providers = providers  # account → the provider's display name
         self.charts = charts
         self.chart_start = chart_start
         self.token = token  # let in by `?token=`: kept in the page's links
+        self.charts_missing = charts_missing  # not read from the store in time
 
 
 def render_page(document: StatusDocument, problems: Sequence[str], context: PageContext) -> str:
@@ -87,6 +89,13 @@ def render_page(document: StatusDocument, problems: Sequence[str], context: Page
             )
             + "</div>"
         )
+    if context.charts_missing:
+        late = ngettext(
+            "The chart of {count} account is still being read; it comes with a later reload.",
+            "The charts of {count} accounts are still being read; they come with a later reload.",
+            context.charts_missing,
+        )
+        body.append(tag("p", late.format(count=context.charts_missing), "meta"))
     body.append(tag("h2", _("Alerts")))
     body.append(_alerts(document.alerts, now, context.zone))
     body.append(tag("h2", _("Accounts")))

@@ -10,25 +10,24 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from aiohttp import web
 
 from ..clock import Clock
 from ..config import Config
 from ..memory import Checker
-from ..models import BalanceSnapshot, Silence
+from ..models import Silence
 from ..providers.contract import provider_title
 from ..store import Store
 from .auth import StatusAuth
-from .chart import ChartData
 from .document import ReadModel, StatusDocument, as_json, load_status
 from .page import CHART_DAYS, PageContext, render_page
+from .reads import Reading, StoreReads
 
 log = logging.getLogger(__name__)
 
-CHART_POINTS = 400  # about the chart's width: more would not show
-STORE_WAIT = 5.0  # seconds a page waits for the store before showing what memory holds
+STORE_WAIT = 5.0  # seconds a request waits for the store before showing what memory holds
 HEADERS = {
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",
@@ -41,25 +40,6 @@ PAGE_POLICY = (
 )
 
 
-class _TolerantHistory:
-    """The store's history, or none when the store does not answer in time: the page is
-    most wanted when something is wrong, so it shows what the checks remember."""
-
-    def __init__(self, store: Store, problems: list[str]) -> None:
-        self._store = store
-        self.problems = problems
-
-    async def history(self, account: str, since: datetime) -> list[BalanceSnapshot]:
-        if self.problems:  # one failed read: the rest would wait as long
-            return []
-        try:
-            async with asyncio.timeout(STORE_WAIT):
-                return await self._store.history(account, since)
-        except Exception as exc:  # any failure: show the page without older history
-            self.problems.append(f"store: {type(exc).__name__}")
-            return []
-
-
 class StatusRoutes:
     def __init__(self, config: Config, model: ReadModel, store: Store, clock: Clock) -> None:
         self._config = config
@@ -67,6 +47,7 @@ class StatusRoutes:
         self._store = store
         self._clock = clock
         self.auth = StatusAuth(config.http)
+        self._reads = StoreReads(config, model, store)
         self.checker: Checker | None = None  # with replicas: re-reads what others checked
 
     def reconfigure(self, config: Config) -> None:
@@ -77,13 +58,16 @@ class StatusRoutes:
         app.router.add_get("/", self._page)
         app.router.add_get("/api/v1/status", self._json)
 
-    async def document(self) -> tuple[StatusDocument, list[str]]:
+    async def document(self) -> tuple[StatusDocument, Reading]:
         """The status now, and what could not be read (the store down: no silences)."""
-        problems: list[str] = []
+        reading = Reading(self._reads, asyncio.get_running_loop().time() + STORE_WAIT)
+        problems = reading.problems
+        names = [a.name for a in self._config.accounts]
+        self._reads.forget(set(names))
         if self._store.shared and self.checker is not None:  # another replica may have checked
             try:
                 async with asyncio.timeout(STORE_WAIT):
-                    await self.checker.refresh(*(a.name for a in self._config.accounts))
+                    await self.checker.refresh(*names)
             except Exception as exc:  # shown on the page: what this replica knows stands
                 problems.append(f"store: {type(exc).__name__}")
         now = self._clock.now()
@@ -94,52 +78,41 @@ class StatusRoutes:
                     silences = await self._store.active_silences(now)
             except Exception as exc:  # the store's trouble is shown on the page, not raised
                 problems.append(f"store: {type(exc).__name__}")
-        source = _TolerantHistory(self._store, problems)
-        document = await load_status(self._config, self._model, source, silences, now)
-        return document, problems
+        document = await load_status(self._config, self._model, reading, silences, now)
+        return document, reading
 
     async def _page(self, request: web.Request) -> web.Response:
         if not await self.auth.allows(request):
             return self.auth.refusal()
-        document, problems = await self.document()
-        start = document.generated_at - timedelta(days=CHART_DAYS)
-        charts = await self._charts(start, document.generated_at, problems)
+        document, reading = await self.document()
+        end = document.generated_at
+        start = end - timedelta(days=CHART_DAYS)
+        with_balances = [a.name for a in document.accounts if a.balances]
+        charts = await reading.charts(with_balances, start, end)
         providers: dict[str, str] = {
             a.name: provider_title(self._config, a.name) for a in self._config.accounts
         }
         context = PageContext(
-            self._config.zone, providers, charts, start, self.auth.token_from(request)
+            self._config.zone,
+            providers,
+            charts,
+            start,
+            self.auth.token_from(request),
+            reading.charts_missing,
         )
+        # a few hundred charts are CPU work: off the loop that runs the checks
+        page = await asyncio.to_thread(render_page, document, reading.problems, context)
         return web.Response(
-            text=render_page(document, problems, context),
+            text=page,
             content_type="text/html",
             charset="utf-8",
             headers={**HEADERS, "Content-Security-Policy": PAGE_POLICY},
         )
 
-    async def _charts(
-        self, start: datetime, end: datetime, problems: list[str]
-    ) -> dict[str, ChartData]:
-        """Each account's last 30 days, thinned by the store to what a chart can show;
-        none when the store does not answer (the page says so)."""
-        charts: dict[str, ChartData] = {}
-        if problems:
-            return charts
-        try:
-            async with asyncio.timeout(STORE_WAIT):
-                for account in self._config.accounts:
-                    name = account.name
-                    history = await self._store.history(name, start, CHART_POINTS, until=end)
-                    failed = await self._store.failed_checks(name, start, end, CHART_POINTS)
-                    charts[name] = ChartData(history, failed, self._config.thresholds_for(name))
-        except Exception as exc:  # the store's trouble is shown on the page, not raised
-            problems.append(f"store: {type(exc).__name__}")
-        return charts
-
     async def _json(self, request: web.Request) -> web.Response:
         if not await self.auth.allows(request):
             return self.auth.refusal()
-        document, problems = await self.document()
+        document, reading = await self.document()
         body = as_json(document)
-        body["problems"] = problems
+        body["problems"] = reading.problems
         return web.json_response(body, headers=HEADERS)
