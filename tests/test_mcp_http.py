@@ -68,7 +68,8 @@ async def daemon_url(
 
 def connect(url: str, token: str | None = TOKEN, mode: Any = "auto") -> Client:
     headers = {} if token is None else {"Authorization": f"Bearer {token}"}
-    transport = streamable_http_client(url, http_client=httpx2.AsyncClient(headers=headers))
+    http = httpx2.AsyncClient(headers=headers, timeout=30)  # its 5 s default: a busy CI
+    transport = streamable_http_client(url, http_client=http)
     return Client(transport, client_info=ASSISTANT, mode=mode)
 
 

@@ -65,6 +65,9 @@ class McpEndpoint:
             transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
         )
         self._manager: StreamableHTTPSessionManager = server.session_manager
+        for chatty in ("mcp.server.streamable_http_manager", "mcp.server.streamable_http"):
+            # a line per session opened and closed: a client looping would flood the log
+            logging.getLogger(chatty).setLevel(logging.WARNING)
 
     def reconfigure(self, config: Config) -> None:
         self._tools.reconfigure(config)

@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 INSTRUCTIONS = (
     "balancebot watches the balances of LLM API accounts (DeepSeek, Moonshot, OpenRouter and "
     "others) and alerts a team in chat before they run out. Amounts are exact decimal "
-    "strings; times are ISO 8601 in UTC. Use `balances` for money left and how long it "
+    "strings; times are RFC 3339 in UTC. Use `balances` for money left and how long it "
     "lasts, `alerts` for what is wrong now, `history` for how spending went, `status` for "
     "an overview."
 )
