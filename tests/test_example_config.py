@@ -34,6 +34,7 @@ ENV = {
     "ALIBABA_CLOUD_ACCESS_KEY_ID": "LTAIaliyun1",
     "VOLCENGINE_SECRET_ACCESS_KEY": "volc-secret-1",
     "VOLCENGINE_ACCESS_KEY_ID": "AKLTvolc1",
+    "PAGERDUTY_ROUTING_KEY": "0123456789abcdef0123456789abcdef",
 }
 _START = re.compile(r"^# >>> variant: ([\w-]+)(?: \(needs: ([\w, -]+)\))?$")
 

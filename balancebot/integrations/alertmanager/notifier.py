@@ -34,13 +34,11 @@ from msgspec import Struct
 
 from ...clock import Clock
 from ...errors import DeliveryError
-from ...httpcap import event_hooks
 from ...models import AlertKey, Notification
-from ...notifiers import Notifier
 from ...redact import secrets_in
 from ...retry import retry_after_seconds
 from ..amshape import Alert, alerts_of, key_of
-from ..answers import delivery_error
+from ..answers import HttpNotifier, delivery_error
 from ..targets import unique
 from .options import AlertmanagerOptions
 
@@ -52,7 +50,8 @@ READ_LIMIT = 8 * 1024 * 1024
 """Of Alertmanager's list of alerts read back at start (tens of thousands of alerts)."""
 
 
-class AlertmanagerNotifier(Notifier):
+class AlertmanagerNotifier(HttpNotifier):
+    read_limit = READ_LIMIT
     Options = AlertmanagerOptions
 
     def __init__(self, name: str, options: Struct, clock: Clock | None = None) -> None:
@@ -68,7 +67,6 @@ class AlertmanagerNotifier(Notifier):
         self._read_back: set[str] = set()
         self._failing: set[str] = set()
         self._firing_now: Callable[[], Collection[AlertKey]] | None = None
-        self._http: httpx.AsyncClient | None = None
         self._loop: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
 
@@ -92,23 +90,20 @@ class AlertmanagerNotifier(Notifier):
     def watch(self, firing: Callable[[], Collection[AlertKey]]) -> None:
         self._firing_now = firing
 
+    def client_options(self) -> dict[str, Any]:
+        settings = self.settings
+        options: dict[str, Any] = {"timeout": settings.timeout.total_seconds()}
+        if settings.bearer_token is not None:
+            token = settings.bearer_token.get_secret_value()
+            options["headers"] = {"Authorization": f"Bearer {token}"}
+        if settings.basic_auth_password is not None:
+            user = settings.basic_auth_username or ""
+            password = settings.basic_auth_password.get_secret_value()
+            options["auth"] = httpx.BasicAuth(user, password)
+        return options
+
     async def start(self) -> None:
-        if self._http is None:
-            settings = self.settings
-            headers = {"User-Agent": "balancebot"}
-            auth = None
-            if settings.bearer_token is not None:
-                headers["Authorization"] = f"Bearer {settings.bearer_token.get_secret_value()}"
-            if settings.basic_auth_password is not None:
-                user = settings.basic_auth_username or ""
-                auth = httpx.BasicAuth(user, settings.basic_auth_password.get_secret_value())
-            self._http = httpx.AsyncClient(
-                timeout=settings.timeout.total_seconds(),
-                follow_redirects=False,
-                headers=headers,
-                auth=auth,
-                event_hooks=event_hooks(READ_LIMIT),
-            )
+        await super().start()
         if self._loop is None:
             self._stop.clear()
             self._loop = asyncio.create_task(self._resend_forever(), name=f"{self.name} resend")
@@ -120,9 +115,7 @@ class AlertmanagerNotifier(Notifier):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._loop
             self._loop = None
-        if self._http is not None:
-            await self._http.aclose()
-            self._http = None
+        await super().close()
 
     async def send(self, notification: Notification, target: str) -> None:
         if target not in self._urls:
@@ -151,14 +144,12 @@ class AlertmanagerNotifier(Notifier):
         return batch
 
     async def _post(self, target: str, alerts: list[Alert], now: datetime) -> None:
-        if self._http is None:
-            await self.start()
-        assert self._http is not None
+        http = await self.client()
         ends_at = now + RESEND_FACTOR * self.settings.resend_interval
         body = [{**a.postable(ends_at), "generatorURL": self._generator} for a in alerts]
         where = f"alertmanager {target}"
         try:
-            response = await self._http.post(f"{self._urls[target]}/api/v2/alerts", json=body)
+            response = await http.post(f"{self._urls[target]}/api/v2/alerts", json=body)
         except httpx.HTTPError as exc:  # timeouts, refused and reset connections
             raise DeliveryError(f"{where}: {type(exc).__name__}", permanent=False) from None
         if not response.is_success:
@@ -200,12 +191,10 @@ class AlertmanagerNotifier(Notifier):
 
     async def _read(self, target: str) -> None:
         """Take back the alerts `target` holds from this notifier (after a restart)."""
-        if self._http is None:
-            await self.start()
-        assert self._http is not None
+        http = await self.client()
         where = f"alertmanager {target}"
         try:
-            response = await self._http.get(f"{self._urls[target]}/api/v2/alerts")
+            response = await http.get(f"{self._urls[target]}/api/v2/alerts")
         except httpx.HTTPError as exc:
             raise DeliveryError(f"{where}: {type(exc).__name__}", permanent=False) from None
         if not response.is_success:

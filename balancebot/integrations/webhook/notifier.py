@@ -24,12 +24,11 @@ from msgspec import Meta, Struct
 from ...clock import Clock
 from ...config import RequestTimeout, Secret
 from ...errors import DeliveryError
-from ...httpcap import ERROR_BODY_BYTES, event_hooks
 from ...models import Notification
-from ...notifiers import Notifier
 from ...redact import secrets_in
 from ...retry import retry_after_seconds
 from ..amshape import alerts_of, webhook_payload
+from ..answers import HttpNotifier
 from ..answers import delivery_error as answer_error
 from ..targets import masked_url, unique, url_secrets
 
@@ -97,7 +96,7 @@ def delivery_error(
     return answer_error(f"webhook {where}", response, retry_after)
 
 
-class WebhookNotifier(Notifier):
+class WebhookNotifier(HttpNotifier):
     Options = WebhookOptions
 
     def __init__(self, name: str, options: Struct, clock: Clock | None = None) -> None:
@@ -106,7 +105,6 @@ class WebhookNotifier(Notifier):
         urls = [url.get_secret_value() for url in self.settings.urls]
         self._urls = dict(zip(unique([masked_url(u) for u in urls]), urls, strict=True))
         self._key = self.settings.secret.get_secret_value().encode()
-        self._http: httpx.AsyncClient | None = None
 
     @classmethod
     def secrets(cls, options: Struct) -> set[str]:
@@ -123,23 +121,11 @@ class WebhookNotifier(Notifier):
     def describe(self) -> str:
         return f"{self.name} (webhook, {', '.join(self._urls)})"
 
-    async def start(self) -> None:
-        self._http = httpx.AsyncClient(
-            timeout=self.settings.timeout.total_seconds(),
-            follow_redirects=False,
-            headers={"User-Agent": "balancebot"},  # as the providers' client
-            event_hooks=event_hooks(ERROR_BODY_BYTES),
-        )
-
-    async def close(self) -> None:
-        if self._http is not None:
-            await self._http.aclose()
-            self._http = None
+    def client_options(self) -> dict[str, Any]:
+        return {"timeout": self.settings.timeout.total_seconds()}
 
     async def send(self, notification: Notification, target: str) -> None:
-        if self._http is None:
-            await self.start()
-        assert self._http is not None
+        http = await self.client()
         url = self._urls.get(target)
         if url is None:
             raise DeliveryError(f"webhook {target}: no longer configured", permanent=True)
@@ -157,7 +143,7 @@ class WebhookNotifier(Notifier):
             SIGNATURE_HEADER: signature(self._key, int(now.timestamp()), body),
         }
         try:
-            response = await self._http.post(url, content=body, headers=headers)
+            response = await http.post(url, content=body, headers=headers)
         except httpx.HTTPError as exc:  # timeouts, refused and reset connections
             raise DeliveryError(
                 f"webhook {target}: {type(exc).__name__}", permanent=False
