@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from balancebot.config import Config
-from balancebot.config.plugin_options import config_secrets
+from balancebot.configure import config_secrets
 from balancebot.daemon import Daemon
 from balancebot.errors import ConfigError, DeliveryError
 from balancebot.integrations.pagerduty.notifier import PagerDutyNotifier
