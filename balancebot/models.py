@@ -194,6 +194,9 @@ class Notification:
     group: str = ""
     """A message for several alerts (a route's `group_by`): its group's key, which its
     buttons carry to act on the whole group."""
+    alerts: tuple[Notification, ...] = field(default=(), hash=False)
+    """For a grouped message (`notify/grouped.py`), the notice of each alert it lists:
+    what notifiers that send one event per alert (Alertmanager, PagerDuty) send."""
 
     @property
     def icon(self) -> str:

@@ -34,7 +34,13 @@ from .channels import LOW_RULE, alert, daemon_with, notification, shown
 from .conftest import API_KEY
 
 TOKEN = "am-bearer-5f4e3d2c1b0a"
-LABELS = {"alertname": "low", "account": "prod", "severity": "critical", "currency": "CNY"}
+LABELS = {
+    "alertname": "low",
+    "account": "prod",
+    "provider": "deepseek",
+    "severity": "critical",
+    "currency": "CNY",
+}
 
 
 @pytest.fixture

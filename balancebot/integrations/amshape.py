@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import string
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,6 +36,8 @@ class Alert:
     annotations: Mapping[str, str]
     starts_at: datetime
     ends_at: datetime | None = None
+    notice: Notification | None = field(default=None, compare=False)
+    """The notification it came from (None for one read back from Alertmanager)."""
 
     @property
     def firing(self) -> bool:
@@ -59,13 +61,15 @@ class Alert:
         return body
 
     def resolved(self, at: datetime) -> Alert:
-        return Alert(self.key, self.labels, self.annotations, self.starts_at, at)
+        return Alert(self.key, self.labels, self.annotations, self.starts_at, at, self.notice)
 
 
 def labels_of(notification: Notification) -> dict[str, str]:
-    """The alert's labels; the empty ones left out, as Alertmanager treats them as absent."""
+    """The alert's labels (made from its identity and severity for a notice that carries
+    none, such as `notify-test`'s); the empty ones left out, as Alertmanager treats them
+    as absent."""
     n = notification
-    labels = alert_labels(AlertKey(n.account, n.rule, n.subject), n.severity, "")
+    labels = dict(n.labels) or alert_labels(AlertKey(n.account, n.rule, n.subject), n.severity, "")
     return {name: value for name, value in labels.items() if value}
 
 
@@ -77,18 +81,22 @@ def key_of(labels: Mapping[str, str]) -> AlertKey:
 
 
 def alerts_of(notification: Notification, runbook_url: str = "") -> list[Alert]:
-    """The alerts a notification tells about; none for a digest, which is not an alert.
-    Annotations: `summary` (the headline), `description` (the details, one a line) and,
-    when configured, `runbook_url` with `{label}` placeholders filled in."""
-    n = notification
-    if n.kind is TransitionKind.DIGEST:
-        return []
-    labels = labels_of(n)
-    annotations = {"summary": n.headline, "description": "\n".join(n.details)}
-    if runbook_url:
-        annotations["runbook_url"] = fill(runbook_url, labels)
-    ends_at = n.at if n.kind is TransitionKind.RESOLVED else None
-    return [Alert(key_of(labels), labels, annotations, n.started_at, ends_at)]
+    """The alerts a notification tells about: itself, or each alert a grouped message
+    lists; none for a digest, which is not an alert. Annotations: `summary` (the
+    headline), `description` (the details, one a line) and, when configured,
+    `runbook_url` with `{label}` placeholders filled in."""
+    found = []
+    for n in notification.alerts or (notification,):
+        if n.kind is TransitionKind.DIGEST:
+            continue
+        labels = labels_of(n)
+        annotations = {"summary": n.headline, "description": "\n".join(n.details)}
+        if runbook_url:
+            annotations["runbook_url"] = fill(runbook_url, labels)
+        ends_at = n.at if n.kind is TransitionKind.RESOLVED else None
+        key = AlertKey(n.account, n.rule, n.subject)
+        found.append(Alert(key, labels, annotations, n.started_at, ends_at, n))
+    return found
 
 
 def placeholders(template: str) -> list[str]:

@@ -102,4 +102,5 @@ def grouped(notifications: Sequence[Notification], zone: tzinfo) -> Notification
         at=max(n.at for n in notices),
         started_at=min(n.started_at for n in notices),
         labels=labels,
+        alerts=tuple(notices),
     )

@@ -71,9 +71,7 @@ def summary(text: str) -> str:
     return text if len(text) <= SUMMARY_LIMIT else text[: SUMMARY_LIMIT - 1] + "…"
 
 
-def event(
-    routing_key: str, alert: Alert, notification: Notification, runbook_url: str
-) -> dict[str, Any]:
+def event(routing_key: str, alert: Alert, runbook_url: str) -> dict[str, Any]:
     """The Events API v2 body for one alert of a notification."""
     body: dict[str, Any] = {
         "routing_key": routing_key,
@@ -82,7 +80,8 @@ def event(
     }
     if not alert.firing:
         return body
-    labels = alert.labels
+    labels, notification = alert.labels, alert.notice
+    assert notification is not None  # alerts_of() gives each its notice
     payload: dict[str, Any] = {
         "summary": summary(notification.headline),
         "source": alert.key.account,
@@ -121,7 +120,7 @@ class PagerDutyNotifier(HttpNotifier):
     async def send(self, notification: Notification, target: str) -> None:
         """One event per alert (a group's alerts each under their own dedup key)."""
         for alert in alerts_of(notification):
-            await self._enqueue(event(self._key, alert, notification, self.settings.runbook_url))
+            await self._enqueue(event(self._key, alert, self.settings.runbook_url))
 
     async def _enqueue(self, body: dict[str, Any]) -> None:
         http = await self.client()
