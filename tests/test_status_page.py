@@ -26,7 +26,9 @@ from balancebot.status.chart import WIDTH, ChartData, _nice_step, _tick_label, b
 from balancebot.status.document import build_status
 from balancebot.status.page import PageContext, render_page
 from balancebot.status.reads import Reading, StoreReads
+from balancebot.status.web import StatusRoutes
 from balancebot.store import Store
+from balancebot.testing.clock import FakeClock
 
 from .test_status_document import remembered
 
@@ -139,3 +141,26 @@ async def test_charts_are_read_once_per_check_and_on_by_later_reloads(
         assert await page(30) == (names, 0)
     finally:
         await store.close()
+
+
+async def test_with_the_store_gone_the_page_shows_what_memory_holds(
+    make_config: Callable[..., Config],
+) -> None:
+    config: Config = make_config(http={"enabled": True, "status_page": True})
+    store = await Store.open(config.store.database_url)
+    memory = AccountMemory(config)
+    memory.record(snap(0, "42.5"), [], [])
+    routes = StatusRoutes(config, memory, store, FakeClock(NOW))
+    await store.close()
+    path = config.store.path
+    path.unlink()
+    path.mkdir()  # a reconnect finds a directory: every read now fails
+    document, reading = await routes.document()
+    assert reading.problems and reading.problems[0].startswith("store: ")
+    assert document.accounts[0].balances[0].total == Decimal("42.5")
+    charts = await reading.charts(["prod"], START, NOW)
+    assert charts == {} and reading.charts_missing == 1
+    context = PageContext(UTC, {}, charts, START, None, reading.charts_missing)
+    page = render_page(document, reading.problems, context)
+    assert "Could not read the store (store: " in page and "42.50" in page
+    assert "The chart of 1 account is still being read" in page
