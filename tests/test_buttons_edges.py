@@ -45,7 +45,7 @@ from .test_chat import (  # noqa: F401 - fixtures
     telegram_front,
 )
 
-OWNER = Caller("telegram", "42", "42", "ann")
+OWNER = Caller("telegram", "42", "42", "ann", private=True)
 KEY = AlertKey("prod", "low", "CNY")
 FAILED = "Sorry, that failed; the error is in the bot's log."
 
@@ -154,7 +154,7 @@ async def test_concurrent_clicks_make_one_mute(
     d = any_store_daemon
     await alert(d, simulator, "15.00")
     data = f"m1h:{key_ref(KEY)}"
-    callers = [Caller("telegram", "42", "42", f"user{n}") for n in range(10)]
+    callers = [Caller("telegram", "42", "42", f"user{n}", private=True) for n in range(10)]
     pressed = await asyncio.gather(*(press(d.commands, c, data) for c in callers))
     assert {p.buttons for p in pressed} == {pressed[0].buttons}  # the same Unmute for all
     assert len(await d.store.active_silences(clock.now())) == 1

@@ -30,9 +30,9 @@ SLACK_TOKEN = "xoxb-chat-test"
 APP_TOKEN = "xapp-1-chat-test"
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 
-OWNER = Caller("telegram", "42", "42", "owner")
-DEV_ONLY = Caller("telegram", "51", "51", "dev person")
-STRANGER = Caller("telegram", "666", "666", "stranger")
+OWNER = Caller("telegram", "42", "42", "owner", private=True)
+DEV_ONLY = Caller("telegram", "51", "51", "dev person", private=True)
+STRANGER = Caller("telegram", "666", "666", "stranger", private=True)
 
 
 @pytest.fixture

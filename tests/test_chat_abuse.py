@@ -182,7 +182,7 @@ def test_a_user_list_alone_answers_only_in_private_chats(
     make_config: Callable[..., Config],
 ) -> None:
     access = access_for(make_config, users=[42])
-    assert access.accounts_for(Caller("telegram", "42", "42")) == {"prod"}
+    assert access.accounts_for(Caller("telegram", "42", "42", private=True)) == {"prod"}
     assert access.accounts_for(Caller("telegram", "42", "-100777")) == frozenset()
     anywhere = access_for(make_config, users=[42], any_chat=True)
     assert anywhere.accounts_for(Caller("telegram", "42", "-100777")) == {"prod"}
@@ -193,7 +193,7 @@ def test_users_and_chats_together_mean_both(make_config: Callable[..., Config]) 
     assert access.accounts_for(Caller("telegram", "42", "-100777")) == {"prod"}
     assert access.accounts_for(Caller("telegram", "43", "-100777")) == frozenset()
     assert access.accounts_for(Caller("telegram", "42", "-100888")) == frozenset()
-    assert access.accounts_for(Caller("telegram", "42", "42")) == frozenset()
+    assert access.accounts_for(Caller("telegram", "42", "42", private=True)) == frozenset()
     group = access_for(make_config, chats=[-100777])
     assert group.accounts_for(Caller("telegram", "43", "-100777")) == {"prod"}
 
@@ -201,7 +201,7 @@ def test_users_and_chats_together_mean_both(make_config: Callable[..., Config]) 
 def test_slack_direct_messages_are_private(make_config: Callable[..., Config]) -> None:
     config = make_config(chat={"allow": [{"platform": "slack", "users": ["U1"]}]})
     access = Access(config, {})
-    assert access.accounts_for(Caller("slack", "U1", "D024BE91L")) == {"prod"}
+    assert access.accounts_for(Caller("slack", "U1", "D024BE91L", private=True)) == {"prod"}
     assert access.accounts_for(Caller("slack", "U1", "C0123")) == frozenset()
 
 

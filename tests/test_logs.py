@@ -21,7 +21,7 @@ FORGED = "Eve\n2026-11-25 09:00:00,000 INFO    balancebot.daemon: balancebot sto
 @pytest.mark.parametrize(
     "caller",
     [
-        Caller("telegram", "666", "666", FORGED),  # a first_name or username
+        Caller("telegram", "666", "666", FORGED, private=True),  # a first_name or username
         Caller("slack", "U9", "C9", FORGED + "\r\u2028\x1b[2J"),  # a user_name
     ],
     ids=["telegram", "slack"],

@@ -16,6 +16,7 @@ from balancebot.configure import parse_config
 from balancebot.daemon import notified_chats
 from balancebot.errors import ConfigError
 from balancebot.integrations.console.notifier import ConsoleNotifier
+from balancebot.integrations.slack.frontend import caller_of
 from balancebot.notifiers import NoOptions
 
 ACCOUNT = {"name": "prod", "api_key": "sk-boundary"}
@@ -71,5 +72,9 @@ def test_a_plugin_front_ends_notifier_chats_may_ask(tmp_path: Path) -> None:
 
 
 def test_no_chat_on_a_plugin_platform_is_taken_for_private() -> None:
+    """Only the front-end that heard a caller says whether the chat is private: the
+    command layer knows no platform's convention."""
     assert not Caller("matrix", "u1", "u1").private
-    assert Caller("telegram", "7", "7").private and Caller("cli", "me", "").private
+    assert not Caller("telegram", "7", "7").private  # not even Telegram's, by its name
+    assert caller_of({"user_id": "U1", "channel_id": "D024BE91L"}).private  # Slack's DM
+    assert not caller_of({"user_id": "U1", "channel_id": "C0123"}).private

@@ -94,7 +94,7 @@ async def test_balance_shows_runway_and_todays_spend_and_status_says_what_waits(
     simulator: DeepSeekSimulator, make_config: Callable[..., Config], clock: FakeClock
 ) -> None:
     config = trend_config(simulator, make_config)
-    owner = Caller("telegram", "42", "42", "owner")
+    owner = Caller("telegram", "42", "42", "owner", private=True)
     config = msgspec.structs.replace(
         config,
         chat=msgspec.structs.replace(

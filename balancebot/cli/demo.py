@@ -85,7 +85,7 @@ name = "console"
 type = "console"
 """
 
-CONSOLE = Caller("console", "local", "console", "you")
+CONSOLE = Caller("console", "local", "console", "you", private=True)
 
 
 async def run_demo(time_limit: float = 60.0) -> bool:

@@ -40,7 +40,7 @@ def cli_caller() -> Caller:
         user = getpass.getuser()
     except (KeyError, OSError):  # no passwd entry for this uid (containers)
         user = "unknown"
-    return Caller("cli", user, "")
+    return Caller("cli", user, "", private=True)
 
 
 def existing_store(config: Config) -> str:

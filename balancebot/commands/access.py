@@ -16,26 +16,17 @@ REFUSALS_PER_MINUTE = 20  # refusals sent in all; within the headroom the notifi
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    platform: str  # "telegram", "slack", "console" or "cli"
+    platform: str  # a front-end's name ("telegram", "slack", a plugin's), "console" or "cli"
     user_id: str
     chat_id: str
     name: str = ""
+    private: bool = False
+    """A one-to-one chat with the bot, as the front-end that heard the caller knows it
+    (where it cannot tell, False: users-only rules then need `any_chat` or the chats)."""
 
     @property
     def label(self) -> str:
         return f"{self.platform}:{self.user_id}"
-
-    @property
-    def private(self) -> bool:
-        """A one-to-one chat with the bot: on Telegram a private chat's id is the user's
-        id; Slack direct-message channel ids start with D."""
-        if self.platform == "telegram":
-            return self.chat_id == self.user_id
-        if self.platform == "slack":
-            return self.chat_id.startswith("D")
-        # a plugin's platform: no chat is taken for private, so users-only rules need
-        # `any_chat` there (or list the chats)
-        return self.platform in ("console", "cli")
 
 
 def _matches(rule: AllowRule, caller: Caller) -> bool:

@@ -124,14 +124,21 @@ async def on_interactive(
         await on_click(commands, click, session)
 
 
+def is_direct(channel: str) -> bool:
+    """Slack's direct-message channel ids start with D: the caller's private chat."""
+    return channel.startswith("D")
+
+
 async def on_click(commands: Commands, click: Click, session: aiohttp.ClientSession) -> None:
     """Handle one click on a mute button and answer it through its `response_url`."""
     [value] = [a.value for a in click.actions if a.block_id == BLOCK_ID][:1]
+    channel = click.channel.id if click.channel is not None else ""
     caller = Caller(
         "slack",
         click.user.id,
-        click.channel.id if click.channel is not None else "",
+        channel,
         click.user.username or click.user.name,
+        private=is_direct(channel),
     )
     pressed = await press(commands, caller, value)
     if pressed.answer is None:  # a stranger already told no: nothing at all

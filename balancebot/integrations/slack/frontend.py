@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, ClassVar
+from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -46,11 +46,13 @@ def reply_payload(reply: Reply) -> dict[str, Any]:
 
 
 def caller_of(fields: dict[str, Any]) -> Caller:
+    channel = str(fields.get("channel_id", ""))
     return Caller(
         "slack",
         str(fields.get("user_id", "")),
-        str(fields.get("channel_id", "")),
+        channel,
         str(fields.get("user_name", "")),
+        private=buttons.is_direct(channel),
     )
 
 
@@ -122,31 +124,24 @@ class _SocketModeClient(SocketModeClient):
         return url
 
 
-class SlackFrontEnd(FrontEnd):
-    """Slash commands, over Socket Mode or HTTP as `[chat.slack] mode` says: each mode is a
-    subclass that registers itself under its name (`mode=...`), so this module needs no
-    import of the HTTP one (`plugin.py` loads both for the entry point)."""
+class SlackModeFrontEnd(FrontEnd):
+    """Slash commands over one of Slack's modes (Socket Mode here, HTTP in http.py);
+    `plugin.SlackFrontEnd` builds the one `[chat.slack] mode` names."""
 
     name = "slack"
-    modes: ClassVar[dict[str, type[SlackFrontEnd]]] = {}
-
-    def __init_subclass__(cls, mode: str = "", **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if mode:
-            SlackFrontEnd.modes[mode] = cls
 
     @classmethod
     def build(cls, context: FrontEndContext) -> FrontEnd:
         section = context.config.chat.slack
         assert section is not None  # built only when configured
-        return cls.modes[section.mode].for_mode(context, section)
+        return cls.for_mode(context, section)
 
     @classmethod
     def for_mode(cls, context: FrontEndContext, section: SlackChatConfig) -> FrontEnd:
         raise NotImplementedError  # each mode's subclass builds itself
 
 
-class SlackSocketFrontEnd(SlackFrontEnd, Supervised, mode="socket"):
+class SlackSocketFrontEnd(SlackModeFrontEnd, Supervised):
     """One `SocketModeClient` per attempt. slack-sdk's own reconnect loop retries forever
     with a traceback every 5 s and cannot be stopped from outside (issue 11), so a lost
     connection is watched here and replaced under our backoff instead."""

@@ -31,7 +31,7 @@ from ...errors import StoreError
 from ...frontends import FrontEnd, FrontEndContext, FrontEndState
 from ...httpserver import UNREADABLE_BODY, LoopbackServer
 from . import buttons
-from .frontend import SlackFrontEnd, answer
+from .frontend import SlackModeFrontEnd, answer
 from .notifier import SlackNotifier, capped_session
 
 log = logging.getLogger(__name__)
@@ -177,7 +177,7 @@ def interactive_route(
     return handle
 
 
-class SlackHttpFrontEnd(SlackFrontEnd, mode="http"):
+class SlackHttpFrontEnd(SlackModeFrontEnd):
     """Slash commands POSTed to `/slack/commands` on the daemon's HTTP server; "connected"
     as soon as it is routed (the server itself is started by the daemon)."""
 

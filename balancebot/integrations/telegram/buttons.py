@@ -74,7 +74,8 @@ def install(app: Application, commands: Commands) -> None:  # type: ignore[type-
         message = query.message
         chat = str(message.chat.id) if message is not None else ""
         user = query.from_user
-        caller = Caller("telegram", str(user.id), chat, user.username or user.first_name)
+        name = user.username or user.first_name
+        caller = Caller("telegram", str(user.id), chat, name, private=chat == str(user.id))
         pressed = await press(commands, caller, query.data or "")
         if pressed.answer is None:  # a stranger already told no: not even an answer
             return

@@ -114,7 +114,13 @@ class TelegramFrontEnd(Supervised):
         addressed = message.text.split()[0].partition("@")[2]
         if addressed and addressed.lower() != (self.app.bot.username or "").lower():
             return  # /balance@SomeOtherBot in a group
-        caller = Caller("telegram", str(user.id), str(chat.id), user.username or user.first_name)
+        caller = Caller(
+            "telegram",
+            str(user.id),
+            str(chat.id),
+            user.username or user.first_name,
+            private=chat.id == user.id,  # a private chat's id is its user's
+        )
         reply = await self._commands.handle(caller, message.text)
         if reply is None or (reply.best_effort and not self._notifier.try_pace(str(chat.id))):
             return  # a stranger told no already, or no slot free now: never queue a refusal
