@@ -15,6 +15,7 @@ from balancebot.daemon import Daemon
 from balancebot.testing.clock import FakeClock
 from balancebot.testing.deepseek import DeepSeekSimulator
 from balancebot.testing.pagerduty import PagerDutyEvents
+from balancebot.testing.receiver import Receiver
 
 from .conftest import API_KEY
 from .test_alertmanager import alertmanager, held, receiver  # noqa: F401 - fixtures
@@ -97,3 +98,31 @@ async def test_a_group_is_one_pagerduty_event_per_alert(
         assert {a.payload["source"] for a in pagerduty.alerts} == set(ACCOUNTS)
         assert await all_at(daemon, simulator, clock, "50.00") == 1
         assert [a.status for a in pagerduty.alerts] == ["resolved"] * 3
+
+
+async def test_a_group_is_one_alertmanager_webhook_listing_each_alert(
+    make_config: Callable[..., Config],
+    simulator: DeepSeekSimulator,
+    clock: FakeClock,
+    receiver: Receiver,  # noqa: F811
+) -> None:
+    config = grouped_config(
+        make_config,
+        simulator,
+        type="webhook",
+        format="alertmanager",
+        urls=[f"{receiver.url}/hook/group"],
+        secret="whsec-0123456789abcdef",
+    )
+    async with Daemon.open(config, clock) as daemon:
+        assert await all_at(daemon, simulator, clock, "8.00") == 1
+        [sent] = receiver.on("hook/group")
+        body = sent.json()
+        assert body["status"] == "firing" and body["groupLabels"] == {"alertname": "low"}
+        assert sorted(a["labels"]["account"] for a in body["alerts"]) == ACCOUNTS
+        assert body["commonLabels"] == {
+            "alertname": "low",
+            "currency": "CNY",
+            "provider": "deepseek",
+            "severity": "critical",
+        }
