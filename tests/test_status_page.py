@@ -76,7 +76,8 @@ def test_axis_steps_and_labels() -> None:
     assert [_nice_step(x) for x in (0, 0.3, 3, 23, 240, 2600)] == [1, 0.5, 5, 25, 250, 5000]
     cases = ((0, 1), (250, 50), (0.25, 0.05), (7.5, 2.5), (0.30000000000000004, 0.1))
     assert [_tick_label(v, s) for v, s in cases] == ["0", "250", "0.25", "7.5", "0.3"]
-    assert _tick_label(15000, 5000) == "15k"
+    big = [(15000, 5000), (2.5e6, 5e5), (1.25e11, 2.5e10), (4e12, 1e12)]
+    assert [_tick_label(v, s) for v, s in big] == ["15k", "2.5M", "125G", "4T"]
 
 
 def test_every_text_on_the_page_is_escaped(make_config: Callable[..., Config]) -> None:

@@ -183,9 +183,10 @@ def _nice_step(raw: float) -> float:
 
 
 def _tick_label(value: float, step: float) -> str:
-    """`1.5k`, `250`, `0.25`: short enough for the left margin."""
-    if abs(value) >= 10_000:
-        return f"{value / 1000:g}k"
+    """`15k`, `2.5M`, `250`, `0.25`: short enough for the left margin."""
+    for size, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= 10 * size or (size > 1e3 and abs(value) >= size):
+            return f"{value / size:.3g}{suffix}" if abs(value) < 1000 * size else f"{value:.0e}"
     places = min(4, len(f"{step:g}".partition(".")[2]))  # as many as the step has
     text = f"{value:.{places}f}"
     return "0" if float(text) == 0 else text
