@@ -115,6 +115,21 @@ async def test_no_token_no_answer(daemon_url: tuple[Daemon, str]) -> None:
         headers = {"Authorization": f"Bearer {TOKEN}", "Accept": "text/event-stream"}
         async with session.get(url, headers=headers) as response:
             assert response.status == 405  # no server-initiated stream is held open
+        headers = {"Authorization": f"bearer {TOKEN}", "Accept": "application/json"}
+        hello = {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-06-18",
+                "capabilities": {},
+                "clientInfo": {"name": "curl", "version": "8"},
+            },
+        }
+        headers["Accept"] += ", text/event-stream"  # the scheme's case does not matter
+        async with session.post(url, headers=headers, json=hello) as response:
+            assert response.status == 200
+            assert (await response.json())["result"]["serverInfo"]["name"] == "balancebot"
 
 
 def test_http_needs_a_token_and_the_http_server(make_config: Callable[..., Config]) -> None:

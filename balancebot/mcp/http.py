@@ -54,7 +54,7 @@ class McpEndpoint:
 
     def __init__(self, tools: McpTools, token: Secret) -> None:
         self._tools = tools
-        self._token = f"Bearer {token.get_secret_value()}".encode()
+        self._token = token.get_secret_value().encode()
         server = build_server(tools)
         server.streamable_http_app(
             json_response=True,
@@ -87,8 +87,9 @@ class McpEndpoint:
             yield
 
     def _authorized(self, request: web.Request) -> bool:
-        given = request.headers.get("Authorization", "").encode("latin-1", "replace")
-        return hmac.compare_digest(given, self._token)
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        token = given.strip().encode("utf-8", "replace")
+        return scheme.lower() == "bearer" and hmac.compare_digest(token, self._token)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         if not self._authorized(request):
