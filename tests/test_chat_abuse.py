@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from balancebot.commands import REFUSAL
 from balancebot.commands.access import Access, Caller, Refusals
-from balancebot.commands.operations import (
+from balancebot.commands.alerting import (
     MAX_MUTE,
     MIN_MUTE,
     UsageError,

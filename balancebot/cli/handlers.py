@@ -301,7 +301,7 @@ def _operate(args: argparse.Namespace, work: Callable[[Any], Any]) -> None:
 
     from sqlalchemy.exc import SQLAlchemyError
 
-    from ..commands.operations import UsageError
+    from ..commands.alerting import UsageError
     from ..errors import StoreError
     from ..store import Store
     from .operate import Operator, existing_store

@@ -1,6 +1,6 @@
 """`balancebot alerts` and `balancebot silences`: alert state and mutes without chat.
 
-Built on the chat command layer (`commands/operations.py`): the same access check, argument
+Built on the chat command layer (`commands/alerting.py`): the same access check, argument
 grammar, store reads and writes as /alerts, /mute and /unmute, so a terminal and a chat
 cannot disagree. The caller is recorded as `cli:<unix user>`. Nothing starts the daemon,
 and a store that does not exist yet is an error, never created here.
@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 
 from ..clock import Clock, SystemClock
 from ..commands.access import Access, Caller
-from ..commands.operations import (
+from ..commands.alerting import (
     AlertRow,
     add_silence,
     current_alerts,

@@ -5,7 +5,7 @@ at the command, so no command can be added without it. The summary a command reg
 with is its help text. Bad input gets a usage reply, never a traceback.
 
 core.py runs a command (authorization, parsing, `Reply`); builtin.py holds the commands;
-access.py decides who may ask; operations.py is what the CLI shares; buttons.py is what
+access.py decides who may ask; alerting.py is what the CLI shares; buttons.py is what
 an alert's buttons do.
 """
 

@@ -18,8 +18,7 @@ from ..quiet import quiet_until
 from ..render import balance_lines, human_duration, local_time, severity_name
 from ..silences import release_unmuted
 from ..trends import history_state
-from .core import REGISTRY, Commands, Reply, Request, command, fitted, summarised
-from .operations import (
+from .alerting import (
     MAX_HISTORY_DAYS,
     UsageError,
     add_silence,
@@ -31,6 +30,7 @@ from .operations import (
     parse_mute_span,
     visible_silences,
 )
+from .core import REGISTRY, Commands, Reply, Request, command, fitted, summarised
 
 log = logging.getLogger(__package__)  # "balancebot.commands", as before the split
 

@@ -24,8 +24,8 @@ from ..notify import group_members
 from ..render import human_duration, local_time
 from ..silences import release_unmuted
 from .access import Caller
+from .alerting import MAX_MUTE
 from .core import REFUSAL
-from .operations import MAX_MUTE
 
 if TYPE_CHECKING:
     from .core import Commands

@@ -22,7 +22,7 @@ from ..phrases import outlook
 from ..render import fits, human_duration
 from ..trends import outlook_since
 from .access import Access, Caller, Refusals
-from .operations import UsageError
+from .alerting import UsageError
 
 if TYPE_CHECKING:
     from ..delivery import Dispatcher

@@ -19,7 +19,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import ToolAnnotations
 
-from ..commands.operations import MAX_HISTORY_DAYS, UsageError
+from ..commands.alerting import MAX_HISTORY_DAYS, UsageError
 from ..errors import StoreError
 from .tools import McpTools, client_label
 

@@ -6,7 +6,7 @@ its documented wire form, cut to what the client may see: the page, its JSON and
 tools cannot disagree. Authorization is chat's: the accounts a client may see are
 `[mcp] accounts` (default: every account), checked here once for every tool; naming an
 account outside them gets the same answer as naming one that does not exist. Muting
-changes the store exactly as chat's /mute and /unmute do (commands/operations.py),
+changes the store exactly as chat's /mute and /unmute do (commands/alerting.py),
 recorded as `mcp:<client name>`.
 """
 
@@ -19,7 +19,7 @@ from datetime import timedelta
 import msgspec
 
 from ..clock import Clock
-from ..commands.operations import (
+from ..commands.alerting import (
     MAX_HISTORY_DAYS,
     UsageError,
     add_silence,
