@@ -22,7 +22,7 @@ from .config import Config
 from .errors import StoreError
 from .held import send_held
 from .models import AlertStatus, TransitionKind
-from .notify import inhibition
+from .notify import inhibition, released
 from .render import first_notice
 from .store import OutboxEntry, OutboxStatus, SentRow, Store
 
@@ -44,7 +44,9 @@ async def release_unmuted(
     """Queue the latest muted notice for each route of each unmuted firing alert that was
     never told about it at its current severity; returns how many were queued. `remember`
     is the pipeline's memory of told routes (its resolved notices go there). With `config`,
-    an alert its `[[inhibit]]` rules still keep quiet stays unsent."""
+    an alert its `[[inhibit]]` rules still keep quiet stays unsent, and the released ones go
+    through the routes' grouping and quiet hours as a check's would (a group muted as one
+    is released as one message)."""
     silences = await store.active_silences(now)
     entries: list[OutboxEntry] = []
     states = await store.alert_states()
@@ -70,7 +72,11 @@ async def release_unmuted(
                 latest = [row for row in rows if row.status == OutboxStatus.MUTED][-1].notification
                 if latest.kind is TransitionKind.REPEAT:  # an escalation they may know part of
                     latest = first_notice(latest)
-                entries.append(OutboxEntry(notifier, target, latest))
+                entries.append(
+                    released(latest, notifier, target, config, now)
+                    if config is not None
+                    else OutboxEntry(notifier, target, latest)
+                )
     if entries:
         await store.enqueue(entries, now)
         remember(entries)

@@ -16,6 +16,7 @@ from balancebot.config import Config
 from balancebot.daemon import Daemon
 from balancebot.models import Notification
 from balancebot.notify.grouped import SHOWN
+from balancebot.silences import release_unmuted
 from balancebot.testing.clock import FakeClock
 from balancebot.testing.deepseek import DeepSeekSimulator, Fault
 from balancebot.testing.slack import FakeSlack
@@ -203,3 +204,34 @@ async def test_a_grouped_messages_buttons_mute_and_unmute_the_whole_group(
         assert await daemon.store.active_silences(clock.now()) == []
         again = await press(daemon.commands, CALLER, unmute)
         assert again.answer == "That mute has already ended."
+
+
+async def test_alerts_a_mute_held_back_are_released_as_one_group(
+    make_config: Callable[..., Config],
+    simulator: DeepSeekSimulator,
+    telegram: FakeTelegram,
+    slack: FakeSlack,
+    clock: FakeClock,
+) -> None:
+    for name in ACCOUNTS:
+        simulator.add_account(f"{API_KEY}-{name}")
+    group_by = ["alertname", "provider", "severity"]
+    config = outage_config(make_config, simulator, telegram, slack, group_by)
+    async with Daemon.open(config, clock) as daemon:
+        hour = clock.now() + timedelta(hours=1)
+        await daemon.store.add_silence(None, "failing", hour, "cli:ann", clock.now())
+        simulator.fail_next(*[Fault(status=503) for _ in range(10_000)])
+        await check_all(daemon, clock, 60)
+        await check_all(daemon, clock, 60)
+        clock.advance(300)
+        await daemon.dispatcher.deliver_due()
+        assert sent(telegram, slack) == ([], [])  # muted
+
+        assert await daemon.store.end_silences(None, "failing", clock.now()) == 1
+        remember = daemon.memory.remember_told
+        assert await release_unmuted(daemon.store, clock.now(), remember, config) == 60
+        clock.advance(300)  # the released group waits group_wait like any new group
+        await daemon.dispatcher.deliver_due()
+        tg, sl = sent(telegram, slack)
+        assert (len(tg), len(sl)) == (1, 1)
+        assert "30 alerts" in tg[0] and "30 alerts" in sl[0]

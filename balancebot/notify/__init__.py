@@ -19,6 +19,7 @@ from .stages import (
     labelled,
     plan,
     quiet,
+    released,
     silence,
 )
 
@@ -36,5 +37,6 @@ __all__ = [
     "labelled",
     "plan",
     "quiet",
+    "released",
     "silence",
 ]

@@ -217,3 +217,15 @@ def group_members(
         if any((g := group_of(labels, route)) and g.key == key for route in grouping):
             found.append(alert_key)
     return found
+
+
+def released(
+    notification: Notification, notifier: str, target: str, config: Config, now: datetime
+) -> OutboxEntry:
+    """The row for a notice a mute's end releases to one route: with the group it joins
+    there and the quiet hours that hold it, as `rows` and `quiet` give a check's notices."""
+    route = dict(config.routes_for(notification.labels)).get(notifier)
+    quiet = config.quiet_hours
+    held = quiet_until(quiet, now, config.zone, notification.severity) if quiet else None
+    group = group_of(notification.labels, route)
+    return OutboxEntry(notifier, target, notification, held_until=held, group=group)
