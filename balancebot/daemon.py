@@ -317,7 +317,7 @@ class Daemon:
                 self.dispatcher.wake,
                 stop,
                 lambda: self.leading,
-                self.config,
+                lambda: self.config,
             ),
             name="release",
         )

@@ -92,14 +92,15 @@ async def release_loop(
     wake: Callable[[], None],
     stop: asyncio.Event,
     leading: Callable[[], bool] = lambda: True,
-    config: Config | None = None,
+    config: Callable[[], Config] | None = None,
 ) -> None:
     """On a timer in the daemon, release what ended mutes and ended quiet hours held back;
     a failed pass is logged and tried again. With replicas, only the leader does it."""
     while not stop.is_set():
         try:
             if leading():
-                await release_unmuted(store, clock.now(), pipeline.remember_told, config)
+                current = config() if config is not None else None  # SIGHUP may replace it
+                await release_unmuted(store, clock.now(), pipeline.remember_told, current)
                 await send_held(store, clock.now(), zone)
                 wake()
         except StoreError as exc:  # says its cause: one line each pass, no traceback
