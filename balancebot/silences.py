@@ -94,18 +94,33 @@ async def release_loop(
     leading: Callable[[], bool] = lambda: True,
     config: Callable[[], Config] | None = None,
 ) -> None:
-    """On a timer in the daemon, release what ended mutes and ended quiet hours held back;
-    a failed pass is logged and tried again. With replicas, only the leader does it."""
+    """In the daemon, release what ended mutes and ended quiet hours held back: a pass when
+    the next mute or quiet period ends (at most `RELEASE_INTERVAL` apart, for mutes another
+    process ended early); a failed pass is logged and tried again. With replicas, only the
+    leader does it."""
     while not stop.is_set():
+        wait = RELEASE_INTERVAL
         try:
             if leading():
                 current = config() if config is not None else None  # SIGHUP may replace it
                 await release_unmuted(store, clock.now(), pipeline.remember_told, current)
                 await send_held(store, clock.now(), zone)
                 wake()
+                wait = await until_next_end(store, clock)
         except StoreError as exc:  # says its cause: one line each pass, no traceback
             log.error("releasing alerts after a mute ended failed; trying again: %s", exc)
         except Exception:
             log.exception("releasing alerts after a mute ended failed; trying again")
         with contextlib.suppress(TimeoutError):  # real seconds, as the dispatcher waits
-            await asyncio.wait_for(stop.wait(), RELEASE_INTERVAL.total_seconds())
+            await asyncio.wait_for(stop.wait(), wait.total_seconds())
+
+
+async def until_next_end(store: Store, clock: Clock) -> timedelta:
+    """How long until the next mute runs out or the next quiet period ends (then there may
+    be something to release), at most `RELEASE_INTERVAL`."""
+    now = clock.now()
+    ends = [s.until for s in await store.active_silences(now)]
+    held = await store.next_held_due()
+    ends += [held] if held is not None else []
+    soonest = min(ends, default=now + RELEASE_INTERVAL) - now
+    return max(timedelta(seconds=1), min(soonest, RELEASE_INTERVAL))

@@ -1,13 +1,18 @@
-"""Inhibition end to end: while `down` fires for an account, its `low` alert is stored but
-not sent, and a mute's end does not release it; once `down` resolves, it goes out."""
+"""What ends holding an alert back: inhibition end to end (while `down` fires for an
+account, its `low` alert is stored but not sent, and a mute's end does not release it; once
+`down` resolves, it goes out), and the release pass waking when a mute or quiet period ends."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
 
 from balancebot.config import Config
 from balancebot.daemon import Daemon
-from balancebot.silences import release_unmuted
+from balancebot.models import Notification, Severity, TransitionKind
+from balancebot.silences import RELEASE_INTERVAL, release_unmuted, until_next_end
+from balancebot.store import OutboxEntry, Store
 from balancebot.testing.clock import FakeClock
 from balancebot.testing.deepseek import DeepSeekSimulator
 
@@ -51,3 +56,25 @@ async def test_an_unavailable_account_says_so_once_not_also_that_its_balance_is_
         await d.dispatcher.deliver_due()
         assert [(n.rule, n.kind.value) for n in recorder.sent[2:]] == [("low", "firing")]
         assert recorder.sent[2].labels["account"] == "prod"
+
+
+async def test_the_release_pass_wakes_when_the_next_mute_or_quiet_period_ends(
+    tmp_path: Path,
+) -> None:
+    clock = FakeClock()
+    store = await Store.open(f"sqlite:///{tmp_path / 'wake.db'}")
+    try:
+        assert await until_next_end(store, clock) == RELEASE_INTERVAL  # nothing ends
+        now = clock.now()
+        await store.add_silence("prod", None, now + timedelta(minutes=5), "cli:ann", now)
+        assert await until_next_end(store, clock) == RELEASE_INTERVAL  # later than that
+        await store.add_silence(None, "low", now + timedelta(seconds=12), "cli:ann", now)
+        assert await until_next_end(store, clock) == timedelta(seconds=12)
+        notice = Notification(
+            TransitionKind.FIRING, Severity.WARNING, "prod", "low", "", "low", (), now, now
+        )
+        held = OutboxEntry("rec", "", notice, held_until=now + timedelta(seconds=4))
+        await store.enqueue([held], now)
+        assert await until_next_end(store, clock) == timedelta(seconds=4)
+    finally:
+        await store.close()

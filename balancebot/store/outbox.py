@@ -98,6 +98,16 @@ class OutboxRecords(StoreBase):
                 for r in rows
             ]
 
+    async def next_held_due(self) -> datetime | None:
+        """When the earliest quiet period holding a row ends."""
+        async with self._reading() as conn:
+            due = await conn.scalar(
+                sa.select(sa.func.min(outbox.c.next_attempt_at)).where(
+                    outbox.c.status == OutboxStatus.HELD
+                )
+            )
+        return as_utc(due) if due is not None else None
+
     async def summarize_held(
         self, ids: Sequence[int], summaries: Iterable[OutboxEntry], now: datetime
     ) -> None:
