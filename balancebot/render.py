@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import html
 from datetime import datetime, timedelta, tzinfo
-from typing import Any, Protocol
+from typing import Protocol
 
 from .i18n import _
 from .models import (
@@ -159,9 +159,10 @@ def console_text(card: Card) -> str:
     return "\n".join([card.headline, *(f"    {d}" for d in card.details)])
 
 
-TELEGRAM_MAX_CHARS = 4096
-TELEGRAM_CAPTION_MAX_CHARS = 1024
-SLACK_SECTION_MAX_CHARS = 3000
+SECTION_MAX_CHARS = 3000
+"""The smallest block of text a platform balancebot ships shows whole (a Slack section)."""
+MESSAGE_MAX_CHARS = 4096
+"""The smallest message a platform balancebot ships shows whole (a Telegram message)."""
 
 
 class Card(Protocol):
@@ -177,11 +178,11 @@ class Card(Protocol):
     def details(self) -> tuple[str, ...]: ...
 
 
-def _with_icon(card: Card, text: str) -> str:
+def with_icon(card: Card, text: str) -> str:
     return f"{card.icon} {text}" if card.icon else text
 
 
-def _fit(lines: list[str], limit: int) -> str:
+def fit(lines: list[str], limit: int) -> str:
     """Join lines, dropping trailing ones (and saying so) until the text fits."""
     text = "\n".join(lines)
     while len(text) > limit and len(lines) > 1:
@@ -191,34 +192,11 @@ def _fit(lines: list[str], limit: int) -> str:
 
 
 def fits(card: Card) -> bool:
-    """Whether a card is shown whole on every platform, nothing cut by `_fit`."""
-    details = [slack_escape(d) for d in card.details]
-    if len("\n".join(details)) > SLACK_SECTION_MAX_CHARS:
+    """Whether a card is shown whole on every platform, nothing cut by `fit`: its details
+    within the smallest section and the whole within the smallest message, each character
+    a markup escapes counted escaped (HTML's escaping is the widest) and the headline bold."""
+    details = [html.escape(d) for d in card.details]
+    if len("\n".join(details)) > SECTION_MAX_CHARS:
         return False
-    head = _with_icon(card, f"<b>{html.escape(card.headline)}</b>")
-    return len("\n".join([head, *(html.escape(d) for d in card.details)])) <= TELEGRAM_MAX_CHARS
-
-
-def telegram_html(card: Card, limit: int = TELEGRAM_MAX_CHARS) -> str:
-    """Telegram HTML parse mode: every user-controlled string escaped."""
-    head = _with_icon(card, f"<b>{html.escape(card.headline)}</b>")
-    return _fit([head, *(html.escape(d) for d in card.details)], limit)
-
-
-def slack_escape(text: str) -> str:
-    """Slack mrkdwn control characters; everything else is shown as written."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def slack_text(card: Card) -> str:
-    """The plain fallback Slack shows in notifications and on lock screens."""
-    return _with_icon(card, slack_escape(card.headline))
-
-
-def slack_blocks(card: Card) -> list[dict[str, Any]]:
-    details = _fit([slack_escape(d) for d in card.details], SLACK_SECTION_MAX_CHARS)
-    head = _with_icon(card, f"*{slack_escape(card.headline)}*")
-    return [
-        {"type": "section", "text": {"type": "mrkdwn", "text": head[:SLACK_SECTION_MAX_CHARS]}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": details or " "}},
-    ]
+    head = with_icon(card, f"<b>{html.escape(card.headline)}</b>")
+    return len("\n".join([head, *details])) <= MESSAGE_MAX_CHARS

@@ -8,7 +8,9 @@ from typing import Any
 
 from balancebot.commands.core import Reply, fitted, summarised
 from balancebot.daemon import Daemon
-from balancebot.render import fits, slack_blocks, telegram_html
+from balancebot.integrations.slack.rendering import slack_blocks
+from balancebot.integrations.telegram.rendering import telegram_html
+from balancebot.render import fits
 from balancebot.testing.clock import FakeClock
 from balancebot.testing.deepseek import DeepSeekSimulator
 from balancebot.testing.telegram import FakeTelegram

@@ -16,9 +16,10 @@ from balancebot.config import Config
 from balancebot.daemon import Daemon
 from balancebot.errors import DeliveryError
 from balancebot.integrations.slack.notifier import SlackNotifier
+from balancebot.integrations.slack.rendering import slack_blocks, slack_text
 from balancebot.integrations.telegram.notifier import TelegramNotifier
+from balancebot.integrations.telegram.rendering import telegram_html
 from balancebot.models import Notification, Severity, TransitionKind
-from balancebot.render import slack_blocks, slack_text, telegram_html
 from balancebot.testing.clock import FakeClock
 from balancebot.testing.deepseek import DeepSeekSimulator
 from balancebot.testing.processes import spawn

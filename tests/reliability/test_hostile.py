@@ -23,8 +23,9 @@ from balancebot.commands.access import Caller
 from balancebot.configure import load_config, parse_config
 from balancebot.daemon import Daemon
 from balancebot.errors import ConfigError, MalformedResponse
+from balancebot.integrations.slack.rendering import slack_blocks, slack_escape, slack_text
+from balancebot.integrations.telegram.rendering import telegram_html
 from balancebot.providers.deepseek import parse_balance
-from balancebot.render import slack_blocks, slack_escape, slack_text, telegram_html
 from balancebot.testing.deepseek import DeepSeekSimulator
 from balancebot.testing.telegram import html_problem
 

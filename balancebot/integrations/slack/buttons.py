@@ -22,7 +22,7 @@ from ...commands import Commands
 from ...commands.access import Caller
 from ...commands.buttons import buttons_for, press
 from ...models import Notification
-from ...render import slack_escape
+from .rendering import slack_escape
 
 log = logging.getLogger(__name__)
 

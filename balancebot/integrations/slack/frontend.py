@@ -26,9 +26,9 @@ from ...commands.access import Caller
 from ...config import SlackChatConfig
 from ...frontends import Demote, FrontEnd, FrontEndContext, Supervised
 from ...httpcap import snippet
-from ...render import slack_blocks, slack_text
 from . import buttons
 from .notifier import SlackNotifier, capped_session
+from .rendering import slack_blocks, slack_text
 
 log = logging.getLogger(__name__)
 

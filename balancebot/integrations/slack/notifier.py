@@ -26,10 +26,10 @@ from ...errors import DeliveryError
 from ...httpcap import ACCEPT_ENCODING, ERROR_BODY_BYTES, CappedBody, snippet
 from ...models import Notification
 from ...notifiers import Notifier
-from ...render import slack_blocks, slack_text
 from ...retry import retry_after_seconds
 from ..pacing import Pacer
 from .buttons import with_buttons
+from .rendering import slack_blocks, slack_text
 
 CHANNEL_INTERVAL = 1.0  # chat.postMessage: about one message per second per channel
 OVERALL_PER_SECOND = 10.0

@@ -24,9 +24,9 @@ from ...errors import BalanceBotError
 from ...frontends import FrontEndContext, Supervised, demote
 from ...i18n import _
 from ...redact import redact
-from ...render import TELEGRAM_CAPTION_MAX_CHARS, telegram_html
 from . import buttons
 from .notifier import TelegramNotifier
+from .rendering import TELEGRAM_CAPTION_MAX_CHARS, telegram_html
 
 log = logging.getLogger(__name__)
 

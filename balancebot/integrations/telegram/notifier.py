@@ -38,10 +38,10 @@ from ...httpcap import event_hooks, snippet
 from ...models import Notification
 from ...notifiers import Notifier
 from ...redact import redact
-from ...render import telegram_html
 from ...retry import retry_after_seconds
 from ..pacing import Pacer
 from .buttons import keyboard
+from .rendering import telegram_html
 
 log = logging.getLogger(__name__)
 
