@@ -25,7 +25,7 @@ import msgspec
 from .commands.access import Access
 from .config import Config, NotifierConfig
 from .configure import config_secrets
-from .daemon import Daemon, notified_chats
+from .daemon import Daemon, firing_keys, notified_chats
 from .errors import ConfigError
 from .heartbeat import Heartbeat
 from .i18n import activate
@@ -137,6 +137,9 @@ async def _apply(daemon: Daemon, new: Config, fresh: dict[str, Notifier]) -> Non
     for name in replaced:
         del notifiers[name]
     notifiers.update(fresh)  # in place: the dispatcher and the self alerts read this dict
+    memory = daemon.pipeline.memory
+    for notifier in fresh.values():
+        notifier.watch(lambda: firing_keys(memory.states()))
     daemon.dispatcher.notifiers_changed()
     assert daemon.http is not None
     providers = build_providers(new, daemon.http, daemon.clock)

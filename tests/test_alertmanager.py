@@ -25,12 +25,13 @@ from balancebot.errors import ConfigError, DeliveryError
 from balancebot.httpserver import LoopbackServer
 from balancebot.integrations.alertmanager.notifier import AlertmanagerNotifier
 from balancebot.redact import install
+from balancebot.reload import reload_config
 from balancebot.testing.alertmanager import binary, running_alertmanager
 from balancebot.testing.clock import FakeClock
 from balancebot.testing.deepseek import DeepSeekSimulator
 from balancebot.testing.receiver import Receiver
 
-from .channels import LOW_RULE, alert, daemon_with, notification, shown
+from .channels import LOW_RULE, alert, daemon_with, notification, one_account, shown
 from .conftest import API_KEY
 
 TOKEN = "am-bearer-5f4e3d2c1b0a"
@@ -243,6 +244,26 @@ async def test_an_alert_the_engine_no_longer_has_is_not_posted_again(
         assert still["endsAt"] == posted["endsAt"]  # left to expire
     finally:
         await notifier.close()
+
+
+async def test_a_notifier_added_by_a_reload_reposts_only_what_fires(
+    make_config: Callable[..., Config],
+    simulator: DeepSeekSimulator,
+    now_clock: FakeClock,
+    alertmanager: str,
+) -> None:
+    """SIGHUP's reload starts new notifiers: they read the engine's firing alerts too."""
+    console = {"name": "console", "type": "console"}
+    async with daemon_with(make_config, simulator, now_clock, console) as daemon:
+        config = one_account(make_config, simulator, options(alertmanager))
+        assert await reload_config(daemon, lambda: config)
+        notifier = daemon.notifiers["am"]
+        await notifier.send(notification(now_clock.now()), alertmanager)  # not in the engine
+        [posted] = await held(alertmanager)
+        now_clock.advance(60)
+        await notifier.resend()  # type: ignore[attr-defined]
+        [still] = await held(alertmanager)
+        assert still["endsAt"] == posted["endsAt"]
 
 
 class FaultyAlertmanager(LoopbackServer):
