@@ -25,7 +25,7 @@ path = "state.db"
 name = "prod"
 api_key = "${{TEST_DEEPSEEK_KEY}}"
 base_url = "{base_url}"
-timeout = "2s"
+timeout = "15s"
 check_interval = "1h"
 
 [[rules]]
