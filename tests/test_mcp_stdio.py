@@ -21,7 +21,7 @@ from balancebot.testing.deepseek import DeepSeekSimulator
 from balancebot.testing.processes import spawn
 
 from .conftest import API_KEY
-from .test_operate_cli import write_config as write_accounts
+from .test_alerts_and_silences_cli import write_config as write_accounts
 
 TOKEN = "mcp-token-0123456789abcdef"
 CONSOLE = Caller("console", "ops", "console")

@@ -234,7 +234,7 @@ def mcp(args: argparse.Namespace) -> None:
         _fail_config(Exception(" ".join([first, "; ".join(line.strip() for line in rest)])))
 
     config = _load(args, notifiers=(), fail=fail)  # no notifier or chat token needed
-    from .operate import existing_store
+    from .alerts_and_silences import existing_store
 
     url = existing_store(config)  # a StoreError (one line, exit 1) before the slow imports
     try:
@@ -275,7 +275,7 @@ def demo(args: argparse.Namespace) -> None:
     sys.exit(0 if shown else 1)
 
 
-# --- alerts and silences: the chat command layer from a terminal (cli/operate.py) -----------
+# --- alerts and silences: the chat command layer from a terminal (cli/alerts_and_silences.py) --
 
 
 def alerts(args: argparse.Namespace) -> None:
@@ -304,7 +304,7 @@ def _operate(args: argparse.Namespace, work: Callable[[Any], Any]) -> None:
     from ..commands.alerting import UsageError
     from ..errors import StoreError
     from ..store import Store
-    from .operate import Operator, existing_store
+    from .alerts_and_silences import Operator, existing_store
 
     async def go(url: str) -> str:
         store = await Store.open(url, migrate=False)
