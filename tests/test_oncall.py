@@ -1,20 +1,26 @@
-"""A grouped message (a route's `group_by`) to the notifiers that speak in alerts: the real
-Alertmanager holds each alert of the group under its own labels, PagerDuty gets one event
-per alert identity, and the group's resolved notice resolves each of them."""
+"""The on-call notifiers beyond one alert: a grouped message (a route's `group_by`) reaches
+the real Alertmanager as each alert under its own labels, PagerDuty as one event per alert
+identity and an Alertmanager-format webhook as one payload listing them, and the group's
+resolved notice resolves each; `balancebot notify-test` as a process; the re-post loop
+outlives a round that fails."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from balancebot.config import Config
 from balancebot.daemon import Daemon
+from balancebot.integrations.alertmanager.notifier import AlertmanagerNotifier
 from balancebot.testing.clock import FakeClock
 from balancebot.testing.deepseek import DeepSeekSimulator
 from balancebot.testing.pagerduty import PagerDutyEvents
+from balancebot.testing.processes import spawn
 from balancebot.testing.receiver import Receiver
 
 from .conftest import API_KEY
@@ -126,3 +132,57 @@ async def test_a_group_is_one_alertmanager_webhook_listing_each_alert(
             "provider": "deepseek",
             "severity": "critical",
         }
+
+
+async def test_notify_test_posts_a_test_alert_that_expires(
+    tmp_path: Path,
+    alertmanager: str,  # noqa: F811
+) -> None:
+    """`balancebot notify-test` as a user runs it: one line, and an info alert Alertmanager
+    holds for four resend intervals (nothing resolves it: it is no alert of the engine)."""
+    path = tmp_path / "config.toml"
+    path.write_text(f"""
+[[accounts]]
+name = "prod"
+api_key = "sk-1"
+
+[[notifiers]]
+name = "am"
+type = "alertmanager"
+urls = ["{alertmanager}"]
+""")
+    process = await spawn("notify-test", "-c", str(path))
+    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == 0, err.decode()
+    assert out.decode().splitlines() == [f"ok      am → {alertmanager}: delivered"]
+    [test] = await held(alertmanager)
+    assert test["labels"] == {"alertname": "notify-test", "account": "-", "severity": "info"}
+    starts, ends = (datetime.fromisoformat(test[k]) for k in ("startsAt", "endsAt"))
+    assert 240 <= (ends - starts).total_seconds() < 300  # 4 x 1m after the post
+
+
+async def test_a_failing_round_does_not_end_the_resend_loop(
+    alertmanager: str,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    calls = 0
+    second = asyncio.Event()
+
+    def firing() -> set[Any]:
+        nonlocal calls
+        calls += 1
+        if calls >= 2:
+            second.set()
+        raise RuntimeError("engine trouble")
+
+    notifier = AlertmanagerNotifier.from_options(
+        "am", {"urls": [alertmanager], "resend_interval": "1s"}, FakeClock()
+    )
+    notifier.watch(firing)
+    await notifier.start()
+    try:
+        await asyncio.wait_for(second.wait(), 10)  # a second round came after the first failed
+    finally:
+        await notifier.close()
+    lines = [r.getMessage() for r in caplog.records if "re-posting" in r.getMessage()]
+    assert lines[0] == "am: re-posting firing alerts failed: RuntimeError('engine trouble')"
