@@ -32,12 +32,12 @@ if TYPE_CHECKING:
     from .notifiers import Notifier
 
 __all__ = [
-    "Backoff",
     "Demote",
     "FrontEnd",
     "FrontEndContext",
     "FrontEndState",
     "FrontEndStatus",
+    "ReconnectBackoff",
     "StatusSource",
     "Supervised",
     "demote",
@@ -72,7 +72,10 @@ class FrontEndContext:
 
 
 @dataclass(frozen=True)
-class Backoff:
+class ReconnectBackoff:
+    """How long a `Supervised` front-end waits before connecting again: doubling from
+    `first` up to `cap` seconds."""
+
     first: float = 1.0
     cap: float = 60.0
 
@@ -141,7 +144,7 @@ class Supervised(FrontEnd):
     """A connection kept up by one background task: connect, wait until it is lost,
     clean up, wait (capped exponential backoff), again, until stopped."""
 
-    backoff = Backoff()
+    backoff = ReconnectBackoff()
 
     def __init__(self, clock: Clock) -> None:
         super().__init__(clock)

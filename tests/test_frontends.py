@@ -14,7 +14,7 @@ import pytest
 from balancebot.clock import SystemClock
 from balancebot.config import Config
 from balancebot.daemon import Daemon, build_notifiers
-from balancebot.frontends import Backoff, FrontEndState
+from balancebot.frontends import FrontEndState, ReconnectBackoff
 from balancebot.integrations.console.notifier import ConsoleNotifier
 from balancebot.models import Notification
 from balancebot.notifiers import NoOptions
@@ -104,7 +104,7 @@ async def test_chat_services_down_never_gate_checks(
         fronts = {f.name: f for f in daemon.front_ends}
         assert set(fronts) == {"telegram", "slack"}
         for front in fronts.values():
-            front.backoff = Backoff(first=0.01, cap=0.05)  # type: ignore[attr-defined]
+            front.backoff = ReconnectBackoff(first=0.01, cap=0.05)  # type: ignore[attr-defined]
         daemon.dispatcher.listeners.append(delivered)
         serving = asyncio.create_task(daemon.serve(stop))
         # the check runs and the alert goes out while both chat services are unreachable
@@ -169,7 +169,7 @@ async def test_a_lost_socket_is_reconnected_under_our_backoff(
         notifiers["team"] = type(notifiers["team"]).from_options("team", options)
         async with Daemon.open(config, notifiers=notifiers) as daemon:
             front = next(f for f in daemon.front_ends if f.name == "slack")
-            front.backoff = Backoff(first=0.01, cap=0.05)  # type: ignore[attr-defined]
+            front.backoff = ReconnectBackoff(first=0.01, cap=0.05)  # type: ignore[attr-defined]
             front.watch_interval = 0.01  # type: ignore[attr-defined]
             await notifiers["team"].start()
             front.start()
