@@ -7,7 +7,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -15,6 +15,7 @@ from .alerts import Policy, advance
 from .clock import Clock
 from .config import AccountConfig, Config
 from .configure import config_secrets
+from .crew import Crew
 from .errors import LeaseLost, StoreError
 from .memory import AccountMemory, interned
 from .models import (
@@ -74,7 +75,7 @@ class CheckPipeline:
         """What the checks found: the read model every reader reads (memory.py)."""
         self._locks: dict[str, asyncio.Lock] = {}
         self.reconfigure(config, providers, targets)
-        self._in_flight: set[asyncio.Task[object]] = set()
+        self._crew = Crew("checks")  # every check runs in it: abandoned together at shutdown
         self._metrics = metrics
         self._internal: dict[str, int] = {}  # account -> internal failures in a row
         self._traced: set[tuple[str, str]] = set()  # (account, exception type) logged in full
@@ -128,21 +129,12 @@ class CheckPipeline:
 
     async def abandon_in_flight(self) -> None:
         """Cancel running checks at shutdown; an unfinished check's transaction rolls back."""
-        tasks = list(self._in_flight)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._crew.stop()
 
     async def check(self, account_name: str, lease: CheckLease | None = None) -> CheckOutcome:
         """`lease`: with replicas (`sweep.py`), the results are stored only while its owner
         still holds the account's check lease, and the next check is scheduled with them."""
-        task = asyncio.current_task()
-        assert task is not None
-        self._in_flight.add(task)
-        try:
-            return await self._check(account_name, lease)
-        finally:
-            self._in_flight.discard(task)
+        return await self._crew.call(self._check(account_name, lease), f"check {account_name}")
 
     async def scheduled_check(self, account_name: str) -> None:
         """The scheduler's job: nothing escapes it (APScheduler would only log it, every
@@ -304,7 +296,7 @@ class CheckPipeline:
         except StoreError:  # tell what it sees anyway, and keep its states for the next
             self.unrecorded.keep(account.name, changed)
             memory.remember(changed, entries)
-            self._spawn(self.unrecorded.tell(entries))
+            await self._crew.spawn(self.unrecorded.tell(entries), "unrecorded notices")
             raise
         self.unrecorded.saved(account.name)
         # memory follows the store only once the transaction committed
@@ -320,11 +312,6 @@ class CheckPipeline:
             ):
                 await self._store.end_resolved_silences(transition.key, now)
         return CheckOutcome(result, transitions)
-
-    def _spawn(self, work: Coroutine[object, object, object]) -> None:
-        task = asyncio.ensure_future(work)
-        self._in_flight.add(task)
-        task.add_done_callback(self._in_flight.discard)
 
     def remember_told(self, entries: list[OutboxEntry]) -> None:
         """Notices queued outside a check (a mute's release): what they told, in memory."""

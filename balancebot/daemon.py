@@ -129,6 +129,9 @@ class Daemon:
         http = http_client(config)
         notifiers = dict(notifiers) if notifiers is not None else build_notifiers(config, clock)
         front_ends: list[FrontEnd] = []
+        daemon: Daemon | None = None
+        pipeline: CheckPipeline | None = None
+        sweep: SharedSweep | None = None
         heartbeat = (
             Heartbeat(config.heartbeat, (a.name for a in config.accounts))
             if config.heartbeat is not None
@@ -176,7 +179,7 @@ class Daemon:
 
                 mcp = daemon_endpoint(config, store, pipeline, dispatcher, clock)
                 mcp.attach(server.app)
-            sweep = leadership = None
+            leadership = None
             if store.shared:
                 sweep = SharedSweep(
                     config, store, pipeline, clock, dispatcher.owner, live=dispatcher.alive
@@ -209,8 +212,13 @@ class Daemon:
             if leadership is not None:
                 leadership.on_change = daemon.lead
             yield daemon
-            heartbeat = daemon.heartbeat  # a reload may have replaced it
         finally:
+            if daemon is not None:
+                heartbeat = daemon.heartbeat  # a reload may have replaced it
+            if sweep is not None:
+                await sweep.stop()  # a no-op once serve() stopped it
+            if pipeline is not None:
+                await pipeline.abandon_in_flight()
             if heartbeat is not None:
                 await heartbeat.close()
             for front_end in front_ends:
@@ -231,6 +239,10 @@ class Daemon:
                 if self.server is not None:
                     await self.server.serve()
                 await self._serve(stop)
+            except BaseExceptionGroup as failed:  # one loop's failure, as itself (one line)
+                if len(failed.exceptions) != 1:
+                    raise
+                raise failed.exceptions[0] from None
             finally:
                 if self.server is not None:
                     await self.server.stop()
@@ -302,45 +314,45 @@ class Daemon:
             self.check,
             self.sweep,
         )
-        delivery = asyncio.create_task(self.dispatcher.run(stop), name="dispatcher")
-        campaign = (
-            asyncio.create_task(self.leadership.run(stop), name="leader election")
-            if self.leadership is not None
-            else None
-        )
-        release = asyncio.create_task(
-            release_loop(
-                self.pipeline,
-                self.store,
-                self.clock,
-                ZoneInfo(self.config.timezone),
-                self.dispatcher.wake,
-                stop,
-                lambda: self.leading,
-                lambda: self.config,
-            ),
-            name="release",
-        )
-        scheduler.start()
-        for front_end in self.front_ends:
-            if not (front_end.single_consumer and self.leadership is not None):
-                front_end.start()  # single consumers start once elected (`lead`)
-        log.info(
-            "balancebot running: %d account(s), notifiers: %s",
-            len(self.config.accounts),
-            ", ".join(self.notifiers) or "none",
-        )
         try:
-            await stop.wait()
+            await self._run_loops(scheduler, stop)
         finally:
-            for front_end in self.front_ends:
-                await front_end.stop()  # each bounded, whatever its state
-            scheduler.shutdown(wait=False)
-            if self.sweep is not None:
-                await self.sweep.stop()
-            await self.pipeline.abandon_in_flight()
-            await delivery
-            if campaign is not None:
-                await campaign
-            await release
             log.info("balancebot stopped")
+
+    async def _run_loops(self, scheduler: AsyncIOScheduler, stop: asyncio.Event) -> None:
+        release = release_loop(
+            self.pipeline,
+            self.store,
+            self.clock,
+            ZoneInfo(self.config.timezone),
+            self.dispatcher.wake,
+            stop,
+            lambda: self.leading,
+            lambda: self.config,
+        )
+        # the loops end once `stop` is set; leaving the group waits for them (one that
+        # fails stops the daemon, rather than leaving it running without it)
+        async with asyncio.TaskGroup() as loops:
+            loops.create_task(self.dispatcher.run(stop), name="dispatcher")
+            if self.leadership is not None:
+                loops.create_task(self.leadership.run(stop), name="leader election")
+            loops.create_task(release, name="release")
+            scheduler.start()
+            for front_end in self.front_ends:
+                if not (front_end.single_consumer and self.leadership is not None):
+                    front_end.start()  # single consumers start once elected (`lead`)
+            log.info(
+                "balancebot running: %d account(s), notifiers: %s",
+                len(self.config.accounts),
+                ", ".join(self.notifiers) or "none",
+            )
+            try:
+                await stop.wait()
+            finally:
+                stop.set()  # also when a loop failed: the others end too
+                for front_end in self.front_ends:
+                    await front_end.stop()  # each bounded, whatever its state
+                scheduler.shutdown(wait=False)
+                if self.sweep is not None:
+                    await self.sweep.stop()
+                await self.pipeline.abandon_in_flight()

@@ -25,6 +25,7 @@ from .checks import CheckPipeline
 from .clock import Clock
 from .config import AccountConfig, Config
 from .config.durations import CheckInterval, spell
+from .crew import Crew
 from .errors import LeaseLost, StoreError
 from .health import Health
 from .store import Store
@@ -92,16 +93,17 @@ class SharedSweep:
         self.on_checked: Callable[[str, datetime], None] | None = None
         """Told of each check this replica made (name, when it began): the heartbeat."""
         self._accounts: dict[str, AccountConfig] = {a.name: a for a in config.accounts}
-        self._running: dict[str, asyncio.Task[None]] = {}
+        self._crew = Crew("sweep")  # its checks and claims: cancelled together at `stop`
+        self._checking: set[str] = set()  # accounts whose checks run here now
+        self._changed = asyncio.Event()  # a check or a claim here ended (for `settle`)
         self._more_due = False
         self._claims_failing = False
         self._foreign: set[str] = set()  # in the schedule, not in this configuration
         self._fingerprint = config.fingerprint()
         self._configurations: set[str] = set()  # of the replicas connected, last compared
         self._compared_at: datetime | None = None
-        self._stopping = False
+        self._stopping = self._stopped = False
         self._refilling = False
-        self._refills: set[asyncio.Task[None]] = set()
         self._longest_lease = max(lease_for(a) for a in config.accounts)
         self._unscheduled: set[str] = set()  # added by a reload, not yet in the schedule
 
@@ -143,7 +145,7 @@ class SharedSweep:
 
         Also called as checks finish while more were due (a claim came back full), so a big
         sweep is not paced by the tick: claims go in batches of half the room."""
-        room = self._config.max_concurrent_checks - len(self._running)
+        room = self._config.max_concurrent_checks - len(self._checking)
         if room <= 0 or self._stopping or not self._live():
             return
         if self._unscheduled:
@@ -167,14 +169,22 @@ class SharedSweep:
         foreign = [name for name in claimed if name not in self._accounts]
         if foreign:
             await self._hand_back(foreign)
-        fresh = [name for name in claimed if name in self._accounts and name not in self._running]
+        fresh = [name for name in claimed if name in self._accounts and name not in self._checking]
         if not fresh:
             return
+        self._checking.update(fresh)
         # the claim's accounts are read back in one go (their last checks may have run on
         # another replica), not one read per check
-        read = asyncio.create_task(self._pipeline.refresh(*fresh), name="sweep read-back")
+        read = await self._crew.spawn(self._read_back(fresh), "sweep read-back")
         for name in fresh:
-            self._running[name] = asyncio.create_task(self._check(name, read), name=f"check {name}")
+            await self._crew.spawn(self._check(name, read), f"check {name}")
+
+    async def _read_back(self, names: list[str]) -> bool:
+        try:
+            await self._pipeline.refresh(*names)
+        except Exception:  # each check reads its own account instead
+            return False
+        return True
 
     async def compare_configurations(self) -> None:
         """Say (once per change) while the replicas connected run different configurations:
@@ -212,7 +222,7 @@ class SharedSweep:
         except StoreError as exc:  # their leases expire instead
             log.warning("cannot hand back checks of other configurations: %s", exc)
 
-    async def _check(self, name: str, read: asyncio.Task[None]) -> None:
+    async def _check(self, name: str, read: asyncio.Task[bool | None]) -> None:
         """The check's results and its next time are written in one transaction (under the
         lease); only when that write did not happen is the check rescheduled on its own."""
         account = self._accounts[name]
@@ -240,10 +250,11 @@ class SharedSweep:
             handed_back = self._stopping  # `stop` hands it back, due now
             raise
         finally:
-            self._running.pop(name, None)
+            self._checking.discard(name)
             if not written and not handed_back:
                 await self._reschedule(name, next_at)
-            self._refill()
+            await self._refill()
+            self._changed.set()
 
     async def _reschedule(self, name: str, next_at: datetime) -> None:
         try:
@@ -252,15 +263,13 @@ class SharedSweep:
         except Exception as exc:
             log.warning("check %s: cannot reschedule (%s); its lease will expire", name, exc)
 
-    def _refill(self) -> None:
+    async def _refill(self) -> None:
         half = self._config.max_concurrent_checks // 2
         if self._stopping:
             return
-        if self._more_due and len(self._running) <= half and not self._refilling:
+        if self._more_due and len(self._checking) <= half and not self._refilling:
             self._refilling = True
-            task = asyncio.create_task(self._claim_more(), name="sweep refill")
-            self._refills.add(task)
-            task.add_done_callback(self._refills.discard)
+            await self._crew.spawn(self._claim_more(), "sweep refill")
 
     async def _claim_more(self) -> None:
         try:
@@ -269,35 +278,33 @@ class SharedSweep:
             log.warning("claiming due checks failed: %s", exc)
         finally:
             self._refilling = False
+            self._changed.set()
 
     async def settle(self) -> None:
         """Until the checks this replica is running (and any claims they led to) are done."""
-        while self._running or self._refills:
-            await asyncio.gather(*self._running.values(), *self._refills, return_exceptions=True)
+        while self._checking or self._refilling:
+            self._changed.clear()
+            await self._changed.wait()
 
     async def stop(self) -> None:
         """Cancel the checks running here and hand their accounts back due now, so another
         replica checks them at once (not an interval later, nor after their leases)."""
-        self._stopping = True
-        tasks = [*self._running.values(), *self._refills]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._stopped:
+            return
+        self._stopping = self._stopped = True
+        await self._crew.stop()
         try:
             await self._store.release_checks(self.owner, self._clock.now())
         except StoreError as exc:
             log.warning("cannot hand back unfinished checks (%s); their leases will expire", exc)
 
 
-async def _succeeded(task: asyncio.Task[None]) -> bool:
+async def _succeeded(task: asyncio.Task[bool | None]) -> bool:
     """Whether `task`, shared by several checks, ended well; shielded, so a check cancelled
     while waiting does not cancel it for the others."""
     try:
-        await asyncio.shield(task)
+        return await asyncio.shield(task) is True
     except asyncio.CancelledError:
         if not task.done():
             raise  # this check was cancelled, not the read
         return False
-    except Exception:
-        return False
-    return True

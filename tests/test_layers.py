@@ -15,6 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "balancebot"
 # Lower numbers are lower layers; a module may import its own layer or lower ones only.
 LAYERS: list[tuple[int, tuple[str, ...]]] = [
     (0, ("models", "labels", "errors", "clock", "i18n", "deadline", "printable", "plugins")),
+    (0, ("crew",)),
     (0, ("facts",)),
     (1, ("redact", "logs", "retry", "config", "health", "quiet")),
     (2, ("rules", "alerts", "spend", "trends", "recent", "render", "charts")),
