@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .config import Config, build_config, convert, decode, read_toml
-from .config.models import CHAT_GATHERED, ChatConfig
+from .config.chat import CHAT_GATHERED, ChatConfig
 from .config.references import tables
 from .errors import CheckError, ConfigError
 from .notifiers import notifier_class

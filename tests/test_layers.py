@@ -145,6 +145,19 @@ def test_the_rules_never_reach_the_catalogs() -> None:
     assert "balancebot.i18n" not in reached, sorted(reached)
 
 
+MOST_LINES = 400
+
+
+def test_no_module_is_over_400_lines() -> None:
+    """A module a person can hold in their head; past that, it is two things."""
+    long = {
+        module_name(p): n
+        for p in sorted(PACKAGE.rglob("*.py"))
+        if (n := len(p.read_text().splitlines())) > MOST_LINES
+    }
+    assert long == {}
+
+
 def test_plugins_never_import_each_other() -> None:
     crossings = [
         f"{module} imports {target}"

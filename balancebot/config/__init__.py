@@ -22,15 +22,17 @@ import msgspec
 
 from ..errors import ConfigError
 from .amounts import amount_problems
+from .chat import (
+    CHAT_GATHERED,
+    AllowRule,
+    ChatConfig,
+    SlackChatConfig,
+    TelegramChatConfig,
+)
 from .durations import RequestTimeout
 from .mcp import McpConfig
 from .models import (
-    CHAT_GATHERED,
-    DEFAULT_RULES,
     AccountConfig,
-    AllowRule,
-    ChatConfig,
-    CheckFailedRuleConfig,
     Config,
     DigestConfig,
     HeartbeatConfig,
@@ -38,19 +40,21 @@ from .models import (
     InhibitConfig,
     NotifierConfig,
     RouteConfig,
+    StoreConfig,
+)
+from .references import names, reference_problems, unknown_names
+from .rules import (
+    DEFAULT_RULES,
+    CheckFailedRuleConfig,
     RuleConfig,
     RunwayRuleConfig,
-    SlackChatConfig,
     SpendSpikeRuleConfig,
-    StoreConfig,
-    TelegramChatConfig,
     ThresholdLimits,
     ThresholdRuleConfig,
     TopUpRuleConfig,
     TrendRuleConfig,
     UnavailableRuleConfig,
 )
-from .references import names, reference_problems, unknown_names
 from .secrets import Location, resolve_secrets
 from .store_url import normalise_store_url
 from .values import (

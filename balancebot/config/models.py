@@ -5,13 +5,12 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import msgspec
-from msgspec import Meta, Struct, field
+from msgspec import Meta, field
 
 from ..labels import (
     Labels,
@@ -23,39 +22,31 @@ from ..labels import (
 )
 from ..models import AlertKey, Currency, Severity
 from ..quiet import QuietHours
+from .chat import ChatConfig
 from .durations import (
     CheckInterval,
     Delay,
-    MaxAge,
-    RepeatInterval,
     RequestTimeout,
     Resolution,
     Retention,
-    Window,
 )
 from .mcp import McpConfig
+from .rules import (
+    DEFAULT_RULES,
+    RuleConfig,
+    ThresholdLimits,
+    ThresholdRuleConfig,
+)
 from .status_access import check_password_hash, check_token, exposure_problem
 from .store_url import check_sslmode, normalise_store_url
+from .strict import Strict as _Strict
 from .values import HttpUrl, ListenAddress, Name, Secret, TimeZoneName
 
 if TYPE_CHECKING:
     import zoneinfo
 
 
-_PERCENT_PLACES = 8
 _LABEL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-def _finite(amount: Decimal | None, where: str) -> None:
-    if amount is not None and not amount.is_finite():
-        raise ValueError(f"{where} {amount} is not a finite amount")
-
-
-class _Strict(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    """Unknown keys are errors: a typo must not silently become a default.
-
-    Subclasses repeat `frozen=True, kw_only=True` because mypy's dataclass_transform
-    support does not inherit class parameters; msgspec would."""
 
 
 class AccountConfig(_Strict, frozen=True, kw_only=True):
@@ -80,171 +71,6 @@ class AccountConfig(_Strict, frozen=True, kw_only=True):
             check_label_name(label)
         if self.jitter is not None and self.jitter > self.check_interval:
             raise ValueError("jitter must not be above check_interval")
-
-
-class ThresholdLimits(_Strict, frozen=True, kw_only=True):
-    warning_below: Decimal | None = None
-    critical_below: Decimal | None = None
-    # a percentage of the balance right after the last top-up; the fixed limits stand
-    # until a top-up has been seen (rules.py)
-    warning_below_percent: Decimal | None = None
-    critical_below_percent: Decimal | None = None
-    min_top_up: Decimal = Decimal("0.01")  # a smaller rise (a refund) is not a new basis
-
-    def __post_init__(self) -> None:
-        _finite(self.warning_below, "warning_below")
-        _finite(self.critical_below, "critical_below")
-        if self.warning_below is None and self.critical_below is None:
-            raise ValueError("set warning_below, critical_below or both")
-        _ordered(self.critical_below, self.warning_below, "critical_below", "warning_below")
-        for name in ("warning_below_percent", "critical_below_percent"):
-            percent = getattr(self, name)
-            _finite(percent, name)
-            if percent is not None and not 0 < percent <= 100:
-                raise ValueError(f"{name} must be above 0 and at most 100")
-            if percent is not None and percent.as_tuple().exponent < -_PERCENT_PLACES:
-                # '1e-999999' was accepted, and every alert quoted it with a million zeros
-                raise ValueError(f"{name} has more than {_PERCENT_PLACES} decimal places")
-        _amounts(self, min_top_up=">")
-        _ordered(
-            self.critical_below_percent,
-            self.warning_below_percent,
-            "critical_below_percent",
-            "warning_below_percent",
-        )
-
-    @property
-    def percents(self) -> bool:
-        return self.warning_below_percent is not None or self.critical_below_percent is not None
-
-
-class _RuleBase(_Strict, frozen=True, kw_only=True, tag_field="type"):
-    name: Name
-    accounts: list[str] | None = None  # None: every account
-    for_checks: Annotated[int, Meta(ge=1, le=1000)] = field(default=1, name="for")
-    repeat_interval: RepeatInterval = RepeatInterval(hours=4)
-    send_resolved: bool = True
-
-    @property
-    def type(self) -> str:
-        """The `type` key the rule was written with (msgspec keeps it as the class's tag)."""
-        return str(self.__struct_config__.tag)
-
-    def applies_to(self, account: str) -> bool:
-        return self.accounts is None or account in self.accounts
-
-
-class ThresholdRuleConfig(_RuleBase, frozen=True, kw_only=True, tag="threshold"):
-    thresholds: Annotated[dict[Currency, ThresholdLimits], Meta(min_length=1)]
-    hysteresis: Decimal = Decimal("0")
-    # a limit that grows with spend: below max(fixed limit, this much spend at the current rate)
-    warning_runway: Window | None = None
-    critical_runway: Window | None = None
-    window: Window = Window(days=1)  # the rate for *_runway is measured over this
-    min_history: Window = Window(hours=6)
-    top_up_window: Window = Window(days=30)  # how far back *_below_percent look for a top-up
-
-    def __post_init__(self) -> None:
-        _finite(self.hysteresis, "hysteresis")
-        if self.hysteresis < 0:
-            raise ValueError("hysteresis must not be negative")
-        _ordered(self.critical_runway, self.warning_runway, "critical_runway", "warning_runway")
-        _ordered(self.min_history, self.window, "min_history", "window")
-
-
-class UnavailableRuleConfig(_RuleBase, frozen=True, kw_only=True, tag="unavailable"):
-    pass
-
-
-class CheckFailedRuleConfig(_RuleBase, frozen=True, kw_only=True, tag="check_failed"):
-    after_failures: Annotated[int, Meta(ge=1, le=1000)] = 3
-
-
-# --- trend rules (issue 15): they read the account's recent history through spend.py ---
-
-
-def _ordered(low: Any, high: Any, low_name: str, high_name: str) -> None:
-    if low is not None and high is not None and low > high:
-        raise ValueError(f"{low_name} must not be above {high_name}")
-
-
-def _amounts(rule: Struct, **signs: str) -> None:
-    """Each named amount is finite and positive (">") or not negative (">=")."""
-    for name, sign in signs.items():
-        amount = getattr(rule, name)
-        _finite(amount, name)
-        if amount is not None and (amount < 0 or (sign == ">" and amount == 0)):
-            raise ValueError(f"{name} must be {'positive' if sign == '>' else 'at least 0'}")
-
-
-class RunwayRuleConfig(_RuleBase, frozen=True, kw_only=True, tag="runway"):
-    """Days left at the burn rate over `window` below `warning_days` / `critical_days`."""
-
-    warning_days: Decimal | None = None
-    critical_days: Decimal | None = None
-    window: Window = Window(days=1)
-    min_history: Window = Window(hours=6)  # no verdict until the window spans this much
-    hysteresis: Decimal = Decimal("0")  # in days
-    currencies: list[Currency] | None = None  # None: every currency reported
-
-    def __post_init__(self) -> None:
-        _amounts(self, warning_days=">", critical_days=">", hysteresis=">=")
-        if self.warning_days is None and self.critical_days is None:
-            raise ValueError("set warning_days, critical_days or both")
-        _ordered(self.critical_days, self.warning_days, "critical_days", "warning_days")
-        _ordered(self.min_history, self.window, "min_history", "window")
-
-
-class SpendSpikeRuleConfig(_RuleBase, frozen=True, kw_only=True, tag="spend_spike"):
-    """Spend over the last `period` above `factor` x the median `period` of the past `days`."""
-
-    period: Window = Window(hours=1)
-    factor: Decimal = Decimal("3")
-    days: Annotated[int, Meta(ge=1, le=90)] = 7
-    min_history: Window = Window(days=1)  # of past periods before any verdict
-    min_spend: Decimal = Decimal("1")  # a spike spends at least this
-    currencies: list[Currency] | None = None
-
-    def __post_init__(self) -> None:
-        _amounts(self, factor=">", min_spend=">=")
-        if self.period > timedelta(days=1):
-            raise ValueError("period must be at most 1d")
-        _ordered(self.min_history, timedelta(days=self.days), "min_history", "days")
-
-
-class TopUpRuleConfig(_RuleBase, frozen=True, kw_only=True, tag="top_up"):
-    """An `info` notice when money arrives; an event, so there is nothing to resolve."""
-
-    min_amount: Decimal = Decimal("0.01")  # smaller rises are noise
-    send_resolved: bool = False
-
-    def __post_init__(self) -> None:
-        _amounts(self, min_amount=">")
-        if self.send_resolved:
-            raise ValueError("send_resolved: a top-up is an event, there is nothing to resolve")
-        if self.for_checks != 1:
-            raise ValueError("for: a top-up is seen at one check; it must be 1")
-
-
-TrendRuleConfig = RunwayRuleConfig | SpendSpikeRuleConfig | TopUpRuleConfig
-
-# --- end of trend rules ---
-
-RuleConfig = (
-    ThresholdRuleConfig
-    | UnavailableRuleConfig
-    | CheckFailedRuleConfig
-    | RunwayRuleConfig
-    | SpendSpikeRuleConfig
-    | TopUpRuleConfig
-)
-
-
-DEFAULT_RULES: tuple[RuleConfig, ...] = (
-    UnavailableRuleConfig(name=Name("unavailable")),
-    CheckFailedRuleConfig(name=Name("check-failed")),
-)
-"""Without a `[[rules]]` section: alert when the account is unusable or checks fail."""
 
 
 class NotifierConfig(_Strict, frozen=True, kw_only=True):
@@ -339,62 +165,6 @@ class InhibitConfig(_Strict, frozen=True, kw_only=True):
         _check_matchers("source_matchers", self.source_matchers)
         _check_matchers("target_matchers", self.target_matchers)
         _check_names("equal", self.equal)
-
-
-class AllowRule(_Strict, frozen=True, kw_only=True):
-    """Who may ask about which accounts: anyone in `chats`; `users` in private chats
-    (or in `chats` when both are given: user AND chat); `any_chat` restores "that user
-    in any chat" for a users-only rule."""
-
-    platform: Name  # "telegram", "slack" or a plugin front-end's `[chat.<name>]`
-    chats: list[str | int] = []
-    users: list[str | int] = []
-    any_chat: bool = False
-    accounts: list[str] | None = None  # None: every account
-
-    def __post_init__(self) -> None:
-        if not self.chats and not self.users:
-            raise ValueError("list chats, users or both")
-        if self.any_chat and (self.chats or not self.users):
-            raise ValueError(
-                "any_chat applies to a rule with users and no chats (with both, a user "
-                "is allowed only in the listed chats)"
-            )
-        # Telegram ids are numbers in TOML; callers are compared as strings
-        msgspec.structs.force_setattr(self, "chats", [str(c) for c in self.chats])
-        msgspec.structs.force_setattr(self, "users", [str(u) for u in self.users])
-
-
-class TelegramChatConfig(_Strict, frozen=True, kw_only=True):
-    notifier: str  # the telegram notifier whose bot answers
-
-
-class SlackChatConfig(_Strict, frozen=True, kw_only=True):
-    notifier: str  # the slack notifier (bot token) that answers
-    mode: Literal["socket", "http"] = "socket"
-    app_token: Secret | None = None  # xapp-..., for socket mode
-    signing_secret: Secret | None = None  # for http mode
-
-    def __post_init__(self) -> None:
-        if self.mode == "socket" and self.app_token is None:
-            raise ValueError("socket mode needs app_token (an xapp- app-level token)")
-        if self.mode == "http" and self.signing_secret is None:
-            raise ValueError("http mode needs signing_secret")
-
-
-CHAT_GATHERED = frozenset({"frontends"})
-"""`ChatConfig`'s keys a file never names: `[chat.<name>]` tables are gathered into them."""
-
-
-class ChatConfig(_Strict, frozen=True, kw_only=True):
-    balance_max_age: MaxAge = MaxAge(minutes=5)
-    telegram: TelegramChatConfig | None = None
-    slack: SlackChatConfig | None = None
-    allow: list[AllowRule] = []
-    buttons: bool = True  # mute buttons on alerts where a front-end hears the clicks
-    frontends: dict[str, dict[str, Any]] = {}
-    """Plugin front-ends' `[chat.<name>]` sections, checked by their own `Options` struct
-    (`configure.py`); `build_config` gathers them from beside the keys above."""
 
 
 class DigestConfig(_Strict, frozen=True, kw_only=True):
