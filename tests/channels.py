@@ -3,9 +3,11 @@ the real pipeline and dispatcher on fake time; one notifier sending one alert.""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +19,7 @@ from balancebot.models import Notification, Severity, TransitionKind
 from balancebot.notifiers import Notifier
 from balancebot.testing.clock import FakeClock
 from balancebot.testing.deepseek import DeepSeekSimulator
+from balancebot.testing.processes import spawn
 
 from .conftest import API_KEY
 
@@ -87,3 +90,17 @@ async def refused(notifier: Notifier) -> DeliveryError:
         await notifier.close()
     assert not raised.value.permanent
     return raised.value
+
+
+async def notify_test(
+    directory: Path, notifier: str, env: dict[str, str] | None = None
+) -> tuple[list[str], str]:
+    """`balancebot notify-test` run as a user runs it, with one account and the
+    `[[notifiers]]` table `notifier` (TOML); its output lines and standard error, once it
+    exited 0."""
+    path = directory / "config.toml"
+    path.write_text(f'[[accounts]]\nname = "prod"\napi_key = "sk-1"\n\n[[notifiers]]\n{notifier}')
+    process = await spawn("notify-test", "-c", str(path), env=env)
+    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == 0, err.decode()
+    return out.decode().splitlines(), err.decode()

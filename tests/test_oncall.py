@@ -20,9 +20,9 @@ from balancebot.integrations.alertmanager.notifier import AlertmanagerNotifier
 from balancebot.testing.clock import FakeClock
 from balancebot.testing.deepseek import DeepSeekSimulator
 from balancebot.testing.pagerduty import PagerDutyEvents
-from balancebot.testing.processes import spawn
 from balancebot.testing.receiver import Receiver
 
+from .channels import notify_test
 from .conftest import API_KEY
 from .test_alertmanager import alertmanager, held, receiver  # noqa: F401 - fixtures
 from .test_pagerduty import ROUTING_KEY
@@ -140,21 +140,10 @@ async def test_notify_test_posts_a_test_alert_that_expires(
 ) -> None:
     """`balancebot notify-test` as a user runs it: one line, and an info alert Alertmanager
     holds for four resend intervals (nothing resolves it: it is no alert of the engine)."""
-    path = tmp_path / "config.toml"
-    path.write_text(f"""
-[[accounts]]
-name = "prod"
-api_key = "sk-1"
-
-[[notifiers]]
-name = "am"
-type = "alertmanager"
-urls = ["{alertmanager}"]
-""")
-    process = await spawn("notify-test", "-c", str(path))
-    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
-    assert process.returncode == 0, err.decode()
-    assert out.decode().splitlines() == [f"ok      am → {alertmanager}: delivered"]
+    lines, _ = await notify_test(
+        tmp_path, f'name = "am"\ntype = "alertmanager"\nurls = ["{alertmanager}"]\n'
+    )
+    assert lines == [f"ok      am → {alertmanager}: delivered"]
     [test] = await held(alertmanager)
     assert test["labels"] == {"alertname": "notify-test", "account": "-", "severity": "info"}
     starts, ends = (datetime.fromisoformat(test[k]) for k in ("startsAt", "endsAt"))

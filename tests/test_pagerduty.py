@@ -4,7 +4,6 @@ outbox on fake time, and `balancebot notify-test` as a process."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -24,10 +23,9 @@ from balancebot.redact import install
 from balancebot.testing.clock import FakeClock
 from balancebot.testing.deepseek import DeepSeekSimulator
 from balancebot.testing.pagerduty import THROTTLED, PagerDutyEvents
-from balancebot.testing.processes import spawn
 from balancebot.testing.receiver import Fault
 
-from .channels import alert, daemon_with, notification, shown
+from .channels import alert, daemon_with, notification, notify_test, shown
 
 ROUTING_KEY = "R0UT1NGKEY0123456789abcdefABCDEF"
 DEDUP = "balancebot/prod/low/CNY"
@@ -195,26 +193,14 @@ def test_bad_options_are_config_errors(
 async def test_notify_test_triggers_an_info_alert(
     tmp_path: Path, pagerduty: PagerDutyEvents
 ) -> None:
-    path = tmp_path / "config.toml"
-    path.write_text(f"""
-[[accounts]]
-name = "prod"
-api_key = "sk-1"
-
-[[notifiers]]
-name = "pd"
-type = "pagerduty"
-routing_key = "${{PD_KEY}}"
-url = "{pagerduty.enqueue_url}"
-""")
-    process = await spawn("notify-test", "-c", str(path), env={"PD_KEY": ROUTING_KEY})
-    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
-    assert process.returncode == 0, err.decode()
-    assert out.decode().splitlines() == ["ok      pd: delivered"]
+    table = 'name = "pd"\ntype = "pagerduty"\nrouting_key = "${PD_KEY}"\n'
+    table += f'url = "{pagerduty.enqueue_url}"\n'
+    lines, err = await notify_test(tmp_path, table, env={"PD_KEY": ROUTING_KEY})
+    assert lines == ["ok      pd: delivered"]
     [event] = pagerduty.events
     assert event["payload"]["severity"] == "info"
     assert event["payload"]["summary"] == "TEST: balancebot can deliver here"
-    assert ROUTING_KEY not in (out + err).decode()
+    assert ROUTING_KEY not in "".join(lines) + err
 
 
 async def test_the_routing_key_stays_out_of_debug_logs(
