@@ -31,22 +31,25 @@ def parse_config(
     base_dir: Path,
     env: Mapping[str, str] | None = None,
     notifiers: Collection[str] | None = None,
+    keys: bool = True,
 ) -> Config:
     """Every problem at once, the plugins' included, or the Config.
 
     `notifiers`: the names of the notifiers the command will build (None: all). The others'
     plugins are not loaded and their secrets are not needed, nor are `[chat]`'s: `check`
-    must run on a monitoring host that has no chat tokens."""
-    return build_config(raw, base_dir, env, notifiers, plugin_problems)
+    must run on a monitoring host that has no chat tokens. `keys=False`: nor the accounts'
+    (a command that only reads the store)."""
+    return build_config(raw, base_dir, env, notifiers, plugin_problems, keys)
 
 
 def load_config(
     path: str | Path,
     env: Mapping[str, str] | None = None,
     notifiers: Collection[str] | None = None,
+    keys: bool = True,
 ) -> Config:
     path = Path(path)
-    return parse_config(read_toml(path), path.parent.resolve(), env, notifiers)
+    return parse_config(read_toml(path), path.parent.resolve(), env, notifiers, keys)
 
 
 def plugin_problems(

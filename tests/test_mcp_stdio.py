@@ -59,6 +59,11 @@ async def filled(tmp_path: Path, store_url: str, simulator: DeepSeekSimulator) -
     simulator.add_account(f"{API_KEY}-dev", {"CNY": ("10.00", "50.00"), "USD": ("0", "3.5")})
     path = write_config(tmp_path / "config.toml", store_url, simulator.base_url)
     await fill(path)
+    # as an assistant's client starts it: without the keys in its environment (nor a file)
+    text = path.read_text(encoding="utf-8").replace(
+        f'api_key = "{API_KEY}-dev"', 'api_key_file = "no-such-file"'
+    )
+    path.write_text(text.replace(f'"{API_KEY}"', '"${BALANCEBOT_TEST_NOT_SET}"'))
     return path
 
 

@@ -34,10 +34,12 @@ def _load(
     args: argparse.Namespace,
     notifiers: Collection[str] | None = None,
     fail: Callable[[Exception], NoReturn] | None = None,
+    keys: bool = True,
 ) -> Config:
     """Load or `fail` (default: exit 2); secrets are masked in every log line from here on.
 
-    `notifiers`: the ones the command builds (None: all); only their secrets are needed."""
+    `notifiers`: the ones the command builds (None: all); only their secrets are needed.
+    `keys=False`: the accounts' keys are not needed either (the command checks nothing)."""
     import logging
 
     from ..config.locate import find_config
@@ -47,7 +49,7 @@ def _load(
 
     try:
         path, found_by = find_config(args.config_path)
-        config = load_config(path, notifiers=notifiers)
+        config = load_config(path, notifiers=notifiers, keys=keys)
     except ConfigError as exc:
         (fail or _fail_config)(exc)
     if found_by != "-c":
@@ -233,7 +235,7 @@ def mcp(args: argparse.Namespace) -> None:
         first, *rest = str(exc).splitlines()
         _fail_config(Exception(" ".join([first, "; ".join(line.strip() for line in rest)])))
 
-    config = _load(args, notifiers=(), fail=fail)  # no notifier or chat token needed
+    config = _load(args, notifiers=(), fail=fail, keys=False)  # no key or token needed
     from .alerts_and_silences import existing_store
 
     url = existing_store(config)  # a StoreError (one line, exit 1) before the slow imports

@@ -118,12 +118,16 @@ the indexes of the notifiers in use, the finished configuration if it was built,
 whether `[chat]` is in use, every problem of the plugins' own options."""
 
 
+ACCOUNT_SECRETS = {("api_key",), ("api_key_file",), ("options",)}
+
+
 def build_config(
     raw: Mapping[str, Any],
     base_dir: Path,
     env: Mapping[str, str] | None,
     notifiers: Collection[str] | None,
     plugin_problems: PluginCheck,
+    keys: bool = True,
 ) -> Config:
     """Every problem at once, or the Config. The plugins' options are checked by
     `plugin_problems`, which the layer that knows the plugins passes in
@@ -131,11 +135,15 @@ def build_config(
 
     `notifiers`: the names of the notifiers the command will build (None: all). The others'
     plugins are not loaded and their secrets are not needed, nor are `[chat]`'s: `check`
-    must run on a monitoring host that has no chat tokens."""
+    must run on a monitoring host that has no chat tokens. `keys=False`: nor are the
+    accounts' keys and options (`balancebot mcp` only reads the store, started by an
+    assistant's client whose environment may not hold them)."""
     problems: list[str] = []
     selected = _selected_notifiers(raw, notifiers)
 
     def needed(path: Location) -> bool:
+        if not keys and path[:1] == ("accounts",) and path[2:3] in ACCOUNT_SECRETS:
+            return False
         if notifiers is None or not path:
             return True
         if path[0] == "chat" or path[:2] in (("mcp", "token"), ("mcp", "token_file")):
@@ -144,6 +152,10 @@ def build_config(
 
     env = os.environ if env is None else env
     data = resolve_secrets(dict(raw), base_dir, env, problems, needed)
+    if not keys and isinstance(data.get("accounts"), list):  # a missing file left no key
+        for account in data["accounts"]:
+            if isinstance(account, dict):
+                account.setdefault("api_key", "(not read by this command)")
     if notifiers is not None and isinstance(data.get("mcp"), dict):
         # serving /mcp is the daemon's: other commands (`balancebot mcp` too) need no token
         data["mcp"] = {k: v for k, v in data["mcp"].items() if k not in ("http", "token")}
