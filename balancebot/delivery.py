@@ -243,7 +243,9 @@ class Dispatcher:
                 if rows is None:
                     now = self._clock.now()
                     rows = await self._store.due_deliveries(now, LANE_BATCH, only=[lane.target])
-                rows = await prepared(self._store, rows, self.zone)
+                notifier = self._notifiers.get(lane.target[0])
+                merge = notifier is None or notifier.merges_groups
+                rows = await prepared(self._store, rows, self.zone, merge)
                 if not rows:
                     break
                 sent, held_back = await self._deliver_in_order(lane, rows)

@@ -19,10 +19,13 @@ from .store import Delivery, Store
 log = logging.getLogger(__name__)
 
 
-async def prepared(store: Store, rows: list[Delivery], zone: tzinfo) -> list[Delivery]:
+async def prepared(
+    store: Store, rows: list[Delivery], zone: tzinfo, merge: bool = True
+) -> list[Delivery]:
     """What a lane sends of its due rows: notices of one alert queued together go out as
-    the latest only, a group's rows as one message, and a "(still)" notice whose reader
-    was never told the alert fired reads as its first."""
+    the latest only, a group's rows as one message (unless the notifier groups alerts
+    itself: `merge` False), and a "(still)" notice whose reader was never told the alert
+    fired reads as its first."""
     rows, replaced = collapse(rows)
     if replaced:
         await store.supersede([row.id for row in replaced])
@@ -31,7 +34,8 @@ async def prepared(store: Store, rows: list[Delivery], zone: tzinfo) -> list[Del
             len(replaced),
             where(replaced[0].notifier, replaced[0].target),
         )
-    rows = await gathered(store, rows, zone)
+    if merge:
+        rows = await gathered(store, rows, zone)
     return [await told_first(store, row) for row in rows]
 
 

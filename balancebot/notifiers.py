@@ -30,6 +30,10 @@ class NoOptions(Struct, frozen=True, forbid_unknown_fields=True):
 
 class Notifier(abc.ABC):
     Options: ClassVar[type[Struct]] = NoOptions
+    merges_groups: ClassVar[bool] = True
+    """A route's group (`group_by`) reaches it as one message listing the alerts; False
+    for services that group alerts themselves (Alertmanager, PagerDuty): each alert of the
+    group goes to them as its own notification, when the group's message would be due."""
 
     def __init__(self, name: str, options: Struct, clock: Clock | None = None) -> None:
         self.name = name

@@ -5,7 +5,8 @@ resolved notice per route; `group_by = ["..."]` keeps one message per alert."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,9 +15,15 @@ from balancebot.commands.access import Caller
 from balancebot.commands.buttons import buttons_for, press
 from balancebot.config import Config
 from balancebot.daemon import Daemon
-from balancebot.models import Notification
+from balancebot.delivery_groups import prepared
+from balancebot.integrations.alertmanager.notifier import AlertmanagerNotifier
+from balancebot.integrations.pagerduty.notifier import PagerDutyNotifier
+from balancebot.models import Notification, Severity, TransitionKind
+from balancebot.notify import labelled
 from balancebot.notify.grouped import SHOWN
 from balancebot.silences import release_unmuted
+from balancebot.store import OutboxEntry, Store
+from balancebot.store.codec import Grouping
 from balancebot.testing.clock import FakeClock
 from balancebot.testing.deepseek import DeepSeekSimulator, Fault
 from balancebot.testing.slack import FakeSlack
@@ -235,3 +242,34 @@ async def test_alerts_a_mute_held_back_are_released_as_one_group(
         tg, sl = sent(telegram, slack)
         assert (len(tg), len(sl)) == (1, 1)
         assert "30 alerts" in tg[0] and "30 alerts" in sl[0]
+
+
+async def test_a_notifier_that_groups_alerts_itself_gets_each_alert_of_a_group(
+    tmp_path: Path,
+) -> None:
+    """Alertmanager and PagerDuty group on their side: a message listing alerts would reach
+    them as one bogus alert."""
+    assert not AlertmanagerNotifier.merges_groups and not PagerDutyNotifier.merges_groups
+    store = await Store.open(f"sqlite:///{tmp_path / 'groups.db'}")
+    try:
+        now = FakeClock().now()
+        grouping = Grouping("g" * 32, timedelta(0), timedelta(minutes=5))
+        await store.enqueue(
+            [
+                OutboxEntry("am", "", labelled(notice(name, now), "deepseek"), group=grouping)
+                for name in ACCOUNTS[:3]
+            ],
+            now,
+        )
+        rows = await store.due_deliveries(now)
+        assert len(await prepared(store, rows, UTC, merge=False)) == 3
+        [merged] = await prepared(store, rows, UTC)
+        assert len(merged.ids) == 3 and merged.notification.group == "g" * 32
+    finally:
+        await store.close()
+
+
+def notice(account: str, now: datetime) -> Notification:
+    return Notification(
+        TransitionKind.FIRING, Severity.WARNING, account, "failing", "", "down", ("x",), now, now
+    )
