@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from .config import AccountConfig as AccountConfig
     from .config import Duration as Duration
     from .config import Secret as Secret
+    from .config.values import NoOptions as NoOptions
     from .errors import AuthError as AuthError
     from .errors import BalanceBotError as BalanceBotError
     from .errors import CheckError as CheckError
@@ -52,7 +53,6 @@ if TYPE_CHECKING:
     from .providers.contract import Bill as Bill
     from .providers.contract import HttpRequest as HttpRequest
     from .providers.contract import HttpResponse as HttpResponse
-    from .providers.contract import NoOptions as NoOptions
     from .providers.contract import Provider as Provider
     from .providers.contract import base_url as base_url
     from .providers.contract import bearer as bearer
@@ -66,7 +66,7 @@ _WHERE: dict[str, str] = {
     "Provider": "providers.contract",
     "HttpRequest": "providers.contract",
     "HttpResponse": "providers.contract",
-    "NoOptions": "providers.contract",
+    "NoOptions": "config.values",
     "Bill": "providers.contract",
     "AccountConfig": "config",
     "base_url": "providers.contract",

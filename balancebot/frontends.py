@@ -21,9 +21,9 @@ from msgspec import Struct
 from . import plugins
 from .clock import Clock
 from .config import convert
+from .config.values import NoOptions
 from .errors import BalanceBotError
 from .models import FrontEndState, FrontEndStatus
-from .notifiers import NoOptions
 
 if TYPE_CHECKING:
     from .commands import Commands

@@ -18,14 +18,11 @@ from msgspec import Struct
 from . import plugins
 from .clock import Clock, SystemClock
 from .config import convert
+from .config.values import NoOptions
 from .models import AlertKey, Notification
 from .redact import secrets_in
 
 log = logging.getLogger(__name__)
-
-
-class NoOptions(Struct, frozen=True, forbid_unknown_fields=True):
-    pass
 
 
 class Notifier(abc.ABC):

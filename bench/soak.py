@@ -21,10 +21,11 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
+from balancebot.config.values import NoOptions
 from balancebot.configure import parse_config
 from balancebot.daemon import Daemon
 from balancebot.models import Notification
-from balancebot.notifiers import NoOptions, Notifier
+from balancebot.notifiers import Notifier
 from balancebot.testing.clock import FakeClock
 from balancebot.testing.deepseek import DeepSeekSimulator, Fault
 

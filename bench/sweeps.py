@@ -16,9 +16,10 @@ async def sweep(accounts: int, concurrency: int, repeats: int, mixed: bool = Fal
     """Two baselines: httpx as it comes (one pool of `concurrency` connections), and the
     same GETs through balancebot's own transport, which shows what the pipeline adds.
     `mixed`: the accounts spread over five providers, each GET the one its provider makes."""
+    from balancebot.config.values import NoOptions
     from balancebot.daemon import Daemon
     from balancebot.models import Notification
-    from balancebot.notifiers import NoOptions, Notifier
+    from balancebot.notifiers import Notifier
     from balancebot.providers.contract import provider_class
     from balancebot.providers.engine import provider_options
     from balancebot.providers.lanes import LaneTransport

@@ -13,11 +13,11 @@ import pytest
 
 from balancebot.clock import SystemClock
 from balancebot.config import Config
+from balancebot.config.values import NoOptions
 from balancebot.daemon import Daemon, build_notifiers
 from balancebot.frontends import FrontEndState, ReconnectBackoff
 from balancebot.integrations.console.notifier import ConsoleNotifier
 from balancebot.models import Notification
-from balancebot.notifiers import NoOptions
 from balancebot.plugins import FRONTENDS, available
 from balancebot.testing.deepseek import DeepSeekSimulator
 from balancebot.testing.netfaults import refused_port

@@ -10,11 +10,12 @@ from typing import Any
 import pytest
 
 from balancebot.config import Config
+from balancebot.config.values import NoOptions
 from balancebot.daemon import Daemon
 from balancebot.delivery import Dispatcher
 from balancebot.errors import DeliveryError
 from balancebot.models import FailureKind, Notification, TransitionKind
-from balancebot.notifiers import NoOptions, Notifier
+from balancebot.notifiers import Notifier
 from balancebot.retry import Backoff
 from balancebot.store import Store
 from balancebot.testing.clock import FakeClock

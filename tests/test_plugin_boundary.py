@@ -12,12 +12,12 @@ import pytest
 
 from balancebot.commands.access import Access, Caller
 from balancebot.config import ChatConfig
+from balancebot.config.values import NoOptions
 from balancebot.configure import parse_config
 from balancebot.daemon import notified_chats
 from balancebot.errors import ConfigError
 from balancebot.integrations.console.notifier import ConsoleNotifier
 from balancebot.integrations.slack.frontend import caller_of
-from balancebot.notifiers import NoOptions
 
 ACCOUNT = {"name": "prod", "api_key": "sk-boundary"}
 

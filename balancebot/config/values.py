@@ -23,6 +23,7 @@ __all__ = [
     "HttpUrl",
     "ListenAddress",
     "Name",
+    "NoOptions",
     "Secret",
     "TimeZoneName",
     "convert",
@@ -64,6 +65,11 @@ class HeaderValue(str):
 
 class ListenAddress(str):
     """`host:port` to serve on, its form checked by `parse_listen`."""
+
+
+class NoOptions(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The options of a provider, notifier or front-end with nothing to configure: any key
+    given is an error."""
 
 
 class Secret:

@@ -20,6 +20,7 @@ from msgspec import Struct
 from .. import plugins
 from ..config import AccountConfig, Config
 from ..config.secrets import sendable
+from ..config.values import NoOptions as NoOptions
 from ..errors import (
     AuthError,
     CheckError,
@@ -32,11 +33,6 @@ from ..models import BalanceSnapshot, CurrencyBalance
 from ..redact import secrets_in
 from ..retry import retry_after_seconds
 from .strict import load_json
-
-
-class NoOptions(Struct, frozen=True, forbid_unknown_fields=True):
-    """For providers with nothing to configure but the key and base URL."""
-
 
 OptionsT = TypeVar("OptionsT", bound=Struct)
 
