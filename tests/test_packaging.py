@@ -94,6 +94,12 @@ def test_the_wheel_holds_what_balancebot_reads_at_run_time(dist: Path) -> None:
         metadata = archive.read(f"{info}/METADATA").decode()
         entry_points = archive.read(f"{info}/entry_points.txt").decode()
     assert not [name for name in NEEDED_IN_THE_WHEEL if name not in names]
+    sources = {  # every file of the package, data included: a new one must be shipped too
+        path.relative_to(ROOT).as_posix()
+        for path in (ROOT / "balancebot").rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+    assert sorted(sources - names) == []
     assert any(re.fullmatch(r"balancebot/store/migrations/versions/\w+\.py", n) for n in names)
     assert f"{info}/licenses/LICENSE" in names
     assert not [n for n in names if n.startswith(("tests/", "docs/", "bench/", "tools/"))]
@@ -127,6 +133,7 @@ def test_pipx_installs_the_wheel_and_it_runs_the_demo(dist: Path, tmp_path: Path
     }
     wheel = next(dist.glob("*.whl"))
     run(sys.executable, "-m", "pipx", "install", "--python", sys.executable, wheel,
+        "--pip-args=--no-compile",  # compiling every dependency is time, not what is tested
         timeout=900, env=env)  # fmt: skip
     balancebot = tmp_path / "bin" / "balancebot"
     outside = tmp_path / "elsewhere"  # no checkout to import from by accident
