@@ -22,7 +22,8 @@ from .recent import Keep, RecentResults, keep_for
 if TYPE_CHECKING:
     from .clock import Clock
     from .config import Config
-    from .store import OutboxEntry, Route, Store
+    from .models import RouteTarget
+    from .store import OutboxEntry, Store
     from .store.accounts import AccountView
 
 _V = TypeVar("_V", bound=Hashable)
@@ -61,7 +62,7 @@ class AccountMemory:
         self._states: dict[AlertKey, AlertState] = {}
         self._keys: dict[str, set[AlertKey]] = {}  # each account's keys in `_states`
         # per account (a read-back replaces one account's without a scan of all of them)
-        self._told: dict[str, dict[AlertKey, set[Route]]] = {}
+        self._told: dict[str, dict[AlertKey, set[RouteTarget]]] = {}
         self._last_success: dict[str, datetime] = {}
         self._stale: set[str] = set()  # to read back before their next check
         self.configure(config)
@@ -117,12 +118,12 @@ class AccountMemory:
     def last_success(self, account: str) -> datetime | None:
         return self._last_success.get(account)
 
-    def told(self, key: AlertKey) -> set[Route]:
+    def told(self, key: AlertKey) -> set[RouteTarget]:
         """The (notifier, target) routes told that the alert fired (and not yet resolved):
         where its resolved notice goes (`notify/`); a copy."""
         return set(self._told.get(key.account, {}).get(key, ()))
 
-    def told_of(self, account: str) -> Mapping[AlertKey, frozenset[Route]]:
+    def told_of(self, account: str) -> Mapping[AlertKey, frozenset[RouteTarget]]:
         return {key: frozenset(routes) for key, routes in self._told.get(account, {}).items()}
 
     # -- the checks' side ----------------------------------------------------------------
@@ -186,7 +187,7 @@ class AccountMemory:
         account: str,
         recent: RecentResults,
         states: Mapping[AlertKey, AlertState],
-        told: Mapping[AlertKey, set[Route]],
+        told: Mapping[AlertKey, set[RouteTarget]],
     ) -> None:
         """An account as read back from the store (its last check may have run elsewhere)."""
         self._stale.discard(account)

@@ -107,6 +107,10 @@ class AlertKey:
     subject: str = ""
 
 
+RouteTarget = tuple[str, str]
+"""Where a message goes: a notifier's name and a target it knows (a chat, a channel)."""
+
+
 @dataclass(frozen=True, slots=True)
 class LimitBasis:
     """Where a threshold's limit came from, as data (render.py says it in words): `percent`

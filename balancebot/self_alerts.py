@@ -23,7 +23,16 @@ from .deadline import within
 from .facts import TroubleFacts
 from .health import Health, Problem
 from .i18n import _
-from .models import AlertKey, AlertState, AlertStatus, Finding, Notification, Severity, Transition
+from .models import (
+    AlertKey,
+    AlertState,
+    AlertStatus,
+    Finding,
+    Notification,
+    RouteTarget,
+    Severity,
+    Transition,
+)
 from .models import TransitionKind as Kind
 from .render import headline_label
 
@@ -31,8 +40,6 @@ log = logging.getLogger(__name__)
 
 SELF_ACCOUNT = "balancebot"
 SELF_RULE = "self"
-
-Route = tuple[str, str]  # notifier, target
 
 
 class NotifierLike(Protocol):
@@ -63,7 +70,9 @@ class SelfAlerts:
         self._policy = Policy(repeat_interval=repeat_interval)
         self._retry = retry_after
         self._timeout = send_timeout
-        self._states: dict[tuple[str, Route], AlertState] = {}  # firing, per problem and route
+        self._states: dict[
+            tuple[str, RouteTarget], AlertState
+        ] = {}  # firing, per problem and route
         self._started: dict[str, datetime] = {}  # problems seen, and since when
 
     async def tell(self) -> datetime | None:
@@ -71,7 +80,7 @@ class SelfAlerts:
         now = self._clock.now()
         routes = [(n, t) for n, notifier in self._notifiers.items() for t in notifier.targets()]
         problems = self._health.problems()
-        due: list[tuple[tuple[str, Route], AlertState, Notification]] = []
+        due: list[tuple[tuple[str, RouteTarget], AlertState, Notification]] = []
         for name, problem in problems.items():
             if name not in self._started:
                 log.error("balancebot is unhealthy: %s", problem.message)
@@ -94,8 +103,13 @@ class SelfAlerts:
         return self._next(now, failed=not all(sent))
 
     def _step(
-        self, name: str, route: Route, problem: Problem, severity: Severity | None, now: datetime
-    ) -> list[tuple[tuple[str, Route], AlertState, Notification]]:
+        self,
+        name: str,
+        route: RouteTarget,
+        problem: Problem,
+        severity: Severity | None,
+        now: datetime,
+    ) -> list[tuple[tuple[str, RouteTarget], AlertState, Notification]]:
         """The problem's alert for one route, advanced to `now`: the state to keep once its
         notice is sent, with the notice; nothing when nothing is due."""
         key = AlertKey(SELF_ACCOUNT, SELF_RULE, name)
@@ -135,7 +149,7 @@ class SelfAlerts:
             problem.since,
         )
 
-    async def send(self, route: Route, notification: Notification) -> bool:
+    async def send(self, route: RouteTarget, notification: Notification) -> bool:
         """One notice to one target now, not through the store (also what a check could
         not store, `unrecorded.py`); False, logged, when it could not be sent."""
         notifier, target = route

@@ -24,14 +24,14 @@ from datetime import datetime
 
 from .errors import StoreError
 from .i18n import N_, _
-from .models import AlertKey, AlertState, Notification, Silence
-from .store import OutboxEntry, Route, Store
+from .models import AlertKey, AlertState, Notification, RouteTarget, Silence
+from .store import OutboxEntry, Store
 
 log = logging.getLogger(__name__)
 
 NOT_RECORDED = N_("(not recorded: store unavailable)")
 
-Send = Callable[[Route, Notification], Awaitable[bool]]
+Send = Callable[[RouteTarget, Notification], Awaitable[bool]]
 """Sends one notice to one target now; False (logged) when it could not."""
 
 

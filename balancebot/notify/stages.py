@@ -17,13 +17,14 @@ from ..models import (
     AlertState,
     AlertStatus,
     Notification,
+    RouteTarget,
     Severity,
     Silence,
     Transition,
     TransitionKind,
 )
 from ..quiet import QuietHours, quiet_until
-from ..store.codec import Grouping, OutboxEntry, Route
+from ..store.codec import Grouping, OutboxEntry
 
 Routes = Callable[[Labels], list[tuple[str, RouteConfig | None]]]
 
@@ -62,7 +63,7 @@ class Context:
     """The notifiers an alert with these labels goes to, with their route (`Config.routes_for`)."""
     targets: Mapping[str, list[str]] = dataclasses.field(default_factory=dict)
     """Each notifier's targets; a notifier without any has the one target ""."""
-    told: Callable[[AlertKey], set[Route]] = lambda key: set()
+    told: Callable[[AlertKey], set[RouteTarget]] = lambda key: set()
     """The routes that were told an alert fires (a resolved notice goes only there)."""
     inhibit: Sequence[InhibitConfig] = ()
     firing: Sequence[Labels] = ()

@@ -18,9 +18,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..models import AlertKey, AlertState, AlertStatus, CheckResult, Severity
+from ..models import AlertKey, AlertState, AlertStatus, CheckResult, RouteTarget, Severity
 from .base import StoreBase
-from .codec import Route, as_utc, result_from_row
+from .codec import as_utc, result_from_row
 from .history import balances_for
 from .schema import alert_routes, alert_states, snapshots
 
@@ -37,7 +37,7 @@ class AccountView:
 
     recent: list[CheckResult] = field(default_factory=list)  # oldest first
     states: dict[AlertKey, AlertState] = field(default_factory=dict)
-    told: dict[AlertKey, set[Route]] = field(default_factory=dict)
+    told: dict[AlertKey, set[RouteTarget]] = field(default_factory=dict)
 
 
 def _chunks(names: Sequence[str], size: int) -> Iterator[Sequence[str]]:
@@ -102,8 +102,8 @@ async def _recent(conn: AsyncConnection, limits: Mapping[str, int]) -> dict[str,
     return found
 
 
-def _told(rows: list[Any]) -> dict[AlertKey, set[Route]]:
-    found: dict[AlertKey, set[Route]] = {}
+def _told(rows: list[Any]) -> dict[AlertKey, set[RouteTarget]]:
+    found: dict[AlertKey, set[RouteTarget]] = {}
     for r in rows:
         found.setdefault(AlertKey(r.account, r.rule, r.subject), set()).add((r.notifier, r.target))
     return found
@@ -138,7 +138,7 @@ class AccountReads(StoreBase):
             rows = await _rows(conn, alert_states, None if account is None else [account])
         return {state.key: state for state in map(_state_from_row, rows)}
 
-    async def told_routes(self, account: str | None = None) -> dict[AlertKey, set[Route]]:
+    async def told_routes(self, account: str | None = None) -> dict[AlertKey, set[RouteTarget]]:
         """Per open alert (of one account, or all), the (notifier, target) pairs that were
         told it fired."""
         async with self._reading() as conn:

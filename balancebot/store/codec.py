@@ -26,9 +26,6 @@ from .schema import from_micros
 TOLD = frozenset({TransitionKind.FIRING, TransitionKind.REPEAT, TransitionKind.ESCALATED})
 
 
-Route = tuple[str, str]
-
-
 class OutboxStatus:
     PENDING = "pending"
     DELIVERED = "delivered"
