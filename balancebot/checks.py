@@ -1,4 +1,8 @@
-"""One balance check end to end: fetch → store → evaluate → alert transitions → outbox."""
+"""One balance check end to end: fetch → evaluate → alert transitions → outbox → store.
+
+The fetching half is here, the recording half in `record.py`, the safety net around both
+(secrets scrubbed, tracebacks once, a self alert for checks that keep breaking) in
+`checkguard.py`; what the checks found is the read model in `memory.py`."""
 
 from __future__ import annotations
 
@@ -8,33 +12,19 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .alerts import Policy, advance
+from .checkguard import CheckGuard
 from .clock import Clock
 from .config import AccountConfig, Config
-from .configure import config_secrets
 from .crew import Crew
 from .errors import LeaseLost, StoreError
 from .memory import AccountMemory, interned
-from .models import (
-    AlertState,
-    CheckFailure,
-    CheckResult,
-    FailureKind,
-    Notification,
-    Silence,
-    Transition,
-    TransitionKind,
-)
-from .notify import Alert, Context, firing_labels, labelled, plan
+from .models import CheckFailure, CheckResult, Notification
 from .providers.aio import BalanceFetcher, fetch_result
-from .providers.engine import internal_failure
-from .redact import SecretMask
-from .render import notification_for
+from .record import CheckOutcome, Recorder
 from .retry import Backoff
-from .rules import evaluate, watched_currencies
+from .rules import watched_currencies
 from .store import OutboxEntry, Store
 from .store.leases import CheckLease
 from .unrecorded import Unrecorded
@@ -43,17 +33,12 @@ if TYPE_CHECKING:
     from .metrics import Metrics
 
 log = logging.getLogger(__name__)
-INTERNAL_FAILURES_UNHEALTHY = 3
-"""Internal failures in a row after which an account's checks count as broken (self alert)."""
 
 
-@dataclass(frozen=True, slots=True)
-class CheckOutcome:
-    result: CheckResult
-    transitions: list[Transition]
+class CheckPipeline(Recorder):
+    """Fetches (bounded, one check per account at a time), then records (`record.py`);
+    every check runs in one crew, so shutdown abandons them together."""
 
-
-class CheckPipeline:
     def __init__(
         self,
         config: Config,
@@ -73,14 +58,12 @@ class CheckPipeline:
         self._rng = rng or random.Random()
         self.memory = AccountMemory(config)
         """What the checks found: the read model every reader reads (memory.py)."""
+        self.health = store.health
+        self.health.clock = clock
+        self._guard = CheckGuard(self.health, clock, metrics)
         self._locks: dict[str, asyncio.Lock] = {}
         self.reconfigure(config, providers, targets)
         self._crew = Crew("checks")  # every check runs in it: abandoned together at shutdown
-        self._metrics = metrics
-        self._internal: dict[str, int] = {}  # account -> internal failures in a row
-        self._traced: set[tuple[str, str]] = set()  # (account, exception type) logged in full
-        self.health = store.health
-        self.health.clock = clock
         self.unrecorded = Unrecorded()
         """Alert states and notices a check could not store (unrecorded.py)."""
         self.listeners: list[Callable[[Notification, bool], None]] = []
@@ -106,7 +89,7 @@ class CheckPipeline:
         self._watched = interned(
             {a.name: watched_currencies(config.rules_for(a.name)) for a in config.accounts}
         )
-        self._mask = SecretMask(config_secrets(config))  # built once: thousands of keys
+        self._guard.configure(config)
         self.memory.configure(config)
 
     async def load(self) -> None:
@@ -146,7 +129,7 @@ class CheckPipeline:
         except StoreError:
             return  # logged by `check`, told to `health`
         except Exception as exc:
-            self._trace_once(account_name, exc, "check %s ended unexpectedly: %s")
+            self._guard.trace_once(account_name, exc, "check %s ended unexpectedly: %s")
 
     async def _check(self, account_name: str, lease: CheckLease | None) -> CheckOutcome:
         account = self._accounts[account_name]
@@ -162,156 +145,25 @@ class CheckPipeline:
                         provider, account, self._clock, self._backoff, self._rng
                     )
                 except Exception as exc:  # a bug, MemoryError, UnicodeEncodeError...
-                    result = self._internal_failure(account, exc)
-            result = self._scrubbed(result)
+                    result = self._guard.internal_failure(account, exc)
+            result = self._guard.scrubbed(result)
             try:
                 outcome = await self._record(account, provider, result, lease)
             except LeaseLost:
                 raise  # another replica has the account now: not store trouble
-            except StoreError as exc:  # says its cause: one line (the chain at DEBUG)
-                log.error("check %s not recorded: %s", account_name, self._mask.scrub(str(exc)))
-                log.debug("check %s not recorded", account_name, exc_info=exc)
+            except StoreError as exc:
+                self._guard.not_recorded(account_name, exc)
                 raise
             except Exception as exc:  # a rule or rendering bug: record that instead
-                result = self._internal_failure(account, exc)
+                result = self._guard.internal_failure(account, exc)
                 outcome = await self._record(account, provider, result, lease)
-            self._watch_internal(account_name, result)
-        elapsed = time.perf_counter() - started
-        if self._metrics is not None:
-            self._metrics.observe_check(result, elapsed)
-        fields = {"account": account_name, "duration_ms": round(elapsed * 1000)}
-        if isinstance(result, CheckFailure):
-            log.warning(
-                "check %s failed (%s) in %.0f ms: %s",
-                account_name,
-                result.kind.value,
-                elapsed * 1000,
-                result.message,
-                extra={**fields, "outcome": result.kind.value},
-            )
-        else:
+            self._guard.watch_internal(account_name, result)
+        self._guard.finished(account_name, result, time.perf_counter() - started)
+        if not isinstance(result, CheckFailure):
             self.memory.succeeded(account_name, result.taken_at)
-            log.info(
-                "check %s ok in %.0f ms",
-                account_name,
-                elapsed * 1000,
-                extra={**fields, "outcome": "ok"},
-            )
         if account_name not in self._accounts:  # removed by a reload while it ran
             self.memory.forget(account_name)
         return outcome
-
-    def _trace_once(self, account: str, exc: BaseException, template: str) -> None:
-        """The traceback the first time an error of this type hits this account, one line
-        after that: never silent, never a log storm."""
-        what = (account, type(exc).__name__)
-        message = self._mask.scrub(f"{type(exc).__name__}: {exc}")
-        log.error(template, account, message, exc_info=what not in self._traced)
-        self._traced.add(what)
-
-    def _internal_failure(self, account: AccountConfig, exc: BaseException) -> CheckFailure:
-        self._trace_once(account.name, exc, "check %s failed inside balancebot: %s")
-        return internal_failure(account, exc, self._clock.now())
-
-    def _scrubbed(self, result: CheckResult) -> CheckResult:
-        """The last line of defence: no failure message leaves here holding a secret or
-        a header value, whatever raised it."""
-        if not isinstance(result, CheckFailure):
-            return result
-        clean = self._mask.scrub(result.message)
-        if clean == result.message:
-            return result
-        return CheckFailure(result.account, result.provider, result.taken_at, result.kind, clean)
-
-    def _watch_internal(self, account: str, result: CheckResult) -> None:
-        name = f"checks:{account}"
-        if not (isinstance(result, CheckFailure) and result.kind is FailureKind.INTERNAL):
-            self._internal.pop(account, None)
-            self.health.clear(name)
-            return
-        count = self._internal[account] = self._internal.get(account, 0) + 1
-        if count >= INTERNAL_FAILURES_UNHEALTHY:
-            self.health.report(
-                name,
-                f"checks of {account} failed inside balancebot {count} times in a row: "
-                f"{result.message}",
-            )
-
-    async def _record(
-        self,
-        account: AccountConfig,
-        provider: BalanceFetcher,
-        result: CheckResult,
-        lease: CheckLease | None = None,
-    ) -> CheckOutcome:
-        memory = self.memory
-        history = [*memory.history(account.name), result]
-        now = self._clock.now()
-        changed: list[AlertState] = []
-        transitions: list[Transition] = []
-        rules = self._config.rules_for(account.name)
-        # a reload may have removed the account while this check ran
-        watched = self._watched.get(account.name) or watched_currencies(rules)
-        for rule in rules:
-            for finding in evaluate(rule, result, history, watched):
-                before = memory.state(finding.key) or AlertState(finding.key)
-                after, transition = advance(before, finding, now, Policy.of(rule))
-                if after != before:
-                    changed.append(after)
-                if transition is not None:
-                    transitions.append(transition)
-
-        entries: list[OutboxEntry] = []
-        recorded: list[tuple[Notification, bool]] = []
-        silences: list[Silence] = []
-        if transitions:
-            silences = await self.unrecorded.silences(self._store, now)
-            alerts = [
-                Alert(t, labelled(notice, account.provider, account.labels))
-                for t in transitions
-                for notice in [notification_for(t, result, provider.display_name, self._zone)]
-            ]
-            context = Context(
-                now=now,
-                zone=self._zone,
-                silences=silences,
-                quiet_hours=self._config.quiet_hours,
-                routes=self._config.routes_for,
-                targets=self._targets,
-                told=memory.told,
-                inhibit=self._config.inhibit,
-                firing=firing_labels(
-                    {**memory.states(), **{s.key: s for s in changed}}.values(), self._accounts
-                )
-                if self._config.inhibit
-                else (),
-            )
-            alerts, entries = plan(alerts, context)
-            recorded = [(alert.notification, alert.muted) for alert in alerts]
-
-        try:
-            kept = self.unrecorded.with_kept(account.name, changed)
-            sent = self.unrecorded.told(account.name)
-            await self._store.save_check(result, kept, [*sent, *entries], now, lease)
-        except StoreError:  # tell what it sees anyway, and keep its states for the next
-            self.unrecorded.keep(account.name, changed)
-            memory.remember(changed, entries)
-            await self._crew.spawn(self.unrecorded.tell(entries), "unrecorded notices")
-            raise
-        self.unrecorded.saved(account.name)
-        # memory follows the store only once the transaction committed
-        memory.record(result, changed, entries)
-        if entries:
-            self._on_outbox()
-        for notification, muted in recorded:
-            for listener in self.listeners:
-                listener(notification, muted)
-        for transition in transitions:  # an until-resolved mute ends with its alert
-            if transition.kind is TransitionKind.RESOLVED and any(
-                s.until_resolved and s.matches(transition.key, now) for s in silences
-            ):
-                await self._store.end_resolved_silences(transition.key, now)
-        return CheckOutcome(result, transitions)
 
     def remember_told(self, entries: list[OutboxEntry]) -> None:
         """Notices queued outside a check (a mute's release): what they told, in memory."""

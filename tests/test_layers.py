@@ -27,6 +27,7 @@ LAYERS: list[tuple[int, tuple[str, ...]]] = [
     (3, ("memory", "self_alerts")),
     (4, ("checks", "delivery", "delivery_lanes", "scheduler", "sweep", "leader", "digest", "ops")),
     (4, ("heartbeat", "configure")),
+    (4, ("checkguard", "record")),
     (4, ("delivery_groups",)),
     (5, ("integrations", "mcp")),
     (6, ("daemon", "reload", "process", "cli", "testing", "__main__", "__init__")),
