@@ -15,7 +15,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta, tzinfo
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from .clock import Clock
 from .config import Config
@@ -26,10 +26,14 @@ from .notify import inhibition, released
 from .render import first_notice
 from .store import OutboxEntry, OutboxStatus, SentRow, Store
 
-if TYPE_CHECKING:
-    from .checks import CheckPipeline
-
 log = logging.getLogger(__name__)
+
+
+class RemembersTold(Protocol):
+    """The part of the check pipeline a release needs: its memory of told routes."""
+
+    def remember_told(self, entries: list[OutboxEntry]) -> None: ...
+
 
 RELEASE_INTERVAL = timedelta(seconds=30)
 """How late, at most, an expired mute's held-back alerts go out (or one made by the CLI)."""
@@ -85,7 +89,7 @@ async def release_unmuted(
 
 
 async def release_loop(
-    pipeline: CheckPipeline,
+    pipeline: RemembersTold,
     store: Store,
     clock: Clock,
     zone: tzinfo,

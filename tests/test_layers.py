@@ -33,15 +33,6 @@ LAYERS: list[tuple[int, tuple[str, ...]]] = [
     (6, ("daemon", "reload", "process", "cli", "testing", "__main__", "__init__")),
 ]
 
-LEAVING: set[tuple[str, str]] = {
-    # the commands and silences still name the check pipeline and the dispatcher for types;
-    # they go once they reach the engine through a narrow interface
-    ("balancebot.commands.core", "balancebot.delivery"),
-    ("balancebot.silences", "balancebot.checks"),
-}
-"""Type-only imports that break the rules and are on their way out: left out of the graph,
-and the list may only shrink (a test fails on an entry that no longer exists)."""
-
 
 def module_name(path: Path) -> str:
     parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
@@ -94,14 +85,7 @@ def _exists(module: str) -> bool:
 
 
 def graph() -> dict[str, set[str]]:
-    found = {module_name(p): imports_of(p) for p in sorted(PACKAGE.rglob("*.py"))}
-    return {m: {t for t in targets if (m, t) not in LEAVING} for m, targets in found.items()}
-
-
-def test_leaving_imports_still_exist() -> None:
-    """An entry of LEAVING whose import is gone must go too, so the list only shrinks."""
-    found = {module_name(p): imports_of(p) for p in sorted(PACKAGE.rglob("*.py"))}
-    assert sorted(e for e in LEAVING if e[1] not in found.get(e[0], ())) == []
+    return {module_name(p): imports_of(p) for p in sorted(PACKAGE.rglob("*.py"))}
 
 
 def test_every_module_has_a_layer() -> None:

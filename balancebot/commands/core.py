@@ -11,7 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from ..clock import Clock
 from ..config import Config
@@ -25,7 +25,6 @@ from .access import Access, Caller, Refusals
 from .alerting import UsageError
 
 if TYPE_CHECKING:
-    from ..delivery import Dispatcher
     from ..memory import AccountMemory, Checker
     from ..metrics import Metrics
     from ..models import FrontEndStatus
@@ -36,6 +35,15 @@ log = logging.getLogger(__package__)  # "balancebot.commands", as before the spl
 MAX_INPUT_CHARS = 256
 MOST_LISTED = (None, 10, 5, 2, 0)  # items a reply lists of each kind: all, fewer until it fits
 REFUSAL = N_("Sorry, you are not allowed to use this bot.")
+
+
+class Outbox(Protocol):
+    """What the commands ask of delivery: its permanent problems by target, for `/status`,
+    and a wake-up after they queued a notice (a mute's release)."""
+
+    problems: dict[str, str]
+
+    def wake(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +127,7 @@ class Commands:
         memory: AccountMemory,
         checker: Checker,
         store: Store,
-        dispatcher: Dispatcher,
+        dispatcher: Outbox,
         access: Access,
         clock: Clock,
         metrics: Metrics | None = None,
