@@ -113,6 +113,13 @@ def test_the_readmes_minimal_configuration_is_valid_and_the_guide_shows_the_same
     assert [rule.type for rule in config.rules] == ["threshold", "unavailable", "check_failed"]
 
 
+def test_the_development_page_names_every_extra() -> None:
+    text = (ROOT / "docs" / "development.md").read_text().split("## The extras", 1)[1]
+    named = re.findall(r"^\| `(\w+)` \|", text.split("\n## ", 1)[0], re.MULTILINE)
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert sorted(named) == sorted(project["optional-dependencies"])
+
+
 def test_the_site_builds_strictly(tmp_path: Path) -> None:
     """`mkdocs build --strict`: a page missing from the nav, a link to a page or an anchor
     that does not exist, fail the build (mkdocs.yml's `validation`)."""
