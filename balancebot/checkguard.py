@@ -45,7 +45,7 @@ class CheckGuard:
         """The traceback the first time an error of this type hits this account, one line
         after that."""
         what = (account, type(exc).__name__)
-        message = self.mask.scrub(f"{type(exc).__name__}: {exc}")
+        message = self.mask.safe_message(f"{type(exc).__name__}: {exc}")
         log.error(template, account, message, exc_info=what not in self._traced)
         self._traced.add(what)
 
@@ -58,14 +58,14 @@ class CheckGuard:
         """The last line of defence: no failure message leaves here holding a secret."""
         if not isinstance(result, CheckFailure):
             return result
-        clean = self.mask.scrub(result.message)
+        clean = self.mask.safe_message(result.message)
         if clean == result.message:
             return result
         return CheckFailure(result.account, result.provider, result.taken_at, result.kind, clean)
 
     def not_recorded(self, account: str, exc: Exception) -> None:
         """The store refused the check: its cause in one line (the chain at DEBUG)."""
-        log.error("check %s not recorded: %s", account, self.mask.scrub(str(exc)))
+        log.error("check %s not recorded: %s", account, self.mask.safe_message(str(exc)))
         log.debug("check %s not recorded", account, exc_info=exc)
 
     def watch_internal(self, account: str, result: CheckResult) -> None:

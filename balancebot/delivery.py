@@ -161,7 +161,7 @@ class Dispatcher:
             except Exception as exc:  # the store, or a bug: never end delivery over it
                 log.error(
                     "delivery could not use the store: %s",
-                    self._mask.scrub(str(exc)),
+                    self._mask.safe_message(str(exc)),
                     exc_info=store_failures == 0,
                 )
                 delay = STORE_RETRY.delay(store_failures, self._rng)
@@ -262,7 +262,7 @@ class Dispatcher:
             log.error(
                 "delivery to %s stopped: %s; trying it again in %.0f s",
                 where(*lane.target),
-                self._mask.scrub(str(exc) or type(exc).__name__),
+                self._mask.safe_message(str(exc) or type(exc).__name__),
                 delay,
                 exc_info=failures == 0,
             )
@@ -356,7 +356,7 @@ class Dispatcher:
     async def _failed(self, delivery: Delivery, attempts: int, exc: DeliveryError) -> bool:
         """Record a failed send; True if it was final (the rows behind it may go on)."""
         target = where(delivery.notifier, delivery.target)
-        message = self._mask.scrub(exc.message)
+        message = self._mask.safe_message(exc.message)
         permanent = exc.permanent or attempts >= self._backoff.attempts
         self._count(delivery, "failed" if permanent else "retried")
         if permanent:

@@ -2,7 +2,7 @@
 
 Libraries log what they do (httpx and python-telegram-bot log request URLs, and the
 Telegram bot token is part of the URL path). So masking happens twice, whatever logger
-produced the line: when a record is created (its message is rendered and scrubbed, so no
+produced the line: when a record is created (its message is rendered and masked, so no
 handler or test capture ever holds the secret), and again after formatting, for
 tracebacks, which are only rendered then. A library's record also has every URL's query
 values and password masked (`hide_url_secrets`), registered secrets or not.
@@ -119,15 +119,10 @@ class SecretMask:
         parts.append(text[start:])
         return "".join(parts)
 
-    def scrub(self, text: str) -> str:
+    def safe_message(self, text: str) -> str:
         """A failure message fit to store, send or log: no header value (httpx/h11 quote the
         whole `Bearer ...` value when it is illegal) and no secret in any escaped form."""
         return self(_HEADER_VALUE.sub(r"\1(hidden)", text))
-
-
-def scrub(text: str, secrets: Iterable[str]) -> str:
-    """`SecretMask.scrub` for secrets known once (a mask kept is faster for many calls)."""
-    return SecretMask(secrets).scrub(text)
 
 
 def secrets_in(value: Any) -> set[str]:
@@ -173,7 +168,7 @@ def hide_url_secrets(text: str) -> str:
     return _URL.sub(_hide_in_url, text) if "://" in text else text
 
 
-def _scrubbing(factory: Callable[..., logging.LogRecord]) -> Callable[..., logging.LogRecord]:
+def _masking_records(factory: Callable[..., logging.LogRecord]) -> Callable[..., logging.LogRecord]:
     def create(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = factory(*args, **kwargs)
         try:
@@ -187,7 +182,7 @@ def _scrubbing(factory: Callable[..., logging.LogRecord]) -> Callable[..., loggi
             record.msg, record.args = clean, None
         return record
 
-    create.scrubs_secrets = True  # type: ignore[attr-defined]
+    create.masks_secrets = True  # type: ignore[attr-defined]
     return create
 
 
@@ -207,13 +202,14 @@ def install(secrets: Iterable[str]) -> None:
     global _installed
     _installed = SecretMask(_installed.secrets | set(secrets))
     factory = logging.getLogRecordFactory()
-    if not getattr(factory, "scrubs_secrets", False):
-        logging.setLogRecordFactory(_scrubbing(factory))
+    if not getattr(factory, "masks_secrets", False):
+        logging.setLogRecordFactory(_masking_records(factory))
     for handler in logging.getLogger().handlers:
         if not isinstance(handler.formatter, RedactingFormatter):
             handler.setFormatter(RedactingFormatter(handler.formatter or logging.Formatter()))
 
 
-def scrub_installed(text: str) -> str:
-    """`scrub` with every installed secret, for messages that do not go through logging."""
-    return _installed.scrub(text)
+def safe_message(text: str) -> str:
+    """`SecretMask.safe_message` with every installed secret, for messages that do not go
+    through logging."""
+    return _installed.safe_message(text)

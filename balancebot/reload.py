@@ -31,7 +31,7 @@ from .heartbeat import Heartbeat
 from .i18n import activate
 from .notifiers import Notifier, close_all, notifier_class
 from .providers.aio import build_providers
-from .redact import install, scrub_installed
+from .redact import install, safe_message
 from .scheduler import follow
 
 log = logging.getLogger(__name__)
@@ -107,7 +107,7 @@ async def reload_config(daemon: Daemon, load: Callable[[], Config]) -> bool:
 def _failed(daemon: Daemon, why: str) -> bool:
     log.error(
         "SIGHUP: configuration not reloaded, the running one stays: %s",
-        " ".join(scrub_installed(why).split()),
+        " ".join(safe_message(why).split()),
     )
     daemon.metrics.config_loaded(False, daemon.clock.now())
     return False

@@ -310,14 +310,16 @@ async def test_no_failure_message_holds_a_key_or_a_header_value(
 def test_log_masking_covers_escaped_forms() -> None:
     """Libraries' own debug lines (httpcore traces the exception repr) are masked by the
     log redaction, which now knows the escaped forms too."""
-    from balancebot.redact import scrub, variants
+    from balancebot.redact import SecretMask, variants
 
     line = repr(RuntimeError(f"Illegal header value {('Bearer ' + NEWLINE_KEY).encode()!r}"))
     masked = line
     for form in sorted(variants(NEWLINE_KEY), key=len, reverse=True):
         masked = masked.replace(form, "***")
     assert API_KEY not in masked
-    assert API_KEY not in scrub(line, [NEWLINE_KEY]) and "Bearer" not in scrub(line, [])
+    with_key, without = SecretMask([NEWLINE_KEY]), SecretMask([])
+    assert API_KEY not in with_key.safe_message(line)
+    assert "Bearer" not in without.safe_message(line)
 
 
 async def test_delivery_outlives_a_store_it_cannot_read(

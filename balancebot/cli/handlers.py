@@ -87,9 +87,9 @@ def check(args: argparse.Namespace) -> None:
     try:
         _check(args)
     except (Exception, KeyboardInterrupt) as exc:  # whatever it is: one line, UNKNOWN
-        from ..redact import scrub_installed
+        from ..redact import safe_message
 
-        reason = " ".join(scrub_installed(f"{type(exc).__name__}: {exc}").split())
+        reason = " ".join(safe_message(f"{type(exc).__name__}: {exc}").split())
         _unknown(args, f"internal error: {reason}")
 
 

@@ -35,7 +35,7 @@ from ..errors import (
 )
 from ..httpcap import sync_event_hooks
 from ..models import BalanceSnapshot, CheckFailure, CheckResult, FailureKind
-from ..redact import mask_runs, scrub_installed
+from ..redact import mask_runs, safe_message
 from ..retry import Backoff, retry_transient_sync
 from .contract import HttpRequest, HttpResponse, OptionsT, Provider, provider_class
 
@@ -110,16 +110,16 @@ class Run(Generic[OptionsT]):
     def take(self, request: HttpRequest, response: HttpResponse) -> None:
         error = self.provider.error_for(request, response, self.clock.now())
         if error is not None:
-            raise self._scrubbed(error)
+            raise self._without_secrets(error)
         self.responses.append(response)
 
     def snapshot(self) -> BalanceSnapshot:
         try:
             return self.provider.parse(self.account, self.options, self.responses, self.clock.now())
         except CheckError as exc:
-            raise self._scrubbed(exc) from None
+            raise self._without_secrets(exc) from None
 
-    def _scrubbed(self, error: CheckError) -> CheckError:
+    def _without_secrets(self, error: CheckError) -> CheckError:
         """The error without any piece of the key or another secret of the options: a
         hostile body may echo one where a parser quotes a value (cut to 20 characters, so
         not always the whole key)."""
@@ -276,7 +276,7 @@ def fetch_result_sync(
         return CheckFailure(account.name, account.provider, clock.now(), exc.kind, exc.message)
     except Exception as exc:  # this account's UNKNOWN, not an internal error for them all
         failure = internal_failure(account, exc, clock.now())
-        return replace(failure, message=scrub_installed(failure.message))
+        return replace(failure, message=safe_message(failure.message))
 
 
 MESSAGE_LIMIT = 300
