@@ -143,6 +143,20 @@ def test_no_module_is_over_400_lines() -> None:
     assert long == {}
 
 
+def test_the_core_imports_no_plugin() -> None:
+    """balancebot finds its own providers, notifiers and front-ends (DeepSeek, Telegram,
+    Slack) through their entry points, as it finds a third-party package's: no module
+    outside a plugin's folder imports one. The fakes in `testing/` may sign requests with
+    a cloud provider's own signer, so that they check what the real service checks."""
+    reached = [
+        f"{module} imports {target}"
+        for module, targets in graph().items()
+        for target in targets
+        if _family(target) and not _family(module) and not module.startswith("balancebot.testing.")
+    ]
+    assert reached == []
+
+
 def test_plugins_never_import_each_other() -> None:
     crossings = [
         f"{module} imports {target}"
