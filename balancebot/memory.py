@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from .models import AlertKey, AlertState, CheckResult, TransitionKind
-from .recent import Keep, RecentResults, keep_for
+from .recent import RecentResults, Retention, retention_for
 
 if TYPE_CHECKING:
     from .clock import Clock
@@ -57,7 +57,7 @@ class AccountMemory:
 
     def __init__(self, config: Config) -> None:
         self._names: list[str] = []
-        self._keeps: dict[str, Keep] = {}
+        self._keeps: dict[str, Retention] = {}
         self._recent: dict[str, RecentResults] = {}
         self._states: dict[AlertKey, AlertState] = {}
         self._keys: dict[str, set[AlertKey]] = {}  # each account's keys in `_states`
@@ -132,7 +132,7 @@ class AccountMemory:
         """Follow a (re)loaded configuration: removed accounts are forgotten, the others
         keep everything (alert states and what was told survive a reload). An account whose
         rules need more history than is kept reads it back at its next `replace`."""
-        keeps = interned({a.name: keep_for(config.rules_for(a.name)) for a in config.accounts})
+        keeps = interned({a.name: retention_for(config.rules_for(a.name)) for a in config.accounts})
         for gone in set(self._keeps) - set(keeps):
             self.forget(gone)
         if self._names:  # a reload, not the first configuration
@@ -148,9 +148,9 @@ class AccountMemory:
         self._last_success.pop(account, None)
         self._stale.discard(account)
 
-    def keep(self, account: str) -> Keep:
+    def keep(self, account: str) -> Retention:
         """How much of the account's history its rules need."""
-        return self._keeps.get(account) or Keep()
+        return self._keeps.get(account) or Retention()
 
     def limits(self, accounts: Sequence[str]) -> dict[str, int]:
         """How many of each account's last results its rules need."""

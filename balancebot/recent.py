@@ -23,7 +23,9 @@ from .spend import DAY, topped_up
 
 
 @dataclass(frozen=True, slots=True)
-class Keep:
+class Retention:
+    """How much of an account's recent history its rules need kept in memory."""
+
     count: int = 1  # at least the latest results (check_failed counts them)
     span: timedelta = timedelta(0)  # how far back any rule looks
     full: timedelta = timedelta(0)  # kept at full resolution this far back
@@ -36,7 +38,7 @@ class Keep:
         return max(self.span, self.top_ups)
 
 
-def keep_for(rules: Sequence[RuleConfig]) -> Keep:
+def retention_for(rules: Sequence[RuleConfig]) -> Retention:
     full, span, steps, top_ups = [timedelta(0)], [timedelta(0)], [], [timedelta(0)]
     for rule in rules:
         if isinstance(rule, RunwayRuleConfig) or (
@@ -51,21 +53,22 @@ def keep_for(rules: Sequence[RuleConfig]) -> Keep:
             limits.percents for limits in rule.thresholds.values()
         ):
             top_ups.append(rule.top_up_window)
-    return Keep(
+    return Retention(
         history_needed(rules), max(full + span), max(full), min(steps, default=DAY), max(top_ups)
     )
 
 
 class RecentResults:
-    """An account's recent results, oldest first, as `Keep` says; always with the last
+    """An account's recent results, oldest first, as `Retention` says; always with the last
     successful snapshot (a top-up is measured against it however many checks failed)."""
 
-    def __init__(self, results: Iterable[CheckResult], keep: Keep) -> None:
+    def __init__(self, results: Iterable[CheckResult], keep: Retention) -> None:
         self._keep = keep
         # lists, not deques: an empty deque is 624 bytes, times two, times 10,000 accounts;
         # heads are dropped a slice at a time, at most a few thousand pointers to move
         self._thinned: list[BalanceSnapshot] = []
-        self._parked: BalanceSnapshot | None = None  # the last snapshot, older than `full`
+        # older than `full` yet the newest snapshot there is: kept until a newer one comes
+        self._last_old_snapshot: BalanceSnapshot | None = None
         self._previous: BalanceSnapshot | None = None  # the last one `_thin` was given
         self._top_ups: list[BalanceSnapshot] = []  # either side of each top-up, to `top_ups`
         self._latest: BalanceSnapshot | None = None  # the last snapshot appended
@@ -75,11 +78,11 @@ class RecentResults:
             self.append(result)
 
     def __iter__(self) -> Iterator[CheckResult]:
-        parked = () if self._parked is None else (self._parked,)
+        parked = () if self._last_old_snapshot is None else (self._last_old_snapshot,)
         return chain(self._older_top_ups(), self._thinned, parked, self._items)
 
     def __len__(self) -> int:
-        rest = len(self._thinned) + (self._parked is not None) + len(self._items)
+        rest = len(self._thinned) + (self._last_old_snapshot is not None) + len(self._items)
         return len(self._older_top_ups()) + rest
 
     def _older_top_ups(self) -> list[BalanceSnapshot]:
@@ -87,7 +90,7 @@ class RecentResults:
         top_ups = self._top_ups
         if not top_ups:
             return []
-        parked = () if self._parked is None else (self._parked,)
+        parked = () if self._last_old_snapshot is None else (self._last_old_snapshot,)
         first = next(chain(self._thinned, parked, self._items), None)
         return [s for s in top_ups if first is None or s.taken_at < first.taken_at]
 
@@ -108,9 +111,9 @@ class RecentResults:
                 if not kept or kept[-1] is not latest:
                     kept.append(latest)
                 kept.append(result)
-            if self._parked is not None:  # no longer the last: thinned like the others
-                self._thin(self._parked)
-                self._parked = None
+            if self._last_old_snapshot is not None:  # no longer the last: thinned like the others
+                self._thin(self._last_old_snapshot)
+                self._last_old_snapshot = None
         full_since = result.taken_at - keep.full
         dropped = 0
         while len(items) - dropped > keep.count and items[dropped].taken_at < full_since:
@@ -121,7 +124,7 @@ class RecentResults:
                 if self._snapshots:
                     self._thin(head)
                 else:
-                    self._parked = head
+                    self._last_old_snapshot = head
         del items[:dropped]
         _drop_before(self._thinned, result.taken_at - keep.span)
         _drop_before(self._top_ups, result.taken_at - keep.top_ups)

@@ -17,7 +17,7 @@ from balancebot.daemon import Daemon
 from balancebot.errors import ConfigError
 from balancebot.models import BalanceSnapshot, CurrencyBalance, Finding, LimitBasis, Severity
 from balancebot.phrases import describe
-from balancebot.recent import RecentResults, keep_for
+from balancebot.recent import RecentResults, retention_for
 from balancebot.render import basis_text
 from balancebot.rules import evaluate
 from balancebot.spend import balance_after_top_up
@@ -173,7 +173,7 @@ def test_the_history_keeps_the_top_up_however_thin() -> None:
     """A percentage rule keeps the two snapshots either side of each top-up for
     `top_up_window`, and nothing else beyond what the other rules need: ten days of hourly
     checks are 1 kept snapshot plus the top-up's 2, and the balance after it is exact."""
-    keep = keep_for([threshold()])
+    keep = retention_for([threshold()])
     assert (keep.span, keep.top_ups, keep.reach) == (timedelta(0), timedelta(days=30), keep.top_ups)
     recent = RecentResults((), keep)
     paid = Decimal("300")
@@ -193,7 +193,7 @@ def test_beside_a_spike_rule_the_top_ups_do_not_widen_the_thinned_span() -> None
     """A week of quarter-hour snapshots for the spike rule, not thirty days of them: a
     percentage threshold adds only the snapshots around its top-ups."""
     spike = convert({"name": "spike", "type": "spend_spike"}, RuleConfig)
-    keep = keep_for([spike, threshold()])  # type: ignore[list-item]
+    keep = retention_for([spike, threshold()])  # type: ignore[list-item]
     assert keep.span < timedelta(days=8) and keep.top_ups == timedelta(days=30)
     recent = RecentResults((), keep)
     paid = Decimal("9000")

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from balancebot.models import BalanceSnapshot, CheckResult, Finding
 from balancebot.phrases import describe
-from balancebot.recent import Keep, RecentResults, keep_for
+from balancebot.recent import RecentResults, Retention, retention_for
 from balancebot.rules import evaluate
 
 from .test_trends import GROWING, NOW, RUNWAY, SPIKE, TOP_UP, failure, hourly, rule, snap
@@ -22,13 +22,13 @@ def said(finding: Finding) -> str:
     return describe(finding.facts, UTC)
 
 
-def test_keep_for_the_rules() -> None:
+def test_retention_for_the_rules() -> None:
     failing = rule(type="check_failed", after_failures=4)
-    assert keep_for([TOP_UP]) == Keep(1, timedelta(0), timedelta(0), timedelta(days=1))
-    assert keep_for([RUNWAY, GROWING, failing]) == Keep(
+    assert retention_for([TOP_UP]) == Retention(1, timedelta(0), timedelta(0), timedelta(days=1))
+    assert retention_for([RUNWAY, GROWING, failing]) == Retention(
         4, timedelta(days=1), timedelta(days=1), timedelta(days=1)
     )
-    assert keep_for([SPIKE, RUNWAY]) == Keep(
+    assert retention_for([SPIKE, RUNWAY]) == Retention(
         1, timedelta(days=7, hours=2), timedelta(days=1), timedelta(minutes=15)
     )
 
@@ -42,7 +42,7 @@ def test_thinned_history_gives_the_same_spike_verdict() -> None:
         for s in hourly([*minutes, "30"])
         if isinstance(s, BalanceSnapshot)
     ]
-    kept = list(RecentResults(full, keep_for([SPIKE, RUNWAY])))
+    kept = list(RecentResults(full, retention_for([SPIKE, RUNWAY])))
     assert len(kept) < len(full) / 2
     (whole,) = evaluate(SPIKE, full[-1], full)
     (thin,) = evaluate(SPIKE, kept[-1], kept)
@@ -66,7 +66,7 @@ def test_recent_results_keep_what_the_rules_need(
         snap(len(kinds) - i, "1") if ok else failure(len(kinds) - i) for i, ok in enumerate(kinds)
     ]
     full, span = timedelta(hours=full_hours), timedelta(hours=full_hours + extra_hours)
-    kept = list(RecentResults(results, Keep(count, span, full, timedelta(hours=step_hours))))
+    kept = list(RecentResults(results, Retention(count, span, full, timedelta(hours=step_hours))))
     positions = [results.index(r) for r in kept]
     assert positions == sorted(positions)  # in order, nothing invented
     if not results:
