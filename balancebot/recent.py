@@ -2,10 +2,10 @@
 
 `check_failed` counts the last results; the trend rules look back over a time window —
 a day for a runway, a week for the usual spend a spike is measured against. A week of
-one-minute checks is 10,080 snapshots, and a spike rule walking them at every check
-costs ~50 ms; beyond the runway windows one snapshot per quarter period is kept instead
-(the spend between two kept snapshots is what a dropped one would have added), which is
-as good for a median over hours and ~15x cheaper. The two snapshots around a top-up are
+one-minute checks is 10,080 snapshots, too many for a spike rule to walk at every check;
+beyond the runway windows one snapshot per quarter period is kept instead (the spend
+between two kept snapshots is what a dropped one would have added), which is as good for
+a median over hours. The two snapshots around a top-up are
 always kept: a threshold in percent is a share of the balance right after the last one.
 """
 

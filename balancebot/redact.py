@@ -48,8 +48,8 @@ def mask_runs(text: str, secrets: Iterable[str], shortest: int = 8) -> str:
 
     Linear work: a run of `shortest`+ characters of a secret is a chain of its
     `shortest`-character windows, so the secrets' windows go in a set and each window of
-    the text is looked up once (trying every run of every length was quadratic in the key:
-    4 s for an 8,000-character one)."""
+    the text is looked up once (trying every run of every length would be quadratic in the
+    key)."""
     covered = bytearray(len(text))
     windows: set[str] = set()
     for secret in secrets:

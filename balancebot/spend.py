@@ -31,7 +31,7 @@ MAX_SHOWN_DIGITS = 21  # integer digits shown at most: sums and differences of a
 
 def money(amount: Decimal) -> str:
     """Every amount a person reads has two decimals, and no minus sign on a zero
-    (`-0.0`, `-0.001`). Providers refuse a balance from 10^15 (issue 11 §3), but a top-up
+    (`-0.0`, `-0.001`). Providers refuse a balance from 10^15 (providers/strict.py), but a top-up
     from -10^15 to 10^15 or a digest's sum over accounts is larger, and is still shown."""
     if not amount.is_finite() or amount.adjusted() >= MAX_SHOWN_DIGITS:  # no arithmetic on it
         return _out_of_range(amount)

@@ -1,4 +1,4 @@
-"""What a check sees while the store cannot be written (issue 21 §5).
+"""What a check sees while the store cannot be written.
 
 A monitor should still tell people what it sees, not only that it is unwell: the alert
 notices a check could not store are sent straight to their targets (as self alerts are),

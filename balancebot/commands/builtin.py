@@ -32,7 +32,7 @@ from .alerting import (
 )
 from .core import REGISTRY, Commands, Reply, Request, command, fitted, summarised
 
-log = logging.getLogger(__package__)  # "balancebot.commands", as before the split
+log = logging.getLogger(__package__)  # "balancebot.commands": one logger for the layer
 
 
 @command("/balance [account]", N_("Current balances (fetched now if the last check is old)."))

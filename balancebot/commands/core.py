@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from ..models import FrontEndStatus
     from ..store import Store
 
-log = logging.getLogger(__package__)  # "balancebot.commands", as before the split
+log = logging.getLogger(__package__)  # "balancebot.commands": one logger for the layer
 
 MAX_INPUT_CHARS = 256
 MOST_LISTED = (None, 10, 5, 2, 0)  # items a reply lists of each kind: all, fewer until it fits

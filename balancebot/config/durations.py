@@ -1,8 +1,9 @@
 """Durations in the configuration, each kind with the range `validate` holds it to.
 
-A value outside its range is a config error with its key path, never a traceback later:
-`check_interval = "1ms"` made 734 requests in 5 s, `"999999999d"` a time `run` could not
-compute, and `inf`, `1e308` or `"1000000000d"` a timedelta Python cannot hold. The ranges
+A value outside its range is a config error with its key path, never a traceback or a
+flood later: a `check_interval` of a millisecond would hammer the provider, `"999999999d"`
+is a time `run` cannot compute, and `inf`, `1e308` or `"1000000000d"` a timedelta Python
+cannot hold. The ranges
 are documented in docs/configuration.md ("Durations"); `RANGES` lists them for that table.
 """
 

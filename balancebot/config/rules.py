@@ -103,7 +103,7 @@ class CheckFailedRuleConfig(_RuleBase, frozen=True, kw_only=True, tag="check_fai
     after_failures: Annotated[int, Meta(ge=1, le=1000)] = 3
 
 
-# --- trend rules (issue 15): they read the account's recent history through spend.py ---
+# --- trend rules: they read the account's recent history through spend.py ---
 
 
 def _ordered(low: Any, high: Any, low_name: str, high_name: str) -> None:

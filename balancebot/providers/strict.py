@@ -1,9 +1,9 @@
-"""The one strict reader of upstream answers every provider shares (issue 11 §3).
+"""The one strict reader of upstream answers every provider shares.
 
-A broken gateway must never become a verdict: `"1e99999999"` once took the daemon to 5 GB
-and sent a false RESOLVED; Arabic-Indic digits, `"1_000"`, padded strings, UTF-16 or BOM
-bodies and duplicate keys were read as real balances. Here every one of those is a
-`MalformedResponse`, and no value is ever big enough to cost memory or time.
+A broken gateway must never become a verdict: an exponent like `"1e99999999"` (gigabytes
+to compute with, and a false RESOLVED), Arabic-Indic digits, `"1_000"`, padded strings,
+UTF-16 or BOM bodies and duplicate keys are each a `MalformedResponse`, never a balance,
+and no value is ever big enough to cost memory or time.
 """
 
 from __future__ import annotations

@@ -143,7 +143,7 @@ class SlackModeFrontEnd(FrontEnd):
 
 class SlackSocketFrontEnd(SlackModeFrontEnd, Supervised):
     """One `SocketModeClient` per attempt. slack-sdk's own reconnect loop retries forever
-    with a traceback every 5 s and cannot be stopped from outside (issue 11), so a lost
+    with a traceback every 5 s and cannot be stopped from outside, so a lost
     connection is watched here and replaced under our backoff instead."""
 
     watch_interval = WATCHDOG_INTERVAL
