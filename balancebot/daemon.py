@@ -31,7 +31,7 @@ from .memory import AccountMemory
 from .metrics import Metrics
 from .models import AlertKey, AlertState, AlertStatus
 from .notifiers import Notifier, close_all, notifier_class
-from .ops import OpsServer
+from .ops_http import OpsServer
 from .plugins import FRONTENDS, available
 from .providers.aio import build_providers, http_client
 from .scheduler import build_scheduler

@@ -23,7 +23,7 @@ from balancebot.config import Config, ThresholdRuleConfig
 from balancebot.daemon import Daemon
 from balancebot.delivery_lanes import Liveness
 from balancebot.metrics import Metrics
-from balancebot.ops import OpsServer
+from balancebot.ops_http import OpsServer
 from balancebot.scheduler import default_jitter
 from balancebot.store import async_url, leases, outbox
 from balancebot.sweep import SharedSweep, lease_for
