@@ -19,7 +19,7 @@ from .models import Notification
 from .notifiers import Notifier
 from .render import first_notice, human_duration
 from .retry import RETRY_AFTER_CAP
-from .store import TOLD, Delivery, OutboxStatus, Store, leases
+from .store import FIRING_KINDS, Delivery, OutboxStatus, Store, leases
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ def retry_delay(retry_after: object, backoff: float) -> float:
 
 def alert_of(notification: Notification) -> tuple[str, str, str, datetime] | None:
     """An alert's notices share this (one firing period of one alert); others have none."""
-    if notification.kind not in TOLD:
+    if notification.kind not in FIRING_KINDS:
         return None
     n = notification
     return (n.account, n.rule, n.subject, n.started_at)

@@ -20,7 +20,7 @@ from __future__ import annotations
 from .accounts import AccountReads, AccountView
 from .base import NOTHING_YET, StoreBase, async_url, describe, engine_for
 from .codec import (
-    TOLD,
+    FIRING_KINDS,
     Delivery,
     OutboxEntry,
     OutboxStatus,
@@ -60,9 +60,9 @@ class Store(
 
 
 __all__ = [
+    "FIRING_KINDS",
     "GROUP_COMMIT_MAX",
     "NOTHING_YET",
-    "TOLD",
     "AccountView",
     "Delivery",
     "OutboxEntry",

@@ -23,7 +23,8 @@ from ..models import (
 )
 from .schema import from_micros
 
-TOLD = frozenset({TransitionKind.FIRING, TransitionKind.REPEAT, TransitionKind.ESCALATED})
+FIRING_KINDS = frozenset({TransitionKind.FIRING, TransitionKind.REPEAT, TransitionKind.ESCALATED})
+"""The notices that say an alert fires: a route sent one is where its resolved notice goes."""
 
 
 class OutboxStatus:

@@ -20,7 +20,7 @@ from ..models import (
 )
 from . import leases
 from .base import StoreBase
-from .codec import TOLD, OutboxEntry, snapshot_row
+from .codec import FIRING_KINDS, OutboxEntry, snapshot_row
 from .leases import CheckLease
 from .outbox import insert_outbox
 from .schema import alert_routes, alert_states, snapshot_balances, snapshots
@@ -184,7 +184,7 @@ class CheckRecords(StoreBase):
             key = (n.account, n.rule, n.subject)
             if n.kind is TransitionKind.RESOLVED:
                 resolved.add(key)
-            elif n.kind in TOLD and not e.muted:
+            elif n.kind in FIRING_KINDS and not e.muted:
                 told.add((*key, e.notifier, e.target))
         for account, rule, subject in resolved:
             await conn.execute(
