@@ -1,6 +1,6 @@
 """What keeps a check's failures safe and readable, whatever raised them.
 
-A failure message never leaves a check holding a secret or a header value (scrubbed with
+A failure message never leaves a check holding a secret or a header value (masked with
 every secret of the configuration); a bug's traceback is logged the first time it hits an
 account, one line after that (never silent, never a log storm); an account whose checks
 keep failing inside balancebot is a self alert (`checks:<account>`); and each check ends
@@ -54,7 +54,7 @@ class CheckGuard:
         self.trace_once(account.name, exc, "check %s failed inside balancebot: %s")
         return internal_failure(account, exc, self._clock.now())
 
-    def scrubbed(self, result: CheckResult) -> CheckResult:
+    def without_secrets(self, result: CheckResult) -> CheckResult:
         """The last line of defence: no failure message leaves here holding a secret."""
         if not isinstance(result, CheckFailure):
             return result

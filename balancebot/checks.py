@@ -146,7 +146,7 @@ class CheckPipeline(Recorder):
                     )
                 except Exception as exc:  # a bug, MemoryError, UnicodeEncodeError...
                     result = self._guard.internal_failure(account, exc)
-            result = self._guard.scrubbed(result)
+            result = self._guard.without_secrets(result)
             try:
                 outcome = await self._record(account, provider, result, lease)
             except LeaseLost:
