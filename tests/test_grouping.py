@@ -38,15 +38,16 @@ CALLER = Caller("cli", "cli", "cli", "ann")
 
 
 @pytest.fixture
-async def telegram() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram(TG_TOKEN) as fake:
+async def telegram(clock: FakeClock) -> AsyncIterator[FakeTelegram]:
+    # flood control on the test's clock: on the real one it depended on the machine's speed
+    async with FakeTelegram(TG_TOKEN, clock) as fake:
         fake.add_chat(42)
         yield fake
 
 
 @pytest.fixture
-async def slack() -> AsyncIterator[FakeSlack]:
-    async with FakeSlack(SLACK_TOKEN) as fake:
+async def slack(clock: FakeClock) -> AsyncIterator[FakeSlack]:
+    async with FakeSlack(SLACK_TOKEN, clock) as fake:
         fake.channels.add("C1")
         yield fake
 
@@ -75,7 +76,7 @@ def outage_config(
                 "name": name,
                 "api_key": f"{API_KEY}-{name}",
                 "base_url": simulator.base_url,
-                "timeout": "1s",
+                "timeout": "15s",
                 "labels": {"team": "search"},
             }
             for name in ACCOUNTS
