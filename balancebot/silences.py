@@ -20,9 +20,9 @@ from typing import Protocol
 from .clock import Clock
 from .config import Config
 from .errors import StoreError
-from .held import send_held
 from .models import AlertStatus, TransitionKind
 from .notify import inhibition, released
+from .quiet_summary import send_quiet_summaries
 from .render import first_notice
 from .store import OutboxEntry, OutboxStatus, SentRow, Store
 
@@ -108,7 +108,7 @@ async def release_loop(
             if leading():
                 current = config() if config is not None else None  # SIGHUP may replace it
                 await release_unmuted(store, clock.now(), pipeline.remember_told, current)
-                await send_held(store, clock.now(), zone)
+                await send_quiet_summaries(store, clock.now(), zone)
                 wake()
                 wait = await until_next_end(store, clock)
         except StoreError as exc:  # says its cause: one line each pass, no traceback

@@ -23,7 +23,7 @@ LAYERS: list[tuple[int, tuple[str, ...]]] = [
     (3, ("notifiers", "providers", "frontends", "store", "httpserver", "commands")),
     (3, ("status",)),
     (3, ("metrics", "tls", "httpcap")),
-    (3, ("silences", "held", "unrecorded", "notify")),
+    (3, ("silences", "quiet_summary", "unrecorded", "notify")),
     (3, ("memory", "self_alerts")),
     (4, ("checks", "delivery", "delivery_lanes", "scheduler", "sweep", "leader", "digest")),
     (4, ("ops_http",)),

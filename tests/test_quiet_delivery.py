@@ -12,8 +12,8 @@ import pytest
 from balancebot.commands.access import Caller
 from balancebot.config import Config
 from balancebot.daemon import Daemon
-from balancebot.held import send_held
 from balancebot.models import Severity, TransitionKind
+from balancebot.quiet_summary import send_quiet_summaries
 from balancebot.testing.clock import FakeClock
 from balancebot.testing.deepseek import DeepSeekSimulator
 
@@ -61,10 +61,10 @@ async def test_warnings_wait_for_one_summary_and_criticals_go_out(
     assert [(n.kind, n.severity) for n in recorder.sent] == [
         (TransitionKind.FIRING, Severity.CRITICAL)
     ]
-    assert await send_held(d.store, clock.now(), BERLIN) == 0  # still night
+    assert await send_quiet_summaries(d.store, clock.now(), BERLIN) == 0  # still night
     clock.advance(6 * 3600)  # past 07:00 Berlin
-    assert await send_held(d.store, clock.now(), BERLIN) == 1
-    assert await send_held(d.store, clock.now(), BERLIN) == 0  # once
+    assert await send_quiet_summaries(d.store, clock.now(), BERLIN) == 1
+    assert await send_quiet_summaries(d.store, clock.now(), BERLIN) == 0  # once
     await d.dispatcher.deliver_due()
     summary = recorder.sent[-1]
     assert summary.kind is TransitionKind.DIGEST
@@ -94,7 +94,7 @@ async def test_an_entry_may_hold_criticals_too(
         await at_balance(d, simulator, clock, "5.00")
         assert recorder.sent == []
         clock.advance(6 * 3600)
-        assert await send_held(d.store, clock.now(), BERLIN) == 1
+        assert await send_quiet_summaries(d.store, clock.now(), BERLIN) == 1
         await d.dispatcher.deliver_due()
     assert recorder.sent[0].severity is Severity.CRITICAL
 

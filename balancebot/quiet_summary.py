@@ -1,4 +1,4 @@
-"""The end of quiet hours: what they held goes out as one summary per target."""
+"""The end of quiet hours: the notices they held back go out as one summary per target."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def summary(rows: list[Delivery], zone: tzinfo, now: datetime) -> Notification:
     )
 
 
-async def send_held(store: Store, now: datetime, zone: tzinfo) -> int:
+async def send_quiet_summaries(store: Store, now: datetime, zone: tzinfo) -> int:
     """Queue a summary per target for quiet periods that have ended; how many."""
     held = await store.held_due(now)
     by_target: dict[tuple[str, str], list[Delivery]] = {}
