@@ -26,7 +26,7 @@ path = "state.db"
 name = "prod"
 api_key = "${{TEST_DEEPSEEK_KEY}}"
 base_url = "{base_url}"
-timeout = "2s"
+timeout = "15s"
 {more_accounts}
 [[rules]]
 name = "low"
