@@ -248,9 +248,10 @@ async def test_alerts_a_mute_held_back_are_released_as_one_group(
 async def test_a_notifier_that_groups_alerts_itself_gets_each_alert_of_a_group(
     tmp_path: Path,
 ) -> None:
-    """Alertmanager and PagerDuty group on their side: a message listing alerts would reach
-    them as one bogus alert."""
-    assert not AlertmanagerNotifier.merges_groups and not PagerDutyNotifier.merges_groups
+    """A notifier with `merges_groups = False` gets each alert of a group as its own row;
+    the others get one message (Alertmanager and PagerDuty read each alert of it from
+    `Notification.alerts`: tests/test_oncall.py)."""
+    assert AlertmanagerNotifier.merges_groups and PagerDutyNotifier.merges_groups
     store = await Store.open(f"sqlite:///{tmp_path / 'groups.db'}")
     try:
         now = FakeClock().now()

@@ -51,7 +51,6 @@ READ_LIMIT = 8 * 1024 * 1024
 
 
 class AlertmanagerNotifier(HttpNotifier):
-    merges_groups = False  # it groups alerts itself: each is sent as its own
     read_limit = READ_LIMIT
     Options = AlertmanagerOptions
 

@@ -104,7 +104,6 @@ SEVERITIES = {Severity.CRITICAL: "critical", Severity.WARNING: "warning", Severi
 
 
 class PagerDutyNotifier(HttpNotifier):
-    merges_groups = False  # it groups alerts itself: each is sent as its own
     Options = PagerDutyOptions
 
     def __init__(self, name: str, options: Struct, clock: Clock | None = None) -> None:
