@@ -96,7 +96,7 @@ def _toml(value: object) -> str:
 def config_text(fakes: Fakes, keys: dict[str, str]) -> str:
     text = '[store]\npath = "state.db"\n'
     for account, env in zip(fakes.accounts(), keys, strict=True):
-        text += "\n[[accounts]]\n" + f'api_key = "${{{env.upper()}_KEY}}"\ntimeout = "2s"\n'
+        text += "\n[[accounts]]\n" + f'api_key = "${{{env.upper()}_KEY}}"\ntimeout = "15s"\n'
         text += "".join(f"{k} = {_toml(v)}\n" for k, v in account.items())
     for rule in RULES:
         text += "\n[[rules]]\n" + "".join(f"{k} = {_toml(v)}\n" for k, v in rule.items())

@@ -94,7 +94,7 @@ def config_text(fakes: dict[str, SignedCloudFake]) -> str:
         option = next(iter(account["options"]))
         text += (
             f'\n[[accounts]]\nname = "{account["name"]}"\nprovider = "{account["provider"]}"\n'
-            f'base_url = "{account["base_url"]}"\ntimeout = "2s"\n'
+            f'base_url = "{account["base_url"]}"\ntimeout = "15s"\n'
             f'api_key = "${{{env}_SECRET}}"\noptions = {{ {option} = "${{{env}_ID}}" }}\n'
         )
     text += (
