@@ -91,6 +91,12 @@ def parse_matchers(texts: Iterable[str]) -> tuple[Matcher, ...]:
     return tuple(Matcher.parse(text) for text in texts)
 
 
+def one_of(values: Iterable[str]) -> str:
+    """A regex matching exactly these values (for `name=~"a|b"`), readable when shown:
+    `-`, literal outside a character class, is left unescaped."""
+    return "|".join(re.escape(value).replace("\\-", "-") for value in values)
+
+
 def check_label_name(name: str) -> str:
     """An account's own label: a Prometheus label name, not one balancebot sets."""
     if not _NAME.fullmatch(name):

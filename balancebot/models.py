@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from msgspec import Meta
 
@@ -212,9 +212,20 @@ class Notification:
         return {Severity.CRITICAL: "🔴", Severity.WARNING: "🟠"}.get(self.severity, "🔵")
 
 
+class LabelMatcher(Protocol):
+    """One condition on one label (`labels.Matcher`, which builds on this module)."""
+
+    @property
+    def name(self) -> str: ...
+
+    def matches(self, labels: Mapping[str, str]) -> bool: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Silence:
-    """A mute: matches an account, a rule, or both (None matches anything).
+    """A mute: matches alerts by their labels (`matchers`, all must hold) and by the
+    shorthands `account`, `rule` and `subject` (the same as `account="x"`,
+    `alertname="y"` and `currency="z"` matchers; None matches anything).
 
     A mute set from an alert's button is bound to that alert's key (`subject` set too);
     `until_resolved` mutes keep quiet about repeats and escalations below critical, still
@@ -230,24 +241,60 @@ class Silence:
     comment: str = ""
     subject: str | None = None
     until_resolved: bool = False
+    matchers: tuple[LabelMatcher, ...] = ()
 
-    def matches(self, key: AlertKey, now: datetime) -> bool:
-        return (
+    def matches(
+        self, key: AlertKey, now: datetime, labels: Mapping[str, str] | None = None
+    ) -> bool:
+        """`labels` are the alert's (`labels.alert_labels`); without them, matchers see only
+        the labels its key gives (`alertname`, `account`, `currency`)."""
+        if not (
             now < self.until
             and self.account in (None, key.account)
             and self.rule in (None, key.rule)
             and self.subject in (None, key.subject)
-        )
+        ):
+            return False
+        if not self.matchers:
+            return True
+        if not labels:  # an alert always has some: none were handed in
+            labels = {"alertname": key.rule, "account": key.account}
+            labels |= {"currency": key.subject} if key.subject else {}
+        return all(m.matches(labels) for m in self.matchers)
 
-    def mutes(self, kind: TransitionKind, key: AlertKey, severity: Severity, now: datetime) -> bool:
+    def mutes(
+        self,
+        kind: TransitionKind,
+        key: AlertKey,
+        severity: Severity,
+        now: datetime,
+        labels: Mapping[str, str] | None = None,
+    ) -> bool:
         """Whether this transition stays unsent because of this silence."""
-        if not self.matches(key, now):
+        if not self.matches(key, now, labels):
             return False
         if not self.until_resolved:
             return True
         if kind is TransitionKind.RESOLVED:
             return False
         return not (kind is TransitionKind.ESCALATED and severity is Severity.CRITICAL)
+
+    def describe(self) -> str:
+        """What it matches, as lists show it: its shorthands, then its matchers ("" for
+        everything)."""
+        parts = (self.account, self.rule, self.subject, *map(str, self.matchers))
+        return " / ".join(x for x in parts if x)
+
+    def accounts(self, names: Iterable[str]) -> set[str]:
+        """Which of these accounts' alerts it can mute, judged by its `account` shorthand and
+        `account` matchers alone (what a caller must be allowed to see to see it)."""
+        by_account = [m for m in self.matchers if m.name == "account"]
+        return {
+            name
+            for name in names
+            if self.account in (None, name)
+            and all(m.matches({"account": name}) for m in by_account)
+        }
 
 
 class FrontEndState(enum.StrEnum):

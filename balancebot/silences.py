@@ -21,7 +21,7 @@ from .clock import Clock
 from .config import Config
 from .errors import StoreError
 from .models import AlertStatus, TransitionKind
-from .notify import inhibition, released
+from .notify import inhibition, labels_of, released
 from .quiet_summary import send_quiet_summaries
 from .render import first_notice
 from .store import OutboxEntry, OutboxStatus, SentRow, Store
@@ -59,7 +59,8 @@ async def release_unmuted(
         if state.status is not AlertStatus.FIRING or state.started_at is None:
             continue
         assert state.severity is not None
-        if any(s.mutes(TransitionKind.REPEAT, key, state.severity, now) for s in silences):
+        labels = labels_of(config, key, state.severity) if config is not None else None
+        if any(s.mutes(TransitionKind.REPEAT, key, state.severity, now, labels) for s in silences):
             continue  # still muted
         if inhibited is not None and inhibited(key, state.severity):
             continue  # its source still fires

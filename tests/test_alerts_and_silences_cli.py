@@ -12,6 +12,8 @@ from balancebot.clock import SystemClock
 from balancebot.commands.access import Caller
 from balancebot.configure import load_config
 from balancebot.daemon import Daemon
+from balancebot.models import AlertKey, Severity, TransitionKind
+from balancebot.notify import labels_of
 from balancebot.testing.deepseek import DeepSeekSimulator
 from balancebot.testing.processes import spawn
 
@@ -115,8 +117,9 @@ async def test_silences_from_the_cli_and_from_chat_are_the_same(config_file: Pat
     assert first["created_by"] == f"cli:{getpass.getuser()}"
     assert (second["account"], second["rule"], second["created_by"]) == (None, "low", "console:ops")
     code, out, _ = await run("silences", "list", "-c", config)
-    assert out.split("\n")[0].split() == ["ID", "ACCOUNT", "RULE", "UNTIL", "BY", "COMMENT"]
-    assert out.split("\n")[1].split()[:3] == ["1", "prod", "*"]
+    header = ["ID", "ACCOUNT", "RULE", "MATCHERS", "UNTIL", "BY", "COMMENT"]
+    assert out.split("\n")[0].split() == header
+    assert out.split("\n")[1].split()[:4] == ["1", "prod", "*", "-"]
     assert (await run("silences", "expire", "1", "-c", config))[:2] == (0, "silence 1 expired\n")
     code, _, err = await run("silences", "expire", "1", "-c", config)
     assert (code, err) == (1, "balancebot: no active silence 1 (see balancebot silences list)\n")
@@ -133,6 +136,16 @@ async def test_silences_from_the_cli_and_from_chat_are_the_same(config_file: Pat
         (["0.0000001ms"], f"'0.0000001ms' {FORM}"),
         (["2h", "--account", "nosuch"], "no account 'nosuch' that you may mute"),
         (["2h", "--rule", "nosuch"], "no rule 'nosuch'"),
+        (
+            ["2h", "--match", "team"],
+            "'team' is not a label matcher: write name=\"value\" (or !=, =~ for a regular "
+            'expression, !~), e.g. severity="critical"',
+        ),
+        (
+            ["2h", "--match", "team=~("],
+            "team=~'(': not a regular expression "
+            "(missing ), unterminated subpattern at position 0)",
+        ),
     ],
 )
 async def test_bad_silence_arguments_exit_2_with_one_line(
@@ -140,6 +153,42 @@ async def test_bad_silence_arguments_exit_2_with_one_line(
 ) -> None:
     code, out, err = await run("silences", "add", *args, "-c", str(config_file))
     assert (code, out, err) == (2, "", f"balancebot: {error}\n")
+
+
+async def test_a_silence_by_labels_from_the_cli_mutes_what_it_matches(config_file: Path) -> None:
+    config = str(config_file)
+    code, out, err = await run(
+        "silences", "add", "1h", "--match", 'currency="CNY"', "--match", "severity=~crit.*",
+        "-c", config,
+    )  # fmt: skip
+    assert code == 0, err
+    assert out.startswith('silence 1: muted currency="CNY" / severity=~"crit.*" for 1h 00m')
+    code, out, _ = await run("silences", "list", "--json", "-c", config)
+    [listed] = json.loads(out)
+    assert (listed["account"], listed["rule"]) == (None, None)
+    assert listed["matchers"] == ['currency="CNY"', 'severity=~"crit.*"']
+    code, out, _ = await run("silences", "list", "-c", config)
+    assert out.split("\n")[1].split()[:5] == ["1", "*", "*", 'currency="CNY"', 'severity=~"crit.*"']
+    async with Daemon.open(load_config(config_file), SystemClock()) as daemon:
+        [silence] = await daemon.store.active_silences(daemon.clock.now())
+        prod = AlertKey("prod", "low", "CNY")
+        labels = labels_of(daemon.config, prod, Severity.CRITICAL)
+        assert silence.mutes(
+            TransitionKind.REPEAT, prod, Severity.CRITICAL, daemon.clock.now(), labels
+        )
+        labels = labels_of(daemon.config, prod, Severity.WARNING)
+        assert not silence.mutes(
+            TransitionKind.REPEAT, prod, Severity.WARNING, daemon.clock.now(), labels
+        )
+        # chat takes matchers right after the duration; then the comment
+        reply = await daemon.commands.handle(CONSOLE, "/mute 2h team=search provider!=x why")
+        assert reply is not None
+        assert reply.headline == 'Muted team="search" provider!="x" for 2h 00m'
+        status = await daemon.commands.handle(CONSOLE, "/status")
+        assert status is not None
+        assert any('team="search" / provider!="x" until' in line for line in status.details)
+        reply = await daemon.commands.handle(CONSOLE, "/mute 2h team=~(")
+        assert reply is not None and "not a regular expression" in reply.details[0]
 
 
 async def test_no_store_is_an_error_not_a_new_database(tmp_path: Path) -> None:

@@ -148,7 +148,7 @@ def test_zsh_completes_with_the_same_table(tmp_path: Path) -> None:
         "compdef _balancebot balancebot",
         parser_commands,
         "list add expire",
-        "-h --help -c --config --account --rule --comment",
+        "-h --help -c --config --account --rule --match --comment",
         "text json nagios",
         "(files)",
         "(a value)",

@@ -9,17 +9,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from balancebot.commands.access import Caller
 from balancebot.commands.buttons import buttons_for, press
 from balancebot.config import Config
+from balancebot.config.chat import AllowRule
 from balancebot.daemon import Daemon
 from balancebot.delivery_groups import prepared
 from balancebot.integrations.alertmanager.notifier import AlertmanagerNotifier
 from balancebot.integrations.pagerduty.notifier import PagerDutyNotifier
-from balancebot.models import Notification, Severity, TransitionKind
-from balancebot.notify import labelled
+from balancebot.models import AlertKey, Notification, Severity, TransitionKind
+from balancebot.notify import labelled, labels_of
 from balancebot.notify.grouped import SHOWN
 from balancebot.silences import release_unmuted
 from balancebot.store import OutboxEntry, Store
@@ -117,6 +119,20 @@ async def each_alert_its_own_message(daemon: Daemon, clock: FakeClock, texts: li
     assert all(sum(name in text for name in ACCOUNTS) == 1 for text in texts)
 
 
+async def grouped_message(
+    daemon: Daemon, simulator: DeepSeekSimulator, clock: FakeClock
+) -> Notification:
+    """The provider fails for every account: the first grouped message sent."""
+    heard: list[Notification] = []
+    daemon.dispatcher.listeners.append(lambda notifier, n: heard.append(n))
+    simulator.fail_next(*[Fault(status=503) for _ in range(10_000)])
+    await check_all(daemon, clock, 60)
+    await check_all(daemon, clock, 60)
+    clock.advance(300)
+    await daemon.dispatcher.deliver_due()
+    return heard[0]
+
+
 def sent(telegram: FakeTelegram, slack: FakeSlack) -> tuple[list[str], list[str]]:
     return [m["text"] for m in telegram.sent], [m["text"] for m in slack.posted]
 
@@ -186,14 +202,7 @@ async def test_a_grouped_messages_buttons_mute_and_unmute_the_whole_group(
         simulator.add_account(f"{API_KEY}-{name}")
     config = outage_config(make_config, simulator, telegram, slack, ["alertname", "provider"])
     async with Daemon.open(config, clock) as daemon:
-        heard: list[Notification] = []
-        daemon.dispatcher.listeners.append(lambda notifier, n: heard.append(n))
-        simulator.fail_next(*[Fault(status=503) for _ in range(10_000)])
-        await check_all(daemon, clock, 60)
-        await check_all(daemon, clock, 60)
-        clock.advance(300)
-        await daemon.dispatcher.deliver_due()
-        message = heard[0]
+        message = await grouped_message(daemon, simulator, clock)
         assert message.group and message.account == ""
         data = dict(buttons_for(message))["Mute 4h"]
         assert data == f"g4h:{message.group}" and len(data.encode()) <= 64
@@ -202,8 +211,17 @@ async def test_a_grouped_messages_buttons_mute_and_unmute_the_whole_group(
         assert pressed.answer == "Muted for 4h 00m"
         assert pressed.note is not None
         assert pressed.note.startswith("🔕 30 alert(s) muted by ann until 2026-")
-        silences = await daemon.store.active_silences(clock.now())
-        assert sorted(s.account for s in silences if s.account) == ACCOUNTS
+        # one mute by the group's labels, however many accounts: newcomers are muted too
+        [silence] = await daemon.store.active_silences(clock.now())
+        assert (silence.account, silence.rule, silence.subject) == (None, None, None)
+        assert [str(m) for m in silence.matchers] == [
+            'team="search"',
+            'alertname="failing"',
+            'provider="deepseek"',
+        ]
+        again = await press(daemon.commands, CALLER, data)  # a second click adds none
+        assert again.answer == "Muted for 4h 00m"
+        assert len(await daemon.store.active_silences(clock.now())) == 1
         [(label, unmute)] = pressed.buttons
         assert (label, unmute) == ("Unmute", f"v{message.group}")
 
@@ -212,6 +230,40 @@ async def test_a_grouped_messages_buttons_mute_and_unmute_the_whole_group(
         assert await daemon.store.active_silences(clock.now()) == []
         again = await press(daemon.commands, CALLER, unmute)
         assert again.answer == "That mute has already ended."
+
+
+async def test_a_group_mute_by_someone_who_sees_some_accounts_mutes_only_theirs(
+    make_config: Callable[..., Config],
+    simulator: DeepSeekSimulator,
+    telegram: FakeTelegram,
+    slack: FakeSlack,
+    clock: FakeClock,
+) -> None:
+    for name in ACCOUNTS:
+        simulator.add_account(f"{API_KEY}-{name}")
+    config = outage_config(make_config, simulator, telegram, slack, ["alertname", "provider"])
+    mine = ACCOUNTS[:3]
+    allow = [AllowRule(platform="telegram", chats=[7], accounts=mine)]
+    config = msgspec.structs.replace(config, chat=msgspec.structs.replace(config.chat, allow=allow))
+    bob = Caller("telegram", "7", "7", "bob")
+    async with Daemon.open(config, clock) as daemon:
+        message = await grouped_message(daemon, simulator, clock)
+        pressed = await press(daemon.commands, bob, dict(buttons_for(message))["Mute 1h"])
+        assert pressed.note is not None and pressed.note.startswith("🔕 3 alert(s) muted by bob")
+        [silence] = await daemon.store.active_silences(clock.now())
+        assert str(silence.matchers[-1]) == 'account=~"acct-00|acct-01|acct-02"'
+        assert silence.accounts(ACCOUNTS) == set(mine)
+        now = clock.now()
+        for name in ACCOUNTS:
+            key = AlertKey(name, "failing")
+            labels = labels_of(config, key, Severity.WARNING)
+            assert silence.mutes(TransitionKind.REPEAT, key, Severity.WARNING, now, labels) == (
+                name in mine
+            )
+        # bob sees his mute (and may end it); someone who sees every account does too
+        listed = await press(daemon.commands, bob, f"v{message.group}")
+        assert listed.answer == "Unmuted"
+        assert await daemon.store.active_silences(clock.now()) == []
 
 
 async def test_alerts_a_mute_held_back_are_released_as_one_group(

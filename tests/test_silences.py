@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from balancebot.daemon import Daemon
+from balancebot.labels import Matcher
 from balancebot.models import AlertKey, Severity, Silence, TransitionKind
 from balancebot.silences import release_loop, release_unmuted
 from balancebot.testing.clock import FakeClock
@@ -20,6 +21,7 @@ from .test_pipeline import Recorder, config, daemon, step  # noqa: F401 - fixtur
 
 KEY = AlertKey("prod", "low", "CNY")
 T = FakeClock().now()
+M = Matcher.parse
 
 
 async def release(d: Daemon, clock: FakeClock) -> int:
@@ -220,3 +222,67 @@ async def test_a_release_the_store_refuses_is_one_line_without_a_traceback(
     [said] = [r for r in caplog.records if "releasing alerts" in r.getMessage()]
     assert said.getMessage().endswith("was deleted while running")
     assert said.exc_info is None and "Traceback" not in caplog.text
+
+
+def test_a_mute_by_labels_mutes_the_alerts_whose_labels_match() -> None:
+    labels = {"alertname": "low", "account": "prod", "currency": "CNY", "team": "search"}
+    team = Silence(1, None, None, T + timedelta(hours=1), "t", T, matchers=(M('team="search"'),))
+    assert team.mutes(TransitionKind.FIRING, KEY, Severity.WARNING, T, labels)
+    assert not team.mutes(TransitionKind.FIRING, KEY, Severity.WARNING, T, labels | {"team": "ads"})
+    assert not team.mutes(TransitionKind.FIRING, KEY, Severity.WARNING, T)  # no labels: no team
+    # the shorthands still hold beside the matchers, and without labels the key's are used
+    both = Silence(2, "prod", None, T + timedelta(hours=1), "t", T, matchers=(M("currency=~U.*"),))
+    assert both.mutes(TransitionKind.FIRING, AlertKey("prod", "low", "USD"), Severity.INFO, T)
+    assert not both.mutes(TransitionKind.FIRING, KEY, Severity.INFO, T)
+    assert not both.mutes(TransitionKind.FIRING, AlertKey("dev", "low", "USD"), Severity.INFO, T)
+    assert both.describe() == 'prod / currency=~"U.*"'
+    assert both.accounts(["prod", "dev"]) == {"prod"}
+    assert team.accounts(["prod", "dev"]) == {"prod", "dev"}
+
+
+async def test_a_mute_by_labels_through_the_pipeline_and_its_release(
+    daemon: tuple[Daemon, Recorder],  # noqa: F811
+    simulator: DeepSeekSimulator,
+    clock: FakeClock,
+) -> None:
+    """`severity="warning"` is no part of an alert's key: the warning is muted, the
+    escalation to critical is sent, and the mute's end releases nothing told already."""
+    d, recorder = daemon
+    simulator.add_account(API_KEY, {"CNY": ("0.00", "15.00")})
+    matchers = (M('provider="deepseek"'), M('severity="warning"'))
+    until = clock.now() + timedelta(hours=4)
+    made = await d.store.add_silence(None, None, until, "t", clock.now(), matchers=matchers)
+    assert made.matchers == matchers
+    assert [s.matchers for s in await d.store.active_silences(clock.now())] == [matchers]
+    assert await step(d, clock) == [TransitionKind.FIRING]
+    assert recorder.sent == []
+    assert await release_unmuted(d.store, clock.now(), d.pipeline.remember_told, d.config) == 0
+    simulator.add_account(API_KEY, {"CNY": ("0.00", "5.00")})
+    assert await step(d, clock) == [TransitionKind.ESCALATED]
+    # sent as the first notice it is to a route that was told nothing
+    assert [(n.kind, n.severity) for n in recorder.sent] == [
+        (TransitionKind.FIRING, Severity.CRITICAL)
+    ]
+    # /unmute of everything ends only the mutes that name nothing: this one has its id
+    assert await d.store.end_silences(None, None, clock.now()) == 0
+    assert await d.store.end_silence(made.id, clock.now())
+    assert await release_unmuted(d.store, clock.now(), d.pipeline.remember_told, d.config) == 0
+
+
+async def test_a_mute_by_labels_is_released_when_it_ends(
+    daemon: tuple[Daemon, Recorder],  # noqa: F811
+    simulator: DeepSeekSimulator,
+    clock: FakeClock,
+) -> None:
+    d, recorder = daemon
+    simulator.add_account(API_KEY, {"CNY": ("0.00", "15.00")})
+    until = clock.now() + timedelta(hours=1)
+    await d.store.add_silence(
+        None, None, until, "t", clock.now(), matchers=(M("provider=~deep.*"),)
+    )
+    assert await step(d, clock) == [TransitionKind.FIRING]
+    assert recorder.sent == []
+    clock.advance(3600)
+    assert await release_unmuted(d.store, clock.now(), d.pipeline.remember_told, d.config) == 1
+    await d.dispatcher.deliver_due()
+    assert [n.kind for n in recorder.sent] == [TransitionKind.FIRING]

@@ -24,6 +24,8 @@ from ..commands.alerting import (
     add_silence,
     current_alerts,
     parse_mute_span,
+    parse_silence_matchers,
+    restricted,
     silence_target,
     visible_silences,
 )
@@ -116,6 +118,7 @@ def silence_json(s: Silence) -> dict[str, Any]:
         "comment": s.comment,
         "subject": s.subject,
         "until_resolved": s.until_resolved,
+        "matchers": [str(m) for m in s.matchers],
     }
 
 
@@ -125,12 +128,13 @@ def silences_output(silences: list[Silence], config: Config, as_json: bool) -> s
     if not silences:
         return "no active silences"
     zone = config.zone
-    header = ("ID", "ACCOUNT", "RULE", "UNTIL", "BY", "COMMENT")
+    header = ("ID", "ACCOUNT", "RULE", "MATCHERS", "UNTIL", "BY", "COMMENT")
     body = [
         (
             str(s.id),
             s.account or "*",
             s.rule + (f" {s.subject}" if s.subject else "") if s.rule else "*",
+            shown(" ".join(map(str, s.matchers))) or "-",
             "resolved" if s.until_resolved else local_time(s.until, zone),
             s.created_by,
             shown(s.comment),
@@ -156,15 +160,31 @@ class Operator:
 
     async def list_silences(self, as_json: bool) -> str:
         now = self.clock.now()
-        found = await visible_silences(self.store, now, self.accounts, self.full_access)
+        everyone = [a.name for a in self.config.accounts]
+        found = await visible_silences(self.store, now, self.accounts, self.full_access, everyone)
         return silences_output(found, self.config, as_json)
 
-    async def add(self, duration: str, account: str | None, rule: str | None, comment: str) -> str:
+    async def add(
+        self,
+        duration: str,
+        account: str | None,
+        rule: str | None,
+        comment: str,
+        match: Sequence[str] = (),
+    ) -> str:
         span = parse_mute_span(duration)
-        target = silence_target(self.config, self.accounts, self.full_access, account, rule)
+        matchers = parse_silence_matchers(match)
+        # a mute by labels needs no account: it is kept to the caller's accounts instead
+        anyone = self.full_access or bool(matchers)
+        target = silence_target(self.config, self.accounts, anyone, account, rule)
+        matchers = restricted(matchers, self.accounts, self.full_access) if matchers else ()
         now = self.clock.now()
-        silence = await add_silence(self.store, now, span, target, self.caller.label, comment)
-        what = " / ".join(x for x in (account, rule and f"rule {rule}") if x) or "all alerts"
+        silence = await add_silence(
+            self.store, now, span, target, self.caller.label, comment, matchers
+        )
+        shown_matchers = tuple(map(str, matchers))
+        parts = (account, rule and f"rule {rule}", *shown_matchers)
+        what = " / ".join(x for x in parts if x) or "all alerts"
         zone = self.config.zone
         return (
             f"silence {silence.id}: muted {what} for {human_duration(span)}, "

@@ -288,7 +288,10 @@ def alerts(args: argparse.Namespace) -> None:
 def silences(args: argparse.Namespace) -> None:
     """List, add or expire silences (what /mute and /unmute change), without the daemon."""
     if args.action == "add":
-        _operate(args, lambda op: op.add(args.duration, args.account, args.rule, args.comment))
+        _operate(
+            args,
+            lambda op: op.add(args.duration, args.account, args.rule, args.comment, args.match),
+        )
     elif args.action == "expire":
         _operate(args, lambda op: op.expire(args.id))
     else:

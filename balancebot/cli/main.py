@@ -49,6 +49,14 @@ def _add_operate_commands(
     adding.add_argument("--account", help="only this account (default: every account)")
     adding.add_argument("--rule", help="only this rule (default: every rule)")
     adding.add_argument(
+        "--match",
+        action="append",
+        default=[],
+        metavar="MATCHER",
+        help='only alerts whose labels match, like team="search" or severity!=critical '
+        "(=, !=, =~, !~; repeat it: all must hold)",
+    )
+    adding.add_argument(
         "--comment", default="", help="why, shown in the list (one line, at most 500 characters)"
     )
     expiring = with_config(actions.add_parser("expire", help="end a silence now"))

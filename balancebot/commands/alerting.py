@@ -7,12 +7,14 @@ a mute set from a terminal and one set from Telegram are the same thing, shown t
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from ..config import Config
 from ..i18n import _
+from ..labels import Matcher, Op, one_of, parse_matchers
 from ..models import AlertStatus, Silence
 from ..render import severity_name
 from ..store import Store
@@ -27,6 +29,7 @@ _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]
 _SPAN = re.compile(r"(?:[0-9]{1,6}(?:\.[0-9]{1,3})?[dhms]){1,4}", re.ASCII)
 _SPAN_PART = re.compile(r"([0-9]{1,6}(?:\.[0-9]{1,3})?)([dhms])", re.ASCII)
 _UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+_MATCHER_TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:=~|!~|!=|=).*")
 
 
 class UsageError(Exception):
@@ -137,15 +140,56 @@ async def current_alerts(store: Store, accounts: frozenset[str]) -> list[AlertRo
 
 
 async def visible_silences(
-    store: Store, now: datetime, accounts: frozenset[str], full_access: bool
+    store: Store,
+    now: datetime,
+    accounts: frozenset[str],
+    full_access: bool,
+    everyone: Iterable[str] = (),
 ) -> list[Silence]:
-    """Active silences the caller may see: their accounts', and rule-wide ones with access
-    to every account."""
+    """Active silences the caller may see: their accounts', rule-wide ones with access to
+    every account, and mutes by labels that can mute none of `everyone` (the configured
+    accounts) but theirs."""
     return [
-        s
-        for s in await store.active_silences(now)
-        if (s.account in accounts) or (s.account is None and full_access)
+        s for s in await store.active_silences(now) if may_see(s, accounts, full_access, everyone)
     ]
+
+
+def may_see(
+    silence: Silence, accounts: frozenset[str], full_access: bool, everyone: Iterable[str]
+) -> bool:
+    if silence.account is not None:
+        return silence.account in accounts
+    if full_access:
+        return True
+    reach = silence.accounts(everyone) if silence.matchers else set()
+    return bool(reach) and reach <= accounts
+
+
+def restricted(
+    matchers: tuple[Matcher, ...], accounts: frozenset[str], full_access: bool
+) -> tuple[Matcher, ...]:
+    """A mute by labels for a caller who may not see every account: it also names the
+    accounts they may see, so it can never quiet another's alerts."""
+    if full_access:
+        return matchers
+    return (*matchers, Matcher.of("account", Op.RE, one_of(sorted(accounts))))
+
+
+def leading_matchers(args: list[str]) -> tuple[tuple[Matcher, ...], list[str]]:
+    """The label matchers at the start of `args` (`team=search severity!=info`), and the
+    rest: what /mute reads after its duration, where no account or rule has an operator."""
+    count = 0
+    while count < len(args) and _MATCHER_TOKEN.fullmatch(args[count]):
+        count += 1
+    return parse_silence_matchers(args[:count]), args[count:]
+
+
+def parse_silence_matchers(texts: Iterable[str]) -> tuple[Matcher, ...]:
+    """`team="search"`, `severity!=info`...: a UsageError naming the form if one is not."""
+    try:
+        return parse_matchers(texts)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def check_comment(comment: str) -> str:
@@ -165,7 +209,11 @@ async def add_silence(
     target: tuple[str | None, str | None],
     created_by: str,
     comment: str = "",
+    matchers: tuple[Matcher, ...] = (),
 ) -> Silence:
+    """`matchers` already `restricted` to what the caller may see."""
     account, rule = target
     comment = check_comment(comment)
-    return await store.add_silence(account, rule, now + span, created_by, now, comment)
+    return await store.add_silence(
+        account, rule, now + span, created_by, now, comment, matchers=matchers
+    )

@@ -24,10 +24,12 @@ from .alerting import (
     add_silence,
     current_alerts,
     is_days,
+    leading_matchers,
     mute_target,
     muted_what,
     parse_days,
     parse_mute_span,
+    restricted,
     visible_silences,
 )
 from .core import REGISTRY, Commands, Reply, Request, command, fitted, summarised
@@ -87,11 +89,13 @@ async def status(self: Commands, request: Request) -> Reply:
                 time=local_time(state.started_at, self.zone),
             )
         )
-    silences = await visible_silences(self.store, now, request.accounts, request.full_access)
+    everyone = [a.name for a in self.config.accounts]
+    silences = await visible_silences(
+        self.store, now, request.accounts, request.full_access, everyone
+    )
     muted = []
     for silence in silences:
-        parts = (silence.account, silence.rule, silence.subject)
-        what = " / ".join(x for x in parts if x) or _("everything")
+        what = silence.describe() or _("everything")
         until = _("resolved") if silence.until_resolved else local_time(silence.until, self.zone)
         muted.append(
             "  "
@@ -168,12 +172,18 @@ async def mute(self: Commands, request: Request) -> Reply:
     if not request.args:
         raise UsageError(_("say for how long, e.g. /mute 2h prod"))
     span = parse_mute_span(request.args[0])
-    target = mute_target(self.config, request.accounts, request.full_access, request.args[1:2])
-    why = " ".join(request.args[2:])  # after the account or rule: the silence's comment
+    matchers, rest = leading_matchers(request.args[1:])
+    if matchers:  # a mute by labels, of the caller's accounts only
+        target: tuple[str | None, str | None] = (None, None)
+        matchers = restricted(matchers, request.accounts, request.full_access)
+        why = " ".join(rest)
+    else:
+        target = mute_target(self.config, request.accounts, request.full_access, rest[:1])
+        why = " ".join(rest[1:])  # after the account or rule: the silence's comment
     silence = await add_silence(
-        self.store, self.clock.now(), span, target, request.caller.label, why
+        self.store, self.clock.now(), span, target, request.caller.label, why, matchers
     )
-    what = muted_what(*target)
+    what = " ".join(map(str, matchers)) if matchers else muted_what(*target)
     log.info("%s muted %s for %s", request.caller.label, what, human_duration(span))
     return Reply(
         _("Muted {what} for {duration}").format(what=what, duration=human_duration(span)),

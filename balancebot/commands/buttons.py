@@ -19,12 +19,13 @@ from typing import TYPE_CHECKING
 
 from ..errors import StoreError
 from ..i18n import N_, _
-from ..models import AlertKey, AlertStatus, Notification, Severity, TransitionKind
-from ..notify import group_members
+from ..labels import Matcher
+from ..models import AlertKey, AlertStatus, Notification, Severity, Silence, TransitionKind
+from ..notify import group_matchers, group_members, labels_of
 from ..render import human_duration, local_time
 from ..silences import release_unmuted
 from .access import Caller
-from .alerting import MAX_MUTE
+from .alerting import MAX_MUTE, may_see, restricted
 from .core import REFUSAL
 
 if TYPE_CHECKING:
@@ -159,7 +160,9 @@ async def _unmute(
     holding = [
         s
         for s in await commands.store.active_silences(now)
-        if s.mutes(TransitionKind.REPEAT, key, severity, now)
+        if s.mutes(
+            TransitionKind.REPEAT, key, severity, now, labels_of(commands.config, key, severity)
+        )
     ]
     if holding:  # a /mute of its account or rule: saying "unmuted" would be a lie
         note = _(
@@ -173,17 +176,29 @@ async def _unmute(
 async def _mute_group(
     commands: Commands, caller: Caller, accounts: frozenset[str], action: str, group: str
 ) -> Pressed:
-    """A grouped message's mute: a button mute on every alert of the group now firing that
-    the caller may see (each ends, or is unmuted, as an alert's own would)."""
+    """A grouped message's mute: one mute by the group's labels (of the caller's accounts
+    only), which quiets its newcomers too; until resolved, a button mute on each alert of
+    the group now firing that the caller may see (each ends with its alert)."""
     states = await commands.store.alert_states()
     members = [k for k in group_members(commands.config, states, group) if k.account in accounts]
-    if not members:
+    matchers = group_matchers(commands.config, states, group)
+    if not members or matchers is None:
         return Pressed(_("No alert of that group is firing that you may mute."))
     now = commands.clock.now()
     until_resolved = action == UNTIL_RESOLVED
     until = now + (MAX_MUTE if until_resolved else SPANS[action])
-    for key in members:
-        await commands.store.mute_alert(key, until, caller.label, now, until_resolved)
+    if until_resolved:
+        for key in members:
+            await commands.store.mute_alert(key, until, caller.label, now, until_resolved)
+    else:
+        full = accounts == frozenset(a.name for a in commands.config.accounts)
+        mine = restricted(matchers, accounts, full)
+        active = await commands.store.active_silences(now)
+        same = [
+            s for s in _group_silences(commands, accounts, matchers, active) if s.until >= until
+        ]
+        if not same:  # a second click within the span changes nothing
+            await commands.store.add_silence(None, None, until, caller.label, now, matchers=mine)
     log.info(
         "%s muted %d alert(s) of a group from a button (%s)", caller.label, len(members), action
     )
@@ -199,23 +214,51 @@ async def _mute_group(
     return Pressed(answer, f"{MUTED} {note}", ((_("Unmute"), f"v{group}"),))
 
 
+def _group_silences(
+    commands: Commands,
+    accounts: frozenset[str],
+    matchers: tuple[Matcher, ...],
+    active: list[Silence],
+) -> list[Silence]:
+    """The active mutes of a group by its labels the caller may see: ones with exactly the
+    group's matchers, or those kept to some accounts."""
+    everyone = [a.name for a in commands.config.accounts]
+    full = accounts == frozenset(everyone)
+    return [
+        s
+        for s in active
+        if s.account is None
+        and s.rule is None
+        and (
+            s.matchers == matchers
+            or (s.matchers[:-1] == matchers and s.matchers[-1].name == "account")
+        )
+        and may_see(s, accounts, full, everyone)
+    ]
+
+
 async def _unmute_group(
     commands: Commands, caller: Caller, accounts: frozenset[str], group: str
 ) -> Pressed:
-    """End the button mutes of the group's alerts the caller may see, then send what they
-    held back."""
+    """End the group's mute by labels and the button mutes of the group's alerts the
+    caller may see, then send what they held back."""
     now = commands.clock.now()
     states = await commands.store.alert_states()
     members = {k for k in group_members(commands.config, states, group) if k.account in accounts}
+    matchers = group_matchers(commands.config, states, group)
+    active = await commands.store.active_silences(now)
     ended = 0
-    for silence in await commands.store.active_silences(now):
+    if matchers is not None:
+        for silence in _group_silences(commands, accounts, matchers, active):
+            ended += await commands.store.end_silence(silence.id, now)
+    for silence in active:
         bound = AlertKey(silence.account or "", silence.rule or "", silence.subject or "")
         if silence.subject is not None and bound in members:
             done = await commands.store.unmute_alert(silence.id, now)
             ended += done[1] if done is not None else 0
     if not ended:
         return Pressed(_("That mute has already ended."))
-    log.info("%s ended %d button mute(s) of a group from a button", caller.label, ended)
+    log.info("%s ended %d mute(s) of a group from a button", caller.label, ended)
     if await release_unmuted(commands.store, now, commands.memory.remember_told, commands.config):
         commands.dispatcher.wake()
     note = _("Unmuted by {who}").format(who=caller.name or caller.label)

@@ -181,7 +181,7 @@ def daemon_endpoint(
         await pipeline.refresh(*tools.accounts)
 
     async def unmuted() -> None:
-        if await release_unmuted(store, clock.now(), pipeline.remember_told):
+        if await release_unmuted(store, clock.now(), pipeline.remember_told, config):
             dispatcher.wake()
 
     tools = McpTools(

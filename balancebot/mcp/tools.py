@@ -110,7 +110,11 @@ class McpTools:
         only = [a for a in self.config.accounts if a.name in wanted]
         config = msgspec.structs.replace(self.config, accounts=only)
         silences = await visible_silences(
-            self.store, now, frozenset(self.accounts), self.full_access
+            self.store,
+            now,
+            frozenset(self.accounts),
+            self.full_access,
+            [a.name for a in self.config.accounts],
         )
         return await load_status(config, self.model, self.store, silences, now)
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
 from ..config.models import AccountConfig, Config, InhibitConfig, RouteConfig, matchers_of
-from ..labels import Labels, alert_labels, matches_all
+from ..labels import Labels, Matcher, Op, alert_labels, matches_all, one_of
 from ..models import (
     AlertKey,
     AlertState,
@@ -106,6 +106,15 @@ def inhibited(labels: Labels, rules: Sequence[InhibitConfig], firing: Sequence[L
     return False
 
 
+def labels_of(config: Config, key: AlertKey, severity: Severity) -> dict[str, str]:
+    """The labels of an alert of the configured accounts from its key (an account no longer
+    configured: what its key gives)."""
+    account = next((a for a in config.accounts if a.name == key.account), None)
+    if account is None:
+        return alert_labels(key, severity, "")
+    return alert_labels(key, severity, account.provider, account.labels)
+
+
 def inhibition(
     config: Config, states: Mapping[AlertKey, AlertState]
 ) -> Callable[[AlertKey, Severity], bool]:
@@ -145,7 +154,13 @@ def silence(alerts: Sequence[Alert], context: Context) -> list[Alert]:
     return [
         dataclasses.replace(alert, muted=True)
         if any(
-            s.mutes(alert.transition.kind, alert.key, alert.transition.severity, context.now)
+            s.mutes(
+                alert.transition.kind,
+                alert.key,
+                alert.transition.severity,
+                context.now,
+                alert.labels,
+            )
             for s in context.silences
         )
         else alert
@@ -218,6 +233,29 @@ def group_members(
         if any((g := group_of(labels, route)) and g.key == key for route in grouping):
             found.append(alert_key)
     return found
+
+
+def group_matchers(
+    config: Config, states: Mapping[AlertKey, AlertState], key: str
+) -> tuple[Matcher, ...] | None:
+    """The labels of the group `key`, as matchers: those of the route that groups it (its
+    `accounts` and `rules` shorthands too), and the values of its `group_by` labels; what a
+    mute of the whole group matches, newcomers included. None when nothing of it fires."""
+    accounts: dict[str, AccountConfig] = {a.name: a for a in config.accounts}
+    for alert_key, state in sorted(states.items()):
+        account = accounts.get(alert_key.account)
+        if state.status is not AlertStatus.FIRING or state.severity is None or not account:
+            continue
+        labels = alert_labels(alert_key, state.severity, account.provider, account.labels)
+        for route in config.routes:
+            if (g := group_of(labels, route)) and g.key == key and route.group_by is not None:
+                found = list(matchers_of(tuple(route.matchers)))
+                for name, values in (("account", route.accounts), ("alertname", route.rules)):
+                    if values is not None:
+                        found.append(Matcher.of(name, Op.RE, one_of(values)))
+                found += [Matcher.of(n, Op.EQ, labels.get(n, "")) for n in sorted(route.group_by)]
+                return tuple(found)
+    return None
 
 
 def released(

@@ -321,6 +321,7 @@ def silence_json(silence: Silence) -> dict[str, Any]:
         "created_by": silence.created_by,
         "created_at": moment(silence.created_at),
         "comment": silence.comment,
+        "matchers": [str(m) for m in silence.matchers],
     }
 
 

@@ -172,8 +172,7 @@ def _silences(silences: Sequence[Silence], now: datetime, zone: tzinfo) -> str:
         return tag("p", _("Nothing is muted."), "empty")
     items = []
     for silence in silences:
-        parts = (silence.account, silence.rule, silence.subject)
-        what = " / ".join(p for p in parts if p) or _("everything")
+        what = silence.describe() or _("everything")
         until = (
             escape(_("until resolved"))
             if silence.until_resolved

@@ -136,6 +136,16 @@ silence_bindings = sa.Table(  # a mute from an alert's button: bound to that ale
     sa.Column("until_resolved", sa.Boolean(), nullable=False),
 )
 
+silence_matchers = sa.Table(  # a mute by labels: all of its matchers hold (labels.py)
+    "silence_matchers",
+    metadata,
+    sa.Column("silence_id", ID, sa.ForeignKey("silences.id"), primary_key=True),
+    sa.Column("position", sa.Integer(), primary_key=True),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("op", sa.String(2), nullable=False),
+    sa.Column("value", sa.Text(), nullable=False),
+)
+
 
 alert_routes = sa.Table(
     "alert_routes",

@@ -4,6 +4,7 @@ requests already answered (so a replay is refused across restarts)."""
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -11,13 +12,21 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ..labels import Matcher
 from ..models import (
     AlertKey,
     Silence,
 )
 from .base import StoreBase
 from .codec import matches_null, new_id
-from .schema import alert_states, seen_requests, silence_bindings, silence_comments, silences
+from .schema import (
+    alert_states,
+    seen_requests,
+    silence_bindings,
+    silence_comments,
+    silence_matchers,
+    silences,
+)
 
 
 def _bound(key: AlertKey, now: datetime) -> sa.Select[Any]:
@@ -53,14 +62,26 @@ class SilenceRecords(StoreBase):
         comment: str = "",
         subject: str | None = None,
         until_resolved: bool = False,
+        matchers: tuple[Matcher, ...] = (),
     ) -> Silence:
-        """`subject` binds the mute to one alert key (account and rule must be set too)."""
+        """`subject` binds the mute to one alert key (account and rule must be set too);
+        `matchers` mute by labels, besides the account and rule."""
         if (subject is not None or until_resolved) and (account is None or rule is None):
             raise ValueError("a silence bound to an alert names its account, rule and subject")
         async with self._writing() as conn:
-            return await self._insert(
+            made = await self._insert(
                 conn, account, rule, until, created_by, now, comment, subject, until_resolved
             )
+            if matchers:
+                await conn.execute(
+                    silence_matchers.insert(),
+                    [
+                        {"silence_id": made.id, "position": i, "name": m.name}
+                        | {"op": m.op.value, "value": m.value}
+                        for i, m in enumerate(matchers)
+                    ],
+                )
+        return replace(made, matchers=matchers)
 
     @staticmethod
     async def _insert(
@@ -169,8 +190,11 @@ class SilenceRecords(StoreBase):
     async def end_silences(self, account: str | None, rule: str | None, now: datetime) -> int:
         """End the active silences for exactly this account/rule pair; how many ended.
         Ending an account's mute also ends the mutes set from its alerts' buttons."""
+        labelled = sa.select(silence_matchers.c.silence_id)
         exact = sa.and_(
-            matches_null(silences.c.account, account), matches_null(silences.c.rule, rule)
+            matches_null(silences.c.account, account),
+            matches_null(silences.c.rule, rule),
+            silences.c.id.not_in(labelled),  # a mute by labels is ended by its id
         )
         if account is not None and rule is None:
             bound = sa.select(silence_bindings.c.silence_id)
@@ -213,6 +237,7 @@ class SilenceRecords(StoreBase):
                 .where(silences.c.until > now)
                 .order_by(silences.c.id)
             )
+            matchers = await self._matchers(conn, now)
             return [
                 Silence(
                     r.id,
@@ -224,9 +249,24 @@ class SilenceRecords(StoreBase):
                     r.comment or "",
                     r.subject,
                     bool(r.until_resolved),
+                    tuple(matchers.get(r.id, ())),
                 )
                 for r in rows
             ]
+
+    @staticmethod
+    async def _matchers(conn: AsyncConnection, now: datetime) -> dict[int, list[Matcher]]:
+        """The matchers of each active silence that has any, in order."""
+        rows = await conn.execute(
+            sa.select(silence_matchers)
+            .join(silences, silences.c.id == silence_matchers.c.silence_id)
+            .where(silences.c.until > now)
+            .order_by(silence_matchers.c.silence_id, silence_matchers.c.position)
+        )
+        found: dict[int, list[Matcher]] = {}
+        for r in rows:
+            found.setdefault(r.silence_id, []).append(Matcher.of(r.name, r.op, r.value))
+        return found
 
     async def end_silence(self, silence_id: int, now: datetime) -> bool:
         """End one active silence by id (`balancebot silences expire`); False if none."""

@@ -33,7 +33,7 @@ LEGACY_REVISION = "0001"
 """The revision whose schema is 0.1.0's, for databases written before migrations existed."""
 LEGACY_TABLES = frozenset({"snapshots", "snapshot_balances", "alert_states", "outbox", "silences"})
 """0.1.0's tables: a database with only these and no revision was written by 0.1.0."""
-HEAD_REVISION = "0006"
+HEAD_REVISION = "0007"
 """The newest revision in `versions/` (a test keeps the two equal): a store that is new or
 already there is opened without importing Alembic, whose modules an idle daemon would keep
 (~9 MiB of its RSS); only an upgrade loads it."""
