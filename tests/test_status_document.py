@@ -13,6 +13,7 @@ import pytest
 from balancebot.config import Config, HttpConfig, convert
 from balancebot.config.status_access import hash_password, is_loopback, verify_password
 from balancebot.errors import ConfigError
+from balancebot.labels import Matcher
 from balancebot.memory import AccountMemory
 from balancebot.models import (
     AlertKey,
@@ -30,6 +31,8 @@ from balancebot.status.document import as_json, build_status
 
 NOW = datetime(2026, 3, 11, 6, 48, tzinfo=UTC)
 SECRET = "sk-test-0123456789abcdef"
+
+TEAM = Matcher.parse('team="search"')
 
 
 def remembered(
@@ -93,6 +96,7 @@ def test_accounts_balances_runway_spend_alerts_and_silences(config: Config) -> N
     silences = [
         Silence(1, "dev", None, NOW + timedelta(hours=2), "telegram:42 (ann)", NOW, "rotating"),
         Silence(2, None, "low", NOW - timedelta(seconds=1), "cli", NOW - timedelta(hours=1)),
+        Silence(3, None, None, NOW + timedelta(hours=3), "cli", NOW, matchers=(TEAM,)),
     ]
     # prod's history as `load_status` reads it from the store (memory keeps what rules need)
     document = build_status(config, memory, silences, NOW, {"prod": prod})
@@ -154,7 +158,9 @@ def test_accounts_balances_runway_spend_alerts_and_silences(config: Config) -> N
             "last_sent": "2026-03-11T05:48:00Z",
         },
     ]
-    assert [s["id"] for s in wire["silences"]] == [1]  # the ended one is not shown
+    assert [s["id"] for s in wire["silences"]] == [1, 3]  # the ended one is not shown
+    assert wire["silences"][1]["matchers"] == ['team="search"']
+    assert wire["silences"][0]["matchers"] == []
     assert wire["silences"][0]["until"] == "2026-03-11T08:48:00Z"
     assert wire["timezone"] == "Asia/Shanghai"
     assert SECRET not in json.dumps(wire)
