@@ -70,6 +70,8 @@ async def guarded(notifier: Notifier, step: Awaitable[None]) -> None:
         if task is not None and task.cancelling():
             raise  # asked for: a deadline passed, or delivery stops
         raise _unexpected(notifier, exc) from exc
+    except GeneratorExit:  # the coroutine is being closed (a send left behind at exit)
+        raise
     except BaseException as exc:  # a notifier bug must not stop delivery to the others
         raise _unexpected(notifier, exc) from exc
 

@@ -159,8 +159,10 @@ _QUERY_VALUE = re.compile(r"=[^&#]*")
 
 def _hide_in_url(match: re.Match[str]) -> str:
     head, mark, rest = match.group(0).partition("?")
-    head = _PASSWORD.sub(r"\1***@", head)
-    return head + mark + _QUERY_VALUE.sub("=***", rest)
+    # a function, not a template: a template is parsed on first use, which imports, and
+    # that fails in a record logged while the interpreter shuts down
+    head = _PASSWORD.sub(lambda m: m.group(1) + "***@", head)
+    return head + mark + _QUERY_VALUE.sub(lambda _: "=***", rest)
 
 
 def hide_url_secrets(text: str) -> str:
@@ -175,9 +177,13 @@ def _masking_records(factory: Callable[..., logging.LogRecord]) -> Callable[...,
             message = record.getMessage()
         except Exception:  # a broken format string is logging's to report, not ours
             return record
-        clean = _installed(message)
-        if record.name.partition(".")[0] in LIBRARIES:
-            clean = hide_url_secrets(clean)
+        try:
+            clean = _installed(message)
+            if record.name.partition(".")[0] in LIBRARIES:
+                clean = hide_url_secrets(clean)
+        except Exception:  # never the unmasked text, and never a logging error instead
+            clean = f"(a {record.name} message withheld: it could not be checked for secrets)"
+            record.exc_info = record.exc_text = None
         if clean is not message:
             record.msg, record.args = clean, None
         return record
