@@ -305,7 +305,7 @@ CHAT_KEYS = "known: allow, balance_max_age, buttons, slack, telegram, and [chat.
         (
             {"accounts": [account(chek_interval="5m")]},
             "accounts[0].chek_interval: unknown key (known: name, api_key, provider, base_url, "
-            "check_interval, jitter, timeout, connect_timeout, options); "
+            "check_interval, jitter, timeout, connect_timeout, options, labels); "
             "did you mean accounts[0].check_interval?",
         ),
     ],
