@@ -70,10 +70,20 @@ async def guarded(notifier: Notifier, step: Awaitable[None]) -> None:
         if task is not None and task.cancelling():
             raise  # asked for: a deadline passed, or delivery stops
         raise _unexpected(notifier, exc) from exc
-    except GeneratorExit:  # the coroutine is being closed (a send left behind at exit)
-        raise
+    except GeneratorExit as exc:
+        if not _loop_running():  # the coroutine closed after the loop: a send left at exit
+            raise
+        raise _unexpected(notifier, exc) from exc
     except BaseException as exc:  # a notifier bug must not stop delivery to the others
         raise _unexpected(notifier, exc) from exc
+
+
+def _loop_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def _unexpected(notifier: Notifier, exc: BaseException) -> DeliveryError:

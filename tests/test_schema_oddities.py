@@ -23,7 +23,7 @@ TWO_ROWS = (
     "'{head}') or restore a backup"
 )
 NO_ROW = (
-    "the store has tables balancebot 0.1.0 did not have (alert_routes, check_schedule and 4 "
+    "the store has tables balancebot 0.1.0 did not have (alert_routes, check_schedule and 5 "
     "more) but no revision in alembic_version: if this balancebot wrote them, record it "
     "(INSERT INTO alembic_version VALUES ('{head}')) or restore a backup"
 )
