@@ -169,3 +169,13 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.section("reliability and security summary")
     for line in SUMMARY_LINES:
         terminalreporter.write_line(f"{line}: {SUMMARY[line]}")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests that use the PostgreSQL server run on one xdist worker: each owns its
+    database, but they share the server's 100 connections, and replicas killed at random
+    in parallel with other replica tests ran out of them ("store unavailable")."""
+    for item in items:
+        names = getattr(item, "fixturenames", ())
+        if "postgres_url" in names or item.get_closest_marker("postgres") is not None:
+            item.add_marker(pytest.mark.xdist_group("postgres"))
